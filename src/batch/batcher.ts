@@ -1,0 +1,155 @@
+import { EventBuffer } from "./event_buffer.ts";
+
+/** A batch of raw events of one (log group, log stream), ready for the spool worker. */
+export interface Batch {
+  /** `<prefix>/<syslog|gelf>/<destination port>`. */
+  logGroup: string;
+  /** The source address. */
+  logStream: string;
+  /** Packed events (see `event_buffer.ts`); transferable. */
+  data: ArrayBuffer;
+  /** Bytes of `data` in use. */
+  byteLength: number;
+  /** Number of events. */
+  count: number;
+  /** Sum of message lengths, without entry headers. */
+  messageBytes: number;
+}
+
+/** Default raw bytes that trigger a flush of one buffer (`--flush-size`). */
+export const DEFAULT_FLUSH_BYTES = 4_194_304;
+/** Default age in ms that triggers a flush of one buffer (`--flush-interval` 60 s). */
+export const DEFAULT_FLUSH_INTERVAL_MS = 60_000;
+/**
+ * Default bound on raw bytes held across all buffers. With many senders, per-sender buffers
+ * of `--flush-size` each would be unbounded in total; past this bound the largest is flushed.
+ */
+export const DEFAULT_MAX_BUFFERED_BYTES = 64 * 1_048_576;
+
+/** Options of {@linkcode Batcher}. */
+export interface BatcherOptions {
+  /** Receives every flushed batch. */
+  onFlush: (batch: Batch) => void;
+  /**
+   * Raw message bytes of one buffer that trigger its flush.
+   * @default {4194304}
+   */
+  flushBytes?: number;
+  /**
+   * Age of a buffer's first event, in ms, that triggers its flush.
+   * @default {60000}
+   */
+  flushIntervalMs?: number;
+  /**
+   * Raw bytes held across all buffers before the largest is flushed early.
+   * @default {67108864}
+   */
+  maxBufferedBytes?: number;
+  /** The clock, in ms; injectable for tests. @default {Date.now} */
+  now?: () => number;
+}
+
+/**
+ * Groups raw events by (log group, log stream) and flushes each group when it reaches the
+ * flush size or age, or when all groups together exceed their bound. Pure: it owns no timer;
+ * the owner calls {@linkcode Batcher.flushDue} periodically.
+ *
+ * @example
+ * ```ts
+ * const batcher = new Batcher({ onFlush: (batch) => worker.postMessage(batch, [batch.data]) });
+ * batcher.buffer("/kinesyslog/syslog/514", "10.0.0.1").append(bytes, Date.now());
+ * batcher.afterAppend();
+ * ```
+ */
+export class Batcher {
+  readonly #onFlush: (batch: Batch) => void;
+  readonly #flushBytes: number;
+  readonly #flushIntervalMs: number;
+  readonly #maxBufferedBytes: number;
+  readonly #now: () => number;
+  readonly #buffers = new Map<string, GroupBuffer>();
+  /** Raw bytes across all buffers as of the last {@linkcode Batcher.afterAppend}. */
+  #buffered = 0;
+
+  /** Creates a batcher; see {@linkcode BatcherOptions}. */
+  constructor(options: BatcherOptions) {
+    this.#onFlush = options.onFlush;
+    this.#flushBytes = options.flushBytes ?? DEFAULT_FLUSH_BYTES;
+    this.#flushIntervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
+    this.#maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * The buffer of one (log group, log stream). Append to it, then call
+   * {@linkcode Batcher.afterAppend} once for the whole run of appends.
+   */
+  buffer(logGroup: string, logStream: string): GroupBuffer {
+    const key = logGroup + "\n" + logStream;
+    let buffer = this.#buffers.get(key);
+    if (buffer === undefined) {
+      buffer = new GroupBuffer(logGroup, logStream);
+      this.#buffers.set(key, buffer);
+    }
+    if (buffer.count === 0) buffer.firstAt = this.#now();
+    buffer.touched = true;
+    return buffer;
+  }
+
+  /** Flushes what a run of appends to `buffer` filled up, and enforces the global bound. */
+  afterAppend(buffer: GroupBuffer): void {
+    const before = buffer.accounted;
+    this.#buffered += buffer.messageBytes - before;
+    buffer.accounted = buffer.messageBytes;
+    if (buffer.messageBytes >= this.#flushBytes) this.#flush(buffer);
+    while (this.#buffered > this.#maxBufferedBytes) {
+      let largest: GroupBuffer | undefined;
+      for (const b of this.#buffers.values()) {
+        if (largest === undefined || b.messageBytes > largest.messageBytes) largest = b;
+      }
+      if (largest === undefined || largest.count === 0) break;
+      this.#flush(largest);
+    }
+  }
+
+  /** Flushes every buffer whose first event is older than the flush interval. */
+  flushDue(): void {
+    const now = this.#now();
+    for (const [key, buffer] of this.#buffers) {
+      if (buffer.count > 0 && now - buffer.firstAt >= this.#flushIntervalMs) this.#flush(buffer);
+      else if (buffer.count === 0 && !buffer.touched) this.#buffers.delete(key);
+      buffer.touched = false;
+    }
+  }
+
+  /** Flushes every buffer that holds events (at shutdown). */
+  flushAll(): void {
+    for (const buffer of this.#buffers.values()) if (buffer.count > 0) this.#flush(buffer);
+  }
+
+  /** Raw message bytes held across all buffers. */
+  get bufferedBytes(): number {
+    return this.#buffered;
+  }
+
+  #flush(buffer: GroupBuffer): void {
+    if (buffer.count === 0) return;
+    this.#buffered -= buffer.accounted;
+    buffer.accounted = 0;
+    const taken = buffer.take();
+    this.#onFlush({ logGroup: buffer.logGroup, logStream: buffer.logStream, ...taken });
+  }
+}
+
+/** The event buffer of one (log group, log stream). */
+export class GroupBuffer extends EventBuffer {
+  /** Raw bytes of this buffer already added to the batcher's total. */
+  accounted = 0;
+  /** Whether it was used since the last {@linkcode Batcher.flushDue}. */
+  touched = true;
+
+  /** Creates the buffer of one (log group, log stream). */
+  constructor(readonly logGroup: string, readonly logStream: string) {
+    super();
+  }
+}

@@ -1,0 +1,247 @@
+/**
+ * The command line (SPEC section 1): `kinesyslog listen [OPTIONS]`. Every option can also be
+ * set as `KINESYSLOG_<OPTION>` (the command line wins; lists are space-separated).
+ *
+ * @module
+ */
+import { Command, CommanderError, Option } from "commander";
+import { VERSION } from "./version.ts";
+
+/** The relay's configuration, validated. */
+export interface Config {
+  /** Firehose delivery stream, or undefined with `outputDir`. */
+  stream: string | undefined;
+  /** Local delivery directory, or undefined with `stream`. */
+  outputDir: string | undefined;
+  /** Bind address of every listener. */
+  address: string;
+  /** UDP syslog ports. */
+  udpPorts: number[];
+  /** TCP syslog ports. */
+  tcpPorts: number[];
+  /** TLS syslog ports. */
+  tlsPorts: number[];
+  /** PEM certificate chain for TLS. */
+  cert: string | undefined;
+  /** PEM private key for TLS. */
+  key: string | undefined;
+  /** Spool directory. */
+  spoolDir: string;
+  /** Bound on the spool, in bytes. */
+  spoolMaxSize: number;
+  /** AWS region. */
+  region: string | undefined;
+  /** AWS credentials profile. */
+  profile: string | undefined;
+  /** Firehose endpoint override. */
+  endpointUrl: string | undefined;
+  /** Prefix of `logGroup`. */
+  groupPrefix: string;
+  /** Ports serving `/metrics`, `/health` and `/ready`. */
+  prometheusPorts: number[];
+  /** Longest message kept, in bytes. */
+  maxMessageSize: number;
+  /** Raw bytes of one buffer that trigger a flush. */
+  flushSize: number;
+  /** Age of a buffer that triggers a flush, in seconds. */
+  flushInterval: number;
+  /** How long connections may take to finish at shutdown, in seconds. */
+  shutdownGrace: number;
+  /** Verbose logs. */
+  debug: boolean;
+}
+
+/**
+ * Largest `--max-message-size`: one message must fit in one record (1,024,000 bytes after
+ * compression) even in the worst case of JSON escaping and incompressible text.
+ */
+export const MAX_MESSAGE_SIZE_LIMIT = 262_144;
+
+/** Exit code of a configuration error. */
+export const EXIT_CONFIG = 2;
+
+/** A configuration error: one line for stderr. */
+export class ConfigError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+const DEFAULT_TLS_PORTS = [6514];
+
+function ports(flag: string) {
+  return (value: string, previous: number[] | undefined): number[] => {
+    // The first value given replaces the default; later ones add to it. Environment
+    // variables hold space-separated lists.
+    const list = previous === undefined || previous === DEFAULT_TLS_PORTS ? [] : [...previous];
+    for (const word of value.trim().split(/\s+/)) {
+      const port = Number(word);
+      if (!/^\d+$/.test(word) || port > 65535) {
+        throw new ConfigError(`Invalid ${flag} '${word}': give a port number from 0 (off) to 65535`);
+      }
+      if (port !== 0 && !list.includes(port)) list.push(port);
+    }
+    return list;
+  };
+}
+
+function integer(flag: string, min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || n < min || n > max) {
+      throw new ConfigError(`Invalid ${flag} '${value}': give a whole number from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+
+function seconds(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === "" || !Number.isFinite(n) || n <= 0) {
+      throw new ConfigError(`Invalid ${flag} '${value}': give a number of seconds above 0`);
+    }
+    return n;
+  };
+}
+
+function option(flags: string, description: string): Option {
+  const long = /--([a-z-]+)/.exec(flags)![1]!;
+  return new Option(flags, description).env(`KINESYSLOG_${long.toUpperCase().replaceAll("-", "_")}`);
+}
+
+/** The result of reading the command line. */
+export type CliResult =
+  | { kind: "listen"; config: Config }
+  | { kind: "exit"; code: number };
+
+/**
+ * Reads the command line and the `KINESYSLOG_*` environment variables. Help and version are written to `out`, errors
+ * as one line to `err`; neither starts anything.
+ */
+export function parseCli(
+  argv: readonly string[],
+  out: (text: string) => void,
+  err: (text: string) => void,
+): CliResult {
+  let result: CliResult = { kind: "exit", code: 0 };
+  const program = new Command("kinesyslog")
+    .description("Syslog relay to AWS Kinesis Data Firehose")
+    .version(VERSION, "--version", "print the version")
+    .exitOverride()
+    .configureOutput({ writeOut: out, writeErr: err, outputError: (text, write) => write(text) });
+
+  program.command("listen")
+    .description("receive syslog and deliver it to Firehose (or a local directory)")
+    .exitOverride()
+    .configureOutput({ writeOut: out, writeErr: err, outputError: (text, write) => write(text) })
+    .addOption(option("--stream <name>", "Firehose delivery stream (exactly one of --stream and --output-dir)"))
+    .addOption(option("--output-dir <dir>", "deliver each record as a file in DIR instead of Firehose"))
+    .addOption(option("--address <addr>", "bind address of every listener (IPv4 or IPv6)").default("0.0.0.0"))
+    .addOption(option("--udp-port <port>", "UDP syslog port; repeatable; 0 is off").argParser(ports("--udp-port")))
+    .addOption(option("--tcp-port <port>", "TCP syslog port; repeatable; 0 is off").argParser(ports("--tcp-port")))
+    .addOption(
+      option("--tls-port <port>", "TLS syslog port; repeatable; 0 is off; needs --cert and --key")
+        .argParser(ports("--tls-port")).default(DEFAULT_TLS_PORTS, "6514"),
+    )
+    .addOption(option("--cert <path>", "PEM certificate chain for TLS"))
+    .addOption(option("--key <path>", "PEM private key for TLS"))
+    .addOption(option("--spool-dir <dir>", "where records wait for delivery").default("/var/spool/kinesyslog"))
+    .addOption(
+      option("--spool-max-size <bytes>", "bound on the spool; when full, TCP/TLS senders are slowed and UDP dropped")
+        .argParser(integer("--spool-max-size", 1_048_576)).default(1_073_741_824),
+    )
+    .addOption(option("--region <region>", "AWS region (default: the SDK's chain)"))
+    .addOption(option("--profile <name>", "AWS credentials profile (default: the SDK's chain)"))
+    .addOption(option("--endpoint-url <url>", "Firehose endpoint override (VPC endpoint, local endpoint)"))
+    .addOption(option("--group-prefix <text>", "prefix of logGroup in records").default("/kinesyslog"))
+    .addOption(
+      option("--prometheus-port <port>", "HTTP port for /metrics, /health and /ready; repeatable; 0 is off")
+        .argParser(ports("--prometheus-port")),
+    )
+    .addOption(
+      option("--max-message-size <bytes>", "longer messages are truncated and counted")
+        .argParser(integer("--max-message-size", 64, MAX_MESSAGE_SIZE_LIMIT)).default(65_536),
+    )
+    .addOption(
+      option("--flush-size <bytes>", "raw bytes of one sender's buffer that trigger a flush")
+        .argParser(integer("--flush-size", 1)).default(4_194_304),
+    )
+    .addOption(
+      option("--flush-interval <seconds>", "age of a buffer that triggers a flush")
+        .argParser(seconds("--flush-interval")).default(60),
+    )
+    .addOption(
+      option("--shutdown-grace <seconds>", "at shutdown, how long open connections may take to finish")
+        .argParser(seconds("--shutdown-grace")).default(5),
+    )
+    .addOption(option("--debug", "verbose logs to stderr"))
+    .action((opts: Record<string, unknown>) => {
+      result = { kind: "listen", config: validate(opts) };
+    });
+
+  try {
+    program.parse(argv as string[], { from: "user" });
+    if (argv.length === 0) {
+      out(program.helpInformation());
+      return { kind: "exit", code: EXIT_CONFIG };
+    }
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      err(`kinesyslog: ${error.message}\n`);
+      return { kind: "exit", code: EXIT_CONFIG };
+    }
+    if (error instanceof CommanderError) {
+      const ok = error.code === "commander.helpDisplayed" || error.code === "commander.version" ||
+        error.code === "commander.help";
+      return { kind: "exit", code: ok ? 0 : EXIT_CONFIG };
+    }
+    throw error;
+  }
+  return result;
+}
+
+function validate(o: Record<string, unknown>): Config {
+  const str = (key: string) => (o[key] === undefined || o[key] === "" ? undefined : String(o[key]));
+  const config: Config = {
+    stream: str("stream"),
+    outputDir: str("outputDir"),
+    address: String(o.address),
+    udpPorts: (o.udpPort as number[] | undefined) ?? [],
+    tcpPorts: (o.tcpPort as number[] | undefined) ?? [],
+    tlsPorts: [...(o.tlsPort as number[])],
+    cert: str("cert"),
+    key: str("key"),
+    spoolDir: String(o.spoolDir),
+    spoolMaxSize: o.spoolMaxSize as number,
+    region: str("region"),
+    profile: str("profile"),
+    endpointUrl: str("endpointUrl"),
+    groupPrefix: String(o.groupPrefix).replace(/\/+$/, ""),
+    prometheusPorts: (o.prometheusPort as number[] | undefined) ?? [],
+    maxMessageSize: o.maxMessageSize as number,
+    flushSize: o.flushSize as number,
+    flushInterval: o.flushInterval as number,
+    shutdownGrace: o.shutdownGrace as number,
+    debug: o.debug === true,
+  };
+  if ((config.stream === undefined) === (config.outputDir === undefined)) {
+    throw new ConfigError("Give exactly one of --stream NAME (Firehose) and --output-dir DIR (local files)");
+  }
+  if (config.udpPorts.length + config.tcpPorts.length + config.tlsPorts.length === 0) {
+    throw new ConfigError("No listener enabled: give --udp-port, --tcp-port or --tls-port");
+  }
+  if (config.tlsPorts.length > 0 && (config.cert === undefined || config.key === undefined)) {
+    const missing = config.cert === undefined ? (config.key === undefined ? "--cert and --key" : "--cert") : "--key";
+    throw new ConfigError(
+      `Cannot listen on TLS port ${config.tlsPorts.join(", ")}: ${missing} not given; ` +
+        `give --cert and --key, or turn TLS off with --tls-port 0`,
+    );
+  }
+  if (config.endpointUrl !== undefined && !URL.canParse(config.endpointUrl)) {
+    throw new ConfigError(`Invalid --endpoint-url '${config.endpointUrl}': give a URL such as https://host:443`);
+  }
+  return config;
+}

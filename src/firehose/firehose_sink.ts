@@ -1,0 +1,113 @@
+/**
+ * The AWS edge: the only module that imports the AWS SDK. Delivers records with
+ * `PutRecordBatch` and looks up the account id for the records' `owner` field.
+ *
+ * Measured on Deno 2.9.6: the SDK's `requestTimeout` only logs a warning unless
+ * `throwOnRequestTimeout` is set, and Deno may re-send a request once when a reused
+ * keep-alive connection was reset, so a record can arrive twice: delivery is at least once.
+ *
+ * @module
+ */
+import { FirehoseClient, PutRecordBatchCommand } from "@aws-sdk/client-firehose";
+import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
+import { type PutResult, type RecordSink, SinkError, type SinkRecord } from "./record_sink.ts";
+
+/** Where and as whom to call AWS. */
+export interface AwsOptions {
+  /** Region; the SDK's default chain when absent. */
+  region?: string | undefined;
+  /** Credentials profile; the SDK's default chain when absent. */
+  profile?: string | undefined;
+  /** Firehose endpoint override (VPC endpoint, local endpoint for tests). */
+  endpointUrl?: string | undefined;
+}
+
+/** Longest wait for one PutRecordBatch response, in ms. */
+export const PUT_TIMEOUT_MS = 30_000;
+/** Longest wait for a TCP connection to Firehose, in ms. */
+export const CONNECT_TIMEOUT_MS = 5_000;
+/** Longest wait for the account id at startup, in ms. */
+export const OWNER_TIMEOUT_MS = 3_000;
+/** The owner used when the account id cannot be had. */
+export const UNKNOWN_OWNER = "000000000000";
+
+/** Error names of a request Firehose refused as malformed: retrying it cannot help. */
+const INVALID_REQUEST = new Set(["InvalidArgumentException", "ValidationException", "SerializationException"]);
+const THROTTLED = /throttl|slow ?down|limitexceeded|serviceunavailable/i;
+
+function clientConfig(options: AwsOptions, timeoutMs: number) {
+  return {
+    ...(options.region === undefined ? {} : { region: options.region }),
+    ...(options.profile === undefined ? {} : { profile: options.profile }),
+    // Retries are ours (uploader.ts), with backoff and counted in metrics.
+    maxAttempts: 1,
+    requestHandler: { requestTimeout: timeoutMs, connectionTimeout: CONNECT_TIMEOUT_MS, throwOnRequestTimeout: true },
+  };
+}
+
+/** Delivers records to one Firehose delivery stream. */
+export class FirehoseSink implements RecordSink {
+  readonly #client: FirehoseClient;
+  #closed = false;
+
+  /** Creates a sink for `stream`. */
+  constructor(readonly stream: string, options: AwsOptions) {
+    this.#client = new FirehoseClient({
+      ...clientConfig(options, PUT_TIMEOUT_MS),
+      ...(options.endpointUrl === undefined ? {} : { endpoint: options.endpointUrl }),
+    });
+  }
+
+  /** One PutRecordBatch call. */
+  async put(records: readonly SinkRecord[]): Promise<PutResult[]> {
+    let response;
+    try {
+      response = await this.#client.send(
+        new PutRecordBatchCommand({
+          DeliveryStreamName: this.stream,
+          Records: records.map((r) => ({ Data: r.data })),
+        }),
+      );
+    } catch (error) {
+      const e = error as Error & { $metadata?: { httpStatusCode?: number } };
+      const code = e.name || "Error";
+      const status = e.$metadata?.httpStatusCode;
+      throw new SinkError(`${code}${status === undefined ? "" : ` (HTTP ${status})`}: ${e.message}`, code, {
+        invalid: INVALID_REQUEST.has(code),
+        throttled: THROTTLED.test(code) || status === 429,
+      });
+    }
+    const responses = response.RequestResponses ?? [];
+    return records.map((_, i): PutResult => {
+      const r = responses[i];
+      if (r?.RecordId !== undefined && r.ErrorCode === undefined) return { ok: true };
+      return { ok: false, code: r?.ErrorCode ?? "MissingResponse", message: r?.ErrorMessage ?? "no RecordId returned" };
+    });
+  }
+
+  /** Closes the client's connections; idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#client.destroy();
+  }
+}
+
+/**
+ * The AWS account id of the credentials in use, from STS `GetCallerIdentity`, or
+ * `undefined` after {@linkcode OWNER_TIMEOUT_MS} or any error. Never throws.
+ */
+export async function lookupAccountId(options: AwsOptions): Promise<string | undefined> {
+  const client = new STSClient(clientConfig(options, OWNER_TIMEOUT_MS));
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), OWNER_TIMEOUT_MS);
+  try {
+    const identity = await client.send(new GetCallerIdentityCommand({}), { abortSignal: abort.signal });
+    return identity.Account;
+  } catch {
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+    client.destroy();
+  }
+}

@@ -1,0 +1,35 @@
+/** A record handed to a sink: its spool name and its bytes. */
+export interface SinkRecord {
+  /** Spool file name, unique. */
+  name: string;
+  /** The record bytes (one gzip member). */
+  data: Uint8Array;
+}
+
+/** The outcome for one record of a batch. */
+export type PutResult = { ok: true } | { ok: false; code: string; message: string };
+
+/**
+ * Where records go: Firehose (`firehose_sink.ts`) or a local directory (`dir_sink.ts`).
+ * `put` returns one result per record, in order, or throws {@linkcode SinkError} when the
+ * whole call failed.
+ */
+export interface RecordSink {
+  /** Delivers up to 500 records. */
+  put(records: readonly SinkRecord[]): Promise<PutResult[]>;
+  /** Releases connections; idempotent. */
+  close(): void;
+}
+
+/** A whole call failed. */
+export class SinkError extends Error {
+  /** Creates the error; `invalid` means the request was refused as malformed. */
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly options: { invalid?: boolean; throttled?: boolean } = {},
+  ) {
+    super(message);
+    this.name = "SinkError";
+  }
+}

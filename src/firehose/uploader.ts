@@ -1,0 +1,277 @@
+import { MAX_RECORD_BYTES } from "../batch/record_builder.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics/metrics.ts";
+import type { SpoolDir, SpoolEntry } from "../spool/spool_dir.ts";
+import { type RecordSink, SinkError, type SinkRecord } from "./record_sink.ts";
+
+/**
+ * Most records in one PutRecordBatch call
+ * (https://docs.aws.amazon.com/firehose/latest/APIReference/API_PutRecordBatch.html).
+ */
+export const MAX_BATCH_RECORDS = 500;
+/** Most bytes in one PutRecordBatch call, before base64 (same page: "4 MiB per call"). */
+export const MAX_BATCH_BYTES = 4_194_304;
+/** First retry delay, in ms; each further failure doubles it, up to the cap. */
+export const RETRY_BASE_MS = 100;
+/** Longest retry delay, in ms. */
+export const RETRY_CAP_MS = 30_000;
+
+/** Options of {@linkcode Uploader}. */
+export interface UploaderOptions {
+  /** The spool the records live in. */
+  spool: SpoolDir;
+  /** Where records go. */
+  sink: RecordSink;
+  /** Counters. */
+  metrics: Metrics;
+  /** Logs. */
+  log: Logger;
+  /** Called after records left the spool (delivered or quarantined). */
+  onRemoved?: (bytes: number, records: number) => void;
+  /** The clock, in ms. @default {Date.now} */
+  now?: () => number;
+  /** Random numbers in [0, 1) for jitter. @default {Math.random} */
+  random?: () => number;
+}
+
+interface Pending extends SpoolEntry {
+  /** Failed attempts so far. */
+  attempts: number;
+  /** Not to be sent before this clock reading. */
+  notBefore: number;
+  /** Send alone: a batch holding it was refused as invalid. */
+  alone: boolean;
+}
+
+/**
+ * Delivers spooled records, oldest first, in calls of at most 500 records and 4 MiB. A
+ * record's file is deleted only once the sink accepted it. Failed records are retried with
+ * exponential backoff and full jitter; a call refused as invalid is split into single
+ * records, and a single record refused as invalid is quarantined, so it never blocks others.
+ */
+export class Uploader {
+  readonly #o: UploaderOptions;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  readonly #queue: Pending[] = [];
+  #callFailures = 0;
+  #pausedUntil = 0;
+  #wake: (() => void) | undefined;
+  #running: Promise<void> | undefined;
+  #stopping = false;
+  #inFlight = 0;
+
+  /** Creates an uploader; call {@linkcode Uploader.start}. */
+  constructor(options: UploaderOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+    this.#random = options.random ?? Math.random;
+  }
+
+  /** Queues records that are now in the spool, in order (oldest first). */
+  add(entries: readonly SpoolEntry[]): void {
+    const now = this.#now();
+    for (const e of entries) this.#queue.push({ ...e, attempts: 0, notBefore: now, alone: false });
+    this.#signal();
+  }
+
+  /** Records waiting for delivery (including the call in flight). */
+  get pendingRecords(): number {
+    return this.#queue.length;
+  }
+
+  /** Starts the delivery loop. */
+  start(): void {
+    this.#running ??= this.#loop();
+  }
+
+  /**
+   * Stops the loop after the call in flight. With `deadline`, first keeps delivering
+   * until the queue is empty or the clock passes the deadline, with retries shortened so
+   * the attempt fits.
+   */
+  async stop(deadline?: number): Promise<void> {
+    if (deadline !== undefined) {
+      while (this.#queue.length > 0 && this.#now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        if (this.#pausedUntil > deadline) break;
+      }
+    }
+    this.#stopping = true;
+    this.#signal();
+    await this.#running;
+  }
+
+  async #loop(): Promise<void> {
+    while (!this.#stopping) {
+      const now = this.#now();
+      if (now < this.#pausedUntil) {
+        await this.#sleep(this.#pausedUntil - now);
+        continue;
+      }
+      const batch = this.#pick(now);
+      if (batch.length === 0) {
+        let next = Infinity;
+        for (const p of this.#queue) next = Math.min(next, p.notBefore);
+        await this.#sleep(next === Infinity ? undefined : Math.max(1, next - now));
+        continue;
+      }
+      await this.#send(batch);
+    }
+  }
+
+  /** Oldest-first records that are due, within the call limits. */
+  #pick(now: number): Pending[] {
+    const batch: Pending[] = [];
+    let bytes = 0;
+    for (const p of this.#queue) {
+      if (p.notBefore > now) continue;
+      if (p.alone) {
+        if (batch.length === 0) batch.push(p);
+        break;
+      }
+      if (batch.length === MAX_BATCH_RECORDS || bytes + p.bytes > MAX_BATCH_BYTES) break;
+      batch.push(p);
+      bytes += p.bytes;
+    }
+    return batch;
+  }
+
+  async #send(batch: Pending[]): Promise<void> {
+    const { spool, sink, metrics, log } = this.#o;
+    const records: SinkRecord[] = [];
+    const sent: Pending[] = [];
+    for (const p of batch) {
+      let data: Uint8Array;
+      try {
+        data = await spool.read(p.name);
+      } catch (error) {
+        log.error("Cannot read spooled record; leaving it for the next start", {
+          record: p.name,
+          error: (error as Error).message,
+        });
+        this.#forget(p);
+        continue;
+      }
+      if (data.length > MAX_RECORD_BYTES || data.length === 0) {
+        await this.#quarantine(p, `record of ${data.length} bytes is outside 1..${MAX_RECORD_BYTES}`);
+        continue;
+      }
+      records.push({ name: p.name, data });
+      sent.push(p);
+    }
+    if (records.length === 0) return;
+
+    this.#inFlight = records.length;
+    let results;
+    try {
+      results = await sink.put(records);
+      metrics.putCalls.inc({ result: "ok" });
+      this.#callFailures = 0;
+    } catch (error) {
+      const e = error instanceof SinkError ? error : new SinkError((error as Error).message, "Error");
+      metrics.putCalls.inc({ result: e.code });
+      this.#inFlight = 0;
+      if (e.options.throttled) metrics.throttles.inc();
+      if (e.options.invalid) {
+        if (sent.length === 1) {
+          await this.#quarantine(sent[0]!, e.message);
+        } else {
+          log.warn("Firehose refused a batch as invalid; sending its records one by one", {
+            records: sent.length,
+            error: e.message,
+          });
+          for (const p of sent) p.alone = true;
+        }
+        return;
+      }
+      this.#callFailures++;
+      const delay = this.#backoff(this.#callFailures);
+      this.#pausedUntil = this.#now() + delay;
+      metrics.recordsFailed.inc({ code: e.code }, sent.length);
+      metrics.recordRetries.inc(sent.length);
+      log.limited("warn", "put-failed", "PutRecordBatch failed; retrying", {
+        error: e.message,
+        records: sent.length,
+        retryInMs: Math.round(delay),
+      });
+      return;
+    }
+    this.#inFlight = 0;
+
+    let delivered = 0;
+    let deliveredBytes = 0;
+    const now = this.#now();
+    for (let i = 0; i < sent.length; i++) {
+      const p = sent[i]!;
+      const result = results[i]!;
+      if (result.ok) {
+        await spool.remove(p.name);
+        this.#forget(p);
+        delivered++;
+        deliveredBytes += p.bytes;
+        continue;
+      }
+      p.attempts++;
+      p.notBefore = now + this.#backoff(p.attempts);
+      metrics.recordsFailed.inc({ code: result.code });
+      metrics.recordRetries.inc();
+      if (THROTTLE_CODES.test(result.code)) metrics.throttles.inc();
+      log.limited("warn", `record-failed-${result.code}`, "Firehose did not accept a record; retrying", {
+        code: result.code,
+        error: result.message,
+        attempts: p.attempts,
+      });
+    }
+    metrics.recordsDelivered.inc(delivered);
+    metrics.deliveredBytes.inc(deliveredBytes);
+    if (delivered > 0) this.#o.onRemoved?.(deliveredBytes, delivered);
+  }
+
+  async #quarantine(p: Pending, reason: string): Promise<void> {
+    const { spool, metrics, log } = this.#o;
+    log.error("Record rejected as invalid; moved to quarantine", { record: p.name, reason });
+    try {
+      await spool.quarantine(p.name);
+    } catch (error) {
+      log.error("Cannot move record to quarantine", { record: p.name, error: (error as Error).message });
+    }
+    metrics.recordsQuarantined.inc();
+    this.#forget(p);
+    this.#o.onRemoved?.(p.bytes, 1);
+  }
+
+  #forget(p: Pending): void {
+    const i = this.#queue.indexOf(p);
+    if (i >= 0) this.#queue.splice(i, 1);
+  }
+
+  /** Full jitter: uniform in [0, min(cap, base * 2^attempts)). */
+  #backoff(attempts: number): number {
+    return this.#random() * Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** attempts);
+  }
+
+  #sleep(ms: number | undefined): Promise<void> {
+    return new Promise((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = () => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        resolve();
+      };
+      if (ms !== undefined) timer = setTimeout(done, ms);
+      this.#wake = done;
+    });
+  }
+
+  #signal(): void {
+    this.#wake?.();
+  }
+
+  /** Records in the call in flight. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+}
+
+const THROTTLE_CODES = /throttl|slow ?down|serviceunavailable|limitexceeded/i;

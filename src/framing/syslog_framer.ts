@@ -1,0 +1,274 @@
+/**
+ * Stream framing of syslog over TCP and TLS (RFC 6587, RFC 5425), decided per frame.
+ *
+ * A frame that starts with a decimal length, one space and then `<` is octet-counted
+ * (RFC 6587 section 3.4.1, RFC 5425 section 4.3); anything else is non-transparent and ends
+ * at LF or NUL (RFC 6587 section 3.4.2), with a CR before the LF stripped. The rule that a
+ * `<` must follow the space keeps a PRI-less line such as `404 not found` from being read as
+ * an octet count.
+ *
+ * The framer is a pure state machine: it never blocks, never throws on input, keeps at most
+ * `maxMessageBytes` of one frame, and yields the same frames however the bytes are chunked.
+ *
+ * @module
+ */
+
+const LF = 0x0a;
+const CR = 0x0d;
+const NUL = 0x00;
+const SPACE = 0x20;
+const LESS_THAN = 0x3c;
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+
+/** Longest octet count accepted, in digits; longer digit runs are message text. */
+export const MAX_OCTET_COUNT_DIGITS = 10;
+
+/** Default longest message kept, in bytes (`--max-message-size`). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 65_536;
+
+/** Options of {@linkcode SyslogFramer}. */
+export interface SyslogFramerOptions {
+  /**
+   * Longest message kept, in bytes; the rest of a longer frame is skipped.
+   * @default {65536}
+   */
+  maxMessageBytes?: number;
+  /** Called once for every frame cut to `maxMessageBytes`, with its full length when known. */
+  onTruncated?: (frameBytes: number) => void;
+}
+
+const enum State {
+  /** Between frames: skips delimiters, then reads a possible octet count. */
+  Start,
+  /** Reading digits that may be an octet count. */
+  Count,
+  /** Saw digits and a space; the next byte decides. */
+  CountSpace,
+  /** Inside an octet-counted frame. */
+  Octets,
+  /** Inside a non-transparent (delimited) frame. */
+  Line,
+}
+
+/**
+ * Splits a byte stream into syslog frames.
+ *
+ * @example
+ * ```ts
+ * const framer = new SyslogFramer();
+ * const frames: Uint8Array[] = [];
+ * framer.push(new TextEncoder().encode("11 <13>hello\n<13>world\n"), frames);
+ * // frames: "<13>hello", "<13>world"
+ * ```
+ */
+export class SyslogFramer {
+  readonly #max: number;
+  readonly #onTruncated: ((frameBytes: number) => void) | undefined;
+  #state = State.Start;
+  /** Pieces of the current frame that span chunks (views into earlier chunks). */
+  #pieces: Uint8Array[] = [];
+  #kept = 0;
+  /** Octet count digits read so far, as a number, and how many digits. */
+  #count = 0;
+  #countDigits = 0;
+  /** Bytes of the current octet-counted frame still to consume. */
+  #remaining = 0;
+  /** Full length of the current frame, for reporting truncation. */
+  #seen = 0;
+  #truncated = false;
+
+  /** Creates a framer; see {@linkcode SyslogFramerOptions}. */
+  constructor(options: SyslogFramerOptions = {}) {
+    const max = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    if (!Number.isInteger(max) || max < 1) {
+      throw new RangeError(`Cannot frame syslog: maxMessageBytes must be a positive integer, got ${max}`);
+    }
+    this.#max = max;
+    this.#onTruncated = options.onTruncated;
+  }
+
+  /** Feeds one chunk; complete frames are appended to `out`. */
+  push(chunk: Uint8Array, out: Uint8Array[]): void {
+    const end = chunk.length;
+    let pos = 0;
+    // Positions of the next LF and NUL at or after `pos`, computed lazily once per chunk
+    // so that scanning stays linear in the chunk length.
+    let nextLf = -2;
+    let nextNul = -2;
+    while (pos < end) {
+      switch (this.#state) {
+        case State.Start: {
+          const b = chunk[pos]!;
+          if (b === LF || b === NUL) {
+            pos++;
+          } else if (b > DIGIT_0 && b <= DIGIT_9) {
+            this.#state = State.Count;
+            this.#count = b - DIGIT_0;
+            this.#countDigits = 1;
+            this.#pieces = [];
+            pos++;
+          } else {
+            this.#beginLine();
+          }
+          break;
+        }
+        case State.Count: {
+          const b = chunk[pos]!;
+          if (b >= DIGIT_0 && b <= DIGIT_9 && this.#countDigits < MAX_OCTET_COUNT_DIGITS) {
+            this.#count = this.#count * 10 + (b - DIGIT_0);
+            this.#countDigits++;
+            pos++;
+          } else if (b === SPACE) {
+            this.#state = State.CountSpace;
+            pos++;
+          } else {
+            this.#countToLine(false);
+          }
+          break;
+        }
+        case State.CountSpace: {
+          if (chunk[pos] === LESS_THAN) {
+            this.#state = State.Octets;
+            this.#remaining = this.#count;
+            this.#seen = this.#count;
+            this.#kept = 0;
+            this.#truncated = false;
+            this.#pieces = [];
+          } else {
+            this.#countToLine(true);
+          }
+          break;
+        }
+        case State.Octets: {
+          const take = Math.min(this.#remaining, end - pos);
+          const room = this.#max - this.#kept;
+          if (room > 0) {
+            const keep = Math.min(room, take);
+            this.#pieces.push(chunk.subarray(pos, pos + keep));
+            this.#kept += keep;
+          }
+          if (take > room) this.#truncated = true;
+          pos += take;
+          this.#remaining -= take;
+          if (this.#remaining === 0) this.#emit(out, true);
+          break;
+        }
+        case State.Line: {
+          if (nextLf !== -1 && nextLf < pos) nextLf = chunk.indexOf(LF, pos);
+          if (nextNul !== -1 && nextNul < pos) nextNul = chunk.indexOf(NUL, pos);
+          let stop: number;
+          if (nextLf === -1) stop = nextNul;
+          else if (nextNul === -1) stop = nextLf;
+          else stop = Math.min(nextLf, nextNul);
+          const bodyEnd = stop === -1 ? end : stop;
+          this.#appendLine(chunk, pos, bodyEnd);
+          if (stop === -1) {
+            pos = end;
+          } else {
+            pos = stop + 1;
+            this.#emit(out, false);
+          }
+          break;
+        }
+      }
+    }
+  }
+
+  /** Ends the stream: a final frame without a delimiter is appended to `out`. */
+  finish(out: Uint8Array[]): void {
+    switch (this.#state) {
+      case State.Count:
+      case State.CountSpace:
+        this.#countToLine(this.#state === State.CountSpace);
+        this.#emit(out, false);
+        break;
+      case State.Octets:
+        // The sender announced more bytes than it sent: deliver what arrived.
+        this.#emit(out, true);
+        break;
+      case State.Line:
+        this.#emit(out, false);
+        break;
+      case State.Start:
+        break;
+    }
+  }
+
+  /** Whether a partial frame is held, waiting for more bytes. */
+  get pending(): boolean {
+    return this.#state !== State.Start;
+  }
+
+  #beginLine(): void {
+    this.#state = State.Line;
+    this.#pieces = [];
+    this.#kept = 0;
+    this.#seen = 0;
+    this.#truncated = false;
+  }
+
+  /** The digits (and space) read were message text, not an octet count. */
+  #countToLine(withSpace: boolean): void {
+    const text = String(this.#count).padStart(this.#countDigits, "0") + (withSpace ? " " : "");
+    this.#beginLine();
+    const bytes = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+    this.#appendLine(bytes, 0, bytes.length);
+  }
+
+  #appendLine(chunk: Uint8Array, from: number, to: number): void {
+    const length = to - from;
+    this.#seen += length;
+    const room = this.#max - this.#kept;
+    if (room <= 0) {
+      if (length > 0) this.#truncated = true;
+      return;
+    }
+    const keep = Math.min(room, length);
+    if (keep > 0) {
+      this.#pieces.push(chunk.subarray(from, from + keep));
+      this.#kept += keep;
+    }
+    if (length > keep) this.#truncated = true;
+  }
+
+  #emit(out: Uint8Array[], octetCounted: boolean): void {
+    const pieces = this.#pieces;
+    let frame: Uint8Array;
+    if (pieces.length === 1) {
+      frame = pieces[0]!;
+    } else {
+      frame = new Uint8Array(this.#kept);
+      let at = 0;
+      for (const piece of pieces) {
+        frame.set(piece, at);
+        at += piece.length;
+      }
+    }
+    if (this.#truncated) this.#onTruncated?.(this.#seen);
+    this.#state = State.Start;
+    this.#pieces = [];
+    this.#kept = 0;
+    this.#truncated = false;
+    const trimmed = octetCounted ? trimTrailingDelimiters(frame) : trimTrailingCr(frame);
+    if (trimmed.length > 0) out.push(trimmed);
+  }
+}
+
+/** Strips trailing LF, CR and NUL bytes (rsyslog and loggen count the LF inside the frame). */
+export function trimTrailingDelimiters(frame: Uint8Array): Uint8Array {
+  let end = frame.length;
+  while (end > 0) {
+    const b = frame[end - 1];
+    if (b !== LF && b !== CR && b !== NUL) break;
+    end--;
+  }
+  return end === frame.length ? frame : frame.subarray(0, end);
+}
+
+function trimTrailingCr(frame: Uint8Array): Uint8Array {
+  let end = frame.length;
+  while (end > 0 && frame[end - 1] === CR) end--;
+  return end === frame.length ? frame : frame.subarray(0, end);
+}

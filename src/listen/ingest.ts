@@ -1,0 +1,84 @@
+import type { Batcher } from "../batch/batcher.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics/metrics.ts";
+import type { Pressure } from "./pressure.ts";
+
+/** What a listener is, for records and metrics. */
+export interface ListenerInfo {
+  /** `<protocol>/<port>`, the metrics label. */
+  label: string;
+  /** The records' log group: `<prefix>/syslog/<port>`. */
+  logGroup: string;
+}
+
+/** Whether a frame holds only white space (such messages are dropped and counted). */
+export function isBlank(frame: Uint8Array): boolean {
+  for (let i = 0; i < frame.length; i++) {
+    const b = frame[i]!;
+    if (b !== 0x20 && b !== 0x09 && b !== 0x0d && b !== 0x0a && b !== 0x00) return false;
+  }
+  return true;
+}
+
+/**
+ * Where listeners hand their messages: drops blank ones, counts what arrives, and appends
+ * the rest to the batch of (listener, source). Cost per message: one copy into the batch.
+ */
+export class Ingest {
+  /** Creates the junction between listeners and the batcher. */
+  constructor(
+    readonly batcher: Batcher,
+    readonly pressure: Pressure,
+    readonly metrics: Metrics,
+    readonly log: Logger,
+  ) {}
+
+  /** Takes the frames of one read from a stream connection. */
+  accept(info: ListenerInfo, source: string, frames: readonly Uint8Array[], receivedMs: number): void {
+    const buffer = this.batcher.buffer(info.logGroup, source);
+    let count = 0;
+    let bytes = 0;
+    let blank = 0;
+    for (const frame of frames) {
+      if (frame[0]! > 0x20 || !isBlank(frame)) {
+        buffer.append(frame, receivedMs);
+        count++;
+        bytes += frame.length;
+      } else {
+        blank++;
+      }
+    }
+    this.batcher.afterAppend(buffer);
+    this.metrics.messagesReceived.inc({ listener: info.label }, count);
+    this.metrics.bytesReceived.inc({ listener: info.label }, bytes);
+    if (blank > 0) this.#dropped(info, source, "empty", blank);
+  }
+
+  /** Takes one UDP message; drops it (counted) while the relay is over a bound. */
+  acceptDatagram(info: ListenerInfo, source: string, message: Uint8Array, receivedMs: number): void {
+    if (message.length === 0 || isBlank(message)) {
+      this.#dropped(info, source, "empty", 1);
+      return;
+    }
+    const reason = this.pressure.reason();
+    if (reason !== undefined) {
+      this.#dropped(info, source, reason, 1);
+      return;
+    }
+    const buffer = this.batcher.buffer(info.logGroup, source);
+    buffer.append(message, receivedMs);
+    this.batcher.afterAppend(buffer);
+    this.metrics.messagesReceived.inc({ listener: info.label });
+    this.metrics.bytesReceived.inc({ listener: info.label }, message.length);
+  }
+
+  #dropped(info: ListenerInfo, source: string, reason: string, count: number): void {
+    this.metrics.messagesDropped.inc({ listener: info.label, reason }, count);
+    this.log.limited("warn", `drop-${info.label}-${reason}`, "Message dropped", {
+      listener: info.label,
+      source,
+      reason,
+      count,
+    });
+  }
+}

@@ -1,0 +1,61 @@
+/** How much is waiting, and the bounds that turn on back-pressure. */
+export interface PressureOptions {
+  /** Bytes in the spool, not yet delivered. */
+  spoolBytes: () => number;
+  /** Bound on `spoolBytes` (`--spool-max-size`). */
+  spoolMaxBytes: number;
+  /** Raw bytes handed to the spool worker and not yet spooled. */
+  backlogBytes: () => number;
+  /** Bound on `backlogBytes`. */
+  maxBacklogBytes: number;
+}
+
+/**
+ * Default bound on raw bytes waiting for the spool worker: past it the worker is behind
+ * (slow disk, or a disk error it is retrying), and intake is slowed or shed.
+ */
+export const DEFAULT_MAX_BACKLOG_BYTES = 64 * 1_048_576;
+
+/** How often a blocked reader looks again, in ms. */
+const POLL_MS = 20;
+
+/**
+ * Back-pressure: UDP cannot be slowed, so its messages are dropped (and counted) while the
+ * relay is over a bound; TCP and TLS readers wait in {@linkcode Pressure.ready}, so the kernel
+ * stops the sender.
+ */
+export class Pressure {
+  readonly #o: PressureOptions;
+  #released = false;
+
+  /** Creates the gate; see {@linkcode PressureOptions}. */
+  constructor(options: PressureOptions) {
+    this.#o = options;
+  }
+
+  /** Why intake should stop now, or `undefined` when it may go on. */
+  reason(): "spool_full" | "worker_backlog" | undefined {
+    if (this.#released) return undefined;
+    if (this.#o.spoolBytes() >= this.#o.spoolMaxBytes) return "spool_full";
+    if (this.#o.backlogBytes() >= this.#o.maxBacklogBytes) return "worker_backlog";
+    return undefined;
+  }
+
+  /** Resolves once intake may go on (at once when it may). */
+  ready(): Promise<void> | undefined {
+    if (this.reason() === undefined) return undefined;
+    return new Promise((resolve) => {
+      const timer = setInterval(() => {
+        if (this.reason() === undefined) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, POLL_MS);
+    });
+  }
+
+  /** Opens the gate for good (shutdown: what is in flight must be taken in). */
+  release(): void {
+    this.#released = true;
+  }
+}

@@ -1,0 +1,83 @@
+import { datagramMessage } from "../framing/datagram.ts";
+import { sourceAddress } from "./address.ts";
+import type { Ingest, ListenerInfo } from "./ingest.ts";
+
+/** Largest UDP payload (RFC 768: a 16-bit length, less the 8-byte UDP header). */
+export const MAX_DATAGRAM_BYTES = 65_527;
+
+/** Options of {@linkcode UdpListener}. */
+export interface UdpListenerOptions {
+  /** A bound UDP socket. */
+  socket: Deno.DatagramConn;
+  /** Names for records and metrics. */
+  info: ListenerInfo;
+  /** Where messages go. */
+  ingest: Ingest;
+  /** Longest message kept, in bytes. */
+  maxMessageBytes: number;
+}
+
+/**
+ * Receives syslog over UDP (RFC 5426): one datagram, one message, nothing shared between
+ * senders. The loop reads as fast as it can into one reused buffer: the message is copied
+ * into its batch at once, so the kernel's receive buffer drains quickly.
+ */
+export class UdpListener {
+  readonly #o: UdpListenerOptions;
+  #serving: Promise<void> | undefined;
+  #closed = false;
+
+  /** Wraps a bound socket; call {@linkcode UdpListener.serve}. */
+  constructor(options: UdpListenerOptions) {
+    this.#o = options;
+  }
+
+  /** Starts the receive loop; it ends when the socket is closed. */
+  serve(): void {
+    this.#serving ??= this.#receive();
+  }
+
+  /** Closes the socket and waits for the loop to end; idempotent. */
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      try {
+        this.#o.socket.close();
+      } catch { /* already closed */ }
+    }
+    await this.#serving;
+  }
+
+  async #receive(): Promise<void> {
+    const { socket, info, ingest, maxMessageBytes } = this.#o;
+    const buffer = new Uint8Array(MAX_DATAGRAM_BYTES + 1);
+    while (!this.#closed) {
+      let received: [Uint8Array, Deno.Addr];
+      try {
+        received = await socket.receive(buffer);
+      } catch (error) {
+        if (this.#closed || error instanceof Deno.errors.BadResource) return;
+        ingest.metrics.connectionErrors.inc({ listener: info.label, reason: "receive_error" });
+        ingest.log.limited("error", `udp-${info.label}`, "Cannot receive a datagram", {
+          listener: info.label,
+          error: (error as Error).message,
+        });
+        continue;
+      }
+      const receivedMs = Date.now();
+      const [datagram, addr] = received;
+      let message = datagramMessage(datagram);
+      if (message.length > maxMessageBytes) {
+        ingest.metrics.framesTruncated.inc({ listener: info.label });
+        ingest.log.limited("warn", `truncated-${info.label}`, "Message truncated to --max-message-size", {
+          listener: info.label,
+          source: sourceAddress(addr),
+          bytes: message.length,
+          maxMessageBytes,
+        });
+        message = message.subarray(0, maxMessageBytes);
+      }
+      ingest.acceptDatagram(info, sourceAddress(addr), message, receivedMs);
+    }
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Every metric of the relay, in one Prometheus registry (SPEC section 6). Names follow
+ * `kinesyslog_<what>_<unit>`; counters end in `_total`. Labels are bounded: a listener
+ * label is `<protocol>/<port>`, never a source address.
+ *
+ * @module
+ */
+import client from "prom-client";
+
+/** The relay's metrics and the registry that renders them. */
+export class Metrics {
+  /** Renders the exposition text. */
+  readonly registry = new client.Registry();
+
+  /** Messages accepted into a buffer, per listener. */
+  readonly messagesReceived = this.#counter("kinesyslog_messages_received_total", "Messages received", [
+    "listener",
+  ]);
+  /** Message bytes accepted, per listener. */
+  readonly bytesReceived = this.#counter("kinesyslog_received_bytes_total", "Message bytes received", [
+    "listener",
+  ]);
+  /** Messages cut to --max-message-size. */
+  readonly framesTruncated = this.#counter(
+    "kinesyslog_frames_truncated_total",
+    "Messages truncated to --max-message-size",
+    ["listener"],
+  );
+  /** Messages not delivered, by reason. */
+  readonly messagesDropped = this.#counter("kinesyslog_messages_dropped_total", "Messages dropped, by reason", [
+    "listener",
+    "reason",
+  ]);
+  /** Events whose timestamp could not be read. */
+  readonly timestampFallbacks = this.#counter(
+    "kinesyslog_timestamp_fallbacks_total",
+    "Events stamped with the receive time because no timestamp could be read",
+    [],
+  );
+  /** Connections accepted, per listener. */
+  readonly connections = this.#counter("kinesyslog_connections_total", "Connections accepted", ["listener"]);
+  /** Open connections, per listener. */
+  readonly connectionsOpen = this.#gauge("kinesyslog_connections_open", "Open connections", ["listener"]);
+  /** Connection errors (resets, TLS handshake failures), by reason. */
+  readonly connectionErrors = this.#counter(
+    "kinesyslog_connection_errors_total",
+    "Connections ended by an error, by reason",
+    ["listener", "reason"],
+  );
+  /** Records written to the spool. */
+  readonly recordsSpooled = this.#counter("kinesyslog_records_spooled_total", "Records written to the spool", []);
+  /** Compressed bytes written to the spool. */
+  readonly spooledBytes = this.#counter("kinesyslog_spooled_bytes_total", "Record bytes written to the spool", []);
+  /** Failed attempts to write a record to the spool. */
+  readonly spoolWriteErrors = this.#counter(
+    "kinesyslog_spool_write_errors_total",
+    "Failed attempts to write a record to the spool (retried)",
+    [],
+  );
+  /** Records in the spool. */
+  readonly spoolFiles = this.#gauge("kinesyslog_spool_files", "Records waiting in the spool", []);
+  /** Bytes in the spool. */
+  readonly spoolBytes = this.#gauge("kinesyslog_spool_bytes", "Bytes waiting in the spool", []);
+  /** Raw bytes buffered in memory or waiting for the worker. */
+  readonly bufferedBytes = this.#gauge(
+    "kinesyslog_buffered_bytes",
+    "Raw message bytes in memory, not yet spooled",
+    [],
+  );
+  /** PutRecordBatch calls, by result. */
+  readonly putCalls = this.#counter("kinesyslog_put_record_batch_calls_total", "PutRecordBatch calls", ["result"]);
+  /** Records delivered. */
+  readonly recordsDelivered = this.#counter("kinesyslog_records_delivered_total", "Records delivered", []);
+  /** Record bytes delivered. */
+  readonly deliveredBytes = this.#counter("kinesyslog_delivered_bytes_total", "Record bytes delivered", []);
+  /** Records that failed, by error code (each is retried). */
+  readonly recordsFailed = this.#counter("kinesyslog_records_failed_total", "Record delivery failures", ["code"]);
+  /** Records sent again after a failure. */
+  readonly recordRetries = this.#counter("kinesyslog_record_retries_total", "Records sent again", []);
+  /** Calls or records throttled by Firehose. */
+  readonly throttles = this.#counter("kinesyslog_throttles_total", "Throttling responses from Firehose", []);
+  /** Records moved to quarantine. */
+  readonly recordsQuarantined = this.#counter(
+    "kinesyslog_records_quarantined_total",
+    "Records rejected as invalid and moved to the quarantine directory",
+    [],
+  );
+
+  #counter(name: string, help: string, labelNames: string[]): client.Counter<string> {
+    return new client.Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  #gauge(name: string, help: string, labelNames: string[]): client.Gauge<string> {
+    return new client.Gauge({ name, help, labelNames, registers: [this.registry] });
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * Event timestamps of syslog messages (SPEC section 3). Only the timestamp is read; the
+ * message itself is never changed. Every function returns `undefined` when it cannot read a
+ * timestamp, and the caller falls back to the receive time.
+ *
+ * @module
+ */
+
+const MONTHS: Record<string, number> = {
+  Jan: 0,
+  Feb: 1,
+  Mar: 2,
+  Apr: 3,
+  May: 4,
+  Jun: 5,
+  Jul: 6,
+  Aug: 7,
+  Sep: 8,
+  Oct: 9,
+  Nov: 10,
+  Dec: 11,
+};
+
+/** RFC 3339 (RFC 5424 section 6.2.3): date, `T`, time, fraction of any length, zone optional. */
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):?(\d{2}))?$/;
+
+/** RFC 3164 section 4.1.2 `Mmm dd hh:mm:ss`, with an optional year before the time. */
+const RFC3164 = /^([A-Z][a-z]{2}) ([ \d]\d) (?:(\d{4}) )?(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?=[ :]|$)/;
+
+/** Milliseconds in one day. */
+const DAY_MS = 86_400_000;
+
+/**
+ * The event time of a syslog message in integer milliseconds since the epoch.
+ *
+ * Reads RFC 5424 (`<PRI>1 TIMESTAMP`), a BSD header carrying an RFC 3339 timestamp
+ * (rsyslog's forwarding format, loggen's legacy format; no zone means UTC) and RFC 3164
+ * (`<PRI>Mmm dd hh:mm:ss`, the year chosen closest to `receivedMs`).
+ *
+ * @example
+ * ```ts
+ * parseSyslogTimestamp("<34>1 2003-10-11T22:14:15.003Z host su - - - msg", Date.now());
+ * // 1065910455003
+ * ```
+ */
+export function parseSyslogTimestamp(message: string, receivedMs: number): number | undefined {
+  const afterPri = skipPri(message);
+  if (afterPri < 0) return undefined;
+  let at = afterPri;
+  // RFC 5424 VERSION: NONZERO-DIGIT 0*2DIGIT, then SP.
+  let digits = 0;
+  while (digits < 3 && isDigit(message.charCodeAt(at + digits))) digits++;
+  if (digits > 0 && message.charCodeAt(at + digits) === 0x20 && message.charCodeAt(at) !== 0x30) {
+    at += digits + 1;
+    const token = tokenAt(message, at);
+    if (token === "-") return undefined;
+    return parseRfc3339(token);
+  }
+  const first = message.charCodeAt(at);
+  if (isDigit(first)) return parseRfc3339(tokenAt(message, at));
+  return parseRfc3164(message.slice(at, at + 32), receivedMs);
+}
+
+/**
+ * Milliseconds since the epoch of an RFC 3339 timestamp; no zone is read as UTC.
+ * Fractions of any length are cut (not rounded) to milliseconds.
+ */
+export function parseRfc3339(text: string): number | undefined {
+  const m = RFC3339.exec(text);
+  if (m === null) return undefined;
+  const year = Number(m[1]), month = Number(m[2]) - 1, day = Number(m[3]);
+  const hour = Number(m[4]), minute = Number(m[5]), second = Number(m[6]);
+  if (!validDate(year, month, day) || hour > 23 || minute > 59 || second > 60) return undefined;
+  let offsetMinutes = 0;
+  if (m[9] !== undefined) {
+    const oh = Number(m[10]), om = Number(m[11]);
+    if (oh > 23 || om > 59) return undefined;
+    offsetMinutes = (m[9] === "-" ? -1 : 1) * (oh * 60 + om);
+  }
+  const millis = fractionToMillis(m[7]);
+  return Date.UTC(year, month, day, hour, minute, second, millis) - offsetMinutes * 60_000;
+}
+
+/**
+ * Milliseconds since the epoch of an RFC 3164 timestamp at the start of `text`, in UTC.
+ * Without a year, the year is the one that puts the time closest to `receivedMs`, so that
+ * a December message received in January (and the reverse) lands in the right year.
+ */
+export function parseRfc3164(text: string, receivedMs: number): number | undefined {
+  const m = RFC3164.exec(text);
+  if (m === null) return undefined;
+  const month = MONTHS[m[1]!];
+  if (month === undefined) return undefined;
+  const day = Number(m[2]!.trim());
+  const hour = Number(m[4]), minute = Number(m[5]), second = Number(m[6]);
+  if (hour > 23 || minute > 59 || second > 60) return undefined;
+  const millis = fractionToMillis(m[7]);
+  if (m[3] !== undefined) {
+    const year = Number(m[3]);
+    if (!validDate(year, month, day)) return undefined;
+    return Date.UTC(year, month, day, hour, minute, second, millis);
+  }
+  const receivedYear = new Date(receivedMs).getUTCFullYear();
+  let best: number | undefined;
+  for (const year of [receivedYear - 1, receivedYear, receivedYear + 1]) {
+    if (!validDate(year, month, day)) continue;
+    const t = Date.UTC(year, month, day, hour, minute, second, millis);
+    if (best === undefined || Math.abs(t - receivedMs) < Math.abs(best - receivedMs)) best = t;
+  }
+  // Feb 29 with no leap year within a year of the receive time is not a real date.
+  if (best !== undefined && Math.abs(best - receivedMs) > 366 * DAY_MS) return undefined;
+  return best;
+}
+
+/** Index just past `<PRI>` (1 to 3 digits, at most 191), or -1 when there is none. */
+function skipPri(message: string): number {
+  if (message.charCodeAt(0) !== 0x3c) return -1;
+  let i = 1;
+  let pri = 0;
+  while (i <= 3 && isDigit(message.charCodeAt(i))) {
+    pri = pri * 10 + message.charCodeAt(i) - 0x30;
+    i++;
+  }
+  if (i === 1 || message.charCodeAt(i) !== 0x3e || pri > 191) return -1;
+  return i + 1;
+}
+
+function tokenAt(message: string, at: number): string {
+  const space = message.indexOf(" ", at);
+  return message.slice(at, space < 0 ? message.length : space);
+}
+
+function isDigit(code: number): boolean {
+  return code >= 0x30 && code <= 0x39;
+}
+
+function fractionToMillis(fraction: string | undefined): number {
+  if (fraction === undefined) return 0;
+  return Number((fraction + "00").slice(0, 3));
+}
+
+function validDate(year: number, month: number, day: number): boolean {
+  if (month < 0 || month > 11 || day < 1) return false;
+  const days = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+  return day <= days;
+}

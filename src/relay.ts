@@ -1,0 +1,326 @@
+/**
+ * The relay, assembled: listeners -> ingest -> batcher -> spool worker -> spool -> uploader.
+ * Startup binds every listener before anything runs, so a configuration error leaves
+ * nothing half-started. Shutdown stops intake, drains connections for a grace period,
+ * spools every buffered message, and makes a last delivery attempt.
+ *
+ * @module
+ */
+import { Batcher } from "./batch/batcher.ts";
+import type { Config } from "./cli.ts";
+import { DirSink } from "./firehose/dir_sink.ts";
+import { FirehoseSink, lookupAccountId, UNKNOWN_OWNER } from "./firehose/firehose_sink.ts";
+import type { RecordSink } from "./firehose/record_sink.ts";
+import { Uploader } from "./firehose/uploader.ts";
+import { Ingest, type ListenerInfo } from "./listen/ingest.ts";
+import { DEFAULT_MAX_BACKLOG_BYTES, Pressure } from "./listen/pressure.ts";
+import { StreamListener } from "./listen/stream_listener.ts";
+import { UdpListener } from "./listen/udp_listener.ts";
+import type { Logger } from "./log.ts";
+import { Metrics } from "./metrics/metrics.ts";
+import { MetricsServer } from "./metrics/metrics_server.ts";
+import { SpoolDir } from "./spool/spool_dir.ts";
+import { SpoolWorkerClient } from "./spool/spool_worker_client.ts";
+import { VERSION } from "./version.ts";
+
+/** Longest wait at shutdown for the worker to spool what was buffered, in ms. */
+export const SHUTDOWN_SPOOL_TIMEOUT_MS = 30_000;
+/** Longest last delivery attempt at shutdown, in ms. */
+export const SHUTDOWN_UPLOAD_TIMEOUT_MS = 10_000;
+/** How often buffers are checked for age, at most, in ms. */
+const FLUSH_CHECK_MS = 1_000;
+
+/** A startup failure with one line for the operator. */
+export class StartupError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "StartupError";
+  }
+}
+
+type Bound =
+  | { kind: "udp"; port: number; socket: Deno.DatagramConn }
+  | { kind: "tcp" | "tls"; port: number; listener: Deno.Listener };
+
+/** A running relay. */
+export class Relay {
+  readonly #config: Config;
+  readonly #log: Logger;
+  readonly metrics = new Metrics();
+  readonly #spool: SpoolDir;
+  readonly #sink: RecordSink;
+  readonly #worker: SpoolWorkerClient;
+  readonly #batcher: Batcher;
+  readonly #uploader: Uploader;
+  readonly #udp: UdpListener[] = [];
+  readonly #streams: StreamListener[] = [];
+  readonly #servers: MetricsServer[] = [];
+  readonly #pressure: Pressure;
+  #spoolBytes = 0;
+  #spoolFiles = 0;
+  #flushTimer: ReturnType<typeof setInterval> | undefined;
+  #shutdown: Promise<void> | undefined;
+  /** Addresses the listeners are bound to, as `<protocol>/<port>`. */
+  readonly listening: string[] = [];
+
+  private constructor(config: Config, log: Logger, spool: SpoolDir, bound: Bound[]) {
+    this.#config = config;
+    this.#log = log;
+    this.#spool = spool;
+    this.#sink = config.outputDir !== undefined
+      ? new DirSink(config.outputDir)
+      : new FirehoseSink(config.stream!, config);
+    const metrics = this.metrics;
+    this.#worker = new SpoolWorkerClient(config.spoolDir, {
+      onSpooled: (entries, report) => {
+        let bytes = 0;
+        for (const e of entries) bytes += e.bytes;
+        this.#spoolBytes += bytes;
+        this.#spoolFiles += entries.length;
+        metrics.recordsSpooled.inc(entries.length);
+        metrics.spooledBytes.inc(bytes);
+        metrics.timestampFallbacks.inc(report.timestampFallbacks);
+        if (report.oversizeEvents > 0) {
+          metrics.messagesDropped.inc({ listener: "all", reason: "oversize_record" }, report.oversizeEvents);
+          log.error("Events too large for one Firehose record were dropped", { count: report.oversizeEvents });
+        }
+        this.#uploader.add(entries);
+        this.#updateGauges();
+      },
+      onFailed: (events, error) => {
+        metrics.messagesDropped.inc({ listener: "all", reason: "record_build_failed" }, events);
+        log.error("Cannot build records from a batch; its events are lost", { events, error });
+      },
+      onSpoolError: (error, attempt) => {
+        metrics.spoolWriteErrors.inc();
+        log.limited("error", "spool-write", "Cannot write a record to the spool; retrying", { error, attempt });
+      },
+    });
+    this.#batcher = new Batcher({
+      onFlush: (batch) => this.#worker.submit(batch),
+      flushBytes: config.flushSize,
+      flushIntervalMs: config.flushInterval * 1000,
+    });
+    this.#uploader = new Uploader({
+      spool,
+      sink: this.#sink,
+      metrics,
+      log,
+      onRemoved: (bytes, records) => {
+        this.#spoolBytes -= bytes;
+        this.#spoolFiles -= records;
+        this.#updateGauges();
+      },
+    });
+    this.#pressure = new Pressure({
+      spoolBytes: () => this.#spoolBytes,
+      spoolMaxBytes: config.spoolMaxSize,
+      backlogBytes: () => this.#worker.backlogBytes,
+      maxBacklogBytes: DEFAULT_MAX_BACKLOG_BYTES,
+    });
+    const ingest = new Ingest(this.#batcher, this.#pressure, metrics, log);
+    for (const b of bound) {
+      const info: ListenerInfo = { label: `${b.kind}/${b.port}`, logGroup: `${config.groupPrefix}/syslog/${b.port}` };
+      this.listening.push(info.label);
+      if (b.kind === "udp") {
+        this.#udp.push(new UdpListener({ socket: b.socket, info, ingest, maxMessageBytes: config.maxMessageSize }));
+      } else {
+        this.#streams.push(
+          new StreamListener({
+            listener: b.listener,
+            tls: b.kind === "tls",
+            info,
+            ingest,
+            maxMessageBytes: config.maxMessageSize,
+          }),
+        );
+      }
+    }
+  }
+
+  /**
+   * Checks the configuration against the machine (spool, certificates, ports), binds every
+   * listener, and starts the relay. Throws {@linkcode StartupError} and leaves nothing open
+   * when any part cannot start.
+   */
+  static async start(config: Config, log: Logger): Promise<Relay> {
+    const spool = new SpoolDir(config.spoolDir);
+    try {
+      await spool.prepare();
+    } catch (error) {
+      throw new StartupError(`${(error as Error).message} (--spool-dir)`);
+    }
+    if (config.outputDir !== undefined) {
+      try {
+        await Deno.mkdir(config.outputDir, { recursive: true });
+      } catch (error) {
+        throw new StartupError(`Cannot use --output-dir '${config.outputDir}': ${(error as Error).message}`);
+      }
+    }
+    let cert = "", key = "";
+    if (config.tlsPorts.length > 0) {
+      cert = await readPem("--cert", config.cert!, config.tlsPorts);
+      key = await readPem("--key", config.key!, config.tlsPorts);
+    }
+    const bound = bindAll(config, cert, key);
+    const servers: MetricsServer[] = [];
+    let relay: Relay;
+    try {
+      relay = new Relay(config, log, spool, bound);
+    } catch (error) {
+      closeAll(bound);
+      throw error;
+    }
+    try {
+      for (const port of config.prometheusPorts) {
+        servers.push(MetricsServer.start(config.address, port, relay.metrics, () => relay.ready()));
+      }
+    } catch (error) {
+      for (const s of servers) await s.close();
+      await relay.#closeListeners(0);
+      relay.#worker.terminate();
+      relay.#sink.close();
+      throw new StartupError((error as Error).message);
+    }
+    relay.#servers.push(...servers);
+    await relay.#run();
+    return relay;
+  }
+
+  async #run(): Promise<void> {
+    const config = this.#config;
+    const leftovers = await this.#spool.list();
+    for (const e of leftovers) this.#spoolBytes += e.bytes;
+    this.#spoolFiles = leftovers.length;
+    this.#uploader.add(leftovers);
+    this.#updateGauges();
+    this.#uploader.start();
+    for (const l of this.#udp) l.serve();
+    for (const l of this.#streams) l.serve();
+    this.#flushTimer = setInterval(() => {
+      this.#batcher.flushDue();
+      this.#updateGauges();
+    }, Math.min(FLUSH_CHECK_MS, config.flushInterval * 1000));
+    this.#log.info("kinesyslog started", {
+      version: VERSION,
+      listeners: this.listening.join(","),
+      address: config.address,
+      sink: config.stream !== undefined ? `firehose:${config.stream}` : `dir:${config.outputDir}`,
+      spool: config.spoolDir,
+      leftoverRecords: leftovers.length,
+    });
+    if (config.outputDir !== undefined) {
+      this.#worker.setOwner(UNKNOWN_OWNER);
+    } else {
+      // Never blocks startup: records wait for the owner at most OWNER_TIMEOUT_MS.
+      void lookupAccountId(config).then((account) => {
+        if (account === undefined) {
+          this.#log.warn("Cannot get the AWS account id from STS; records carry owner 000000000000");
+        }
+        this.#worker.setOwner(account ?? UNKNOWN_OWNER);
+      });
+    }
+  }
+
+  /** Listeners bound and the spool within its bound (for `/ready`). */
+  ready(): boolean {
+    return this.#shutdown === undefined && this.#pressure.reason() === undefined;
+  }
+
+  /** Records waiting in the spool. */
+  get spoolFiles(): number {
+    return this.#spoolFiles;
+  }
+
+  /**
+   * Stops intake, lets connections finish for the grace period, spools everything buffered,
+   * tries a last upload, and releases everything. Idempotent.
+   */
+  shutdown(): Promise<void> {
+    this.#shutdown ??= this.#stop();
+    return this.#shutdown;
+  }
+
+  async #stop(): Promise<void> {
+    const log = this.#log;
+    log.info("Shutting down: no new connections; draining open ones", {
+      graceSeconds: this.#config.shutdownGrace,
+    });
+    // Readers blocked on a full spool must still take in what they have.
+    this.#pressure.release();
+    await this.#closeListeners(this.#config.shutdownGrace * 1000);
+    clearInterval(this.#flushTimer);
+    this.#batcher.flushAll();
+    const spooled = await Promise.race([
+      this.#worker.drain().then(() => true),
+      new Promise<false>((resolve) => setTimeout(() => resolve(false), SHUTDOWN_SPOOL_TIMEOUT_MS)),
+    ]);
+    if (!spooled) {
+      log.error("Buffered messages could not be spooled in time; they are lost", {
+        bytes: this.#worker.backlogBytes,
+      });
+    }
+    await this.#uploader.stop(Date.now() + SHUTDOWN_UPLOAD_TIMEOUT_MS);
+    this.#worker.terminate();
+    this.#sink.close();
+    for (const s of this.#servers) await s.close();
+    log.info("kinesyslog stopped", { undeliveredRecords: this.#uploader.pendingRecords });
+  }
+
+  async #closeListeners(graceMs: number): Promise<void> {
+    await Promise.all([...this.#udp.map((l) => l.close()), ...this.#streams.map((l) => l.close(graceMs))]);
+  }
+
+  #updateGauges(): void {
+    this.metrics.spoolBytes.set(this.#spoolBytes);
+    this.metrics.spoolFiles.set(this.#spoolFiles);
+    this.metrics.bufferedBytes.set(this.#batcher.bufferedBytes + this.#worker.backlogBytes);
+  }
+}
+
+async function readPem(flag: string, path: string, ports: number[]): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    const why = error instanceof Deno.errors.NotFound ? "not found" : (error as Error).message;
+    throw new StartupError(`Cannot listen on TLS port ${ports.join(", ")}: ${flag} file '${path}' ${why}`);
+  }
+}
+
+function bindAll(config: Config, cert: string, key: string): Bound[] {
+  const bound: Bound[] = [];
+  const hostname = config.address;
+  const attempt = (kind: string, port: number, bind: () => Bound) => {
+    try {
+      bound.push(bind());
+    } catch (error) {
+      closeAll(bound);
+      const why = error instanceof Deno.errors.AddrInUse ? "address already in use" : (error as Error).message;
+      throw new StartupError(`Cannot listen on ${kind} port ${port} at ${hostname}: ${why}`);
+    }
+  };
+  for (const port of config.udpPorts) {
+    attempt("UDP", port, () => ({
+      kind: "udp",
+      port,
+      socket: Deno.listenDatagram({ transport: "udp", hostname, port }),
+    }));
+  }
+  for (const port of config.tcpPorts) {
+    attempt("TCP", port, () => ({ kind: "tcp", port, listener: Deno.listen({ transport: "tcp", hostname, port }) }));
+  }
+  for (const port of config.tlsPorts) {
+    attempt("TLS", port, () => ({ kind: "tls", port, listener: Deno.listenTls({ hostname, port, cert, key }) }));
+  }
+  return bound;
+}
+
+function closeAll(bound: Bound[]): void {
+  for (const b of bound) {
+    try {
+      if (b.kind === "udp") b.socket.close();
+      else b.listener.close();
+    } catch { /* already closed */ }
+  }
+}

@@ -1,0 +1,89 @@
+/// <reference no-default-lib="true" />
+/// <reference lib="deno.worker" />
+/**
+ * The spool worker: turns batches of raw events into compressed records and writes them to
+ * the spool, off the main thread. Batches are handled one at a time, in arrival order.
+ *
+ * @module
+ */
+import { buildRecords, decodeSyslogBatch, gzip } from "../batch/record_builder.ts";
+import { SpoolDir } from "./spool_dir.ts";
+import type { FromWorker, ToWorker } from "./worker_protocol.ts";
+
+let spool: SpoolDir | undefined;
+let resolveOwner: (owner: string) => void = () => {};
+const owner = new Promise<string>((resolve) => (resolveOwner = resolve));
+let queue: Promise<void> = Promise.resolve();
+
+function reply(message: FromWorker): void {
+  self.postMessage(message);
+}
+
+/** Longest pause between attempts to write a record, in ms. */
+const MAX_WRITE_RETRY_MS = 10_000;
+
+/**
+ * Writes one record, retrying until it succeeds (a full or read-only disk). Meanwhile the
+ * main thread sees the backlog grow and applies back-pressure; nothing is dropped here.
+ */
+async function writeWithRetry(dir: SpoolDir, data: Uint8Array) {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await dir.write([data]);
+    } catch (error) {
+      reply({ type: "spool_error", error: (error as Error).message, attempt });
+      await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** attempt, MAX_WRITE_RETRY_MS)));
+    }
+  }
+}
+
+async function handle(message: ToWorker): Promise<void> {
+  switch (message.type) {
+    case "init":
+      spool = new SpoolDir(message.spoolDir);
+      return;
+    case "owner":
+      resolveOwner(message.owner);
+      return;
+    case "drain":
+      reply({ type: "drained", id: message.id });
+      return;
+    case "batch": {
+      try {
+        if (spool === undefined) throw new Error("spool worker used before init");
+        const decoded = decodeSyslogBatch(message.data, message.byteLength);
+        const header = { owner: await owner, logGroup: message.logGroup, logStream: message.logStream };
+        const built = await buildRecords(header, decoded.events, { compress: gzip });
+        const entries = [];
+        for (const record of built.records) entries.push(...(await writeWithRetry(spool, record.data)));
+        reply({
+          type: "spooled",
+          id: message.id,
+          entries,
+          byteLength: message.byteLength,
+          events: message.count,
+          timestampFallbacks: decoded.timestampFallbacks,
+          oversizeEvents: built.oversizeEvents,
+        });
+      } catch (error) {
+        reply({
+          type: "failed",
+          id: message.id,
+          byteLength: message.byteLength,
+          events: message.count,
+          error: (error as Error).message,
+        });
+      }
+    }
+  }
+}
+
+self.onmessage = (event: MessageEvent<ToWorker>) => {
+  const message = event.data;
+  // owner and init take effect at once; the rest keep their order.
+  if (message.type === "owner" || message.type === "init") {
+    void handle(message);
+    return;
+  }
+  queue = queue.then(() => handle(message));
+};

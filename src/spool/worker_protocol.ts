@@ -1,0 +1,26 @@
+import type { Batch } from "../batch/batcher.ts";
+import type { SpoolEntry } from "./spool_dir.ts";
+
+/** Messages from the main thread to the spool worker. */
+export type ToWorker =
+  | { type: "init"; spoolDir: string }
+  | { type: "owner"; owner: string }
+  | ({ type: "batch"; id: number } & Batch)
+  | { type: "drain"; id: number };
+
+/** Messages from the spool worker to the main thread. */
+export type FromWorker =
+  | {
+    type: "spooled";
+    id: number;
+    entries: SpoolEntry[];
+    /** Raw bytes of the batch, to release its share of the backlog. */
+    byteLength: number;
+    events: number;
+    timestampFallbacks: number;
+    oversizeEvents: number;
+  }
+  | { type: "failed"; id: number; byteLength: number; events: number; error: string }
+  | { type: "drained"; id: number }
+  /** Writing a record failed; the worker retries until it succeeds. */
+  | { type: "spool_error"; error: string; attempt: number };

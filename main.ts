@@ -31,16 +31,15 @@ export async function main(args: readonly string[]): Promise<number> {
     }
     throw error;
   }
-  const stopped = new Promise<void>((resolve) => {
-    const stop = (signal: Deno.Signal) => {
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    Deno.addSignalListener(signal, () => {
       log.info("Signal received", { signal });
-      void relay.shutdown().then(resolve);
-    };
-    Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
-    Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
-  });
-  await stopped;
-  return 0;
+      void relay.shutdown();
+    });
+  }
+  await relay.stopping;
+  await relay.shutdown();
+  return relay.crashed === undefined ? 0 : 1;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

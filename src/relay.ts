@@ -9,8 +9,7 @@
 import { Batcher } from "./batch/batcher.ts";
 import type { Config } from "./cli.ts";
 import { DirSink } from "./firehose/dir_sink.ts";
-import { FirehoseSink, lookupAccountId, UNKNOWN_OWNER } from "./firehose/firehose_sink.ts";
-import type { RecordSink } from "./firehose/record_sink.ts";
+import { type RecordSink, UNKNOWN_OWNER } from "./firehose/record_sink.ts";
 import { Uploader } from "./firehose/uploader.ts";
 import { Ingest, type ListenerInfo } from "./listen/ingest.ts";
 import { DEFAULT_MAX_BACKLOG_BYTES, Pressure } from "./listen/pressure.ts";
@@ -61,16 +60,19 @@ export class Relay {
   #spoolFiles = 0;
   #flushTimer: ReturnType<typeof setInterval> | undefined;
   #shutdown: Promise<void> | undefined;
+  /** Why the relay stopped by itself, when it did. */
+  crashed: string | undefined;
   /** Addresses the listeners are bound to, as `<protocol>/<port>`. */
   readonly listening: string[] = [];
 
-  private constructor(config: Config, log: Logger, spool: SpoolDir, bound: Bound[]) {
+  readonly #lookupOwner: () => Promise<string | undefined>;
+
+  private constructor(config: Config, log: Logger, spool: SpoolDir, sink: Sink, bound: Bound[]) {
     this.#config = config;
     this.#log = log;
     this.#spool = spool;
-    this.#sink = config.outputDir !== undefined
-      ? new DirSink(config.outputDir)
-      : new FirehoseSink(config.stream!, config);
+    this.#sink = sink.sink;
+    this.#lookupOwner = sink.owner;
     const metrics = this.metrics;
     this.#worker = new SpoolWorkerClient(config.spoolDir, {
       onSpooled: (entries, report) => {
@@ -91,6 +93,11 @@ export class Relay {
       onFailed: (events, error) => {
         metrics.messagesDropped.inc({ listener: "all", reason: "record_build_failed" }, events);
         log.error("Cannot build records from a batch; its events are lost", { events, error });
+      },
+      onCrash: (error) => {
+        log.error("The spool worker failed; stopping", { error });
+        this.crashed = error;
+        void this.shutdown();
       },
       onSpoolError: (error, attempt) => {
         metrics.spoolWriteErrors.inc();
@@ -163,11 +170,12 @@ export class Relay {
       cert = await readPem("--cert", config.cert!, config.tlsPorts);
       key = await readPem("--key", config.key!, config.tlsPorts);
     }
+    const sink = await openSink(config);
     const bound = bindAll(config, cert, key);
     const servers: MetricsServer[] = [];
     let relay: Relay;
     try {
-      relay = new Relay(config, log, spool, bound);
+      relay = new Relay(config, log, spool, sink, bound);
     } catch (error) {
       closeAll(bound);
       throw error;
@@ -210,17 +218,13 @@ export class Relay {
       spool: config.spoolDir,
       leftoverRecords: leftovers.length,
     });
-    if (config.outputDir !== undefined) {
-      this.#worker.setOwner(UNKNOWN_OWNER);
-    } else {
-      // Never blocks startup: records wait for the owner at most OWNER_TIMEOUT_MS.
-      void lookupAccountId(config).then((account) => {
-        if (account === undefined) {
-          this.#log.warn("Cannot get the AWS account id from STS; records carry owner 000000000000");
-        }
-        this.#worker.setOwner(account ?? UNKNOWN_OWNER);
-      });
-    }
+    // Never blocks startup: records wait for the owner at most OWNER_TIMEOUT_MS.
+    void this.#lookupOwner().then((account) => {
+      if (account === undefined && config.stream !== undefined) {
+        this.#log.warn("Cannot get the AWS account id from STS; records carry owner 000000000000");
+      }
+      this.#worker.setOwner(account ?? UNKNOWN_OWNER);
+    });
   }
 
   /** Listeners bound and the spool within its bound (for `/ready`). */
@@ -239,7 +243,15 @@ export class Relay {
    */
   shutdown(): Promise<void> {
     this.#shutdown ??= this.#stop();
+    this.#stopped.resolve();
     return this.#shutdown;
+  }
+
+  readonly #stopped = Promise.withResolvers<void>();
+
+  /** Resolves once a shutdown has begun, by a signal or by a worker failure. */
+  get stopping(): Promise<void> {
+    return this.#stopped.promise;
   }
 
   async #stop(): Promise<void> {
@@ -277,6 +289,23 @@ export class Relay {
     this.metrics.spoolFiles.set(this.#spoolFiles);
     this.metrics.bufferedBytes.set(this.#batcher.bufferedBytes + this.#worker.backlogBytes);
   }
+}
+
+interface Sink {
+  sink: RecordSink;
+  owner: () => Promise<string | undefined>;
+}
+
+/**
+ * The sink of the configuration. The AWS SDK is loaded only for `--stream`: it reads the
+ * environment as it loads, and local delivery needs none of it.
+ */
+async function openSink(config: Config): Promise<Sink> {
+  if (config.outputDir !== undefined) {
+    return { sink: new DirSink(config.outputDir), owner: () => Promise.resolve(undefined) };
+  }
+  const aws = await import("./firehose/firehose_sink.ts");
+  return { sink: new aws.FirehoseSink(config.stream!, config), owner: () => aws.lookupAccountId(config) };
 }
 
 async function readPem(flag: string, path: string, ports: number[]): Promise<string> {

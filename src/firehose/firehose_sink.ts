@@ -28,8 +28,6 @@ export const PUT_TIMEOUT_MS = 30_000;
 export const CONNECT_TIMEOUT_MS = 5_000;
 /** Longest wait for the account id at startup, in ms. */
 export const OWNER_TIMEOUT_MS = 3_000;
-/** The owner used when the account id cannot be had. */
-export const UNKNOWN_OWNER = "000000000000";
 
 /** Error names of a request Firehose refused as malformed: retrying it cannot help. */
 const INVALID_REQUEST = new Set(["InvalidArgumentException", "ValidationException", "SerializationException"]);

@@ -1,3 +1,6 @@
+/** The owner of records when the account id cannot be had (and for local delivery). */
+export const UNKNOWN_OWNER = "000000000000";
+
 /** A record handed to a sink: its spool name and its bytes. */
 export interface SinkRecord {
   /** Spool file name, unique. */

@@ -13,6 +13,8 @@ export interface SpoolWorkerEvents {
   onFailed: (events: number, error: string) => void;
   /** A record write failed and is being retried. */
   onSpoolError: (error: string, attempt: number) => void;
+  /** The worker died (a bug or a missing permission): the relay cannot go on. */
+  onCrash: (error: string) => void;
 }
 
 /**
@@ -32,6 +34,10 @@ export class SpoolWorkerClient {
     this.#events = events;
     this.#worker = new Worker(new URL("./spool_worker.ts", import.meta.url), { type: "module" });
     this.#worker.onmessage = (event: MessageEvent<FromWorker>) => this.#receive(event.data);
+    this.#worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      this.#events.onCrash(event.message);
+    };
     this.#post({ type: "init", spoolDir });
   }
 

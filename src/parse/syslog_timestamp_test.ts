@@ -1,0 +1,80 @@
+import { assertEquals } from "../../tests/assert.ts";
+import { parseRfc3164, parseRfc3339, parseSyslogTimestamp } from "./syslog_timestamp.ts";
+
+const RECV = -1; // "recv": no timestamp read, the caller uses the receive time.
+
+Deno.test("parseSyslogTimestamp() reads the test vectors of SPEC section 3", async (t) => {
+  const table: [string, string, number][] = [
+    ["<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - msg", "2026-11-23T12:00:00Z", 1065910455003],
+    ["<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - msg", "2026-11-23T12:00:00Z", 1061727255000],
+    ["<165>1 2003-08-24T05:14:15.000003+05:30 192.0.2.1 myproc 8710 - - msg", "2026-11-23T12:00:00Z", 1061682255000],
+    ["<13>1 2018-02-21T21:07:50+02:00 host app - - - msg", "2026-11-23T12:00:00Z", 1519240070000],
+    ["<13>1 2003-08-24T05:14:15.123456789Z host app - - - msg", "2026-11-23T12:00:00Z", 1061702055123],
+    ["<34>1 2003-10-11t22:14:15.003z host su - - - msg", "2026-11-23T12:00:00Z", 1065910455003],
+    ["<13>1 - host app - - - nil timestamp", "2026-11-23T12:00:00Z", RECV],
+    ["<34>Oct 11 22:14:15 mymachine su: msg", "2026-11-23T12:00:00Z", 1791756855000],
+    ["<34>Dec 31 23:59:59 host app: msg", "2027-01-01T00:00:05Z", 1798761599000],
+    ["<34>Jan  1 00:00:01 host app: msg", "2026-12-31T23:59:58Z", 1798761601000],
+    ["<34>Feb 29 12:00:00 host app: msg", "2028-03-01T00:00:00Z", 1835438400000],
+    ["<134>2026-11-23T23:14:57.106076+00:00 vm app: msg", "2026-11-23T12:00:00Z", 1795475697106],
+    ["<13>plain text", "2026-11-23T12:00:00Z", RECV],
+    ["no header at all", "2026-11-23T12:00:00Z", RECV],
+    ["", "2026-11-23T12:00:00Z", RECV],
+  ];
+  for (const [message, received, expected] of table) {
+    await t.step(message || "(empty)", () => {
+      const got = parseSyslogTimestamp(message, Date.parse(received));
+      assertEquals(got ?? RECV, expected);
+    });
+  }
+});
+
+Deno.test("parseSyslogTimestamp() reads the timestamps of real clients", async (t) => {
+  const table: [string, number][] = [
+    // logger --rfc5424: microseconds and +00:00.
+    ["<134>1 2026-11-23T23:14:35.769131+00:00 vm harness-logger - - [timeQuality x] m", 1795475675769],
+    // loggen legacy: a BSD header with an ISO timestamp and no zone (UTC).
+    ["<38>2026-11-23T23:15:05 localhost prg00000[1234]: seq: 0", 1795475705000],
+    // logger RFC 3164.
+    ["<134>Nov 23 23:14:27 vm harness-logger: harness seq=1", 1795475667000],
+  ];
+  for (const [message, expected] of table) {
+    await t.step(message.slice(0, 40), () => {
+      assertEquals(parseSyslogTimestamp(message, Date.parse("2026-11-24T00:00:00Z")), expected);
+    });
+  }
+});
+
+Deno.test("parseRfc3339() rejects impossible dates and reads zones", async (t) => {
+  const table: [string, number | undefined][] = [
+    ["2024-02-29T00:00:00Z", Date.UTC(2024, 1, 29)],
+    ["2023-02-29T00:00:00Z", undefined],
+    ["2023-13-01T00:00:00Z", undefined],
+    ["2023-01-01T24:00:00Z", undefined],
+    ["2023-01-01T00:00:00+25:00", undefined],
+    ["2023-01-01T00:00:00-00:30", Date.UTC(2023, 0, 1, 0, 30)],
+    ["2023-01-01T00:00:00.5Z", Date.UTC(2023, 0, 1, 0, 0, 0, 500)],
+    ["2023-01-01 00:00:00Z", undefined],
+    ["-", undefined],
+  ];
+  for (const [text, expected] of table) await t.step(text, () => assertEquals(parseRfc3339(text), expected));
+});
+
+Deno.test("parseRfc3164() picks the year closest to the receive time", async (t) => {
+  const table: [string, string, number | undefined][] = [
+    ["Jun 15 12:00:00", "2026-06-15T12:00:00Z", Date.UTC(2026, 5, 15, 12)],
+    ["Dec 31 23:00:00", "2027-01-01T01:00:00Z", Date.UTC(2026, 11, 31, 23)],
+    ["Jan  1 01:00:00", "2026-12-31T23:00:00Z", Date.UTC(2027, 0, 1, 1)],
+    ["Feb 29 00:00:00", "2026-06-01T00:00:00Z", undefined],
+    ["Oct 11 2019 22:14:15", "2026-06-01T00:00:00Z", Date.UTC(2019, 9, 11, 22, 14, 15)],
+    ["Oct 11 22:14:15.250", "2026-10-11T00:00:00Z", Date.UTC(2026, 9, 11, 22, 14, 15, 250)],
+    ["Foo 11 22:14:15", "2026-10-11T00:00:00Z", undefined],
+    ["Oct 11 25:14:15", "2026-10-11T00:00:00Z", undefined],
+  ];
+  for (const [text, received, expected] of table) {
+    await t.step(
+      `${text} received ${received}`,
+      () => assertEquals(parseRfc3164(text, Date.parse(received)), expected),
+    );
+  }
+});

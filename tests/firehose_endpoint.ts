@@ -1,0 +1,178 @@
+/**
+ * A local HTTP endpoint that speaks the Firehose JSON protocol
+ * (`X-Amz-Target: Firehose_20150804.PutRecordBatch`), for the real AWS SDK through
+ * `--endpoint-url`. It enforces the service's limits (500 records and 4 MiB a call,
+ * 1,024,000 bytes a record), keeps every accepted record, and injects faults: per-record
+ * failures, 5xx responses, invalid-record rejections and downtime. It also answers STS
+ * `GetCallerIdentity`, so the owner lookup can be pointed at it (`AWS_ENDPOINT_URL_STS`).
+ *
+ * Used by the end-to-end tests and the benchmark.
+ *
+ * @module
+ */
+import { gunzipSync } from "node:zlib";
+
+/** Limits of PutRecordBatch (https://docs.aws.amazon.com/firehose/latest/APIReference/API_PutRecordBatch.html). */
+export const LIMITS = { records: 500, callBytes: 4_194_304, recordBytes: 1_024_000 } as const;
+
+/** The account id the endpoint reports through STS. */
+export const TEST_ACCOUNT_ID = "123456789012";
+
+/** Faults to inject; change them at any time. */
+export interface Faults {
+  /** Share of records answered with a per-record `ServiceUnavailableException`, 0..1. */
+  recordFailureRate: number;
+  /** Share of calls answered with HTTP 503, 0..1. */
+  callFailureRate: number;
+  /** The next this-many calls are answered with HTTP 503 (a burst). */
+  failNextCalls: number;
+  /** Records whose decoded data matches are refused with `InvalidArgumentException`. */
+  rejectRecord: ((data: Uint8Array) => boolean) | undefined;
+}
+
+/** An event as delivered, with its record's group and stream. */
+export interface DeliveredEvent {
+  logGroup: string;
+  logStream: string;
+  owner: string;
+  id: string;
+  timestamp: number;
+  message: string;
+}
+
+/** The endpoint. */
+export class FirehoseEndpoint {
+  /** Accepted records, in order. */
+  readonly records: Uint8Array[] = [];
+  /** Calls received, by outcome. */
+  readonly calls = { ok: 0, failed503: 0, invalid: 0, records: 0, failedRecords: 0 };
+  /** Faults to inject. */
+  readonly faults: Faults = {
+    recordFailureRate: 0,
+    callFailureRate: 0,
+    failNextCalls: 0,
+    rejectRecord: undefined,
+  };
+  #server: Deno.HttpServer<Deno.NetAddr> | undefined;
+  #port = 0;
+  #random: () => number;
+  #nextId = 1;
+
+  /** Creates the endpoint; `seed` makes the injected faults repeatable. */
+  constructor(readonly stream = "test-stream", seed = 42) {
+    let x = seed;
+    // A small deterministic generator (mulberry32), so that fault runs repeat.
+    this.#random = () => {
+      x = (x + 0x6d2b79f5) | 0;
+      let t = Math.imul(x ^ (x >>> 15), 1 | x);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  /** Listens on 127.0.0.1 (the same port again after {@linkcode FirehoseEndpoint.stop}). */
+  start(): this {
+    this.#server = Deno.serve(
+      { hostname: "127.0.0.1", port: this.#port, onListen: () => {} },
+      (request) => this.#handle(request),
+    );
+    this.#port = this.#server.addr.port;
+    return this;
+  }
+
+  /** Stops listening: the relay sees connection errors until the next start. */
+  async stop(): Promise<void> {
+    await this.#server?.shutdown();
+    this.#server = undefined;
+  }
+
+  /** The URL for `--endpoint-url`. */
+  get url(): string {
+    return `http://127.0.0.1:${this.#port}`;
+  }
+
+  /** Every delivered event, decoded (each record is one gzip member). */
+  events(): DeliveredEvent[] {
+    return this.records.flatMap(decodeRecord);
+  }
+
+  async #handle(request: Request): Promise<Response> {
+    const target = request.headers.get("x-amz-target") ?? "";
+    const body = await request.text();
+    if (target === "") {
+      if (body.includes("Action=GetCallerIdentity")) return stsIdentity();
+      return error(400, "UnknownOperationException", "unknown operation");
+    }
+    if (target !== "Firehose_20150804.PutRecordBatch") {
+      return error(400, "UnknownOperationException", `unsupported target ${target}`);
+    }
+    if (this.faults.failNextCalls > 0 || this.#random() < this.faults.callFailureRate) {
+      this.faults.failNextCalls = Math.max(0, this.faults.failNextCalls - 1);
+      this.calls.failed503++;
+      return error(503, "ServiceUnavailableException", "Slow down.");
+    }
+    const input = JSON.parse(body) as { DeliveryStreamName?: string; Records?: { Data: string }[] };
+    if (input.DeliveryStreamName !== this.stream) {
+      return error(400, "ResourceNotFoundException", `Firehose ${input.DeliveryStreamName} not found.`);
+    }
+    const records = (input.Records ?? []).map((r) => Uint8Array.from(atob(r.Data), (c) => c.charCodeAt(0)));
+    const total = records.reduce((n, r) => n + r.length, 0);
+    const invalid = records.length === 0 || records.length > LIMITS.records
+      ? `${records.length} records`
+      : total > LIMITS.callBytes
+      ? `${total} bytes in one call`
+      : records.some((r) => r.length > LIMITS.recordBytes)
+      ? "a record over 1,024,000 bytes"
+      : records.some((r) => this.faults.rejectRecord?.(r))
+      ? "a record the test marked invalid"
+      : undefined;
+    if (invalid !== undefined) {
+      this.calls.invalid++;
+      return error(400, "InvalidArgumentException", `Invalid PutRecordBatch: ${invalid}`);
+    }
+    this.calls.ok++;
+    let failed = 0;
+    const responses = records.map((data) => {
+      this.calls.records++;
+      if (this.#random() < this.faults.recordFailureRate) {
+        failed++;
+        return { ErrorCode: "ServiceUnavailableException", ErrorMessage: "Slow down." };
+      }
+      this.records.push(data);
+      return { RecordId: `record-${this.#nextId++}` };
+    });
+    this.calls.failedRecords += failed;
+    return Response.json({ FailedPutCount: failed, Encrypted: false, RequestResponses: responses }, {
+      headers: { "content-type": "application/x-amz-json-1.1" },
+    });
+  }
+}
+
+/** Decodes one record: gunzip, JSON, its events with the record's fields. */
+export function decodeRecord(data: Uint8Array): DeliveredEvent[] {
+  const record = JSON.parse(new TextDecoder().decode(gunzipSync(data)));
+  return record.logEvents.map((e: { id: string; timestamp: number; message: string }) => ({
+    logGroup: record.logGroup,
+    logStream: record.logStream,
+    owner: record.owner,
+    id: e.id,
+    timestamp: e.timestamp,
+    message: e.message,
+  }));
+}
+
+function error(status: number, type: string, message: string): Response {
+  return Response.json({ __type: type, message }, {
+    status,
+    headers: { "content-type": "application/x-amz-json-1.1", "x-amzn-errortype": type },
+  });
+}
+
+function stsIdentity(): Response {
+  const xml = `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+<GetCallerIdentityResult><Arn>arn:aws:iam::${TEST_ACCOUNT_ID}:user/test</Arn><UserId>AIDTEST</UserId>
+<Account>${TEST_ACCOUNT_ID}</Account></GetCallerIdentityResult>
+<ResponseMetadata><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ResponseMetadata>
+</GetCallerIdentityResponse>`;
+  return new Response(xml, { headers: { "content-type": "text/xml" } });
+}

@@ -1,0 +1,276 @@
+/**
+ * End-to-end test helpers: run `main.ts` as a subprocess with the permissions the README
+ * documents, find free loopback ports, send over real sockets, read delivered records.
+ *
+ * @module
+ */
+import { decodeRecord, type DeliveredEvent } from "./firehose_endpoint.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+/** Under `deno run`, Deno checks read access to the worker's modules (not in a compiled binary). */
+const SOURCES = new URL("../src", import.meta.url).pathname;
+const enc = new TextEncoder();
+
+/** The Deno permissions the relay runs with (README: "Permissions"), for a given spool and output. */
+export function relayPermissions(dirs: string[]): string[] {
+  return [
+    "--allow-net",
+    "--allow-env",
+    "--allow-sys",
+    `--allow-read=${[SOURCES, ...dirs].join(",")}`,
+    `--allow-write=${dirs.join(",")}`,
+  ];
+}
+
+/** Fake credentials and region, and no instance metadata: nothing leaves the machine. */
+export function awsTestEnv(endpoint?: string): Record<string, string> {
+  return {
+    AWS_ACCESS_KEY_ID: "AKIDTEST",
+    AWS_SECRET_ACCESS_KEY: "secret",
+    AWS_REGION: "us-east-1",
+    AWS_EC2_METADATA_DISABLED: "true",
+    AWS_CONFIG_FILE: "/nonexistent/aws-config",
+    AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/aws-credentials",
+    ...(endpoint === undefined ? {} : { AWS_ENDPOINT_URL_STS: endpoint }),
+  };
+}
+
+/** A relay subprocess. */
+export class RelayProcess {
+  /** Every stderr line so far. */
+  readonly lines: string[] = [];
+  readonly #child: Deno.ChildProcess;
+  readonly #waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
+  readonly #stderrDone: Promise<void>;
+  /** The exit status, once exited. */
+  readonly status: Promise<Deno.CommandStatus>;
+
+  private constructor(child: Deno.ChildProcess) {
+    this.#child = child;
+    this.status = child.status;
+    this.#stderrDone = (async () => {
+      const lines = child.stderr.pipeThrough(new TextDecoderStream());
+      let carry = "";
+      for await (const text of lines) {
+        const parts = (carry + text).split("\n");
+        carry = parts.pop()!;
+        for (const line of parts) this.#line(line);
+      }
+      if (carry !== "") this.#line(carry);
+    })();
+  }
+
+  /** Runs `main.ts` with `args` (and the environment `env` added). */
+  static spawn(args: string[], options: { dirs: string[]; env?: Record<string, string> }): RelayProcess {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...relayPermissions(options.dirs), MAIN, ...args],
+      env: { NO_COLOR: "1", ...options.env },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    void child.stdout.cancel();
+    return new RelayProcess(child);
+  }
+
+  /** Starts a relay and waits for its startup line; throws with its output if it exits first. */
+  static async start(args: string[], options: { dirs: string[]; env?: Record<string, string> }): Promise<RelayProcess> {
+    const relay = RelayProcess.spawn(args, options);
+    const started = relay.waitFor(/kinesyslog started/);
+    const exited = relay.status.then((s) => {
+      throw new Error(`relay exited with ${s.code} before starting:\n${relay.lines.join("\n")}`);
+    });
+    await Promise.race([started, exited]);
+    exited.catch(() => {});
+    return relay;
+  }
+
+  /** Resolves with the first stderr line (past or future) matching `pattern`. */
+  waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+    const seen = this.lines.find((l) => pattern.test(l));
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no line matching ${pattern}:\n${this.lines.join("\n")}`)),
+        timeoutMs,
+      );
+      this.#waiters.push({
+        pattern,
+        resolve: (line) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      });
+    });
+  }
+
+  /** Sends a signal and waits for the exit; returns the exit code. */
+  async stop(signal: Deno.Signal = "SIGTERM"): Promise<number> {
+    try {
+      this.#child.kill(signal);
+    } catch { /* already exited */ }
+    const status = await this.status;
+    await this.#stderrDone;
+    return status.code;
+  }
+
+  /** Waits for the exit without signalling; returns the exit code. */
+  async exited(): Promise<number> {
+    const status = await this.status;
+    await this.#stderrDone;
+    return status.code;
+  }
+
+  #line(line: string): void {
+    this.lines.push(line);
+    for (let i = this.#waiters.length - 1; i >= 0; i--) {
+      const w = this.#waiters[i]!;
+      if (w.pattern.test(line)) {
+        this.#waiters.splice(i, 1);
+        w.resolve(line);
+      }
+    }
+  }
+}
+
+/** Runs `main.ts` to completion with the relay's permissions; returns exit code and output. */
+export async function runMain(
+  args: string[],
+  dirs: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...relayPermissions(dirs), MAIN, ...args],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** A loopback port free for both TCP and UDP right now. */
+export function freePort(): number {
+  for (;;) {
+    const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = tcp.addr.port;
+    try {
+      const udp = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port });
+      udp.close();
+      return port;
+    } catch {
+      // taken for UDP: try another
+    } finally {
+      tcp.close();
+    }
+  }
+}
+
+/** Sends each message as one UDP datagram to 127.0.0.1. */
+export async function sendUdp(port: number, messages: (string | Uint8Array)[]): Promise<void> {
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  try {
+    for (const m of messages) {
+      await socket.send(typeof m === "string" ? enc.encode(m) : m, { transport: "udp", hostname: "127.0.0.1", port });
+    }
+  } finally {
+    socket.close();
+  }
+}
+
+/** Writes all bytes on one connection, then closes it. */
+export async function sendStream(conn: Deno.Conn, bytes: Uint8Array | string): Promise<void> {
+  const data = typeof bytes === "string" ? enc.encode(bytes) : bytes;
+  try {
+    let written = 0;
+    while (written < data.length) written += await conn.write(data.subarray(written));
+  } finally {
+    conn.close();
+  }
+}
+
+/** Sends bytes over one TCP connection to 127.0.0.1. */
+export async function sendTcp(port: number, bytes: Uint8Array | string): Promise<void> {
+  await sendStream(await Deno.connect({ hostname: "127.0.0.1", port }), bytes);
+}
+
+/** Every event in the record files of an `--output-dir`. */
+export async function readOutputDir(dir: string): Promise<DeliveredEvent[]> {
+  const names: string[] = [];
+  for await (const item of Deno.readDir(dir)) if (item.name.endsWith(".json.gz")) names.push(item.name);
+  names.sort();
+  const events: DeliveredEvent[] = [];
+  for (const name of names) events.push(...decodeRecord(await Deno.readFile(`${dir}/${name}`)));
+  return events;
+}
+
+/** Polls `check` until it returns true, or throws after `timeoutMs` with `what`. */
+export async function eventually(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function openssl(args: string[]): Promise<void> {
+  const out = await new Deno.Command("openssl", { args, stdout: "null", stderr: "piped" }).output();
+  if (!out.success) throw new Error(`openssl ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
+}
+
+/**
+ * Throwaway certificates made with openssl: a CA, and a server certificate it signed for
+ * 127.0.0.1 and localhost (rustls refuses a CA certificate as a server's own).
+ */
+export async function makeCertificate(dir: string): Promise<{ cert: string; key: string; pem: string; ca: string }> {
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  await openssl([
+    "req",
+    "-x509",
+    ...ec,
+    "-keyout",
+    `${dir}/ca.key`,
+    "-out",
+    `${dir}/ca.crt`,
+    "-days",
+    "2",
+    "-subj",
+    "/CN=test CA",
+  ]);
+  await openssl([
+    "req",
+    "-new",
+    ...ec,
+    "-keyout",
+    `${dir}/server.key`,
+    "-out",
+    `${dir}/server.csr`,
+    "-subj",
+    "/CN=localhost",
+  ]);
+  await Deno.writeTextFile(
+    `${dir}/server.ext`,
+    "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
+  );
+  await openssl([
+    "x509",
+    "-req",
+    "-in",
+    `${dir}/server.csr`,
+    "-CA",
+    `${dir}/ca.crt`,
+    "-CAkey",
+    `${dir}/ca.key`,
+    "-CAcreateserial",
+    "-out",
+    `${dir}/server.crt`,
+    "-days",
+    "2",
+    "-extfile",
+    `${dir}/server.ext`,
+  ]);
+  const ca = await Deno.readTextFile(`${dir}/ca.crt`);
+  return { cert: `${dir}/server.crt`, key: `${dir}/server.key`, pem: ca, ca };
+}

@@ -1,0 +1,454 @@
+/**
+ * End to end: `main.ts listen` as a subprocess, real sockets on 127.0.0.1, records read
+ * back from `--output-dir` or from the local Firehose endpoint through the real AWS SDK.
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { FirehoseEndpoint, TEST_ACCOUNT_ID } from "./firehose_endpoint.ts";
+import {
+  awsTestEnv,
+  eventually,
+  freePort,
+  makeCertificate,
+  readOutputDir,
+  RelayProcess,
+  runMain,
+  sendStream,
+  sendTcp,
+  sendUdp,
+} from "./harness.ts";
+
+const FIXTURES = new URL("../../shared/fixtures/wire/", import.meta.url);
+
+Deno.test("the relay delivers syslog from UDP, TCP (LF and octet-counted) and TLS, each message once", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
+  const { cert, key, pem } = await makeCertificate(dir);
+  const [udp, tcp, tls] = [freePort(), freePort(), freePort()];
+  const relay = await RelayProcess.start([
+    "listen",
+    "--output-dir",
+    `${dir}/out`,
+    "--spool-dir",
+    `${dir}/spool`,
+    "--address",
+    "127.0.0.1",
+    "--udp-port",
+    String(udp),
+    "--tcp-port",
+    String(tcp),
+    "--tls-port",
+    String(tls),
+    "--cert",
+    cert,
+    "--key",
+    key,
+    "--flush-interval",
+    "0.5",
+  ], { dirs: [dir] });
+  try {
+    const expected = new Map<string, { group: string; timestamp?: number; dayAndTime?: string }>();
+    const udpMessages = [0, 1, 2].map((i) => `<34>1 2003-10-11T22:14:15.00${i}Z host app - - - udp-${i}`);
+    udpMessages.forEach((m, i) =>
+      expected.set(m, { group: `/kinesyslog/syslog/${udp}`, timestamp: 1065910455000 + i })
+    );
+    await sendUdp(udp, udpMessages.map((m) => m + "\n"));
+
+    const lf = [0, 1, 2].map((i) => `<13>Oct 11 22:14:15 host app: tcp-lf-${i}`);
+    lf.forEach((m) => expected.set(m, { group: `/kinesyslog/syslog/${tcp}`, dayAndTime: "10-11T22:14:15" }));
+    await sendTcp(tcp, lf.join("\r\n") + "\r\n");
+
+    const octet = [0, 1, 2].map((i) => `<13>1 2018-02-21T21:07:50+02:00 host app - - - tcp-octet-${i} \u00e9`);
+    octet.forEach((m) => expected.set(m, { group: `/kinesyslog/syslog/${tcp}`, timestamp: 1519240070000 }));
+    const enc = new TextEncoder();
+    await sendTcp(tcp, octet.map((m) => `${enc.encode(m).length} ${m}`).join(""));
+
+    const overTls = [0, 1, 2].map((i) => `<13>1 - host app - - - tls-${i}`);
+    overTls.forEach((m) => expected.set(m, { group: `/kinesyslog/syslog/${tls}` }));
+    const conn = await Deno.connectTls({ hostname: "127.0.0.1", port: tls, caCerts: [pem] });
+    await sendStream(conn, overTls.join("\n")); // the last frame has no delimiter: delivered at close
+
+    let events: Awaited<ReturnType<typeof readOutputDir>> = [];
+    await eventually("all messages in records", async () => {
+      events = await readOutputDir(`${dir}/out`);
+      return events.length >= expected.size;
+    });
+    assertEquals(events.length, expected.size);
+    assertEquals(new Set(events.map((e) => e.id)).size, events.length, "event ids are unique");
+    for (const e of events) {
+      const want = expected.get(e.message);
+      assert(want !== undefined, `unexpected message ${JSON.stringify(e.message)}`);
+      assertEquals(e.logGroup, want.group, e.message);
+      assertEquals(e.logStream, "127.0.0.1");
+      assertEquals(e.owner, "000000000000");
+      if (want.timestamp !== undefined) assertEquals(e.timestamp, want.timestamp, e.message);
+      else if (want.dayAndTime !== undefined) {
+        assertEquals(new Date(e.timestamp).toISOString().slice(5, 19), want.dayAndTime, e.message);
+      } else assert(Math.abs(e.timestamp - Date.now()) < 60_000, `receive time for ${e.message}`);
+      expected.delete(e.message);
+    }
+    assertEquals(expected.size, 0);
+  } finally {
+    assertEquals(await relay.stop(), 0);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the relay frames the wire captures of real clients into their messages", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
+  const [udp, tcp] = [freePort(), freePort()];
+  const relay = await RelayProcess.start([
+    "listen",
+    "--output-dir",
+    `${dir}/out`,
+    "--spool-dir",
+    `${dir}/spool`,
+    "--address",
+    "127.0.0.1",
+    "--udp-port",
+    String(udp),
+    "--tcp-port",
+    String(tcp),
+    "--tls-port",
+    "0",
+    "--flush-interval",
+    "0.5",
+  ], { dirs: [dir] });
+  try {
+    let sent = 0;
+    for await (const capture of Deno.readDir(FIXTURES)) {
+      if (!/^(logger|loggen|rsyslog)-/.test(capture.name)) continue;
+      const folder = new URL(`${capture.name}/`, FIXTURES);
+      if (capture.name.includes("-udp-")) {
+        const datagrams: Uint8Array[] = [];
+        for await (const f of Deno.readDir(folder)) datagrams.push(await Deno.readFile(new URL(f.name, folder)));
+        await sendUdp(udp, datagrams);
+        sent += datagrams.length;
+      } else {
+        // Streams (TCP, and TLS captured decrypted) are replayed over TCP.
+        await sendTcp(tcp, await Deno.readFile(new URL("stream.bin", folder)));
+        sent += 3;
+      }
+    }
+    assert(sent >= 48, `expected the captures in shared/fixtures, sent ${sent}`);
+    await eventually(
+      "every captured message delivered",
+      async () => (await readOutputDir(`${dir}/out`)).length >= sent,
+    );
+    const events = await readOutputDir(`${dir}/out`);
+    assertEquals(events.length, sent);
+    for (const e of events) {
+      assert(e.message.startsWith("<"), `message keeps its PRI: ${e.message.slice(0, 30)}`);
+      assert(!/^\d+ </.test(e.message), `octet count removed: ${e.message.slice(0, 30)}`);
+      // Every capture was made on 2026-11-23: the timestamp was read from the message.
+      assertEquals(new Date(e.timestamp).toISOString().slice(0, 10), "2026-11-23", e.message.slice(0, 60));
+    }
+  } finally {
+    assertEquals(await relay.stop(), 0);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a clean shutdown delivers the unterminated last frame of an open connection", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
+  const tcp = freePort();
+  const relay = await RelayProcess.start([
+    "listen",
+    "--output-dir",
+    `${dir}/out`,
+    "--spool-dir",
+    `${dir}/spool`,
+    "--address",
+    "127.0.0.1",
+    "--tcp-port",
+    String(tcp),
+    "--tls-port",
+    "0",
+    "--shutdown-grace",
+    "0.5",
+  ], { dirs: [dir] });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: tcp });
+  try {
+    await conn.write(new TextEncoder().encode("<13>complete line\n<13>no delimiter yet"));
+    await relay.waitFor(/kinesyslog started/);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assertEquals(await relay.stop(), 0);
+    const events = await readOutputDir(`${dir}/out`);
+    assertEquals(events.map((e) => e.message), ["<13>complete line", "<13>no delimiter yet"]);
+  } finally {
+    conn.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("configuration errors stop startup with one line naming the flag", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
+  const base = ["--output-dir", `${dir}/out`, "--spool-dir", `${dir}/spool`, "--address", "127.0.0.1"];
+  const run = async (args: string[], env: Record<string, string> = {}) => {
+    const relay = RelayProcess.spawn(args, { dirs: [dir], env });
+    const code = await relay.exited();
+    return { code, lines: relay.lines.filter((l) => l.trim() !== "") };
+  };
+  try {
+    await t.step("default TLS port without a certificate", async () => {
+      const { code, lines } = await run(["listen", ...base, "--udp-port", String(freePort())]);
+      assertEquals(code, 2);
+      assertEquals(lines, [
+        "kinesyslog: Cannot listen on TLS port 6514: --cert and --key not given; give --cert and --key, or turn TLS off with --tls-port 0",
+      ]);
+    });
+    await t.step("a port in use leaves no listener running", async () => {
+      const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const free = freePort();
+      try {
+        const { code, lines } = await run([
+          "listen",
+          ...base,
+          "--udp-port",
+          String(free),
+          "--tcp-port",
+          String(busy.addr.port),
+          "--tls-port",
+          "0",
+        ]);
+        assertEquals(code, 1);
+        assertEquals(lines, [
+          `kinesyslog: Cannot listen on TCP port ${busy.addr.port} at 127.0.0.1: address already in use`,
+        ]);
+      } finally {
+        busy.close();
+      }
+    });
+    await t.step("a missing certificate file", async () => {
+      const { code, lines } = await run([
+        "listen",
+        ...base,
+        "--tls-port",
+        String(freePort()),
+        "--cert",
+        `${dir}/nope.crt`,
+        "--key",
+        `${dir}/nope.key`,
+      ]);
+      assertEquals(code, 1);
+      assertEquals(lines, [
+        `kinesyslog: Cannot listen on TLS port ${
+          lines[0]!.match(/port (\d+)/)![1]
+        }: --cert file '${dir}/nope.crt' not found`,
+      ]);
+    });
+    await t.step("no listener", async () => {
+      const { code, lines } = await run(["listen", ...base, "--tls-port", "0"]);
+      assertEquals(code, 2);
+      assertEquals(lines, ["kinesyslog: No listener enabled: give --udp-port, --tcp-port or --tls-port"]);
+    });
+    await t.step("both --stream and --output-dir", async () => {
+      const { code, lines } = await run(["listen", ...base, "--stream", "s", "--udp-port", "5514"]);
+      assertEquals(code, 2);
+      assertEquals(lines, [
+        "kinesyslog: Give exactly one of --stream NAME (Firehose) and --output-dir DIR (local files)",
+      ]);
+    });
+    await t.step("a bad number in an environment variable", async () => {
+      const { code, lines } = await run(["listen", ...base], { KINESYSLOG_UDP_PORT: "514 seventy" });
+      assertEquals(code, 2);
+      assertEquals(lines, ["kinesyslog: Invalid --udp-port 'seventy': give a port number from 0 (off) to 65535"]);
+    });
+    await t.step("an unwritable spool directory", async () => {
+      await Deno.writeTextFile(`${dir}/file`, "not a directory");
+      const { code, lines } = await run([
+        "listen",
+        "--output-dir",
+        `${dir}/out`,
+        "--spool-dir",
+        `${dir}/file/spool`,
+        "--udp-port",
+        String(freePort()),
+        "--tls-port",
+        "0",
+        "--address",
+        "127.0.0.1",
+      ]);
+      assertEquals(code, 1);
+      assert(
+        lines.length === 1 && lines[0]!.startsWith(`kinesyslog: Cannot use spool directory '${dir}/file/spool'`),
+        lines[0],
+      );
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("options can come from KINESYSLOG_* variables; --help shows defaults; --version prints", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
+  try {
+    const udp = freePort();
+    const relay = await RelayProcess.start(["listen"], {
+      dirs: [dir],
+      env: {
+        KINESYSLOG_OUTPUT_DIR: `${dir}/out`,
+        KINESYSLOG_SPOOL_DIR: `${dir}/spool`,
+        KINESYSLOG_ADDRESS: "127.0.0.1",
+        KINESYSLOG_UDP_PORT: `${udp}`,
+        KINESYSLOG_TLS_PORT: "0",
+        KINESYSLOG_FLUSH_INTERVAL: "0.2",
+        KINESYSLOG_GROUP_PREFIX: "/custom",
+      },
+    });
+    await sendUdp(udp, ["<13>from env"]);
+    await eventually("the message", async () => (await readOutputDir(`${dir}/out`)).length === 1);
+    assertEquals((await readOutputDir(`${dir}/out`))[0]!.logGroup, `/custom/syslog/${udp}`);
+    assertEquals(await relay.stop(), 0);
+
+    const help = await runMain(["listen", "--help"], [dir]);
+    assertEquals(help.code, 0);
+    for (const expected of ["--tls-port <port>", "(default: 6514", "KINESYSLOG_SPOOL_DIR", '"/var/spool/kinesyslog"']) {
+      assert(help.stdout.includes(expected), `--help lacks ${expected}:\n${help.stdout}`);
+    }
+    const version = await runMain(["--version"], [dir]);
+    assertEquals([version.code, version.stdout.trim()], [0, "2.0.0-dev"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("through the AWS SDK, 100,000 TCP messages all arrive despite 30% record failures and 503s", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
+  const endpoint = new FirehoseEndpoint("logs").start();
+  endpoint.faults.recordFailureRate = 0.3;
+  endpoint.faults.callFailureRate = 0.1;
+  endpoint.faults.failNextCalls = 3;
+  const tcp = freePort();
+  const relay = await RelayProcess.start([
+    "listen",
+    "--stream",
+    "logs",
+    "--endpoint-url",
+    endpoint.url,
+    "--spool-dir",
+    `${dir}/spool`,
+    "--address",
+    "127.0.0.1",
+    "--tcp-port",
+    String(tcp),
+    "--tls-port",
+    "0",
+    "--flush-interval",
+    "0.5",
+    "--flush-size",
+    "100000",
+  ], { dirs: [dir], env: awsTestEnv(endpoint.url) });
+  try {
+    const total = 100_000;
+    const connections = 4;
+    await Promise.all(Array.from({ length: connections }, (_, c) => {
+      let text = "";
+      for (let i = c; i < total; i += connections) text += `<13>1 2026-11-24T00:00:00Z host app - - - m=${i}\n`;
+      return sendTcp(tcp, text);
+    }));
+    await eventually("every message delivered", () => endpoint.events().length >= total, 120_000);
+    const events = endpoint.events();
+    const seen = new Set(events.map((e) => Number(/m=(\d+)/.exec(e.message)![1])));
+    assertEquals(seen.size, total, "every message arrived");
+    assert(events.length >= total, "at least once");
+    assert(endpoint.calls.failedRecords > 0 && endpoint.calls.failed503 > 0, "faults were injected");
+    assertEquals(events[0]!.owner, TEST_ACCOUNT_ID, "owner from STS");
+    assertEquals(events[0]!.logGroup, `/kinesyslog/syslog/${tcp}`);
+  } finally {
+    assertEquals(await relay.stop(), 0);
+    await endpoint.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("records spooled while Firehose is down are delivered by the next run", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
+  const endpoint = new FirehoseEndpoint("logs").start();
+  await endpoint.stop(); // down: the relay only spools
+  const udp = freePort();
+  const args = [
+    "listen",
+    "--stream",
+    "logs",
+    "--endpoint-url",
+    endpoint.url,
+    "--spool-dir",
+    `${dir}/spool`,
+    "--address",
+    "127.0.0.1",
+    "--udp-port",
+    String(udp),
+    "--tls-port",
+    "0",
+    "--flush-interval",
+    "0.2",
+  ];
+  try {
+    const first = await RelayProcess.start(args, { dirs: [dir], env: awsTestEnv(endpoint.url) });
+    await sendUdp(udp, ["<13>one", "<13>two", "<13>three"]);
+    await first.waitFor(/PutRecordBatch failed; retrying/);
+    assertEquals(await first.stop(), 0);
+    const spooled = [...Deno.readDirSync(`${dir}/spool`)].filter((f) => f.name.endsWith(".json.gz"));
+    assert(spooled.length >= 1, "records left in the spool");
+
+    endpoint.start();
+    const second = await RelayProcess.start(args, { dirs: [dir], env: awsTestEnv(endpoint.url) });
+    assert((await second.waitFor(/kinesyslog started/)).includes(`leftoverRecords=${spooled.length}`));
+    await eventually("leftovers delivered", () => endpoint.events().length === 3);
+    assertEquals(endpoint.events().map((e) => e.message).sort(), ["<13>one", "<13>three", "<13>two"]);
+    await eventually(
+      "spool emptied",
+      () => [...Deno.readDirSync(`${dir}/spool`)].filter((f) => f.name.endsWith(".json.gz")).length === 0,
+    );
+    assertEquals(await second.stop(), 0);
+  } finally {
+    await endpoint.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a record Firehose refuses as invalid is quarantined and never blocks the others", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
+  const endpoint = new FirehoseEndpoint("logs").start();
+  const { gunzipSync } = await import("node:zlib");
+  endpoint.faults.rejectRecord = (data) => new TextDecoder().decode(gunzipSync(data)).includes("poison");
+  const udp = freePort();
+  const relay = await RelayProcess.start([
+    "listen",
+    "--stream",
+    "logs",
+    "--endpoint-url",
+    endpoint.url,
+    "--spool-dir",
+    `${dir}/spool`,
+    "--address",
+    "127.0.0.1",
+    "--udp-port",
+    String(udp),
+    "--tls-port",
+    "0",
+    "--flush-interval",
+    "0.2",
+  ], { dirs: [dir], env: awsTestEnv(endpoint.url) });
+  try {
+    // Three senders (loopback addresses), so three records, flushed together.
+    const sockets = [1, 2, 3].map((n) => Deno.listenDatagram({ transport: "udp", hostname: `127.0.0.${n}`, port: 0 }));
+    const enc = new TextEncoder();
+    for (const [i, s] of sockets.entries()) {
+      await s.send(enc.encode(i === 1 ? "<13>poison" : `<13>good ${i}`), {
+        transport: "udp",
+        hostname: "127.0.0.1",
+        port: udp,
+      });
+      s.close();
+    }
+    await eventually("good records delivered", () => endpoint.events().length === 2);
+    await relay.waitFor(/moved to quarantine/);
+    assertEquals(endpoint.events().map((e) => e.message).sort(), ["<13>good 0", "<13>good 2"]);
+    const quarantined = [...Deno.readDirSync(`${dir}/spool/quarantine`)];
+    assertEquals(quarantined.length, 1);
+  } finally {
+    assertEquals(await relay.stop(), 0);
+    await endpoint.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

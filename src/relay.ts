@@ -81,8 +81,10 @@ export class Relay {
         this.#spoolBytes += bytes;
         this.#spoolFiles += entries.length;
         metrics.recordsSpooled.inc(entries.length);
+        metrics.eventsSpooled.inc(report.events - report.oversizeEvents);
         metrics.spooledBytes.inc(bytes);
         metrics.timestampFallbacks.inc(report.timestampFallbacks);
+        this.#batcher.observeCompression(report.compressedPerRawByte);
         if (report.oversizeEvents > 0) {
           metrics.messagesDropped.inc({ listener: "all", reason: "oversize_record" }, report.oversizeEvents);
           log.error("Events too large for one Firehose record were dropped", { count: report.oversizeEvents });

@@ -104,6 +104,11 @@ export class RelayProcess {
     });
   }
 
+  /** The process id. */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
   /** Sends a signal and waits for the exit; returns the exit code. */
   async stop(signal: Deno.Signal = "SIGTERM"): Promise<number> {
     try {

@@ -1,20 +1,18 @@
-import { EventBuffer } from "./event_buffer.ts";
+import { EventBuffer, type PackedEvents } from "./event_buffer.ts";
+import { MAX_RECORD_BYTES } from "./record_builder.ts";
 
 /** A batch of raw events of one (log group, log stream), ready for the spool worker. */
-export interface Batch {
+export interface Batch extends PackedEvents {
   /** `<prefix>/<syslog|gelf>/<destination port>`. */
   logGroup: string;
   /** The source address. */
   logStream: string;
-  /** Packed events (see `event_buffer.ts`); transferable. */
-  data: ArrayBuffer;
-  /** Bytes of `data` in use. */
-  byteLength: number;
-  /** Number of events. */
-  count: number;
-  /** Sum of message lengths, without entry headers. */
-  messageBytes: number;
 }
+
+/** Share of the record limit a flushed buffer aims to fill after compression. */
+export const RECORD_FILL_TARGET = 0.93;
+/** Weight of the newest batch in the running compression estimate. */
+const RATIO_WEIGHT = 0.3;
 
 /** Default raw bytes that trigger a flush of one buffer (`--flush-size`). */
 export const DEFAULT_FLUSH_BYTES = 4_194_304;
@@ -56,14 +54,16 @@ export interface BatcherOptions {
  *
  * @example
  * ```ts
- * const batcher = new Batcher({ onFlush: (batch) => worker.postMessage(batch, [batch.data]) });
+ * const batcher = new Batcher({ onFlush: (batch) => worker.postMessage(batch, batch.chunks) });
  * batcher.buffer("/kinesyslog/syslog/514", "10.0.0.1").append(bytes, Date.now());
  * batcher.afterAppend();
  * ```
  */
 export class Batcher {
   readonly #onFlush: (batch: Batch) => void;
-  readonly #flushBytes: number;
+  readonly #maxFlushBytes: number;
+  #flushBytes: number;
+  #ratio: number | undefined;
   readonly #flushIntervalMs: number;
   readonly #maxBufferedBytes: number;
   readonly #now: () => number;
@@ -74,7 +74,8 @@ export class Batcher {
   /** Creates a batcher; see {@linkcode BatcherOptions}. */
   constructor(options: BatcherOptions) {
     this.#onFlush = options.onFlush;
-    this.#flushBytes = options.flushBytes ?? DEFAULT_FLUSH_BYTES;
+    this.#maxFlushBytes = options.flushBytes ?? DEFAULT_FLUSH_BYTES;
+    this.#flushBytes = this.#maxFlushBytes;
     this.#flushIntervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
     this.#maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
     this.#now = options.now ?? Date.now;
@@ -125,6 +126,25 @@ export class Batcher {
   /** Flushes every buffer that holds events (at shutdown). */
   flushAll(): void {
     for (const buffer of this.#buffers.values()) if (buffer.count > 0) this.#flush(buffer);
+  }
+
+  /**
+   * Learns how much one raw byte compresses to in records, and flushes at the raw size that
+   * fills about one record ({@linkcode RECORD_FILL_TARGET} of the limit), never more than
+   * the configured flush size: full records are cheaper and need fewer calls.
+   */
+  observeCompression(compressedPerRawByte: number): void {
+    if (!(compressedPerRawByte > 0)) return;
+    this.#ratio = this.#ratio === undefined
+      ? compressedPerRawByte
+      : this.#ratio + RATIO_WEIGHT * (compressedPerRawByte - this.#ratio);
+    const fill = Math.floor((RECORD_FILL_TARGET * MAX_RECORD_BYTES) / this.#ratio);
+    this.#flushBytes = Math.max(1, Math.min(this.#maxFlushBytes, fill));
+  }
+
+  /** Raw bytes of one buffer that trigger its flush now. */
+  get flushBytes(): number {
+    return this.#flushBytes;
   }
 
   /** Raw message bytes held across all buffers. */

@@ -19,7 +19,7 @@ function setup(options: { flushBytes?: number; flushIntervalMs?: number; maxBuff
 
 function messages(batch: Batch): string[] {
   const out: string[] = [];
-  forEachEvent(batch.data, batch.byteLength, (m) => out.push(dec.decode(m)));
+  forEachEvent(batch, (m) => out.push(dec.decode(m)));
   return out;
 }
 

@@ -1,7 +1,9 @@
 /**
  * The packed form of a batch of raw events, written on the main thread and read in the
- * spool worker. Each entry is `u32 length (LE) | f64 receive time in ms (LE) | message bytes`.
- * The whole buffer is transferred to the worker, not copied.
+ * spool worker. Events are appended into fixed-size chunks (an entry never spans two), so
+ * growing never copies and an idle buffer holds no memory. Each entry is
+ * `u32 length (LE) | f64 receive time in ms (LE) | message bytes`. The chunks are
+ * transferred to the worker, not copied.
  *
  * @module
  */
@@ -9,13 +11,28 @@
 /** Bytes of the per-entry header: u32 length and f64 receive time. */
 export const ENTRY_HEADER_BYTES = 12;
 
-const INITIAL_CAPACITY_BYTES = 16_384;
+/** Size of one chunk; an entry larger than this gets a chunk of its own size. */
+export const CHUNK_BYTES = 262_144;
 
-/** A growable buffer of raw events for one (log group, log stream). */
+/** Packed events, as handed to the worker. */
+export interface PackedEvents {
+  /** The chunks' buffers (transferable). */
+  chunks: ArrayBuffer[];
+  /** Bytes in use in each chunk. */
+  lengths: number[];
+  /** Number of events. */
+  count: number;
+  /** Sum of the message lengths, without entry headers. */
+  messageBytes: number;
+}
+
+/** A buffer of raw events for one (log group, log stream). */
 export class EventBuffer {
-  #bytes: Uint8Array;
-  #view: DataView;
-  #length = 0;
+  #chunks: ArrayBuffer[] = [];
+  #lengths: number[] = [];
+  #bytes: Uint8Array = new Uint8Array(0);
+  #view: DataView = new DataView(this.#bytes.buffer);
+  #used = 0;
   /** Number of events held. */
   count = 0;
   /** Sum of the message lengths held, without entry headers. */
@@ -23,70 +40,70 @@ export class EventBuffer {
   /** Clock reading when the first event of the current batch arrived. */
   firstAt = 0;
 
-  /** Creates an empty buffer. */
-  constructor(initialCapacity = INITIAL_CAPACITY_BYTES) {
-    this.#bytes = new Uint8Array(initialCapacity);
-    this.#view = new DataView(this.#bytes.buffer);
-  }
-
   /** Appends one message received at `receivedMs` (copies it). */
   append(message: Uint8Array, receivedMs: number): void {
-    const need = this.#length + ENTRY_HEADER_BYTES + message.length;
-    if (need > this.#bytes.length) this.#grow(need);
-    this.#view.setUint32(this.#length, message.length, true);
-    this.#view.setFloat64(this.#length + 4, receivedMs, true);
-    this.#bytes.set(message, this.#length + ENTRY_HEADER_BYTES);
-    this.#length = need;
+    const size = ENTRY_HEADER_BYTES + message.length;
+    if (this.#used + size > this.#bytes.length) this.#newChunk(size);
+    const at = this.#used;
+    this.#view.setUint32(at, message.length, true);
+    this.#view.setFloat64(at + 4, receivedMs, true);
+    this.#bytes.set(message, at + ENTRY_HEADER_BYTES);
+    this.#used = at + size;
     this.count++;
     this.messageBytes += message.length;
   }
 
-  /** Hands over the packed bytes and empties this buffer. */
-  take(): { data: ArrayBuffer; byteLength: number; count: number; messageBytes: number } {
-    const taken = {
-      data: this.#bytes.buffer as ArrayBuffer,
-      byteLength: this.#length,
-      count: this.count,
-      messageBytes: this.messageBytes,
-    };
-    this.#bytes = new Uint8Array(Math.min(Math.max(this.#length, INITIAL_CAPACITY_BYTES), 1 << 20));
+  /** Hands over the packed events and empties this buffer. */
+  take(): PackedEvents {
+    this.#seal();
+    const taken = { chunks: this.#chunks, lengths: this.#lengths, count: this.count, messageBytes: this.messageBytes };
+    this.#chunks = [];
+    this.#lengths = [];
+    this.#bytes = new Uint8Array(0);
     this.#view = new DataView(this.#bytes.buffer);
-    this.#length = 0;
+    this.#used = 0;
     this.count = 0;
     this.messageBytes = 0;
     return taken;
   }
 
-  #grow(need: number): void {
-    let capacity = this.#bytes.length * 2;
-    while (capacity < need) capacity *= 2;
-    const bigger = new Uint8Array(capacity);
-    bigger.set(this.#bytes.subarray(0, this.#length));
-    this.#bytes = bigger;
-    this.#view = new DataView(bigger.buffer);
+  #newChunk(size: number): void {
+    this.#seal();
+    this.#bytes = new Uint8Array(Math.max(CHUNK_BYTES, size));
+    this.#view = new DataView(this.#bytes.buffer);
+    this.#used = 0;
+  }
+
+  #seal(): void {
+    if (this.#used > 0) {
+      this.#chunks.push(this.#bytes.buffer as ArrayBuffer);
+      this.#lengths.push(this.#used);
+    }
   }
 }
 
 /**
- * Calls `each(message, receivedMs)` for every entry of a packed buffer, in order.
- * The message is a view into `data`.
+ * Calls `each(message, receivedMs)` for every entry of packed events, in order.
+ * The message is a view into a chunk.
  */
 export function forEachEvent(
-  data: ArrayBuffer,
-  byteLength: number,
+  packed: Pick<PackedEvents, "chunks" | "lengths">,
   each: (message: Uint8Array, receivedMs: number) => void,
 ): void {
-  const view = new DataView(data, 0, byteLength);
-  const bytes = new Uint8Array(data, 0, byteLength);
-  let at = 0;
-  while (at + ENTRY_HEADER_BYTES <= byteLength) {
-    const length = view.getUint32(at, true);
-    const receivedMs = view.getFloat64(at + 4, true);
-    const start = at + ENTRY_HEADER_BYTES;
-    if (start + length > byteLength) {
-      throw new RangeError(`Cannot read event buffer: entry at ${at} runs past ${byteLength} bytes`);
+  for (let c = 0; c < packed.chunks.length; c++) {
+    const length = packed.lengths[c]!;
+    const view = new DataView(packed.chunks[c]!, 0, length);
+    const bytes = new Uint8Array(packed.chunks[c]!, 0, length);
+    let at = 0;
+    while (at + ENTRY_HEADER_BYTES <= length) {
+      const size = view.getUint32(at, true);
+      const receivedMs = view.getFloat64(at + 4, true);
+      const start = at + ENTRY_HEADER_BYTES;
+      if (start + size > length) {
+        throw new RangeError(`Cannot read packed events: entry at ${at} runs past ${length} bytes`);
+      }
+      each(bytes.subarray(start, start + size), receivedMs);
+      at = start + size;
     }
-    each(bytes.subarray(start, start + length), receivedMs);
-    at = start + length;
   }
 }

@@ -1,7 +1,15 @@
 import { gunzipSync } from "node:zlib";
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { EventBuffer } from "./event_buffer.ts";
-import { buildRecords, decodeSyslogBatch, gzip, MAX_RECORD_BYTES, serializeEvent } from "./record_builder.ts";
+import { type EncodedEvents, EventJsonWriter } from "./event_json.ts";
+import { buildRecords, encodeSyslogBatch, gzip, MAX_RECORD_BYTES, serializeEvent } from "./record_builder.ts";
+
+/** Packs serialized events as the worker does. */
+function pack(events: string[]): EncodedEvents {
+  const writer = new EventJsonWriter();
+  for (const e of events) writer.addJson(e);
+  return writer.finish();
+}
 
 const header = { owner: "123456789012", logGroup: "/kinesyslog/syslog/514", logStream: "10.1.2.3" };
 
@@ -19,7 +27,7 @@ function decodeRecord(data: Uint8Array) {
 
 Deno.test("buildRecords() writes CloudWatch-Logs-shaped records", async () => {
   const events = [serializeEvent({ id: "u1", timestamp: 1700000000123, message: '<13>1 - h a - - - "quoted"' })];
-  const { records } = await buildRecords(header, events, { compress: gzip });
+  const { records } = await buildRecords(header, pack(events), { compress: gzip });
   assertEquals(records.length, 1);
   assertEquals(decodeRecord(records[0]!.data), {
     owner: "123456789012",
@@ -37,7 +45,7 @@ Deno.test("buildRecords() splits along event boundaries so no record exceeds 1,0
   for (let i = 0; i < 1_500; i++) {
     events.push(serializeEvent({ id: `id-${i}`, timestamp: i, message: noise(2_000) }));
   }
-  const { records, oversizeEvents } = await buildRecords(header, events, { compress: gzip });
+  const { records, oversizeEvents } = await buildRecords(header, pack(events), { compress: gzip });
   assertEquals(oversizeEvents, 0);
   assert(records.length >= 3, `expected at least 3 records, got ${records.length}`);
   const ids: string[] = [];
@@ -55,7 +63,10 @@ Deno.test("buildRecords() checks every piece against a smaller limit too", async
     { length: 50 },
     (_, i) => serializeEvent({ id: `${i}`, timestamp: i, message: noise(300) }),
   );
-  const { records, oversizeEvents } = await buildRecords(header, events, { compress: gzip, maxRecordBytes: 2_000 });
+  const { records, oversizeEvents } = await buildRecords(header, pack(events), {
+    compress: gzip,
+    maxRecordBytes: 2_000,
+  });
   assertEquals(oversizeEvents, 0);
   for (const r of records) assert(r.data.length <= 2_000);
   assertEquals(records.reduce((n, r) => n + r.events, 0), 50);
@@ -67,21 +78,23 @@ Deno.test("buildRecords() drops and counts an event that alone exceeds the limit
     serializeEvent({ id: "b", timestamp: 2, message: noise(5_000) }),
     serializeEvent({ id: "c", timestamp: 3, message: "small" }),
   ];
-  const { records, oversizeEvents } = await buildRecords(header, events, { compress: gzip, maxRecordBytes: 1_000 });
+  const { records, oversizeEvents } = await buildRecords(header, pack(events), {
+    compress: gzip,
+    maxRecordBytes: 1_000,
+  });
   assertEquals(oversizeEvents, 1);
   const ids = records.flatMap((r) => decodeRecord(r.data).logEvents.map((e: { id: string }) => e.id));
   assertEquals(ids, ["a", "c"]);
 });
 
-Deno.test("decodeSyslogBatch() keeps messages verbatim and falls back to the receive time", () => {
+Deno.test("encodeSyslogBatch() keeps messages verbatim and falls back to the receive time", () => {
   const buffer = new EventBuffer();
   const received = Date.UTC(2026, 10, 24, 12);
   buffer.append(new TextEncoder().encode("<34>1 2003-10-11T22:14:15.003Z host su - - - msg"), received);
   buffer.append(new Uint8Array([0x3c, 0x31, 0x33, 0x3e, 0xff, 0x41]), received + 0.5); // invalid UTF-8
-  const taken = buffer.take();
-  const { events, timestampFallbacks } = decodeSyslogBatch(taken.data, taken.byteLength);
-  const parsed = events.map((e) => JSON.parse(e));
-  assertEquals(parsed.map((e) => [e.timestamp, e.message]), [
+  const { events, timestampFallbacks } = encodeSyslogBatch(buffer.take());
+  const parsed = JSON.parse("[" + new TextDecoder().decode(events.bytes.subarray(1)) + "]");
+  assertEquals(parsed.map((e: { timestamp: number; message: string }) => [e.timestamp, e.message]), [
     [1065910455003, "<34>1 2003-10-11T22:14:15.003Z host su - - - msg"],
     [received, "<13>\uFFFDA"],
   ]);

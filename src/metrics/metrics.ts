@@ -47,6 +47,8 @@ export class Metrics {
     "Connections ended by an error, by reason",
     ["listener", "reason"],
   );
+  /** Events written to the spool, inside records. */
+  readonly eventsSpooled = this.#counter("kinesyslog_events_spooled_total", "Events written to the spool", []);
   /** Records written to the spool. */
   readonly recordsSpooled = this.#counter("kinesyslog_records_spooled_total", "Records written to the spool", []);
   /** Compressed bytes written to the spool. */

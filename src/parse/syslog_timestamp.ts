@@ -21,9 +21,6 @@ const MONTHS: Record<string, number> = {
   Dec: 11,
 };
 
-/** RFC 3339 (RFC 5424 section 6.2.3): date, `T`, time, fraction of any length, zone optional. */
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):?(\d{2}))?$/;
-
 /** RFC 3164 section 4.1.2 `Mmm dd hh:mm:ss`, with an optional year before the time. */
 const RFC3164 = /^([A-Z][a-z]{2}) ([ \d]\d) (?:(\d{4}) )?(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?=[ :]|$)/;
 
@@ -62,23 +59,53 @@ export function parseSyslogTimestamp(message: string, receivedMs: number): numbe
 }
 
 /**
- * Milliseconds since the epoch of an RFC 3339 timestamp; no zone is read as UTC.
- * Fractions of any length are cut (not rounded) to milliseconds.
+ * Milliseconds since the epoch of an RFC 3339 timestamp
+ * (`YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)`); no zone is read as UTC. Fractions of any
+ * length are cut (not rounded) to milliseconds. Hand-written: it runs once per message.
  */
 export function parseRfc3339(text: string): number | undefined {
-  const m = RFC3339.exec(text);
-  if (m === null) return undefined;
-  const year = Number(m[1]), month = Number(m[2]) - 1, day = Number(m[3]);
-  const hour = Number(m[4]), minute = Number(m[5]), second = Number(m[6]);
+  const year = digits(text, 0, 4), month = digits(text, 5, 2) - 1, day = digits(text, 8, 2);
+  const hour = digits(text, 11, 2), minute = digits(text, 14, 2), second = digits(text, 17, 2);
+  const t = text.charCodeAt(10);
+  if (
+    year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0 ||
+    text.charCodeAt(4) !== 0x2d || text.charCodeAt(7) !== 0x2d || (t !== 0x54 && t !== 0x74) ||
+    text.charCodeAt(13) !== 0x3a || text.charCodeAt(16) !== 0x3a
+  ) return undefined;
   if (!validDate(year, month, day) || hour > 23 || minute > 59 || second > 60) return undefined;
-  let offsetMinutes = 0;
-  if (m[9] !== undefined) {
-    const oh = Number(m[10]), om = Number(m[11]);
-    if (oh > 23 || om > 59) return undefined;
-    offsetMinutes = (m[9] === "-" ? -1 : 1) * (oh * 60 + om);
+  let at = 19;
+  let millis = 0;
+  if (text.charCodeAt(at) === 0x2e) {
+    const start = ++at;
+    while (isDigit(text.charCodeAt(at))) at++;
+    if (at === start) return undefined;
+    for (let i = 0; i < 3; i++) millis = millis * 10 + (start + i < at ? text.charCodeAt(start + i) - 0x30 : 0);
   }
-  const millis = fractionToMillis(m[7]);
+  let offsetMinutes = 0;
+  const zone = text.charCodeAt(at);
+  if (zone === 0x5a || zone === 0x7a) {
+    at++;
+  } else if (zone === 0x2b || zone === 0x2d) {
+    const oh = digits(text, at + 1, 2);
+    const colon = text.charCodeAt(at + 3) === 0x3a ? 1 : 0;
+    const om = digits(text, at + 3 + colon, 2);
+    if (oh < 0 || om < 0 || oh > 23 || om > 59) return undefined;
+    offsetMinutes = (zone === 0x2d ? -1 : 1) * (oh * 60 + om);
+    at += 5 + colon;
+  }
+  if (at !== text.length) return undefined;
   return Date.UTC(year, month, day, hour, minute, second, millis) - offsetMinutes * 60_000;
+}
+
+/** The number written with exactly `count` digits at `at`, or -1. */
+function digits(text: string, at: number, count: number): number {
+  let n = 0;
+  for (let i = at; i < at + count; i++) {
+    const c = text.charCodeAt(i);
+    if (!isDigit(c)) return -1;
+    n = n * 10 + c - 0x30;
+  }
+  return n;
 }
 
 /**
@@ -139,8 +166,10 @@ function fractionToMillis(fraction: string | undefined): number {
   return Number((fraction + "00").slice(0, 3));
 }
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 function validDate(year: number, month: number, day: number): boolean {
   if (month < 0 || month > 11 || day < 1) return false;
-  const days = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
-  return day <= days;
+  const leap = month === 1 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return day <= DAYS_IN_MONTH[month]! + (leap ? 1 : 0);
 }

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { buildRecords, decodeSyslogBatch, gzip } from "../batch/record_builder.ts";
+import { buildRecords, encodeSyslogBatch, gzip } from "../batch/record_builder.ts";
 import { SpoolDir } from "./spool_dir.ts";
 import type { FromWorker, ToWorker } from "./worker_protocol.ts";
 
@@ -14,6 +14,10 @@ let spool: SpoolDir | undefined;
 let resolveOwner: (owner: string) => void = () => {};
 const owner = new Promise<string>((resolve) => (resolveOwner = resolve));
 let queue: Promise<void> = Promise.resolve();
+/** Running estimate of compressed bytes per byte of event JSON. */
+let ratio: number | undefined;
+/** Weight of the newest batch in the running estimate. */
+const RATIO_WEIGHT = 0.3;
 
 function reply(message: FromWorker): void {
   self.postMessage(message);
@@ -51,9 +55,13 @@ async function handle(message: ToWorker): Promise<void> {
     case "batch": {
       try {
         if (spool === undefined) throw new Error("spool worker used before init");
-        const decoded = decodeSyslogBatch(message.data, message.byteLength);
+        const decoded = encodeSyslogBatch(message);
         const header = { owner: await owner, logGroup: message.logGroup, logStream: message.logStream };
-        const built = await buildRecords(header, decoded.events, { compress: gzip });
+        const built = await buildRecords(header, decoded.events, { compress: gzip, ratio });
+        if (built.jsonBytes > 0) {
+          const observed = built.compressedBytes / built.jsonBytes;
+          ratio = ratio === undefined ? observed : ratio + RATIO_WEIGHT * (observed - ratio);
+        }
         const entries = [];
         for (const record of built.records) entries.push(...(await writeWithRetry(spool, record.data)));
         reply({
@@ -64,6 +72,7 @@ async function handle(message: ToWorker): Promise<void> {
           events: message.count,
           timestampFallbacks: decoded.timestampFallbacks,
           oversizeEvents: built.oversizeEvents,
+          compressedPerRawByte: message.messageBytes > 0 ? built.compressedBytes / message.messageBytes : 0,
         });
       } catch (error) {
         reply({

@@ -7,7 +7,7 @@ export interface SpoolWorkerEvents {
   /** Records of one batch are in the spool. */
   onSpooled: (
     entries: SpoolEntry[],
-    report: { events: number; timestampFallbacks: number; oversizeEvents: number },
+    report: { events: number; timestampFallbacks: number; oversizeEvents: number; compressedPerRawByte: number },
   ) => void;
   /** A batch could not be turned into records (a bug: counted and logged, never silent). */
   onFailed: (events: number, error: string) => void;
@@ -48,9 +48,10 @@ export class SpoolWorkerClient {
 
   /** Hands a batch to the worker; its buffer is transferred, not copied. */
   submit(batch: Batch): void {
-    this.#backlog += batch.byteLength;
-    const message: ToWorker = { type: "batch", id: this.#nextId++, ...batch };
-    this.#worker.postMessage(message, [batch.data]);
+    const byteLength = batch.lengths.reduce((sum, n) => sum + n, 0);
+    this.#backlog += byteLength;
+    const message: ToWorker = { type: "batch", id: this.#nextId++, byteLength, ...batch };
+    this.#worker.postMessage(message, batch.chunks);
   }
 
   /** Raw bytes handed to the worker and not yet spooled. */

@@ -5,7 +5,7 @@ import type { SpoolEntry } from "./spool_dir.ts";
 export type ToWorker =
   | { type: "init"; spoolDir: string }
   | { type: "owner"; owner: string }
-  | ({ type: "batch"; id: number } & Batch)
+  | ({ type: "batch"; id: number; byteLength: number } & Batch)
   | { type: "drain"; id: number };
 
 /** Messages from the spool worker to the main thread. */
@@ -19,6 +19,8 @@ export type FromWorker =
     events: number;
     timestampFallbacks: number;
     oversizeEvents: number;
+    /** Compressed record bytes per raw message byte of this batch. */
+    compressedPerRawByte: number;
   }
   | { type: "failed"; id: number; byteLength: number; events: number; error: string }
   | { type: "drained"; id: number }

@@ -1,0 +1,346 @@
+/**
+ * `deno task bench`: end-to-end throughput of the relay, from the socket to delivered
+ * records. Starts `main.ts listen` as a subprocess (the same permissions as in production),
+ * drives it over loopback, and reports per case: messages/s counted in delivered records,
+ * MB/s, CPU seconds per million messages, peak RSS, UDP loss and record fill.
+ *
+ * Usage: deno task bench [--quick] [--sink dir|firehose] [--out BENCHMARKS.md]
+ *
+ * @module
+ */
+import { FirehoseEndpoint } from "../tests/firehose_endpoint.ts";
+import { awsTestEnv, freePort, makeCertificate, RelayProcess } from "../tests/harness.ts";
+
+interface Case {
+  name: string;
+  protocol: "tcp" | "tls" | "udp";
+  format: "rfc5424" | "rfc3164";
+  bytes: number;
+  connections: number;
+  /** Messages to send (TCP/TLS), or the offered rate per second (UDP). */
+  messages: number;
+  /** UDP only: seconds at the offered rate. */
+  seconds?: number;
+}
+
+interface Result {
+  case: Case;
+  sent: number;
+  delivered: number;
+  /** Wall time from the first byte sent to the last record delivered. */
+  seconds: number;
+  /** Messages per second: steady rate (10% to 90% delivered), or delivered / offered time for UDP. */
+  rate: number;
+  cpuSeconds: number;
+  peakRssMb: number;
+  records: number;
+  recordBytes: number;
+}
+
+const args = new Set(Deno.args);
+const quick = args.has("--quick");
+const sinkArg = Deno.args[Deno.args.indexOf("--sink") + 1];
+const sink = args.has("--sink") && sinkArg === "firehose" ? "firehose" : "dir";
+const outFile = args.has("--out") ? Deno.args[Deno.args.indexOf("--out") + 1]! : undefined;
+const scale = quick ? 0.2 : 1;
+
+const CASES: Case[] = [
+  {
+    name: "TCP, 1 connection, RFC 5424, 200 B",
+    protocol: "tcp",
+    format: "rfc5424",
+    bytes: 200,
+    connections: 1,
+    messages: 1_000_000,
+  },
+  {
+    name: "TCP, 4 connections, RFC 5424, 200 B",
+    protocol: "tcp",
+    format: "rfc5424",
+    bytes: 200,
+    connections: 4,
+    messages: 1_000_000,
+  },
+  {
+    name: "TCP, 4 connections, RFC 3164, 200 B",
+    protocol: "tcp",
+    format: "rfc3164",
+    bytes: 200,
+    connections: 4,
+    messages: 1_000_000,
+  },
+  {
+    name: "TCP, 4 connections, RFC 5424, 1000 B",
+    protocol: "tcp",
+    format: "rfc5424",
+    bytes: 1000,
+    connections: 4,
+    messages: 300_000,
+  },
+  {
+    name: "TLS, 4 connections, RFC 5424, 200 B",
+    protocol: "tls",
+    format: "rfc5424",
+    bytes: 200,
+    connections: 4,
+    messages: 500_000,
+  },
+  {
+    name: "UDP, 20,000/s offered, RFC 5424, 200 B",
+    protocol: "udp",
+    format: "rfc5424",
+    bytes: 200,
+    connections: 1,
+    messages: 20_000,
+    seconds: 5,
+  },
+  {
+    name: "UDP, 50,000/s offered, RFC 5424, 200 B",
+    protocol: "udp",
+    format: "rfc5424",
+    bytes: 200,
+    connections: 1,
+    messages: 50_000,
+    seconds: 5,
+  },
+  {
+    name: "UDP, 100,000/s offered, RFC 5424, 200 B",
+    protocol: "udp",
+    format: "rfc5424",
+    bytes: 200,
+    connections: 1,
+    messages: 100_000,
+    seconds: 5,
+  },
+];
+
+const enc = new TextEncoder();
+
+const WORDS = [
+  "user",
+  "session",
+  "GET",
+  "POST",
+  "/api/v1/orders",
+  "/health",
+  "status=200",
+  "status=404",
+  "latency_ms",
+  "upstream",
+  "connection",
+  "accepted",
+  "closed",
+  "timeout",
+  "retry",
+  "db.query",
+  "cache.miss",
+  "cache.hit",
+  "tenant",
+  "region=eu-west-1",
+  "bytes_out",
+  "request_id",
+  "trace",
+  "warn",
+  "info",
+  "kernel:",
+  "sshd[812]:",
+];
+
+/** A deterministic pseudo-random number generator, so runs compare. */
+function generator(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    return x / 2147483648;
+  };
+}
+
+/** One message of exactly `bytes` bytes including its LF, with log-like varied content. */
+function message(format: Case["format"], bytes: number, seq: number, random: () => number): string {
+  const s = String(seq % 60).padStart(2, "0");
+  const head = format === "rfc5424"
+    ? `<134>1 2026-11-24T00:00:${s}.${String(seq).padStart(6, "0").slice(-6)}+00:00 web-${seq % 40} app ${
+      1000 + (seq % 900)
+    } - - seq=${seq}`
+    : `<134>Nov 24 00:00:${s} web-${seq % 40} app[${1000 + (seq % 900)}]: seq=${seq}`;
+  let text = head;
+  while (text.length < bytes - 1) {
+    const word = WORDS[Math.floor(random() * WORDS.length)]!;
+    text += random() < 0.3 ? ` ${word}=${Math.floor(random() * 100000)}` : ` ${word}`;
+  }
+  return text.slice(0, bytes - 1) + "\n";
+}
+
+/** About 1 MB of messages, sent again and again. */
+function block(c: Case): { bytes: Uint8Array; count: number } {
+  const count = Math.max(1, Math.floor(1_048_576 / c.bytes));
+  const random = generator(7);
+  let text = "";
+  for (let i = 0; i < count; i++) text += message(c.format, c.bytes, i, random);
+  return { bytes: enc.encode(text), count };
+}
+
+function procStats(pid: number): { cpuSeconds: number; peakRssMb: number } {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (all threads)
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+  return { cpuSeconds: ticks / 100, peakRssMb: hwm / 1024 };
+}
+
+async function metric(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith(name + " ") || line.startsWith(name + "{")) {
+      sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+    }
+  }
+  return sum;
+}
+
+async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < data.length) written += await conn.write(data.subarray(written));
+}
+
+async function run(c: Case, dir: string, tls: { cert: string; key: string; ca: string }): Promise<Result> {
+  const port = freePort();
+  const metricsPort = freePort();
+  const endpoint = sink === "firehose" ? new FirehoseEndpoint("bench").start() : undefined;
+  const caseDir = await Deno.makeTempDir({ dir, prefix: "case-" });
+  const relay = await RelayProcess.start([
+    "listen",
+    ...(endpoint ? ["--stream", "bench", "--endpoint-url", endpoint.url] : ["--output-dir", `${caseDir}/out`]),
+    "--spool-dir",
+    `${caseDir}/spool`,
+    "--address",
+    "127.0.0.1",
+    "--prometheus-port",
+    String(metricsPort),
+    `--${c.protocol}-port`,
+    String(port),
+    ...(c.protocol === "tls" ? ["--cert", tls.cert, "--key", tls.key] : ["--tls-port", "0"]),
+    "--flush-interval",
+    "1",
+  ], { dirs: [caseDir, dir], env: awsTestEnv(endpoint?.url) });
+  const pid = relay.pid;
+  const before = procStats(pid);
+  const start = performance.now();
+  let sent = 0;
+  if (c.protocol === "udp") {
+    sent = await sendUdpAtRate(port, c);
+  } else {
+    const { bytes, count } = block(c);
+    const total = Math.round(c.messages * scale);
+    const perConnection = Math.ceil(total / count / c.connections);
+    await Promise.all(Array.from({ length: c.connections }, async () => {
+      const conn = c.protocol === "tls"
+        ? await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [tls.ca] })
+        : await Deno.connect({ hostname: "127.0.0.1", port });
+      for (let i = 0; i < perConnection; i++) await writeAll(conn, bytes);
+      conn.close();
+    }));
+    sent = perConnection * count * c.connections;
+  }
+  // Delivered = spooled events whose records have all left the spool. Samples of
+  // (time, spooled events) give the steady rate between 10% and 90% of the total.
+  let delivered = 0;
+  let stable = 0;
+  const samples: [number, number][] = [];
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const spooled = await metric(metricsPort, "kinesyslog_events_spooled_total");
+    samples.push([performance.now(), spooled]);
+    const waiting = await metric(metricsPort, "kinesyslog_spool_files");
+    const buffered = await metric(metricsPort, "kinesyslog_buffered_bytes");
+    if (spooled >= sent && waiting === 0) {
+      delivered = spooled;
+      break;
+    }
+    // UDP loses messages: stop once nothing moves and nothing is left in memory.
+    stable = spooled === delivered && buffered === 0 && waiting === 0 ? stable + 1 : 0;
+    delivered = spooled;
+    if (c.protocol === "udp" && stable >= 30) break;
+  }
+  const total = (performance.now() - start) / 1000;
+  const at = (share: number) => samples.find(([, n]) => n >= share * delivered) ?? samples[samples.length - 1]!;
+  const [t10, n10] = at(0.1), [t90, n90] = at(0.9);
+  const steady = t90 > t10 ? (n90 - n10) / ((t90 - t10) / 1000) : delivered / total;
+  const after = procStats(pid);
+  const records = await metric(metricsPort, "kinesyslog_records_delivered_total");
+  const recordBytes = await metric(metricsPort, "kinesyslog_delivered_bytes_total");
+  await relay.stop();
+  await endpoint?.stop();
+  await Deno.remove(caseDir, { recursive: true });
+  return {
+    case: c,
+    sent,
+    delivered,
+    seconds: total,
+    rate: c.protocol === "udp" ? delivered / c.seconds! : steady,
+    cpuSeconds: after.cpuSeconds - before.cpuSeconds,
+    peakRssMb: after.peakRssMb,
+    records,
+    recordBytes,
+  };
+}
+
+async function sendUdpAtRate(port: number, c: Case): Promise<number> {
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const target = { transport: "udp" as const, hostname: "127.0.0.1", port };
+  const random = generator(7);
+  const datagrams = Array.from({ length: 1000 }, (_, i) => enc.encode(message(c.format, c.bytes, i, random).trimEnd()));
+  const total = c.messages * c.seconds!;
+  const start = performance.now();
+  let sent = 0;
+  while (sent < total) {
+    // Send what is due by now, then yield; keeps the offered rate without a busy loop.
+    const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * c.messages));
+    while (sent < due) await socket.send(datagrams[sent++ % datagrams.length]!, target);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  socket.close();
+  return sent;
+}
+
+function row(r: Result): string {
+  const rate = r.rate;
+  const loss = r.sent === 0 ? 0 : (1 - r.delivered / r.sent) * 100;
+  const fill = r.records === 0 ? 0 : (r.recordBytes / r.records / 1_024_000) * 100;
+  return `| ${r.case.name} | ${Math.round(rate).toLocaleString("en-US")} | ${
+    (rate * r.case.bytes / 1e6).toFixed(1)
+  } | ${(r.cpuSeconds / (r.delivered / 1e6)).toFixed(1)} | ${r.peakRssMb.toFixed(0)} | ${loss.toFixed(2)}% | ${
+    fill.toFixed(0)
+  }% (${r.records}) |`;
+}
+
+const dir = await Deno.makeTempDir({ prefix: "kinesyslog-bench-" });
+try {
+  const tls = await makeCertificate(dir);
+  const header = [
+    `Command: \`deno task bench${quick ? " --quick" : ""}${sink === "firehose" ? " --sink firehose" : ""}\`; sink: ${
+      sink === "firehose" ? "local Firehose endpoint through the AWS SDK" : "--output-dir"
+    }; ${
+      new Date().toISOString().slice(0, 10)
+    }; ${Deno.build.target}, ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}.`,
+    "The load generator runs on the same machine and shares its cores.",
+    "",
+    "| case | messages/s | MB/s | CPU s per 1M msgs | peak RSS MB | loss | record fill (records) |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  console.log(header.join("\n"));
+  const rows: string[] = [];
+  for (const c of CASES) {
+    const r = await run(c, dir, tls);
+    const line = row(r);
+    rows.push(line);
+    console.log(line);
+  }
+  if (outFile !== undefined) {
+    await Deno.writeTextFile(outFile, `# Benchmarks\n\n${header.join("\n")}\n${rows.join("\n")}\n`);
+  }
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}

@@ -1,0 +1,160 @@
+/**
+ * Writes `logEvents` entries as JSON bytes straight from raw message bytes, without
+ * decoding to a string and encoding again (the worker's largest cost when it did).
+ *
+ * A message that is valid UTF-8 is copied as it is, with the escapes `JSON.stringify`
+ * uses (`\"`, `\\`, `\b \f \n \r \t`, `\u00xx` for other control bytes), so the output is
+ * byte for byte what `JSON.stringify` would give. A message with invalid UTF-8 goes through
+ * `TextDecoder` (each bad sequence becomes U+FFFD, as the Encoding Standard says) and
+ * `JSON.stringify`.
+ *
+ * @module
+ */
+
+/** Serialized events, packed: event `i` is `bytes[offsets[i] .. offsets[i + 1])`, a comma first. */
+export interface EncodedEvents {
+  /** The events, each preceded by a comma. */
+  bytes: Uint8Array;
+  /** `count + 1` offsets into `bytes`. */
+  offsets: number[];
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const HEX = [0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66];
+/** Short escapes of JSON.stringify, by control byte; 0 where it uses `\u00xx`. */
+const SHORT = new Uint8Array(0x20);
+SHORT[0x08] = 0x62; // \b
+SHORT[0x09] = 0x74; // \t
+SHORT[0x0a] = 0x6e; // \n
+SHORT[0x0c] = 0x66; // \f
+SHORT[0x0d] = 0x72; // \r
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
+
+/**
+ * Length of the well-formed UTF-8 sequence starting at `i` (RFC 3629 section 4, Unicode
+ * table 3-7), or 0 when it is not one.
+ */
+export function utf8SequenceLength(bytes: Uint8Array, i: number): number {
+  const b0 = bytes[i]!;
+  const cont = (j: number, lo = 0x80, hi = 0xbf) => {
+    const b = bytes[j];
+    return b !== undefined && b >= lo && b <= hi;
+  };
+  if (b0 < 0x80) return 1;
+  if (b0 >= 0xc2 && b0 <= 0xdf) return cont(i + 1) ? 2 : 0;
+  if (b0 === 0xe0) return cont(i + 1, 0xa0) && cont(i + 2) ? 3 : 0;
+  if ((b0 >= 0xe1 && b0 <= 0xec) || b0 === 0xee || b0 === 0xef) return cont(i + 1) && cont(i + 2) ? 3 : 0;
+  if (b0 === 0xed) return cont(i + 1, 0x80, 0x9f) && cont(i + 2) ? 3 : 0;
+  if (b0 === 0xf0) return cont(i + 1, 0x90) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+  if (b0 >= 0xf1 && b0 <= 0xf3) return cont(i + 1) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+  if (b0 === 0xf4) return cont(i + 1, 0x80, 0x8f) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+  return 0;
+}
+
+/**
+ * Builds {@linkcode EncodedEvents} one event at a time.
+ *
+ * @example
+ * ```ts
+ * const writer = new EventJsonWriter();
+ * writer.add(crypto.randomUUID(), Date.now(), new TextEncoder().encode("<13>hello"));
+ * const { bytes, offsets } = writer.finish();
+ * ```
+ */
+export class EventJsonWriter {
+  #buf: Uint8Array;
+  #len = 0;
+  readonly #offsets: number[] = [0];
+
+  /** Creates a writer; `expectedBytes` sizes its first buffer. */
+  constructor(expectedBytes = 65_536) {
+    this.#buf = new Uint8Array(Math.max(1_024, expectedBytes));
+  }
+
+  /** Appends `,{"id":"<id>","timestamp":<timestamp>,"message":"<message>"}`. */
+  add(id: string, timestamp: number, message: Uint8Array): void {
+    // Worst case: every byte becomes `\u00xx` (6 bytes); ids and numbers are short.
+    this.#reserve(message.length * 6 + id.length + 64);
+    this.#ascii(',{"id":"');
+    this.#ascii(id);
+    this.#ascii('","timestamp":');
+    this.#ascii(String(timestamp));
+    this.#ascii(',"message":');
+    const start = this.#len;
+    if (!this.#escaped(message)) {
+      this.#len = start;
+      this.#text(JSON.stringify(decoder.decode(message)));
+    }
+    this.#ascii("}");
+    this.#offsets.push(this.#len);
+  }
+
+  /** Appends one event already serialized as JSON text. */
+  addJson(json: string): void {
+    this.#text("," + json);
+    this.#offsets.push(this.#len);
+  }
+
+  /** The events written so far. */
+  finish(): EncodedEvents {
+    return { bytes: this.#buf.subarray(0, this.#len), offsets: this.#offsets };
+  }
+
+  /** Writes `"message"` with JSON escapes; false (and a partial write) on invalid UTF-8. */
+  #escaped(message: Uint8Array): boolean {
+    const buf = this.#buf;
+    let len = this.#len;
+    buf[len++] = QUOTE;
+    for (let i = 0; i < message.length; i++) {
+      const b = message[i]!;
+      if (b >= 0x20 && b < 0x80) {
+        if (b === QUOTE || b === BACKSLASH) buf[len++] = BACKSLASH;
+        buf[len++] = b;
+      } else if (b < 0x20) {
+        buf[len++] = BACKSLASH;
+        const short = SHORT[b]!;
+        if (short !== 0) {
+          buf[len++] = short;
+        } else {
+          buf[len++] = 0x75; // u
+          buf[len++] = 0x30;
+          buf[len++] = 0x30;
+          buf[len++] = HEX[b >> 4]!;
+          buf[len++] = HEX[b & 15]!;
+        }
+      } else {
+        const n = utf8SequenceLength(message, i);
+        if (n === 0) return false;
+        for (let k = 0; k < n; k++) buf[len++] = message[i + k]!;
+        i += n - 1;
+      }
+    }
+    buf[len++] = QUOTE;
+    this.#len = len;
+    return true;
+  }
+
+  #ascii(text: string): void {
+    const buf = this.#buf;
+    let len = this.#len;
+    for (let i = 0; i < text.length; i++) buf[len++] = text.charCodeAt(i);
+    this.#len = len;
+  }
+
+  #text(text: string): void {
+    this.#reserve(text.length * 3);
+    this.#len += encoder.encodeInto(text, this.#buf.subarray(this.#len)).written;
+  }
+
+  #reserve(bytes: number): void {
+    if (this.#len + bytes <= this.#buf.length) return;
+    let capacity = this.#buf.length * 2;
+    while (capacity < this.#len + bytes) capacity *= 2;
+    const bigger = new Uint8Array(capacity);
+    bigger.set(this.#buf.subarray(0, this.#len));
+    this.#buf = bigger;
+  }
+}

@@ -1,0 +1,86 @@
+import fc from "fast-check";
+import { assertEquals } from "../../tests/assert.ts";
+import { EventJsonWriter, utf8SequenceLength } from "./event_json.ts";
+
+const dec = new TextDecoder();
+const standard = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
+
+/** What the writer must produce for one message: JSON.stringify of the decoded text. */
+function expected(id: string, timestamp: number, message: Uint8Array): string {
+  return `,{"id":"${id}","timestamp":${timestamp},"message":${JSON.stringify(standard.decode(message))}}`;
+}
+
+function written(message: Uint8Array): string {
+  const writer = new EventJsonWriter(16);
+  writer.add("id-1", 1700000000123, message);
+  return dec.decode(writer.finish().bytes);
+}
+
+Deno.test("EventJsonWriter writes exactly what JSON.stringify gives", async (t) => {
+  const table: [string, number[] | string][] = [
+    ["plain ASCII", "<13>hello world"],
+    ["quotes and backslashes", '<13>say "hi" C:\\path'],
+    ["control bytes and DEL", "\x00\x01\x08\x09\x0a\x0b\x0c\x0d\x1f\x7f"],
+    ["UTF-8 BOM and accents", "\uFEFFh\u00e9llo \u2603 \u{1F600}"],
+    ["U+2028 and U+2029", "a\u2028b\u2029c"],
+    ["invalid: lone continuation", [0x3c, 0x80, 0x41]],
+    ["invalid: truncated sequence at end", [0x41, 0xe2, 0x82]],
+    ["invalid: overlong", [0xc0, 0xaf]],
+    ["invalid: surrogate", [0xed, 0xa0, 0x80]],
+    ["invalid: above U+10FFFF", [0xf4, 0x90, 0x80, 0x80]],
+  ];
+  for (const [name, input] of table) {
+    await t.step(name, () => {
+      const bytes = typeof input === "string" ? new TextEncoder().encode(input) : new Uint8Array(input);
+      assertEquals(written(bytes), expected("id-1", 1700000000123, bytes));
+    });
+  }
+});
+
+Deno.test("EventJsonWriter matches JSON.stringify on random bytes and random text", () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+      assertEquals(written(bytes), expected("id-1", 1700000000123, bytes));
+    }),
+    { numRuns: 2_000 },
+  );
+  fc.assert(
+    fc.property(fc.string({ unit: "binary", maxLength: 64 }), (text) => {
+      const bytes = new TextEncoder().encode(text);
+      assertEquals(written(bytes), expected("id-1", 1700000000123, bytes));
+    }),
+    { numRuns: 2_000 },
+  );
+});
+
+Deno.test("EventJsonWriter keeps event boundaries in its offsets", () => {
+  const writer = new EventJsonWriter(8);
+  const messages = ["<13>a", "<13>\u00e9", "<13>" + "x".repeat(5_000)];
+  for (const m of messages) writer.add("i", 1, new TextEncoder().encode(m));
+  const { bytes, offsets } = writer.finish();
+  assertEquals(offsets.length, messages.length + 1);
+  const each = messages.map((_, i) => JSON.parse(dec.decode(bytes.subarray(offsets[i]! + 1, offsets[i + 1]!))).message);
+  assertEquals(each, messages);
+});
+
+Deno.test("utf8SequenceLength() accepts exactly the well-formed sequences", () => {
+  // Every 1- and 2-byte prefix against TextDecoder in fatal mode.
+  const fatal = new TextDecoder("utf-8", { fatal: true });
+  for (let a = 0; a < 256; a++) {
+    for (let b = 0; b < 256; b++) {
+      const bytes = new Uint8Array([a, b, 0x80, 0x80]);
+      const n = utf8SequenceLength(bytes, 0);
+      if (n > 0) fatal.decode(bytes.subarray(0, n)); // throws when not well-formed
+      else if (a >= 0x80) {
+        let ok = false;
+        for (const len of [2, 3, 4]) {
+          try {
+            fatal.decode(bytes.subarray(0, len));
+            ok = true;
+          } catch { /* expected */ }
+        }
+        assertEquals(ok, false, `bytes ${a.toString(16)} ${b.toString(16)} are well-formed`);
+      }
+    }
+  }
+});

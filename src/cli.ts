@@ -146,6 +146,10 @@ export function parseCli(
       option("--tls-port <port>", "TLS syslog port; repeatable; 0 is off; needs --cert and --key")
         .argParser(ports("--tls-port")).default(DEFAULT_TLS_PORTS, "6514"),
     )
+    .addOption(
+      option("--port <port>", "the predecessor's name for --tls-port (kept for compatibility)")
+        .argParser(ports("--port")).hideHelp(),
+    )
     .addOption(option("--cert <path>", "PEM certificate chain for TLS"))
     .addOption(option("--key <path>", "PEM private key for TLS"))
     .addOption(option("--spool-dir <dir>", "where records wait for delivery").default("/var/spool/kinesyslog"))
@@ -178,7 +182,12 @@ export function parseCli(
         .argParser(seconds("--shutdown-grace")).default(5),
     )
     .addOption(option("--debug", "verbose logs to stderr"))
-    .action((opts: Record<string, unknown>) => {
+    .action((opts: Record<string, unknown>, command: Command) => {
+      // --port (the predecessor's flag) replaces the default TLS port, like --tls-port does.
+      if (opts.port !== undefined) {
+        const given = command.getOptionValueSource("tlsPort") === "default" ? [] : (opts.tlsPort as number[]);
+        opts.tlsPort = [...new Set([...given, ...(opts.port as number[])])];
+      }
       result = { kind: "listen", config: validate(opts) };
     });
 

@@ -307,7 +307,14 @@ async function openSink(config: Config): Promise<Sink> {
     return { sink: new DirSink(config.outputDir), owner: () => Promise.resolve(undefined) };
   }
   const aws = await import("./firehose/firehose_sink.ts");
-  return { sink: new aws.FirehoseSink(config.stream!, config), owner: () => aws.lookupAccountId(config) };
+  const sink = new aws.FirehoseSink(config.stream!, config);
+  try {
+    await sink.region();
+  } catch (error) {
+    sink.close();
+    throw new StartupError((error as Error).message);
+  }
+  return { sink, owner: () => aws.lookupAccountId(config) };
 }
 
 async function readPem(flag: string, path: string, ports: number[]): Promise<string> {

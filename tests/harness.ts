@@ -16,7 +16,7 @@ export function relayPermissions(dirs: string[]): string[] {
   return [
     "--allow-net",
     "--allow-env",
-    "--allow-sys",
+    "--allow-sys=osRelease",
     `--allow-read=${[SOURCES, ...dirs].join(",")}`,
     `--allow-write=${dirs.join(",")}`,
   ];

@@ -147,6 +147,57 @@ Deno.test("the relay frames the wire captures of real clients into their message
   }
 });
 
+Deno.test("the relay listens on several ports of each kind, over IPv6 too", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
+  const [udp1, udp2, tcp1, tcp2] = [freePort(), freePort(), freePort(), freePort()];
+  const relay = await RelayProcess.start([
+    "listen",
+    "--output-dir",
+    `${dir}/out`,
+    "--spool-dir",
+    `${dir}/spool`,
+    "--address",
+    "::1",
+    "--udp-port",
+    String(udp1),
+    "--udp-port",
+    String(udp2),
+    "--tcp-port",
+    `${tcp1}`,
+    "--tcp-port",
+    `${tcp2}`,
+    "--tls-port",
+    "0",
+    "--flush-interval",
+    "0.3",
+  ], { dirs: [dir] });
+  try {
+    const enc = new TextEncoder();
+    const socket = Deno.listenDatagram({ transport: "udp", hostname: "::1", port: 0 });
+    for (const port of [udp1, udp2]) {
+      await socket.send(enc.encode(`<13>udp to ${port}`), { transport: "udp", hostname: "::1", port });
+    }
+    socket.close();
+    for (const port of [tcp1, tcp2]) {
+      await sendStream(await Deno.connect({ hostname: "::1", port }), `<13>tcp to ${port}\n`);
+    }
+    await eventually("four messages", async () => (await readOutputDir(`${dir}/out`)).length === 4);
+    const events = await readOutputDir(`${dir}/out`);
+    assertEquals(
+      events.map((e) => [e.logGroup, e.logStream, e.message]).sort(),
+      [
+        [`/kinesyslog/syslog/${tcp1}`, "::1", `<13>tcp to ${tcp1}`],
+        [`/kinesyslog/syslog/${tcp2}`, "::1", `<13>tcp to ${tcp2}`],
+        [`/kinesyslog/syslog/${udp1}`, "::1", `<13>udp to ${udp1}`],
+        [`/kinesyslog/syslog/${udp2}`, "::1", `<13>udp to ${udp2}`],
+      ].sort(),
+    );
+  } finally {
+    assertEquals(await relay.stop(), 0);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a clean shutdown delivers the unterminated last frame of an open connection", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
   const tcp = freePort();
@@ -193,6 +244,13 @@ Deno.test("configuration errors stop startup with one line naming the flag", asy
       assertEquals(code, 2);
       assertEquals(lines, [
         "kinesyslog: Cannot listen on TLS port 6514: --cert and --key not given; give --cert and --key, or turn TLS off with --tls-port 0",
+      ]);
+    });
+    await t.step("the predecessor's --port names the TLS port", async () => {
+      const { code, lines } = await run(["listen", ...base, "--udp-port", String(freePort()), "--port", "7791"]);
+      assertEquals(code, 2);
+      assertEquals(lines, [
+        "kinesyslog: Cannot listen on TLS port 7791: --cert and --key not given; give --cert and --key, or turn TLS off with --tls-port 0",
       ]);
     });
     await t.step("a port in use leaves no listener running", async () => {
@@ -251,6 +309,31 @@ Deno.test("configuration errors stop startup with one line naming the flag", asy
       const { code, lines } = await run(["listen", ...base], { KINESYSLOG_UDP_PORT: "514 seventy" });
       assertEquals(code, 2);
       assertEquals(lines, ["kinesyslog: Invalid --udp-port 'seventy': give a port number from 0 (off) to 65535"]);
+    });
+    await t.step("Firehose without an AWS region", async () => {
+      const { code, lines } = await run(
+        [
+          "listen",
+          "--stream",
+          "logs",
+          "--spool-dir",
+          `${dir}/spool`,
+          "--udp-port",
+          String(freePort()),
+          "--tls-port",
+          "0",
+        ],
+        {
+          AWS_REGION: "",
+          AWS_DEFAULT_REGION: "",
+          AWS_CONFIG_FILE: `${dir}/none`,
+          AWS_SHARED_CREDENTIALS_FILE: `${dir}/none`,
+        },
+      );
+      assertEquals(code, 1);
+      assertEquals(lines, [
+        "kinesyslog: Cannot deliver to Firehose: no AWS region; give --region, set AWS_REGION, or use a --profile that names one (and allow reading ~/.aws)",
+      ]);
     });
     await t.step("an unwritable spool directory", async () => {
       await Deno.writeTextFile(`${dir}/file`, "not a directory");

@@ -56,6 +56,21 @@ export class FirehoseSink implements RecordSink {
     });
   }
 
+  /**
+   * The region the SDK resolved (flag, environment or profile); throws a one-line error
+   * when there is none, so a relay that could never deliver does not start.
+   */
+  async region(): Promise<string> {
+    try {
+      const region = await this.#client.config.region();
+      if (region) return region;
+    } catch { /* reported below */ }
+    throw new Error(
+      "Cannot deliver to Firehose: no AWS region; give --region, set AWS_REGION, or use a --profile " +
+        "that names one (and allow reading ~/.aws)",
+    );
+  }
+
   /** One PutRecordBatch call. */
   async put(records: readonly SinkRecord[]): Promise<PutResult[]> {
     let response;

@@ -4,7 +4,7 @@
  * drives it over loopback, and reports per case: messages/s counted in delivered records,
  * MB/s, CPU seconds per million messages, peak RSS, UDP loss and record fill.
  *
- * Usage: deno task bench [--quick] [--sink dir|firehose] [--out BENCHMARKS.md]
+ * Usage: deno task bench [--quick] [--sink dir|firehose] [--only TEXT] [--out BENCHMARKS.md]
  *
  * @module
  */
@@ -43,6 +43,7 @@ const sinkArg = Deno.args[Deno.args.indexOf("--sink") + 1];
 const sink = args.has("--sink") && sinkArg === "firehose" ? "firehose" : "dir";
 const outFile = args.has("--out") ? Deno.args[Deno.args.indexOf("--out") + 1]! : undefined;
 const scale = quick ? 0.2 : 1;
+const only = args.has("--only") ? Deno.args[Deno.args.indexOf("--only") + 1]! : "";
 
 const CASES: Case[] = [
   {
@@ -332,7 +333,7 @@ try {
   ];
   console.log(header.join("\n"));
   const rows: string[] = [];
-  for (const c of CASES) {
+  for (const c of CASES.filter((c) => c.name.includes(only))) {
     const r = await run(c, dir, tls);
     const line = row(r);
     rows.push(line);

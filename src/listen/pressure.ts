@@ -14,7 +14,7 @@ export interface PressureOptions {
  * Default bound on raw bytes waiting for the spool worker: past it the worker is behind
  * (slow disk, or a disk error it is retrying), and intake is slowed or shed.
  */
-export const DEFAULT_MAX_BACKLOG_BYTES = 64 * 1_048_576;
+export const DEFAULT_MAX_BACKLOG_BYTES = 16 * 1_048_576;
 
 /** How often a blocked reader looks again, in ms. */
 const POLL_MS = 20;

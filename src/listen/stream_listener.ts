@@ -19,8 +19,6 @@ export interface StreamListenerOptions {
   maxMessageBytes: number;
 }
 
-const STOP = Symbol("stop");
-
 /**
  * Accepts TCP or TLS connections and pipes each through a {@linkcode SyslogFrameStream} into
  * the ingest. Reads are pull-driven: while the relay is over a bound, reading stops and the
@@ -31,8 +29,12 @@ const STOP = Symbol("stop");
 export class StreamListener {
   readonly #o: StreamListenerOptions;
   readonly #connections = new Set<Promise<void>>();
-  #stop: () => void = () => {};
-  readonly #stopped = new Promise<typeof STOP>((resolve) => (this.#stop = () => resolve(STOP)));
+  /**
+   * How to end each open connection at shutdown. (Racing every read against one shared
+   * "stopped" promise would leave a reaction per read on it, each keeping its chunk alive.)
+   */
+  readonly #enders = new Set<() => void>();
+  #stopped = false;
   #serving: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
 
@@ -66,7 +68,8 @@ export class StreamListener {
         ]);
         clearTimeout(timer);
       }
-      this.#stop();
+      this.#stopped = true;
+      for (const end of this.#enders) end();
       await Promise.allSettled([...this.#connections]);
     })();
     return this.#closing;
@@ -97,8 +100,18 @@ export class StreamListener {
     const source = sourceAddress(conn.remoteAddr);
     metrics.connections.inc({ listener: info.label });
     metrics.connectionsOpen.inc({ listener: info.label });
+    const reader = conn.readable.getReader();
+    let ended = false;
+    // At shutdown: a pending read ends as end-of-stream; a pending handshake fails.
+    const end = () => {
+      ended = true;
+      reader.cancel().catch(() => {});
+      if (tls) this.#closeQuietly(conn);
+    };
+    this.#enders.add(end);
+    if (this.#stopped) end();
     try {
-      if (tls && !(await this.#handshake(conn as Deno.TlsConn, source))) return;
+      if (tls && !(await this.#handshake(conn as Deno.TlsConn, source, () => ended))) return;
       log.debug("Connection opened", { listener: info.label, source });
       const frames = new SyslogFrameStream({
         maxMessageBytes,
@@ -112,7 +125,7 @@ export class StreamListener {
           });
         },
       });
-      await this.#readable(conn, source).pipeThrough(frames).pipeTo(
+      await this.#readable(reader, source, () => ended).pipeThrough(frames).pipeTo(
         new WritableStream({
           write: (batch) => {
             ingest.accept(info, source, batch, Date.now());
@@ -122,42 +135,44 @@ export class StreamListener {
       );
       log.debug("Connection closed", { listener: info.label, source });
     } finally {
+      this.#enders.delete(end);
       metrics.connectionsOpen.dec({ listener: info.label });
-      try {
-        conn.close();
-      } catch { /* already closed */ }
+      this.#closeQuietly(conn);
     }
+  }
+
+  #closeQuietly(conn: Deno.Conn): void {
+    try {
+      conn.close();
+    } catch { /* already closed */ }
   }
 
   /**
    * The connection's bytes as a stream that ends, rather than errors, on end of input, on a
    * read error (counted) and at shutdown, so that the framer always flushes its last frame.
    */
-  #readable(conn: Deno.Conn, source: string): ReadableStream<Uint8Array> {
-    const reader = conn.readable.getReader();
+  #readable(
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+    source: string,
+    ended: () => boolean,
+  ): ReadableStream<Uint8Array> {
     const { ingest, info } = this.#o;
     return new ReadableStream<Uint8Array>({
       pull: async (controller) => {
-        let result: ReadableStreamReadResult<Uint8Array> | typeof STOP;
         try {
-          result = await Promise.race([reader.read(), this.#stopped]);
+          const result = await reader.read();
+          if (!result.done) controller.enqueue(result.value);
+          if (result.done || ended()) controller.close();
         } catch (error) {
-          ingest.metrics.connectionErrors.inc({ listener: info.label, reason: errorReason(error) });
-          ingest.log.limited("warn", `read-${info.label}`, "Connection ended by an error", {
-            listener: info.label,
-            source,
-            error: (error as Error).message,
-          });
+          if (!ended()) {
+            ingest.metrics.connectionErrors.inc({ listener: info.label, reason: errorReason(error) });
+            ingest.log.limited("warn", `read-${info.label}`, "Connection ended by an error", {
+              listener: info.label,
+              source,
+              error: (error as Error).message,
+            });
+          }
           controller.close();
-          return;
-        }
-        if (result === STOP) {
-          reader.cancel().catch(() => {});
-          controller.close();
-        } else if (result.done) {
-          controller.close();
-        } else {
-          controller.enqueue(result.value);
         }
       },
       cancel: () => {
@@ -166,18 +181,18 @@ export class StreamListener {
     }, { highWaterMark: 0 });
   }
 
-  async #handshake(conn: Deno.TlsConn, source: string): Promise<boolean> {
+  async #handshake(conn: Deno.TlsConn, source: string, ended: () => boolean): Promise<boolean> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const outcome = await Promise.race([
         conn.handshake().then(() => "ok" as const),
         new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), TLS_HANDSHAKE_TIMEOUT_MS))),
-        this.#stopped,
       ]);
       if (outcome === "ok") return true;
-      if (outcome === "timeout") this.#handshakeFailed(source, "timeout", "no handshake within the time limit");
+      this.#handshakeFailed(source, "timeout", "no handshake within the time limit");
       return false;
     } catch (error) {
+      if (ended()) return false;
       const message = (error as Error).message;
       const reason = /InvalidContentType|corrupt message|wrong version|HTTP/i.test(message)
         ? "not_tls"

@@ -434,6 +434,7 @@ Deno.test("through the AWS SDK, 100,000 TCP messages all arrive despite 30% reco
     assertEquals(seen.size, total, "every message arrived");
     assert(events.length >= total, "at least once");
     assert(endpoint.calls.failedRecords > 0 && endpoint.calls.failed503 > 0, "faults were injected");
+    assertEquals(endpoint.calls.invalid, 0, "no call broke a PutRecordBatch limit");
     assertEquals(events[0]!.owner, TEST_ACCOUNT_ID, "owner from STS");
     assertEquals(events[0]!.logGroup, `/kinesyslog/syslog/${tcp}`);
   } finally {

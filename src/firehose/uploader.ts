@@ -35,6 +35,8 @@ export interface UploaderOptions {
 }
 
 interface Pending extends SpoolEntry {
+  /** Delivered or set aside: no longer in play (removed from the queue lazily). */
+  done: boolean;
   /** Failed attempts so far. */
   attempts: number;
   /** Not to be sent before this clock reading. */
@@ -53,7 +55,9 @@ export class Uploader {
   readonly #o: UploaderOptions;
   readonly #now: () => number;
   readonly #random: () => number;
-  readonly #queue: Pending[] = [];
+  #queue: Pending[] = [];
+  /** Entries of the queue marked done and not yet compacted away. */
+  #done = 0;
   #callFailures = 0;
   #pausedUntil = 0;
   #wake: (() => void) | undefined;
@@ -71,13 +75,13 @@ export class Uploader {
   /** Queues records that are now in the spool, in order (oldest first). */
   add(entries: readonly SpoolEntry[]): void {
     const now = this.#now();
-    for (const e of entries) this.#queue.push({ ...e, attempts: 0, notBefore: now, alone: false });
+    for (const e of entries) this.#queue.push({ ...e, done: false, attempts: 0, notBefore: now, alone: false });
     this.#signal();
   }
 
   /** Records waiting for delivery (including the call in flight). */
   get pendingRecords(): number {
-    return this.#queue.length;
+    return this.#queue.length - this.#done;
   }
 
   /** Starts the delivery loop. */
@@ -92,7 +96,7 @@ export class Uploader {
    */
   async stop(deadline?: number): Promise<void> {
     if (deadline !== undefined) {
-      while (this.#queue.length > 0 && this.#now() < deadline) {
+      while (this.pendingRecords > 0 && this.#now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 50));
         if (this.#pausedUntil > deadline) break;
       }
@@ -112,7 +116,7 @@ export class Uploader {
       const batch = this.#pick(now);
       if (batch.length === 0) {
         let next = Infinity;
-        for (const p of this.#queue) next = Math.min(next, p.notBefore);
+        for (const p of this.#queue) if (!p.done) next = Math.min(next, p.notBefore);
         await this.#sleep(next === Infinity ? undefined : Math.max(1, next - now));
         continue;
       }
@@ -125,7 +129,7 @@ export class Uploader {
     const batch: Pending[] = [];
     let bytes = 0;
     for (const p of this.#queue) {
-      if (p.notBefore > now) continue;
+      if (p.done || p.notBefore > now) continue;
       if (p.alone) {
         if (batch.length === 0) batch.push(p);
         break;
@@ -242,8 +246,13 @@ export class Uploader {
   }
 
   #forget(p: Pending): void {
-    const i = this.#queue.indexOf(p);
-    if (i >= 0) this.#queue.splice(i, 1);
+    if (p.done) return;
+    p.done = true;
+    // Compact once half the queue is done: amortized O(1) per record.
+    if (++this.#done * 2 > this.#queue.length) {
+      this.#queue = this.#queue.filter((q) => !q.done);
+      this.#done = 0;
+    }
   }
 
   /** Full jitter: uniform in [0, min(cap, base * 2^attempts)). */

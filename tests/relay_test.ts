@@ -536,3 +536,135 @@ Deno.test("a record Firehose refuses as invalid is quarantined and never blocks 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** The value of one sample in Prometheus text, summed over label sets that contain `labels`. */
+async function scrape(port: number, name: string, labels = ""): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (m !== null && m[1] === name && (m[2] ?? "").includes(labels)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+Deno.test("a plain-text or silent client on the TLS port is counted and harms no other client", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
+  const { cert, key, pem } = await makeCertificate(dir);
+  const [tls, metricsPort] = [freePort(), freePort()];
+  const relay = await RelayProcess.start([
+    "listen",
+    "--output-dir",
+    `${dir}/out`,
+    "--spool-dir",
+    `${dir}/spool`,
+    "--address",
+    "127.0.0.1",
+    "--tls-port",
+    String(tls),
+    "--cert",
+    cert,
+    "--key",
+    key,
+    "--flush-interval",
+    "0.3",
+    "--prometheus-port",
+    String(metricsPort),
+  ], { dirs: [dir] });
+  try {
+    // A client that opens a TLS connection and says nothing, held open throughout.
+    const silent = await Deno.connect({ hostname: "127.0.0.1", port: tls });
+    await sendTcp(tls, "<13>plain text on a TLS port\n");
+    await relay.waitFor(/TLS handshake failed .*reason=not_tls/);
+    const good = await Deno.connectTls({ hostname: "127.0.0.1", port: tls, caCerts: [pem] });
+    await sendStream(good, "<13>good one\n<13>good two\n");
+    await eventually("good messages", async () => (await readOutputDir(`${dir}/out`)).length === 2);
+    assertEquals((await readOutputDir(`${dir}/out`)).map((e) => e.message), ["<13>good one", "<13>good two"]);
+    assertEquals(await scrape(metricsPort, "kinesyslog_connection_errors_total", 'reason="tls_not_tls"'), 1);
+    silent.close();
+  } finally {
+    assertEquals(await relay.stop(), 0);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a full spool slows TCP senders and drops UDP (counted) until Firehose is back", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
+  const endpoint = new FirehoseEndpoint("logs").start();
+  await endpoint.stop(); // down
+  const [tcp, udp, metricsPort] = [freePort(), freePort(), freePort()];
+  const relay = await RelayProcess.start([
+    "listen",
+    "--stream",
+    "logs",
+    "--endpoint-url",
+    endpoint.url,
+    "--spool-dir",
+    `${dir}/spool`,
+    "--address",
+    "127.0.0.1",
+    "--tcp-port",
+    String(tcp),
+    "--udp-port",
+    String(udp),
+    "--tls-port",
+    "0",
+    "--spool-max-size",
+    "1048576",
+    "--flush-interval",
+    "0.2",
+    "--prometheus-port",
+    String(metricsPort),
+  ], { dirs: [dir], env: awsTestEnv(endpoint.url) });
+  try {
+    // 80 MB of poorly compressible messages: far more than what the bounds let in (a 1 MiB
+    // spool, the 16 MiB worker backlog, one 4 MiB buffer, and the kernel's socket buffers).
+    const total = 400_000;
+    const parts: string[] = [];
+    let x = 1;
+    for (let i = 0; i < total; i++) {
+      let line = `<13>1 2026-11-24T00:00:00Z host app - - - seq=${i} `;
+      while (line.length < 199) {
+        x = (x * 1103515245 + 12345) % 2147483648;
+        line += x.toString(36);
+      }
+      parts.push(line.slice(0, 199) + "\n");
+    }
+    const bytes = new TextEncoder().encode(parts.join(""));
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: tcp });
+    let written = 0;
+    const writing = (async () => {
+      while (written < bytes.length) written += await conn.write(bytes.subarray(written, written + 65_536));
+      conn.close();
+    })();
+    await eventually("the spool to fill", async () => await scrape(metricsPort, "kinesyslog_spool_bytes") >= 1_048_576);
+    // The sender is held back: nothing more is written for a while, well short of the total.
+    let before = -1;
+    await eventually("the TCP sender to stall", async () => {
+      const stalled = written === before;
+      before = written;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      return stalled;
+    });
+    assert(written < bytes.length / 2, `the sender was not slowed: ${written} of ${bytes.length} bytes written`);
+    assertEquals((await fetch(`http://127.0.0.1:${metricsPort}/ready`)).status, 503);
+    await sendUdp(udp, ["<13>udp while full 1", "<13>udp while full 2"]);
+    await eventually(
+      "UDP drops counted",
+      async () => await scrape(metricsPort, "kinesyslog_messages_dropped_total", 'reason="spool_full"') === 2,
+    );
+
+    endpoint.start(); // back: the spool drains, the reader resumes, the sender finishes
+    await writing;
+    await eventually("every TCP message delivered", () => {
+      const seqs = new Set(endpoint.events().map((e) => e.message.match(/seq=(\d+)/)?.[1]));
+      return seqs.size === total;
+    }, 90_000);
+    assert(!endpoint.events().some((e) => e.message.includes("udp while full")), "dropped UDP was not delivered");
+    await eventually("ready again", async () => (await fetch(`http://127.0.0.1:${metricsPort}/ready`)).status === 200);
+  } finally {
+    assertEquals(await relay.stop(), 0);
+    await endpoint.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

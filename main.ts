@@ -31,9 +31,16 @@ export async function main(args: readonly string[]): Promise<number> {
     }
     throw error;
   }
+  let signals = 0;
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     Deno.addSignalListener(signal, () => {
-      log.info("Signal received", { signal });
+      if (++signals > 1) {
+        // A second signal: the operator will not wait. Spool files are written atomically,
+        // so the spool stays consistent; what was still buffered in memory is lost.
+        log.warn("Second signal: exiting now; messages still buffered in memory are lost", { signal });
+        Deno.exit(130);
+      }
+      log.info("Signal received; a second signal exits at once", { signal });
       void relay.shutdown();
     });
   }

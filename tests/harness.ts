@@ -109,6 +109,11 @@ export class RelayProcess {
     return this.#child.pid;
   }
 
+  /** Sends a signal without waiting. */
+  signal(signal: Deno.Signal): void {
+    this.#child.kill(signal);
+  }
+
   /** Sends a signal and waits for the exit; returns the exit code. */
   async stop(signal: Deno.Signal = "SIGTERM"): Promise<number> {
     try {

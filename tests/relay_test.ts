@@ -230,6 +230,40 @@ Deno.test("a clean shutdown delivers the unterminated last frame of an open conn
   }
 });
 
+Deno.test("a second signal exits at once while the first waits for open connections", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
+  const tcp = freePort();
+  const relay = await RelayProcess.start([
+    "listen",
+    "--output-dir",
+    `${dir}/out`,
+    "--spool-dir",
+    `${dir}/spool`,
+    "--address",
+    "127.0.0.1",
+    "--tcp-port",
+    String(tcp),
+    "--tls-port",
+    "0",
+    "--shutdown-grace",
+    "30",
+  ], { dirs: [dir] });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: tcp });
+  try {
+    await conn.write(new TextEncoder().encode("<13>held open\n"));
+    relay.signal("SIGTERM");
+    await relay.waitFor(/Shutting down/);
+    const second = Date.now();
+    relay.signal("SIGTERM");
+    assertEquals(await relay.exited(), 130);
+    assert(Date.now() - second < 5_000, "the second signal did not wait for the grace period");
+    assert(relay.lines.some((l) => l.includes("Second signal: exiting now")));
+  } finally {
+    conn.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("configuration errors stop startup with one line naming the flag", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
   const base = ["--output-dir", `${dir}/out`, "--spool-dir", `${dir}/spool`, "--address", "127.0.0.1"];

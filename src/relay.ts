@@ -58,6 +58,8 @@ export class Relay {
   readonly #pressure: Pressure;
   #spoolBytes = 0;
   #spoolFiles = 0;
+  /** The last attempt to write a record failed (cleared by the next success). */
+  #spoolFailing = false;
   #flushTimer: ReturnType<typeof setInterval> | undefined;
   #shutdown: Promise<void> | undefined;
   /** Why the relay stopped by itself, when it did. */
@@ -76,6 +78,7 @@ export class Relay {
     const metrics = this.metrics;
     this.#worker = new SpoolWorkerClient(config.spoolDir, {
       onSpooled: (entries, report) => {
+        this.#spoolFailing = false;
         let bytes = 0;
         for (const e of entries) bytes += e.bytes;
         this.#spoolBytes += bytes;
@@ -102,6 +105,7 @@ export class Relay {
         void this.shutdown();
       },
       onSpoolError: (error, attempt) => {
+        this.#spoolFailing = true;
         metrics.spoolWriteErrors.inc();
         log.limited("error", "spool-write", "Cannot write a record to the spool; retrying", { error, attempt });
       },
@@ -229,9 +233,9 @@ export class Relay {
     });
   }
 
-  /** Listeners bound and the spool within its bound (for `/ready`). */
+  /** Listeners bound, the spool writable and within its bound (for `/ready`). */
   ready(): boolean {
-    return this.#shutdown === undefined && this.#pressure.reason() === undefined;
+    return this.#shutdown === undefined && !this.#spoolFailing && this.#pressure.reason() === undefined;
   }
 
   /** Records waiting in the spool. */

@@ -702,3 +702,43 @@ Deno.test("a full spool slows TCP senders and drops UDP (counted) until Firehose
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a spool that cannot be written turns /ready off, is retried, and loses nothing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
+  const [udp, metricsPort] = [freePort(), freePort()];
+  const spool = `${dir}/spool`;
+  const relay = await RelayProcess.start([
+    "listen",
+    "--output-dir",
+    `${dir}/out`,
+    "--spool-dir",
+    spool,
+    "--address",
+    "127.0.0.1",
+    "--udp-port",
+    String(udp),
+    "--tls-port",
+    "0",
+    "--flush-interval",
+    "0.2",
+    "--prometheus-port",
+    String(metricsPort),
+  ], { dirs: [dir] });
+  try {
+    assertEquals((await fetch(`http://127.0.0.1:${metricsPort}/ready`)).status, 200);
+    // Running as root, permissions cannot stop a write: replace the directory by a file.
+    await Deno.remove(spool, { recursive: true });
+    await Deno.writeTextFile(spool, "not a directory");
+    await sendUdp(udp, ["<13>written once the spool is back"]);
+    await eventually("spool errors", async () => await scrape(metricsPort, "kinesyslog_spool_write_errors_total") > 0);
+    assertEquals((await fetch(`http://127.0.0.1:${metricsPort}/ready`)).status, 503);
+    await Deno.remove(spool);
+    await Deno.mkdir(spool);
+    await eventually("the message delivered", async () => (await readOutputDir(`${dir}/out`)).length === 1, 30_000);
+    assertEquals((await readOutputDir(`${dir}/out`))[0]!.message, "<13>written once the spool is back");
+    assertEquals((await fetch(`http://127.0.0.1:${metricsPort}/ready`)).status, 200);
+  } finally {
+    assertEquals(await relay.stop(), 0);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -120,7 +120,15 @@ export class Uploader {
         await this.#sleep(next === Infinity ? undefined : Math.max(1, next - now));
         continue;
       }
-      await this.#send(batch);
+      try {
+        await this.#send(batch);
+      } catch (error) {
+        // A local failure (deleting or moving a spool file): keep going after a pause.
+        this.#o.log.limited("error", "uploader", "Delivery loop failed; retrying", {
+          error: (error as Error).message,
+        });
+        this.#pausedUntil = this.#now() + RETRY_CAP_MS / 30;
+      }
     }
   }
 

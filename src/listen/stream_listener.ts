@@ -2,6 +2,9 @@ import { SyslogFrameStream } from "../framing/syslog_frame_stream.ts";
 import type { Ingest, ListenerInfo } from "./ingest.ts";
 import { sourceAddress } from "./address.ts";
 
+/** Pause after a failed accept (for example out of file descriptors), in ms. */
+export const ACCEPT_ERROR_PAUSE_MS = 100;
+
 /** Longest wait for a TLS handshake, in ms; a slower client is counted and closed. */
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
@@ -83,10 +86,13 @@ export class StreamListener {
         conn = await listener.accept();
       } catch (error) {
         if (this.#closing !== undefined || error instanceof Deno.errors.BadResource) return;
+        ingest.metrics.connectionErrors.inc({ listener: info.label, reason: "accept_error" });
         ingest.log.limited("error", `accept-${info.label}`, "Cannot accept a connection", {
           listener: info.label,
           error: (error as Error).message,
         });
+        // Out of file descriptors and the like: pause rather than spin.
+        await new Promise((resolve) => setTimeout(resolve, ACCEPT_ERROR_PAUSE_MS));
         continue;
       }
       const done = this.#handle(conn).finally(() => this.#connections.delete(done));

@@ -1,6 +1,7 @@
 import { datagramMessage } from "../framing/datagram.ts";
 import { sourceAddress } from "./address.ts";
 import type { Ingest, ListenerInfo } from "./ingest.ts";
+import { ACCEPT_ERROR_PAUSE_MS } from "./stream_listener.ts";
 
 /** Largest UDP payload (RFC 768: a 16-bit length, less the 8-byte UDP header). */
 export const MAX_DATAGRAM_BYTES = 65_527;
@@ -62,6 +63,7 @@ export class UdpListener {
           listener: info.label,
           error: (error as Error).message,
         });
+        await new Promise((resolve) => setTimeout(resolve, ACCEPT_ERROR_PAUSE_MS));
         continue;
       }
       const receivedMs = Date.now();

@@ -177,7 +177,13 @@ export class Relay {
       key = await readPem("--key", config.key!, config.tlsPorts);
     }
     const sink = await openSink(config);
-    const bound = bindAll(config, cert, key);
+    let bound: Bound[];
+    try {
+      bound = bindAll(config, cert, key);
+    } catch (error) {
+      sink.sink.close();
+      throw error;
+    }
     const servers: MetricsServer[] = [];
     let relay: Relay;
     try {
@@ -238,11 +244,6 @@ export class Relay {
     return this.#shutdown === undefined && !this.#spoolFailing && this.#pressure.reason() === undefined;
   }
 
-  /** Records waiting in the spool. */
-  get spoolFiles(): number {
-    return this.#spoolFiles;
-  }
-
   /**
    * Stops intake, lets connections finish for the grace period, spools everything buffered,
    * tries a last upload, and releases everything. Idempotent.
@@ -270,14 +271,15 @@ export class Relay {
     await this.#closeListeners(this.#config.shutdownGrace * 1000);
     clearInterval(this.#flushTimer);
     this.#batcher.flushAll();
-    const spooled = await Promise.race([
-      this.#worker.drain().then(() => true),
-      new Promise<false>((resolve) => setTimeout(() => resolve(false), SHUTDOWN_SPOOL_TIMEOUT_MS)),
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#worker.drain(),
+      new Promise((resolve) => (timer = setTimeout(resolve, SHUTDOWN_SPOOL_TIMEOUT_MS))),
     ]);
-    if (!spooled) {
-      log.error("Buffered messages could not be spooled in time; they are lost", {
-        bytes: this.#worker.backlogBytes,
-      });
+    clearTimeout(timer);
+    if (this.#worker.backlogBytes > 0) {
+      // The worker is stuck on a failing disk, or died: what it holds is not in the spool.
+      log.error("Buffered messages could not be spooled; they are lost", { bytes: this.#worker.backlogBytes });
     }
     await this.#uploader.stop(Date.now() + SHUTDOWN_UPLOAD_TIMEOUT_MS);
     this.#worker.terminate();

@@ -87,3 +87,22 @@ Deno.test("Batcher forgets idle buffers", () => {
   batcher.flushDue();
   assertEquals(flushed.map(messages), [["m"], ["n"]]);
 });
+
+Deno.test("Batcher flushes at the raw size that fills about one record, never above --flush-size", () => {
+  const { batcher, flushed, add } = setup({ flushBytes: 4_194_304 });
+  assertEquals(batcher.flushBytes, 4_194_304);
+  // Records come out at 1/4 of the raw size: 93% of 1,024,000 bytes needs 3,809,280 raw bytes.
+  batcher.observeCompression(0.25);
+  assertEquals(batcher.flushBytes, 3_809_280);
+  add("g", "s", "x".repeat(3_809_279));
+  assertEquals(flushed.length, 0);
+  add("g", "s", "y");
+  assertEquals(flushed.length, 1);
+  // Text that compresses 100 times over would need 95 MB: the configured bound wins.
+  for (let i = 0; i < 20; i++) batcher.observeCompression(0.01);
+  assertEquals(batcher.flushBytes, 4_194_304);
+  // Nonsense reports change nothing.
+  batcher.observeCompression(0);
+  batcher.observeCompression(Number.NaN);
+  assertEquals(batcher.flushBytes, 4_194_304);
+});

@@ -15,6 +15,8 @@ export const MAX_BATCH_BYTES = 4_194_304;
 export const RETRY_BASE_MS = 100;
 /** Longest retry delay, in ms. */
 export const RETRY_CAP_MS = 30_000;
+/** Longest retry delay during the last delivery attempt at shutdown, in ms. */
+export const DRAIN_RETRY_CAP_MS = 500;
 
 /** Options of {@linkcode Uploader}. */
 export interface UploaderOptions {
@@ -63,7 +65,8 @@ export class Uploader {
   #wake: (() => void) | undefined;
   #running: Promise<void> | undefined;
   #stopping = false;
-  #inFlight = 0;
+  /** Shutting down: retries are capped at {@linkcode DRAIN_RETRY_CAP_MS}. */
+  #draining = false;
 
   /** Creates an uploader; call {@linkcode Uploader.start}. */
   constructor(options: UploaderOptions) {
@@ -96,9 +99,14 @@ export class Uploader {
    */
   async stop(deadline?: number): Promise<void> {
     if (deadline !== undefined) {
+      // The last attempts: whatever waits for a retry is due now, and retries come quickly.
+      this.#draining = true;
+      const now = this.#now();
+      this.#pausedUntil = Math.min(this.#pausedUntil, now);
+      for (const p of this.#queue) p.notBefore = Math.min(p.notBefore, now);
+      this.#signal();
       while (this.pendingRecords > 0 && this.#now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 50));
-        if (this.#pausedUntil > deadline) break;
       }
     }
     this.#stopping = true;
@@ -174,7 +182,6 @@ export class Uploader {
     }
     if (records.length === 0) return;
 
-    this.#inFlight = records.length;
     let results;
     try {
       results = await sink.put(records);
@@ -183,7 +190,6 @@ export class Uploader {
     } catch (error) {
       const e = error instanceof SinkError ? error : new SinkError((error as Error).message, "Error");
       metrics.putCalls.inc({ result: e.code });
-      this.#inFlight = 0;
       if (e.options.throttled) metrics.throttles.inc();
       if (e.options.invalid) {
         if (sent.length === 1) {
@@ -209,8 +215,6 @@ export class Uploader {
       });
       return;
     }
-    this.#inFlight = 0;
-
     let delivered = 0;
     let deliveredBytes = 0;
     const now = this.#now();
@@ -265,7 +269,8 @@ export class Uploader {
 
   /** Full jitter: uniform in [0, min(cap, base * 2^attempts)). */
   #backoff(attempts: number): number {
-    return this.#random() * Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** attempts);
+    const cap = this.#draining ? DRAIN_RETRY_CAP_MS : RETRY_CAP_MS;
+    return this.#random() * Math.min(cap, RETRY_BASE_MS * 2 ** attempts);
   }
 
   #sleep(ms: number | undefined): Promise<void> {
@@ -283,11 +288,6 @@ export class Uploader {
 
   #signal(): void {
     this.#wake?.();
-  }
-
-  /** Records in the call in flight. */
-  get inFlight(): number {
-    return this.#inFlight;
   }
 }
 

@@ -7,7 +7,7 @@ import { FirehoseSink } from "./firehose_sink.ts";
 import { Uploader } from "./uploader.ts";
 
 /** The real SDK against the local endpoint, with fake credentials from the environment. */
-async function setup() {
+async function setup(random?: () => number) {
   Deno.env.set("AWS_ACCESS_KEY_ID", "AKIDTEST");
   Deno.env.set("AWS_SECRET_ACCESS_KEY", "secret");
   Deno.env.set("AWS_EC2_METADATA_DISABLED", "true");
@@ -18,7 +18,13 @@ async function setup() {
   const sink = new FirehoseSink("logs", { region: "us-east-1", endpointUrl: endpoint.url });
   const metrics = new Metrics();
   const lines: string[] = [];
-  const uploader = new Uploader({ spool, sink, metrics, log: new Logger("info", (l) => lines.push(l)) });
+  const uploader = new Uploader({
+    spool,
+    sink,
+    metrics,
+    log: new Logger("info", (l) => lines.push(l)),
+    ...(random === undefined ? {} : { random }),
+  });
   const close = async () => {
     await uploader.stop();
     sink.close();
@@ -84,6 +90,25 @@ Deno.test("Uploader retries records Firehose failed until each is accepted, neve
     const delivered200 = async () => (await metrics.recordsDelivered.get()).values[0]?.value === 200;
     while (!(await delivered200()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assertEquals((await metrics.recordsDelivered.get()).values[0]!.value, 200);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("Uploader.stop() with a deadline retries at once, not after the backoff it had reached", async () => {
+  // The largest jitter every time: after a few seconds down, the next try is seconds away.
+  const { spool, endpoint, uploader, close } = await setup(() => 0.999);
+  try {
+    await endpoint.stop();
+    uploader.add(await spool.write([new TextEncoder().encode("last words")]));
+    uploader.start();
+    // Tries at about 0, 0.2, 0.6, 1.4 and 3.0 s; the next would come at 6.2 s.
+    await new Promise((r) => setTimeout(r, 3_500));
+    endpoint.start();
+    const started = Date.now();
+    await uploader.stop(started + 1_500);
+    assertEquals(endpoint.records.map((r) => new TextDecoder().decode(r)), ["last words"]);
+    assert(Date.now() - started < 1_500, "delivered before the deadline");
   } finally {
     await close();
   }

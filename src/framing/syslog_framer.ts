@@ -195,11 +195,6 @@ export class SyslogFramer {
     }
   }
 
-  /** Whether a partial frame is held, waiting for more bytes. */
-  get pending(): boolean {
-    return this.#state !== State.Start;
-  }
-
   #beginLine(): void {
     this.#state = State.Line;
     this.#pieces = [];

@@ -51,11 +51,6 @@ export class StreamListener {
     this.#serving ??= this.#accept();
   }
 
-  /** Connections open now. */
-  get connections(): number {
-    return this.#connections.size;
-  }
-
   /** Stops accepting, waits up to `graceMs` for connections to end, then ends them. Idempotent. */
   close(graceMs: number): Promise<void> {
     this.#closing ??= (async () => {
@@ -95,7 +90,16 @@ export class StreamListener {
         await new Promise((resolve) => setTimeout(resolve, ACCEPT_ERROR_PAUSE_MS));
         continue;
       }
-      const done = this.#handle(conn).finally(() => this.#connections.delete(done));
+      // A failure inside one connection (a bug) ends that connection only, counted and logged.
+      const done = this.#handle(conn)
+        .catch((error) => {
+          ingest.metrics.connectionErrors.inc({ listener: info.label, reason: "internal_error" });
+          ingest.log.limited("error", `internal-${info.label}`, "Connection failed", {
+            listener: info.label,
+            error: (error as Error).stack ?? String(error),
+          });
+        })
+        .finally(() => this.#connections.delete(done));
       this.#connections.add(done);
     }
   }

@@ -28,6 +28,8 @@ export class SpoolWorkerClient {
   #nextId = 1;
   #backlog = 0;
   #terminated = false;
+  /** The worker died: nothing it was handed will be spooled. */
+  #dead = false;
 
   /** Starts the worker for `spoolDir`. */
   constructor(spoolDir: string, events: SpoolWorkerEvents) {
@@ -36,6 +38,9 @@ export class SpoolWorkerClient {
     this.#worker.onmessage = (event: MessageEvent<FromWorker>) => this.#receive(event.data);
     this.#worker.onerror = (event: ErrorEvent) => {
       event.preventDefault();
+      this.#dead = true;
+      for (const resolve of this.#drains.values()) resolve();
+      this.#drains.clear();
       this.#events.onCrash(event.message);
     };
     this.#post({ type: "init", spoolDir });
@@ -61,6 +66,7 @@ export class SpoolWorkerClient {
 
   /** Resolves once every batch submitted before the call is spooled. */
   drain(): Promise<void> {
+    if (this.#dead || this.#terminated) return Promise.resolve();
     const id = this.#nextId++;
     return new Promise((resolve) => {
       this.#drains.set(id, resolve);

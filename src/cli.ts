@@ -127,16 +127,22 @@ export function parseCli(
   err: (text: string) => void,
 ): CliResult {
   let result: CliResult = { kind: "exit", code: 0 };
+  // commander's own errors read like ours: "kinesyslog: unknown option '--nope'".
+  const output = {
+    writeOut: out,
+    writeErr: err,
+    outputError: (text: string, write: (text: string) => void) => write(`kinesyslog: ${text.replace(/^error: /, "")}`),
+  };
   const program = new Command("kinesyslog")
     .description("Syslog relay to AWS Kinesis Data Firehose")
     .version(VERSION, "--version", "print the version")
     .exitOverride()
-    .configureOutput({ writeOut: out, writeErr: err, outputError: (text, write) => write(text) });
+    .configureOutput(output);
 
   program.command("listen")
     .description("receive syslog and deliver it to Firehose (or a local directory)")
     .exitOverride()
-    .configureOutput({ writeOut: out, writeErr: err, outputError: (text, write) => write(text) })
+    .configureOutput(output)
     .addOption(option("--stream <name>", "Firehose delivery stream (exactly one of --stream and --output-dir)"))
     .addOption(option("--output-dir <dir>", "deliver each record as a file in DIR instead of Firehose"))
     .addOption(option("--address <addr>", "bind address of every listener (IPv4 or IPv6)").default("0.0.0.0"))
@@ -193,20 +199,14 @@ export function parseCli(
 
   try {
     program.parse(argv as string[], { from: "user" });
-    if (argv.length === 0) {
-      out(program.helpInformation());
-      return { kind: "exit", code: EXIT_CONFIG };
-    }
   } catch (error) {
     if (error instanceof ConfigError) {
       err(`kinesyslog: ${error.message}\n`);
       return { kind: "exit", code: EXIT_CONFIG };
     }
-    if (error instanceof CommanderError) {
-      const ok = error.code === "commander.helpDisplayed" || error.code === "commander.version" ||
-        error.code === "commander.help";
-      return { kind: "exit", code: ok ? 0 : EXIT_CONFIG };
-    }
+    // commander has printed help, the version, or its own one-line error; explicit --help
+    // and --version exit 0, help shown for a missing command is a usage error.
+    if (error instanceof CommanderError) return { kind: "exit", code: error.exitCode === 0 ? 0 : EXIT_CONFIG };
     throw error;
   }
   return result;

@@ -327,6 +327,14 @@ Deno.test("configuration errors stop startup with one line naming the flag", asy
         }: --cert file '${dir}/nope.crt' not found`,
       ]);
     });
+    await t.step("an unknown option, and no command at all", async () => {
+      const unknown = await run(["listen", ...base, "--udp-prot", "514"]);
+      assertEquals(unknown.code, 2);
+      assertEquals(unknown.lines[0]!.startsWith("kinesyslog: unknown option '--udp-prot'"), true, unknown.lines[0]);
+      const none = await run([]);
+      assertEquals(none.code, 2);
+      assert(none.lines.some((l) => l.startsWith("Usage: kinesyslog")));
+    });
     await t.step("no listener", async () => {
       const { code, lines } = await run(["listen", ...base, "--tls-port", "0"]);
       assertEquals(code, 2);

@@ -21,16 +21,10 @@ export async function main(args: readonly string[]): Promise<number> {
   if (cli.kind === "exit") return cli.code;
   const config = cli.config;
   if (config.debug) log.setLevel("debug");
-  let relay: Relay;
-  try {
-    relay = await Relay.start(config, log);
-  } catch (error) {
-    if (error instanceof StartupError) {
-      Deno.stderr.writeSync(encoder.encode(`kinesyslog: ${error.message}\n`));
-      return 1;
-    }
-    throw error;
-  }
+  // Signals are handled before anything starts: one that arrives during startup stops the
+  // relay as soon as it is up, never by Deno's default action (which would lose data).
+  let relay: Relay | undefined;
+  let stopRequested = false;
   let signals = 0;
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     Deno.addSignalListener(signal, () => {
@@ -41,9 +35,20 @@ export async function main(args: readonly string[]): Promise<number> {
         Deno.exit(130);
       }
       log.info("Signal received; a second signal exits at once", { signal });
-      void relay.shutdown();
+      stopRequested = true;
+      void relay?.shutdown();
     });
   }
+  try {
+    relay = await Relay.start(config, log);
+  } catch (error) {
+    if (error instanceof StartupError) {
+      Deno.stderr.writeSync(encoder.encode(`kinesyslog: ${error.message}\n`));
+      return 1;
+    }
+    throw error;
+  }
+  if (stopRequested) void relay.shutdown();
   await relay.stopping;
   await relay.shutdown();
   return relay.crashed === undefined ? 0 : 1;

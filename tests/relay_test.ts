@@ -750,3 +750,54 @@ Deno.test("a spool that cannot be written turns /ready off, is retried, and lose
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("what TLS clients that close without reading lose is counted, never silent (Node.js client)", async () => {
+  // With TLS 1.3 session tickets, such a client's kernel resets the connection and the
+  // relay's kernel drops what was not read yet (README: "TLS clients that close without
+  // reading"). Deno.listenTls cannot turn tickets off; the loss must at least be visible.
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
+  const { cert, key } = await makeCertificate(dir);
+  const [tls, metricsPort] = [freePort(), freePort()];
+  const relay = await RelayProcess.start([
+    "listen",
+    "--output-dir",
+    `${dir}/out`,
+    "--spool-dir",
+    `${dir}/spool`,
+    "--address",
+    "127.0.0.1",
+    "--tls-port",
+    String(tls),
+    "--cert",
+    cert,
+    "--key",
+    key,
+    "--flush-interval",
+    "0.3",
+    "--prometheus-port",
+    String(metricsPort),
+  ], { dirs: [dir] });
+  try {
+    const client = new URL("./clients/tls_write_and_close.cjs", import.meta.url).pathname;
+    const connections = 5, lines = 20_000;
+    for (let c = 0; c < connections; c++) {
+      const out = await new Deno.Command("node", {
+        args: [client, String(tls), `${dir}/ca.crt`, String(lines), `c${c}`],
+      })
+        .output();
+      assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+    }
+    await eventually("connections done", async () => await scrape(metricsPort, "kinesyslog_connections_open") === 0);
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // the last flush
+    const delivered = new Set((await readOutputDir(`${dir}/out`)).map((e) => e.message)).size;
+    const resets = await scrape(metricsPort, "kinesyslog_connection_errors_total", 'reason="reset"');
+    assert(delivered <= connections * lines);
+    if (delivered < connections * lines) {
+      assert(resets >= 1, `${connections * lines - delivered} lines lost without a counted reset`);
+      assert(relay.lines.some((l) => l.includes("Connection ended by an error")), "the loss is logged");
+    }
+  } finally {
+    assertEquals(await relay.stop(), 0);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -143,6 +143,17 @@ export class RelayProcess {
   }
 }
 
+/**
+ * Starts `main.ts listen` on 127.0.0.1 that delivers into `<dir>/out` and spools in
+ * `<dir>/spool`; `args` adds listeners and options.
+ */
+export function startLocalRelay(dir: string, args: string[]): Promise<RelayProcess> {
+  return RelayProcess.start(
+    ["listen", "--output-dir", `${dir}/out`, "--spool-dir", `${dir}/spool`, "--address", "127.0.0.1", ...args],
+    { dirs: [dir] },
+  );
+}
+
 /** Runs `main.ts` to completion with the relay's permissions; returns exit code and output. */
 export async function runMain(
   args: string[],

@@ -15,6 +15,7 @@ import {
   sendStream,
   sendTcp,
   sendUdp,
+  startLocalRelay,
 } from "./harness.ts";
 
 const FIXTURES = new URL("../../shared/fixtures/wire/", import.meta.url);
@@ -23,14 +24,7 @@ Deno.test("the relay delivers syslog from UDP, TCP (LF and octet-counted) and TL
   const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
   const { cert, key, pem } = await makeCertificate(dir);
   const [udp, tcp, tls] = [freePort(), freePort(), freePort()];
-  const relay = await RelayProcess.start([
-    "listen",
-    "--output-dir",
-    `${dir}/out`,
-    "--spool-dir",
-    `${dir}/spool`,
-    "--address",
-    "127.0.0.1",
+  const relay = await startLocalRelay(dir, [
     "--udp-port",
     String(udp),
     "--tcp-port",
@@ -43,7 +37,7 @@ Deno.test("the relay delivers syslog from UDP, TCP (LF and octet-counted) and TL
     key,
     "--flush-interval",
     "0.5",
-  ], { dirs: [dir] });
+  ]);
   try {
     const expected = new Map<string, { group: string; timestamp?: number; dayAndTime?: string }>();
     const udpMessages = [0, 1, 2].map((i) => `<34>1 2003-10-11T22:14:15.00${i}Z host app - - - udp-${i}`);
@@ -95,14 +89,7 @@ Deno.test("the relay delivers syslog from UDP, TCP (LF and octet-counted) and TL
 Deno.test("the relay frames the wire captures of real clients into their messages", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
   const [udp, tcp] = [freePort(), freePort()];
-  const relay = await RelayProcess.start([
-    "listen",
-    "--output-dir",
-    `${dir}/out`,
-    "--spool-dir",
-    `${dir}/spool`,
-    "--address",
-    "127.0.0.1",
+  const relay = await startLocalRelay(dir, [
     "--udp-port",
     String(udp),
     "--tcp-port",
@@ -111,7 +98,7 @@ Deno.test("the relay frames the wire captures of real clients into their message
     "0",
     "--flush-interval",
     "0.5",
-  ], { dirs: [dir] });
+  ]);
   try {
     let sent = 0;
     for await (const capture of Deno.readDir(FIXTURES)) {
@@ -201,21 +188,14 @@ Deno.test("the relay listens on several ports of each kind, over IPv6 too", asyn
 Deno.test("a clean shutdown delivers the unterminated last frame of an open connection", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
   const tcp = freePort();
-  const relay = await RelayProcess.start([
-    "listen",
-    "--output-dir",
-    `${dir}/out`,
-    "--spool-dir",
-    `${dir}/spool`,
-    "--address",
-    "127.0.0.1",
+  const relay = await startLocalRelay(dir, [
     "--tcp-port",
     String(tcp),
     "--tls-port",
     "0",
     "--shutdown-grace",
     "0.5",
-  ], { dirs: [dir] });
+  ]);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: tcp });
   try {
     await conn.write(new TextEncoder().encode("<13>complete line\n<13>no delimiter yet"));
@@ -233,21 +213,14 @@ Deno.test("a clean shutdown delivers the unterminated last frame of an open conn
 Deno.test("a second signal exits at once while the first waits for open connections", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
   const tcp = freePort();
-  const relay = await RelayProcess.start([
-    "listen",
-    "--output-dir",
-    `${dir}/out`,
-    "--spool-dir",
-    `${dir}/spool`,
-    "--address",
-    "127.0.0.1",
+  const relay = await startLocalRelay(dir, [
     "--tcp-port",
     String(tcp),
     "--tls-port",
     "0",
     "--shutdown-grace",
     "30",
-  ], { dirs: [dir] });
+  ]);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: tcp });
   try {
     await conn.write(new TextEncoder().encode("<13>held open\n"));
@@ -594,14 +567,7 @@ Deno.test("a plain-text or silent client on the TLS port is counted and harms no
   const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
   const { cert, key, pem } = await makeCertificate(dir);
   const [tls, metricsPort] = [freePort(), freePort()];
-  const relay = await RelayProcess.start([
-    "listen",
-    "--output-dir",
-    `${dir}/out`,
-    "--spool-dir",
-    `${dir}/spool`,
-    "--address",
-    "127.0.0.1",
+  const relay = await startLocalRelay(dir, [
     "--tls-port",
     String(tls),
     "--cert",
@@ -612,7 +578,7 @@ Deno.test("a plain-text or silent client on the TLS port is counted and harms no
     "0.3",
     "--prometheus-port",
     String(metricsPort),
-  ], { dirs: [dir] });
+  ]);
   try {
     // A client that opens a TLS connection and says nothing, held open throughout.
     const silent = await Deno.connect({ hostname: "127.0.0.1", port: tls });
@@ -758,14 +724,7 @@ Deno.test("what TLS clients that close without reading lose is counted, never si
   const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
   const { cert, key } = await makeCertificate(dir);
   const [tls, metricsPort] = [freePort(), freePort()];
-  const relay = await RelayProcess.start([
-    "listen",
-    "--output-dir",
-    `${dir}/out`,
-    "--spool-dir",
-    `${dir}/spool`,
-    "--address",
-    "127.0.0.1",
+  const relay = await startLocalRelay(dir, [
     "--tls-port",
     String(tls),
     "--cert",
@@ -776,7 +735,7 @@ Deno.test("what TLS clients that close without reading lose is counted, never si
     "0.3",
     "--prometheus-port",
     String(metricsPort),
-  ], { dirs: [dir] });
+  ]);
   try {
     const client = new URL("./clients/tls_write_and_close.cjs", import.meta.url).pathname;
     const connections = 5, lines = 20_000;

@@ -243,9 +243,11 @@ async function openssl(args: string[]): Promise<void> {
 
 /**
  * Throwaway certificates made with openssl: a CA, and a server certificate it signed for
- * 127.0.0.1 and localhost (rustls refuses a CA certificate as a server's own).
+ * 127.0.0.1 and localhost (rustls refuses a CA certificate as a server's own). Returns the
+ * paths of the server's `cert` and `key` (the CA is also at `<dir>/ca.crt`) and the CA's PEM
+ * text as `ca`, for clients.
  */
-export async function makeCertificate(dir: string): Promise<{ cert: string; key: string; pem: string; ca: string }> {
+export async function makeCertificate(dir: string): Promise<{ cert: string; key: string; ca: string }> {
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
   await openssl([
     "req",
@@ -293,5 +295,5 @@ export async function makeCertificate(dir: string): Promise<{ cert: string; key:
     `${dir}/server.ext`,
   ]);
   const ca = await Deno.readTextFile(`${dir}/ca.crt`);
-  return { cert: `${dir}/server.crt`, key: `${dir}/server.key`, pem: ca, ca };
+  return { cert: `${dir}/server.crt`, key: `${dir}/server.key`, ca };
 }

@@ -22,7 +22,7 @@ const FIXTURES = new URL("../../shared/fixtures/wire/", import.meta.url);
 
 Deno.test("the relay delivers syslog from UDP, TCP (LF and octet-counted) and TLS, each message once", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
-  const { cert, key, pem } = await makeCertificate(dir);
+  const { cert, key, ca } = await makeCertificate(dir);
   const [udp, tcp, tls] = [freePort(), freePort(), freePort()];
   const relay = await startLocalRelay(dir, [
     "--udp-port",
@@ -57,7 +57,7 @@ Deno.test("the relay delivers syslog from UDP, TCP (LF and octet-counted) and TL
 
     const overTls = [0, 1, 2].map((i) => `<13>1 - host app - - - tls-${i}`);
     overTls.forEach((m) => expected.set(m, { group: `/kinesyslog/syslog/${tls}` }));
-    const conn = await Deno.connectTls({ hostname: "127.0.0.1", port: tls, caCerts: [pem] });
+    const conn = await Deno.connectTls({ hostname: "127.0.0.1", port: tls, caCerts: [ca] });
     await sendStream(conn, overTls.join("\n")); // the last frame has no delimiter: delivered at close
 
     let events: Awaited<ReturnType<typeof readOutputDir>> = [];
@@ -565,7 +565,7 @@ async function scrape(port: number, name: string, labels = ""): Promise<number> 
 
 Deno.test("a plain-text or silent client on the TLS port is counted and harms no other client", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
-  const { cert, key, pem } = await makeCertificate(dir);
+  const { cert, key, ca } = await makeCertificate(dir);
   const [tls, metricsPort] = [freePort(), freePort()];
   const relay = await startLocalRelay(dir, [
     "--tls-port",
@@ -584,7 +584,7 @@ Deno.test("a plain-text or silent client on the TLS port is counted and harms no
     const silent = await Deno.connect({ hostname: "127.0.0.1", port: tls });
     await sendTcp(tls, "<13>plain text on a TLS port\n");
     await relay.waitFor(/TLS handshake failed .*reason=not_tls/);
-    const good = await Deno.connectTls({ hostname: "127.0.0.1", port: tls, caCerts: [pem] });
+    const good = await Deno.connectTls({ hostname: "127.0.0.1", port: tls, caCerts: [ca] });
     await sendStream(good, "<13>good one\n<13>good two\n");
     await eventually("good messages", async () => (await readOutputDir(`${dir}/out`)).length === 2);
     assertEquals((await readOutputDir(`${dir}/out`)).map((e) => e.message), ["<13>good one", "<13>good two"]);

@@ -1,5 +1,5 @@
 import { EventBuffer, type PackedEvents } from "./event_buffer.ts";
-import { MAX_RECORD_BYTES } from "./record_builder.ts";
+import { MAX_RECORD_BYTES, updateEstimate } from "./record_builder.ts";
 
 /** A batch of raw events of one (log group, log stream), ready for the spool worker. */
 export interface Batch extends PackedEvents {
@@ -11,8 +11,6 @@ export interface Batch extends PackedEvents {
 
 /** Share of the record limit a flushed buffer aims to fill after compression. */
 export const RECORD_FILL_TARGET = 0.93;
-/** Weight of the newest batch in the running compression estimate. */
-const RATIO_WEIGHT = 0.3;
 
 /** Default raw bytes that trigger a flush of one buffer (`--flush-size`). */
 export const DEFAULT_FLUSH_BYTES = 4_194_304;
@@ -55,8 +53,9 @@ export interface BatcherOptions {
  * @example
  * ```ts
  * const batcher = new Batcher({ onFlush: (batch) => worker.postMessage(batch, batch.chunks) });
- * batcher.buffer("/kinesyslog/syslog/514", "10.0.0.1").append(bytes, Date.now());
- * batcher.afterAppend();
+ * const buffer = batcher.buffer("/kinesyslog/syslog/514", "10.0.0.1");
+ * buffer.append(bytes, Date.now());
+ * batcher.afterAppend(buffer);
  * ```
  */
 export class Batcher {
@@ -135,9 +134,7 @@ export class Batcher {
    */
   observeCompression(compressedPerRawByte: number): void {
     if (!(compressedPerRawByte > 0)) return;
-    this.#ratio = this.#ratio === undefined
-      ? compressedPerRawByte
-      : this.#ratio + RATIO_WEIGHT * (compressedPerRawByte - this.#ratio);
+    this.#ratio = updateEstimate(this.#ratio, compressedPerRawByte);
     const fill = Math.floor((RECORD_FILL_TARGET * MAX_RECORD_BYTES) / this.#ratio);
     this.#flushBytes = Math.max(1, Math.min(this.#maxFlushBytes, fill));
   }

@@ -56,6 +56,22 @@ export interface BuildOptions {
   ratio?: number | undefined;
 }
 
+/** Weight of the newest observation in a running compression estimate. */
+export const ESTIMATE_WEIGHT = 0.3;
+
+/**
+ * A running (exponentially weighted) compression estimate after one more observation.
+ *
+ * @example
+ * ```ts
+ * let ratio: number | undefined;
+ * ratio = updateEstimate(ratio, 0.25); // 0.25
+ * ```
+ */
+export function updateEstimate(estimate: number | undefined, observed: number): number {
+  return estimate === undefined ? observed : estimate + ESTIMATE_WEIGHT * (observed - estimate);
+}
+
 /** Share of the record limit a piece cut by estimate aims at. */
 export const PIECE_FILL = 0.95;
 

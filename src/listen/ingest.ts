@@ -40,7 +40,7 @@ export class Ingest {
     let bytes = 0;
     let blank = 0;
     for (const frame of frames) {
-      if (frame[0]! > 0x20 || !isBlank(frame)) {
+      if (!isBlank(frame)) {
         buffer.append(frame, receivedMs);
         count++;
         bytes += frame.length;
@@ -56,7 +56,7 @@ export class Ingest {
 
   /** Takes one UDP message; drops it (counted) while the relay is over a bound. */
   acceptDatagram(info: ListenerInfo, source: string, message: Uint8Array, receivedMs: number): void {
-    if (message.length === 0 || isBlank(message)) {
+    if (isBlank(message)) {
       this.#dropped(info, source, "empty", 1);
       return;
     }
@@ -70,6 +70,17 @@ export class Ingest {
     this.batcher.afterAppend(buffer);
     this.metrics.messagesReceived.inc({ listener: info.label });
     this.metrics.bytesReceived.inc({ listener: info.label }, message.length);
+  }
+
+  /** Counts and logs (rate-limited) a message cut to `maxMessageBytes`, `bytes` long in full. */
+  truncated(info: ListenerInfo, source: string, bytes: number, maxMessageBytes: number): void {
+    this.metrics.framesTruncated.inc({ listener: info.label });
+    this.log.limited("warn", `truncated-${info.label}`, "Message truncated to --max-message-size", {
+      listener: info.label,
+      source,
+      bytes,
+      maxMessageBytes,
+    });
   }
 
   #dropped(info: ListenerInfo, source: string, reason: string, count: number): void {

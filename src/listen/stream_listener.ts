@@ -125,15 +125,7 @@ export class StreamListener {
       log.debug("Connection opened", { listener: info.label, source });
       const frames = new SyslogFrameStream({
         maxMessageBytes,
-        onTruncated: (bytes) => {
-          metrics.framesTruncated.inc({ listener: info.label });
-          log.limited("warn", `truncated-${info.label}`, "Message truncated to --max-message-size", {
-            listener: info.label,
-            source,
-            bytes,
-            maxMessageBytes,
-          });
-        },
+        onTruncated: (bytes) => ingest.truncated(info, source, bytes, maxMessageBytes),
       });
       await this.#readable(reader, source, () => ended).pipeThrough(frames).pipeTo(
         new WritableStream({

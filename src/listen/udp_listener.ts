@@ -68,18 +68,13 @@ export class UdpListener {
       }
       const receivedMs = Date.now();
       const [datagram, addr] = received;
+      const source = sourceAddress(addr);
       let message = datagramMessage(datagram);
       if (message.length > maxMessageBytes) {
-        ingest.metrics.framesTruncated.inc({ listener: info.label });
-        ingest.log.limited("warn", `truncated-${info.label}`, "Message truncated to --max-message-size", {
-          listener: info.label,
-          source: sourceAddress(addr),
-          bytes: message.length,
-          maxMessageBytes,
-        });
+        ingest.truncated(info, source, message.length, maxMessageBytes);
         message = message.subarray(0, maxMessageBytes);
       }
-      ingest.acceptDatagram(info, sourceAddress(addr), message, receivedMs);
+      ingest.acceptDatagram(info, source, message, receivedMs);
     }
   }
 }

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { buildRecords, encodeSyslogBatch, gzip } from "../batch/record_builder.ts";
+import { buildRecords, encodeSyslogBatch, gzip, updateEstimate } from "../batch/record_builder.ts";
 import { SpoolDir } from "./spool_dir.ts";
 import type { FromWorker, ToWorker } from "./worker_protocol.ts";
 
@@ -16,8 +16,6 @@ const owner = new Promise<string>((resolve) => (resolveOwner = resolve));
 let queue: Promise<void> = Promise.resolve();
 /** Running estimate of compressed bytes per byte of event JSON. */
 let ratio: number | undefined;
-/** Weight of the newest batch in the running estimate. */
-const RATIO_WEIGHT = 0.3;
 
 function reply(message: FromWorker): void {
   self.postMessage(message);
@@ -59,8 +57,7 @@ async function handle(message: ToWorker): Promise<void> {
         const header = { owner: await owner, logGroup: message.logGroup, logStream: message.logStream };
         const built = await buildRecords(header, decoded.events, { compress: gzip, ratio });
         if (built.jsonBytes > 0) {
-          const observed = built.compressedBytes / built.jsonBytes;
-          ratio = ratio === undefined ? observed : ratio + RATIO_WEIGHT * (observed - ratio);
+          ratio = updateEstimate(ratio, built.compressedBytes / built.jsonBytes);
         }
         const entries = [];
         for (const record of built.records) entries.push(...(await writeWithRetry(spool, record.data)));

@@ -34,7 +34,6 @@ export class SpoolWorkerClient {
   readonly #events: SpoolWorkerEvents;
   readonly #drains = new Map<number, () => void>();
   #nextId = 1;
-  #backlog = 0;
   #terminated = false;
   /** The worker died: nothing it was handed will be spooled. */
   #dead = false;
@@ -71,14 +70,13 @@ export class SpoolWorkerClient {
     let slot = this.#workers[0]!;
     for (const s of this.#workers) if (s.backlog < slot.backlog) slot = s;
     slot.backlog += byteLength;
-    this.#backlog += byteLength;
     const message: ToWorker = { type: "batch", id: this.#nextId++, byteLength, ...batch };
     slot.worker.postMessage(message, batch.chunks);
   }
 
   /** Raw bytes handed to the worker and not yet spooled. */
   get backlogBytes(): number {
-    return this.#backlog;
+    return this.#workers.reduce((sum, slot) => sum + slot.backlog, 0);
   }
 
   /** Resolves once every batch submitted before the call is spooled. */
@@ -106,12 +104,10 @@ export class SpoolWorkerClient {
     switch (message.type) {
       case "spooled":
         slot.backlog -= message.byteLength;
-        this.#backlog -= message.byteLength;
         this.#events.onSpooled(message.entries, message);
         break;
       case "failed":
         slot.backlog -= message.byteLength;
-        this.#backlog -= message.byteLength;
         this.#events.onFailed(message.events, message.error);
         break;
       case "spool_error":

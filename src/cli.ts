@@ -21,6 +21,12 @@ export interface Config {
   tcpPorts: number[];
   /** TLS syslog ports. */
   tlsPorts: number[];
+  /** UDP GELF ports. */
+  gelfUdpPorts: number[];
+  /** TCP GELF ports. */
+  gelfTcpPorts: number[];
+  /** TLS GELF ports. */
+  gelfTlsPorts: number[];
   /** PEM certificate chain for TLS. */
   cert: string | undefined;
   /** PEM private key for TLS. */
@@ -156,6 +162,19 @@ export function parseCli(
       option("--port <port>", "the predecessor's name for --tls-port (kept for compatibility)")
         .argParser(ports("--port")).hideHelp(),
     )
+    .addOption(option("--gelf", "every listener of this process speaks GELF instead of syslog"))
+    .addOption(
+      option("--gelf-udp-port <port>", "UDP GELF port beside the syslog ones; repeatable; 0 is off")
+        .argParser(ports("--gelf-udp-port")),
+    )
+    .addOption(
+      option("--gelf-tcp-port <port>", "TCP GELF port (NUL-delimited); repeatable; 0 is off")
+        .argParser(ports("--gelf-tcp-port")),
+    )
+    .addOption(
+      option("--gelf-tls-port <port>", "TLS GELF port (NUL-delimited); repeatable; 0 is off; needs --cert and --key")
+        .argParser(ports("--gelf-tls-port")),
+    )
     .addOption(option("--cert <path>", "PEM certificate chain for TLS"))
     .addOption(option("--key <path>", "PEM private key for TLS"))
     .addOption(option("--spool-dir <dir>", "where records wait for delivery").default("/var/spool/kinesyslog"))
@@ -221,6 +240,9 @@ function validate(o: Record<string, unknown>): Config {
     udpPorts: (o.udpPort as number[] | undefined) ?? [],
     tcpPorts: (o.tcpPort as number[] | undefined) ?? [],
     tlsPorts: [...(o.tlsPort as number[])],
+    gelfUdpPorts: (o.gelfUdpPort as number[] | undefined) ?? [],
+    gelfTcpPorts: (o.gelfTcpPort as number[] | undefined) ?? [],
+    gelfTlsPorts: (o.gelfTlsPort as number[] | undefined) ?? [],
     cert: str("cert"),
     key: str("key"),
     spoolDir: String(o.spoolDir),
@@ -236,21 +258,46 @@ function validate(o: Record<string, unknown>): Config {
     shutdownGrace: o.shutdownGrace as number,
     debug: o.debug === true,
   };
+  if (o.gelf === true) {
+    // The predecessor's switch: the syslog ports speak GELF.
+    config.gelfUdpPorts = merge(config.gelfUdpPorts, config.udpPorts);
+    config.gelfTcpPorts = merge(config.gelfTcpPorts, config.tcpPorts);
+    config.gelfTlsPorts = merge(config.gelfTlsPorts, config.tlsPorts);
+    config.udpPorts = [];
+    config.tcpPorts = [];
+    config.tlsPorts = [];
+  }
   if ((config.stream === undefined) === (config.outputDir === undefined)) {
     throw new ConfigError("Give exactly one of --stream NAME (Firehose) and --output-dir DIR (local files)");
   }
-  if (config.udpPorts.length + config.tcpPorts.length + config.tlsPorts.length === 0) {
-    throw new ConfigError("No listener enabled: give --udp-port, --tcp-port or --tls-port");
-  }
-  if (config.tlsPorts.length > 0 && (config.cert === undefined || config.key === undefined)) {
-    const missing = config.cert === undefined ? (config.key === undefined ? "--cert and --key" : "--cert") : "--key";
+  const streamPorts = [...config.tcpPorts, ...config.tlsPorts, ...config.gelfTcpPorts, ...config.gelfTlsPorts];
+  const udpPorts = [...config.udpPorts, ...config.gelfUdpPorts];
+  if (streamPorts.length + udpPorts.length === 0) {
     throw new ConfigError(
-      `Cannot listen on TLS port ${config.tlsPorts.join(", ")}: ${missing} not given; ` +
-        `give --cert and --key, or turn TLS off with --tls-port 0`,
+      "No listener enabled: give --udp-port, --tcp-port, --tls-port or a --gelf-*-port",
+    );
+  }
+  for (const [kind, list] of [["TCP", streamPorts], ["UDP", udpPorts]] as const) {
+    const twice = list.find((port, i) => list.indexOf(port) !== i);
+    if (twice !== undefined) {
+      throw new ConfigError(`${kind} port ${twice} is given to two listeners; give each its own`);
+    }
+  }
+  const tlsPorts = [...config.tlsPorts, ...config.gelfTlsPorts];
+  if (tlsPorts.length > 0 && (config.cert === undefined || config.key === undefined)) {
+    const missing = config.cert === undefined ? (config.key === undefined ? "--cert and --key" : "--cert") : "--key";
+    const off = config.gelfTlsPorts.length > 0 && o.gelf !== true ? "--gelf-tls-port 0" : "--tls-port 0";
+    throw new ConfigError(
+      `Cannot listen on TLS port ${tlsPorts.join(", ")}: ${missing} not given; ` +
+        `give --cert and --key, or turn TLS off with ${off}`,
     );
   }
   if (config.endpointUrl !== undefined && !URL.canParse(config.endpointUrl)) {
     throw new ConfigError(`Invalid --endpoint-url '${config.endpointUrl}': give a URL such as https://host:443`);
   }
   return config;
+}
+
+function merge(a: number[], b: number[]): number[] {
+  return [...new Set([...a, ...b])];
 }

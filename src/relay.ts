@@ -12,6 +12,8 @@ import { DirSink } from "./firehose/dir_sink.ts";
 import { type RecordSink, UNKNOWN_OWNER } from "./firehose/record_sink.ts";
 import { Uploader } from "./firehose/uploader.ts";
 import { Ingest, type ListenerInfo } from "./listen/ingest.ts";
+import { GelfDatagrams } from "./listen/gelf_datagrams.ts";
+import type { EventFormat } from "./batch/event_buffer.ts";
 import { DEFAULT_MAX_BACKLOG_BYTES, Pressure } from "./listen/pressure.ts";
 import { StreamListener } from "./listen/stream_listener.ts";
 import { UdpListener } from "./listen/udp_listener.ts";
@@ -39,8 +41,8 @@ export class StartupError extends Error {
 }
 
 type Bound =
-  | { kind: "udp"; port: number; socket: Deno.DatagramConn }
-  | { kind: "tcp" | "tls"; port: number; listener: Deno.Listener };
+  | { kind: "udp"; format: EventFormat; port: number; socket: Deno.DatagramConn }
+  | { kind: "tcp" | "tls"; format: EventFormat; port: number; listener: Deno.Listener };
 
 /** A running relay. */
 export class Relay {
@@ -134,10 +136,18 @@ export class Relay {
     });
     const ingest = new Ingest(this.#batcher, this.#pressure, metrics, log);
     for (const b of bound) {
-      const info: ListenerInfo = { label: `${b.kind}/${b.port}`, logGroup: `${config.groupPrefix}/syslog/${b.port}` };
+      const info: ListenerInfo = {
+        label: `${b.format === "gelf" ? "gelf-" : ""}${b.kind}/${b.port}`,
+        logGroup: `${config.groupPrefix}/${b.format}/${b.port}`,
+        format: b.format,
+      };
       this.listening.push(info.label);
       if (b.kind === "udp") {
-        this.#udp.push(new UdpListener({ socket: b.socket, info, ingest, maxMessageBytes: config.maxMessageSize }));
+        const maxMessageBytes = config.maxMessageSize;
+        const handler = b.format === "gelf" ? new GelfDatagrams({ info, ingest, maxMessageBytes }) : undefined;
+        this.#udp.push(
+          new UdpListener({ socket: b.socket, info, ingest, maxMessageBytes, ...(handler && { handler }) }),
+        );
       } else {
         this.#streams.push(
           new StreamListener({
@@ -172,9 +182,10 @@ export class Relay {
       }
     }
     let cert = "", key = "";
-    if (config.tlsPorts.length > 0) {
-      cert = await readPem("--cert", config.cert!, config.tlsPorts);
-      key = await readPem("--key", config.key!, config.tlsPorts);
+    const tlsPorts = [...config.tlsPorts, ...config.gelfTlsPorts];
+    if (tlsPorts.length > 0) {
+      cert = await readPem("--cert", config.cert!, tlsPorts);
+      key = await readPem("--key", config.key!, tlsPorts);
     }
     const sink = await openSink(config);
     let bound: Bound[];
@@ -220,6 +231,7 @@ export class Relay {
     for (const l of this.#streams) l.serve();
     this.#flushTimer = setInterval(() => {
       this.#batcher.flushDue();
+      for (const l of this.#udp) l.tick();
       this.#updateGauges();
     }, Math.min(FLUSH_CHECK_MS, config.flushInterval * 1000));
     this.#log.info("kinesyslog started", {
@@ -344,18 +356,38 @@ function bindAll(config: Config, cert: string, key: string): Bound[] {
       throw new StartupError(`Cannot listen on ${kind} port ${port} at ${hostname}: ${why}`);
     }
   };
-  for (const port of config.udpPorts) {
-    attempt("UDP", port, () => ({
-      kind: "udp",
-      port,
-      socket: Deno.listenDatagram({ transport: "udp", hostname, port }),
-    }));
-  }
-  for (const port of config.tcpPorts) {
-    attempt("TCP", port, () => ({ kind: "tcp", port, listener: Deno.listen({ transport: "tcp", hostname, port }) }));
-  }
-  for (const port of config.tlsPorts) {
-    attempt("TLS", port, () => ({ kind: "tls", port, listener: Deno.listenTls({ hostname, port, cert, key }) }));
+  const formats = [["syslog", "", config.udpPorts, config.tcpPorts, config.tlsPorts], [
+    "gelf",
+    "GELF ",
+    config.gelfUdpPorts,
+    config.gelfTcpPorts,
+    config.gelfTlsPorts,
+  ]] as const;
+  for (const [format, name, udpPorts, tcpPorts, tlsPorts] of formats) {
+    for (const port of udpPorts) {
+      attempt(`${name}UDP`, port, () => ({
+        kind: "udp",
+        format,
+        port,
+        socket: Deno.listenDatagram({ transport: "udp", hostname, port }),
+      }));
+    }
+    for (const port of tcpPorts) {
+      attempt(`${name}TCP`, port, () => ({
+        kind: "tcp",
+        format,
+        port,
+        listener: Deno.listen({ transport: "tcp", hostname, port }),
+      }));
+    }
+    for (const port of tlsPorts) {
+      attempt(`${name}TLS`, port, () => ({
+        kind: "tls",
+        format,
+        port,
+        listener: Deno.listenTls({ hostname, port, cert, key }),
+      }));
+    }
   }
   return bound;
 }

@@ -311,7 +311,9 @@ Deno.test("configuration errors stop startup with one line naming the flag", asy
     await t.step("no listener", async () => {
       const { code, lines } = await run(["listen", ...base, "--tls-port", "0"]);
       assertEquals(code, 2);
-      assertEquals(lines, ["kinesyslog: No listener enabled: give --udp-port, --tcp-port or --tls-port"]);
+      assertEquals(lines, [
+        "kinesyslog: No listener enabled: give --udp-port, --tcp-port, --tls-port or a --gelf-*-port",
+      ]);
     });
     await t.step("both --stream and --output-dir", async () => {
       const { code, lines } = await run(["listen", ...base, "--stream", "s", "--udp-port", "5514"]);

@@ -1,8 +1,10 @@
-import { EventBuffer, type PackedEvents } from "./event_buffer.ts";
+import { EventBuffer, type EventFormat, type PackedEvents } from "./event_buffer.ts";
 import { MAX_RECORD_BYTES, updateEstimate } from "./record_builder.ts";
 
 /** A batch of raw events of one (log group, log stream), ready for the spool worker. */
 export interface Batch extends PackedEvents {
+  /** How to read the events' times. */
+  format: EventFormat;
   /** `<prefix>/<syslog|gelf>/<destination port>`. */
   logGroup: string;
   /** The source address. */
@@ -84,11 +86,11 @@ export class Batcher {
    * The buffer of one (log group, log stream). Append to it, then call
    * {@linkcode Batcher.afterAppend} once for the whole run of appends.
    */
-  buffer(logGroup: string, logStream: string): GroupBuffer {
+  buffer(logGroup: string, logStream: string, format: EventFormat = "syslog"): GroupBuffer {
     const key = logGroup + "\n" + logStream;
     let buffer = this.#buffers.get(key);
     if (buffer === undefined) {
-      buffer = new GroupBuffer(logGroup, logStream);
+      buffer = new GroupBuffer(logGroup, logStream, format);
       this.#buffers.set(key, buffer);
     }
     if (buffer.count === 0) buffer.firstAt = this.#now();
@@ -154,7 +156,7 @@ export class Batcher {
     this.#buffered -= buffer.accounted;
     buffer.accounted = 0;
     const taken = buffer.take();
-    this.#onFlush({ logGroup: buffer.logGroup, logStream: buffer.logStream, ...taken });
+    this.#onFlush({ format: buffer.format, logGroup: buffer.logGroup, logStream: buffer.logStream, ...taken });
   }
 }
 
@@ -166,7 +168,7 @@ export class GroupBuffer extends EventBuffer {
   touched = true;
 
   /** Creates the buffer of one (log group, log stream). */
-  constructor(readonly logGroup: string, readonly logStream: string) {
+  constructor(readonly logGroup: string, readonly logStream: string, readonly format: EventFormat) {
     super();
   }
 }

@@ -2,11 +2,19 @@
  * The packed form of a batch of raw events, written on the main thread and read in the
  * spool worker. Events are appended into fixed-size chunks (an entry never spans two), so
  * growing never copies and an idle buffer holds no memory. Each entry is
- * `u32 length (LE) | f64 receive time in ms (LE) | message bytes`. The chunks are
- * transferred to the worker, not copied.
+ * `u32 length (LE) | f64 time in ms (LE) | message bytes`; the time is the receive time of
+ * a syslog message and the event time of a GELF one (see {@linkcode EventFormat}). The
+ * chunks are transferred to the worker, not copied.
  *
  * @module
  */
+
+/**
+ * What the events of a buffer are: `syslog` events carry their receive time and the worker
+ * reads the event time from the message; `gelf` events carry their event time already
+ * (read from the JSON on the main thread, where the message was validated).
+ */
+export type EventFormat = "syslog" | "gelf";
 
 /** Bytes of the per-entry header: u32 length and f64 receive time. */
 export const ENTRY_HEADER_BYTES = 12;

@@ -1,4 +1,4 @@
-import { forEachEvent, type PackedEvents } from "./event_buffer.ts";
+import { type EventFormat, forEachEvent, type PackedEvents } from "./event_buffer.ts";
 import { type EncodedEvents, EventJsonWriter } from "./event_json.ts";
 import { parseSyslogTimestamp } from "../parse/syslog_timestamp.ts";
 
@@ -109,13 +109,18 @@ export interface DecodeResult {
 const HEADER_BYTES = 64;
 
 /**
- * Serializes a packed batch of syslog messages (see `event_buffer.ts`): the event time is
- * read from the message or falls back to the receive time, every event gets a random UUID,
- * and the message is kept verbatim (invalid UTF-8 replaced).
+ * Serializes a packed batch (see `event_buffer.ts`): every event gets a random UUID and the
+ * message is kept verbatim (invalid UTF-8 replaced). For `syslog` the event time is read
+ * from the message or falls back to the stored receive time; for `gelf` the stored time is
+ * already the event time.
  */
-export function encodeSyslogBatch(packed: PackedEvents): DecodeResult {
+export function encodeBatch(packed: PackedEvents, format: EventFormat): DecodeResult {
   const writer = new EventJsonWriter(packed.messageBytes * 1.1 + packed.count * 96);
   let timestampFallbacks = 0;
+  if (format === "gelf") {
+    forEachEvent(packed, (bytes, eventMs) => writer.add(crypto.randomUUID(), Math.floor(eventMs), bytes));
+    return { events: writer.finish(), timestampFallbacks };
+  }
   forEachEvent(packed, (bytes, receivedMs) => {
     const head = String.fromCharCode.apply(null, bytes.subarray(0, HEADER_BYTES) as unknown as number[]);
     let timestamp = parseSyslogTimestamp(head, receivedMs);
@@ -136,7 +141,7 @@ const encoder = new TextEncoder();
  *
  * @example
  * ```ts
- * const { records } = await buildRecords(header, encodeSyslogBatch(batch).events, { compress: gzip });
+ * const { records } = await buildRecords(header, encodeBatch(batch, batch.format).events, { compress: gzip });
  * ```
  */
 export async function buildRecords(

@@ -2,7 +2,7 @@ import { gunzipSync } from "node:zlib";
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { EventBuffer } from "./event_buffer.ts";
 import { type EncodedEvents, EventJsonWriter } from "./event_json.ts";
-import { buildRecords, encodeSyslogBatch, gzip, MAX_RECORD_BYTES, serializeEvent } from "./record_builder.ts";
+import { buildRecords, encodeBatch, gzip, MAX_RECORD_BYTES, serializeEvent } from "./record_builder.ts";
 
 /** Packs serialized events as the worker does. */
 function pack(events: string[]): EncodedEvents {
@@ -87,12 +87,12 @@ Deno.test("buildRecords() drops and counts an event that alone exceeds the limit
   assertEquals(ids, ["a", "c"]);
 });
 
-Deno.test("encodeSyslogBatch() keeps messages verbatim and falls back to the receive time", () => {
+Deno.test("encodeBatch() keeps messages verbatim and falls back to the receive time", () => {
   const buffer = new EventBuffer();
   const received = Date.UTC(2026, 10, 24, 12);
   buffer.append(new TextEncoder().encode("<34>1 2003-10-11T22:14:15.003Z host su - - - msg"), received);
   buffer.append(new Uint8Array([0x3c, 0x31, 0x33, 0x3e, 0xff, 0x41]), received + 0.5); // invalid UTF-8
-  const { events, timestampFallbacks } = encodeSyslogBatch(buffer.take());
+  const { events, timestampFallbacks } = encodeBatch(buffer.take(), "syslog");
   const parsed = JSON.parse("[" + new TextDecoder().decode(events.bytes.subarray(1)) + "]");
   assertEquals(parsed.map((e: { timestamp: number; message: string }) => [e.timestamp, e.message]), [
     [1065910455003, "<34>1 2003-10-11T22:14:15.003Z host su - - - msg"],
@@ -100,4 +100,17 @@ Deno.test("encodeSyslogBatch() keeps messages verbatim and falls back to the rec
   ]);
   assertEquals(timestampFallbacks, 1);
   assert(/^[0-9a-f-]{36}$/.test(parsed[0].id) && parsed[0].id !== parsed[1].id);
+});
+
+Deno.test("encodeBatch() stamps GELF events with their stored event time, never parsing the JSON", () => {
+  const buffer = new EventBuffer();
+  // A GELF message that looks like syslog inside: the stored time must win, uncounted.
+  const json = '{"short_message":"<34>1 2003-10-11T22:14:15.003Z h su - - - m","timestamp":1500000000.5}';
+  buffer.append(new TextEncoder().encode(json), 1500000000500.25);
+  const { events, timestampFallbacks } = encodeBatch(buffer.take(), "gelf");
+  const parsed = JSON.parse("[" + new TextDecoder().decode(events.bytes.subarray(1)) + "]");
+  assertEquals(parsed.map((e: { timestamp: number; message: string }) => [e.timestamp, e.message]), [
+    [1500000000500, json],
+  ]);
+  assertEquals(timestampFallbacks, 0);
 });

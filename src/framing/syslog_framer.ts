@@ -7,6 +7,11 @@
  * `<` must follow the space keeps a PRI-less line such as `404 not found` from being read as
  * an octet count.
  *
+ * GELF over TCP (GELF 1.1, "GELF via TCP") uses the same machine with `gelf: true`: frames
+ * end at NUL only (a JSON document may hold raw LFs between tokens), there is no octet
+ * counting, white space between frames is skipped, and an oversize frame is dropped instead
+ * of cut (a cut JSON document is useless).
+ *
  * The framer is a pure state machine: it never blocks, never throws on input, keeps at most
  * `maxMessageBytes` of one frame, and yields the same frames however the bytes are chunked.
  *
@@ -17,6 +22,7 @@ const LF = 0x0a;
 const CR = 0x0d;
 const NUL = 0x00;
 const SPACE = 0x20;
+const TAB = 0x09;
 const LESS_THAN = 0x3c;
 const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
@@ -34,8 +40,16 @@ export interface SyslogFramerOptions {
    * @default {65536}
    */
   maxMessageBytes?: number;
-  /** Called once for every frame cut to `maxMessageBytes`, with its full length when known. */
+  /**
+   * Called once for every frame longer than `maxMessageBytes`, with its full length when
+   * known. The frame is cut to `maxMessageBytes`, or dropped in GELF mode.
+   */
   onTruncated?: (frameBytes: number) => void;
+  /**
+   * Frame GELF (NUL-delimited JSON) instead of syslog.
+   * @default {false}
+   */
+  gelf?: boolean;
 }
 
 const enum State {
@@ -65,6 +79,7 @@ const enum State {
 export class SyslogFramer {
   readonly #max: number;
   readonly #onTruncated: ((frameBytes: number) => void) | undefined;
+  readonly #gelf: boolean;
   #state = State.Start;
   /** Pieces of the current frame that span chunks (views into earlier chunks). */
   #pieces: Uint8Array[] = [];
@@ -86,6 +101,7 @@ export class SyslogFramer {
     }
     this.#max = max;
     this.#onTruncated = options.onTruncated;
+    this.#gelf = options.gelf ?? false;
   }
 
   /** Feeds one chunk; complete frames are appended to `out`. */
@@ -94,15 +110,15 @@ export class SyslogFramer {
     let pos = 0;
     // Positions of the next LF and NUL at or after `pos`, computed lazily once per chunk
     // so that scanning stays linear in the chunk length.
-    let nextLf = -2;
+    let nextLf = this.#gelf ? -1 : -2;
     let nextNul = -2;
     while (pos < end) {
       switch (this.#state) {
         case State.Start: {
           const b = chunk[pos]!;
-          if (b === LF || b === NUL) {
+          if (b === LF || b === NUL || (this.#gelf && (b === CR || b === SPACE || b === TAB))) {
             pos++;
-          } else if (b > DIGIT_0 && b <= DIGIT_9) {
+          } else if (b > DIGIT_0 && b <= DIGIT_9 && !this.#gelf) {
             this.#state = State.Count;
             this.#count = b - DIGIT_0;
             this.#countDigits = 1;
@@ -241,12 +257,15 @@ export class SyslogFramer {
         at += piece.length;
       }
     }
-    if (this.#truncated) this.#onTruncated?.(this.#seen);
+    const truncated = this.#truncated;
+    if (truncated) this.#onTruncated?.(this.#seen);
     this.#state = State.Start;
     this.#pieces = [];
     this.#kept = 0;
     this.#truncated = false;
-    const trimmed = octetCounted ? trimTrailingDelimiters(frame) : trimTrailingCr(frame);
+    if (truncated && this.#gelf) return;
+    // Octet counts and GELF frames may hold a trailing LF; a line's LF is already gone.
+    const trimmed = octetCounted || this.#gelf ? trimTrailingDelimiters(frame) : trimTrailingCr(frame);
     if (trimmed.length > 0) out.push(trimmed);
   }
 }

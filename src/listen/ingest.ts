@@ -1,4 +1,6 @@
 import type { Batcher } from "../batch/batcher.ts";
+import type { EventFormat } from "../batch/event_buffer.ts";
+import { parseGelfMessage } from "../parse/gelf_message.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { Pressure } from "./pressure.ts";
@@ -7,8 +9,10 @@ import type { Pressure } from "./pressure.ts";
 export interface ListenerInfo {
   /** `<protocol>/<port>`, the metrics label. */
   label: string;
-  /** The records' log group: `<prefix>/syslog/<port>`. */
+  /** The records' log group: `<prefix>/<syslog|gelf>/<port>`. */
   logGroup: string;
+  /** What the listener receives. */
+  format: EventFormat;
 }
 
 /** Whether a frame holds only white space (such messages are dropped and counted). */
@@ -21,8 +25,10 @@ export function isBlank(frame: Uint8Array): boolean {
 }
 
 /**
- * Where listeners hand their messages: drops blank ones, counts what arrives, and appends
- * the rest to the batch of (listener, source). Cost per message: one copy into the batch.
+ * Where listeners hand their messages: drops blank ones, checks GELF messages (a JSON object
+ * with a message; the event time read from it), counts what arrives and what is refused, and
+ * appends the rest to the batch of (listener, source). Cost per syslog message: one copy
+ * into the batch.
  */
 export class Ingest {
   /** Creates the junction between listeners and the batcher. */
@@ -35,38 +41,43 @@ export class Ingest {
 
   /** Takes the frames of one read from a stream connection. */
   accept(info: ListenerInfo, source: string, frames: readonly Uint8Array[], receivedMs: number): void {
-    const buffer = this.batcher.buffer(info.logGroup, source);
+    const buffer = this.batcher.buffer(info.logGroup, source, info.format);
+    const gelf = info.format === "gelf";
     let count = 0;
     let bytes = 0;
     let blank = 0;
     for (const frame of frames) {
-      if (!isBlank(frame)) {
-        buffer.append(frame, receivedMs);
-        count++;
-        bytes += frame.length;
-      } else {
+      if (isBlank(frame)) {
         blank++;
+        continue;
       }
+      const time = gelf ? this.#gelfTime(info, source, frame, receivedMs) : receivedMs;
+      if (time === undefined) continue;
+      buffer.append(frame, time);
+      count++;
+      bytes += frame.length;
     }
     this.batcher.afterAppend(buffer);
     this.metrics.messagesReceived.inc({ listener: info.label }, count);
     this.metrics.bytesReceived.inc({ listener: info.label }, bytes);
-    if (blank > 0) this.#dropped(info, source, "empty", blank);
+    if (blank > 0) this.dropped(info, source, "empty", blank);
   }
 
   /** Takes one UDP message; drops it (counted) while the relay is over a bound. */
   acceptDatagram(info: ListenerInfo, source: string, message: Uint8Array, receivedMs: number): void {
     if (isBlank(message)) {
-      this.#dropped(info, source, "empty", 1);
+      this.dropped(info, source, "empty", 1);
       return;
     }
     const reason = this.pressure.reason();
     if (reason !== undefined) {
-      this.#dropped(info, source, reason, 1);
+      this.dropped(info, source, reason, 1);
       return;
     }
-    const buffer = this.batcher.buffer(info.logGroup, source);
-    buffer.append(message, receivedMs);
+    const time = info.format === "gelf" ? this.#gelfTime(info, source, message, receivedMs) : receivedMs;
+    if (time === undefined) return;
+    const buffer = this.batcher.buffer(info.logGroup, source, info.format);
+    buffer.append(message, time);
     this.batcher.afterAppend(buffer);
     this.metrics.messagesReceived.inc({ listener: info.label });
     this.metrics.bytesReceived.inc({ listener: info.label }, message.length);
@@ -83,7 +94,20 @@ export class Ingest {
     });
   }
 
-  #dropped(info: ListenerInfo, source: string, reason: string, count: number): void {
+  /** The event time of a valid GELF message, or undefined when it is refused (counted). */
+  #gelfTime(info: ListenerInfo, source: string, json: Uint8Array, receivedMs: number): number | undefined {
+    const parsed = parseGelfMessage(json);
+    if (typeof parsed === "string") {
+      this.dropped(info, source, parsed, 1);
+      return undefined;
+    }
+    if (parsed.timestampMs !== undefined) return parsed.timestampMs;
+    this.metrics.timestampFallbacks.inc();
+    return receivedMs;
+  }
+
+  /** Counts and logs (rate-limited per listener and reason) `count` messages not delivered. */
+  dropped(info: ListenerInfo, source: string, reason: string, count = 1): void {
     this.metrics.messagesDropped.inc({ listener: info.label, reason }, count);
     this.log.limited("warn", `drop-${info.label}-${reason}`, "Message dropped", {
       listener: info.label,

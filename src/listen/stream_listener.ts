@@ -23,9 +23,9 @@ export interface StreamListenerOptions {
 }
 
 /**
- * Accepts TCP or TLS connections and pipes each through a {@linkcode SyslogFrameStream} into
- * the ingest. Reads are pull-driven: while the relay is over a bound, reading stops and the
- * kernel slows the sender. Owns its connections: {@linkcode StreamListener.close} stops
+ * Accepts TCP or TLS connections and pipes each through a {@linkcode SyslogFrameStream} (in
+ * GELF mode for a GELF listener) into the ingest. Reads are pull-driven: while the relay is
+ * over a bound, reading stops and the kernel slows the sender. Owns its connections: {@linkcode StreamListener.close} stops
  * accepting, lets connections finish for a grace period, then ends them, delivering
  * every complete and partial frame already received.
  */
@@ -123,9 +123,14 @@ export class StreamListener {
     try {
       if (tls && !(await this.#handshake(conn as Deno.TlsConn, source, () => ended))) return;
       log.debug("Connection opened", { listener: info.label, source });
+      const gelf = info.format === "gelf";
       const frames = new SyslogFrameStream({
         maxMessageBytes,
-        onTruncated: (bytes) => ingest.truncated(info, source, bytes, maxMessageBytes),
+        gelf,
+        // A cut GELF document is useless: the framer drops it, counted here.
+        onTruncated: gelf
+          ? () => ingest.dropped(info, source, "oversize")
+          : (bytes) => ingest.truncated(info, source, bytes, maxMessageBytes),
       });
       await this.#readable(reader, source, () => ended).pipeThrough(frames).pipeTo(
         new WritableStream({

@@ -6,6 +6,19 @@ import { ACCEPT_ERROR_PAUSE_MS } from "./stream_listener.ts";
 /** Largest UDP payload (RFC 768: a 16-bit length, less the 8-byte UDP header). */
 export const MAX_DATAGRAM_BYTES = 65_527;
 
+/**
+ * What a UDP listener does with each datagram (syslog by default; see `gelf_datagrams.ts`).
+ * `datagram` is a view into a reused buffer: copy what must outlive the call.
+ */
+export interface DatagramHandler {
+  /** Takes one datagram from `source`. */
+  handle(datagram: Uint8Array, source: string, receivedMs: number): void;
+  /** Called about once a second (expiry, gauges). */
+  tick?(): void;
+  /** Called once when the listener closes. */
+  close?(): void;
+}
+
 /** Options of {@linkcode UdpListener}. */
 export interface UdpListenerOptions {
   /** A bound UDP socket. */
@@ -16,21 +29,30 @@ export interface UdpListenerOptions {
   ingest: Ingest;
   /** Longest message kept, in bytes. */
   maxMessageBytes: number;
+  /** What to do with each datagram. @default syslog: one datagram, one message */
+  handler?: DatagramHandler;
 }
 
 /**
  * Receives syslog over UDP (RFC 5426): one datagram, one message, nothing shared between
- * senders. The loop reads as fast as it can into one reused buffer: the message is copied
+ * senders; or GELF, with another {@linkcode DatagramHandler}. The loop reads as fast as it can into one reused buffer: the message is copied
  * into its batch at once, so the kernel's receive buffer drains quickly.
  */
 export class UdpListener {
   readonly #o: UdpListenerOptions;
+  readonly #handler: DatagramHandler;
   #serving: Promise<void> | undefined;
   #closed = false;
 
   /** Wraps a bound socket; call {@linkcode UdpListener.serve}. */
   constructor(options: UdpListenerOptions) {
     this.#o = options;
+    this.#handler = options.handler ?? syslogDatagrams(options);
+  }
+
+  /** Lets the handler do its periodic work (called by the relay about once a second). */
+  tick(): void {
+    this.#handler.tick?.();
   }
 
   /** Starts the receive loop; it ends when the socket is closed. */
@@ -47,10 +69,12 @@ export class UdpListener {
       } catch { /* already closed */ }
     }
     await this.#serving;
+    this.#handler.close?.();
   }
 
   async #receive(): Promise<void> {
-    const { socket, info, ingest, maxMessageBytes } = this.#o;
+    const { socket, info, ingest } = this.#o;
+    const handler = this.#handler;
     const buffer = new Uint8Array(MAX_DATAGRAM_BYTES + 1);
     while (!this.#closed) {
       let received: [Uint8Array, Deno.Addr];
@@ -66,15 +90,22 @@ export class UdpListener {
         await new Promise((resolve) => setTimeout(resolve, ACCEPT_ERROR_PAUSE_MS));
         continue;
       }
-      const receivedMs = Date.now();
       const [datagram, addr] = received;
-      const source = sourceAddress(addr);
+      handler.handle(datagram, sourceAddress(addr), Date.now());
+    }
+  }
+}
+
+/** Syslog over UDP: the datagram's message, cut to the longest message kept. */
+function syslogDatagrams({ info, ingest, maxMessageBytes }: UdpListenerOptions): DatagramHandler {
+  return {
+    handle(datagram, source, receivedMs) {
       let message = datagramMessage(datagram);
       if (message.length > maxMessageBytes) {
         ingest.truncated(info, source, message.length, maxMessageBytes);
         message = message.subarray(0, maxMessageBytes);
       }
       ingest.acceptDatagram(info, source, message, receivedMs);
-    }
-  }
+    },
+  };
 }

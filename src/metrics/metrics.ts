@@ -47,6 +47,24 @@ export class Metrics {
     "Connections ended by an error, by reason",
     ["listener", "reason"],
   );
+  /** Incomplete chunked GELF messages held, per listener. */
+  readonly gelfPendingMessages = this.#gauge(
+    "kinesyslog_gelf_pending_messages",
+    "Chunked GELF messages waiting for their missing chunks",
+    ["listener"],
+  );
+  /** Chunk bytes held for incomplete GELF messages, per listener. */
+  readonly gelfPendingBytes = this.#gauge(
+    "kinesyslog_gelf_pending_bytes",
+    "Chunk bytes held for incomplete GELF messages",
+    ["listener"],
+  );
+  /** GELF chunks ignored as duplicates (or late chunks of a finished message). */
+  readonly gelfDuplicateChunks = this.#counter(
+    "kinesyslog_gelf_duplicate_chunks_total",
+    "GELF chunks ignored: already held, or of a message already completed or given up",
+    ["listener"],
+  );
   /** Events written to the spool, inside records. */
   readonly eventsSpooled = this.#counter("kinesyslog_events_spooled_total", "Events written to the spool", []);
   /** Records written to the spool. */

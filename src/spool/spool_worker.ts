@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { buildRecords, encodeSyslogBatch, gzip, updateEstimate } from "../batch/record_builder.ts";
+import { buildRecords, encodeBatch, gzip, updateEstimate } from "../batch/record_builder.ts";
 import { SpoolDir } from "./spool_dir.ts";
 import type { FromWorker, ToWorker } from "./worker_protocol.ts";
 
@@ -53,7 +53,7 @@ async function handle(message: ToWorker): Promise<void> {
     case "batch": {
       try {
         if (spool === undefined) throw new Error("spool worker used before init");
-        const decoded = encodeSyslogBatch(message);
+        const decoded = encodeBatch(message, message.format);
         const header = { owner: await owner, logGroup: message.logGroup, logStream: message.logStream };
         const built = await buildRecords(header, decoded.events, { compress: gzip, ratio });
         if (built.jsonBytes > 0) {

@@ -236,6 +236,38 @@ export async function eventually(
   }
 }
 
+/** The sum of a metric's samples whose labels include `labels`, scraped from `/metrics`. */
+export async function scrape(port: number, name: string, labels = ""): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (m !== null && m[1] === name && (m[2] ?? "").includes(labels)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+const NODE_CLIENTS = new URL("../.toolchain/node-clients", import.meta.url).pathname;
+
+/**
+ * Installs an npm package for the Node.js test clients (`tests/clients/*.cjs`) into the
+ * git-ignored `.toolchain/node-clients`, once; returns the `NODE_PATH` to run them with.
+ */
+export async function nodeClientModules(name: string, version: string): Promise<string> {
+  const modules = `${NODE_CLIENTS}/node_modules`;
+  try {
+    const installed = JSON.parse(await Deno.readTextFile(`${modules}/${name}/package.json`));
+    if (installed.version === version) return modules;
+  } catch { /* not installed yet */ }
+  const out = await new Deno.Command("npm", {
+    args: ["install", "--prefix", NODE_CLIENTS, "--no-save", "--no-audit", "--no-fund", `${name}@${version}`],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(`npm install ${name}@${version} failed: ${new TextDecoder().decode(out.stderr)}`);
+  return modules;
+}
+
 async function openssl(args: string[]): Promise<void> {
   const out = await new Deno.Command("openssl", { args, stdout: "null", stderr: "piped" }).output();
   if (!out.success) throw new Error(`openssl ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);

@@ -12,6 +12,7 @@ import {
   readOutputDir,
   RelayProcess,
   runMain,
+  scrape,
   sendStream,
   sendTcp,
   sendUdp,
@@ -555,16 +556,6 @@ Deno.test("a record Firehose refuses as invalid is quarantined and never blocks 
 });
 
 /** The value of one sample in Prometheus text, summed over label sets that contain `labels`. */
-async function scrape(port: number, name: string, labels = ""): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split("\n")) {
-    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (m !== null && m[1] === name && (m[2] ?? "").includes(labels)) sum += Number(m[3]);
-  }
-  return sum;
-}
-
 Deno.test("a plain-text or silent client on the TLS port is counted and harms no other client", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
   const { cert, key, ca } = await makeCertificate(dir);

@@ -47,7 +47,9 @@ export function isGelfChunk(datagram: Uint8Array): boolean {
  * ```
  */
 export function parseGelfChunk(datagram: Uint8Array): GelfChunk | GelfChunkError {
-  if (datagram.length <= GELF_CHUNK_HEADER_BYTES || !isGelfChunk(datagram)) return "bad_chunk_header";
+  // A chunk may carry no data: gelf-pro 1.4 sends an empty last chunk when the payload is a
+  // multiple of its chunk size.
+  if (datagram.length < GELF_CHUNK_HEADER_BYTES || !isGelfChunk(datagram)) return "bad_chunk_header";
   const sequence = datagram[10]!;
   const count = datagram[11]!;
   if (count > MAX_GELF_CHUNKS) return "too_many_chunks";

@@ -14,7 +14,6 @@ Deno.test("parseGelfChunk() reads the header and refuses what GELF 1.1 forbids",
     assertEquals(chunk.id, "\x01\x02\x03\x04\x05\x06\x07\x08");
   });
   const table: [string, Uint8Array, string][] = [
-    ["header only, no data", chunkBytes(0, 1, []), "bad_chunk_header"],
     ["shorter than the header", chunkBytes(0, 1, []).subarray(0, GELF_CHUNK_HEADER_BYTES - 1), "bad_chunk_header"],
     ["no magic", new Uint8Array(20), "bad_chunk_header"],
     [`a count of ${MAX_GELF_CHUNKS + 1}`, chunkBytes(0, MAX_GELF_CHUNKS + 1), "too_many_chunks"],
@@ -26,6 +25,10 @@ Deno.test("parseGelfChunk() reads the header and refuses what GELF 1.1 forbids",
   for (const [name, bytes, expected] of table) {
     await t.step(name, () => assertEquals(parseGelfChunk(bytes), expected));
   }
+  await t.step("a chunk without data (gelf-pro's last chunk when the payload fills the others exactly)", () => {
+    const chunk = parseGelfChunk(chunkBytes(1, 2, []));
+    assertEquals(typeof chunk === "object" && chunk.data.length, 0);
+  });
   await t.step(`${MAX_GELF_CHUNKS} chunks are allowed`, () => {
     assertEquals(typeof parseGelfChunk(chunkBytes(MAX_GELF_CHUNKS - 1, MAX_GELF_CHUNKS)), "object");
   });

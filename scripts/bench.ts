@@ -9,13 +9,14 @@
  *
  * @module
  */
+import { deflateSync } from "node:zlib";
 import { FirehoseEndpoint } from "../tests/firehose_endpoint.ts";
 import { awsTestEnv, freePort, makeCertificate, RelayProcess } from "../tests/harness.ts";
 
 interface Case {
   name: string;
   protocol: "tcp" | "tls" | "udp";
-  format: "rfc5424" | "rfc3164";
+  format: "rfc5424" | "rfc3164" | "gelf";
   bytes: number;
   connections: number;
   /** Messages to send (TCP/TLS), or the offered rate per second (UDP). */
@@ -88,6 +89,23 @@ const CASES: Case[] = [
     messages: 500_000,
   },
   {
+    name: "GELF TCP, 4 connections, 300 B",
+    protocol: "tcp",
+    format: "gelf",
+    bytes: 300,
+    connections: 4,
+    messages: 500_000,
+  },
+  {
+    name: "GELF UDP zlib, 20,000/s offered, 300 B",
+    protocol: "udp",
+    format: "gelf",
+    bytes: 300,
+    connections: 1,
+    messages: 20_000,
+    seconds: 5,
+  },
+  {
     name: "UDP, 20,000/s offered, RFC 5424, 200 B",
     protocol: "udp",
     format: "rfc5424",
@@ -157,8 +175,18 @@ function generator(seed: number): () => number {
   };
 }
 
-/** One message of exactly `bytes` bytes including its LF, with log-like varied content. */
+/**
+ * One message of exactly `bytes` bytes including its LF (NUL for GELF), with log-like varied
+ * content.
+ */
 function message(format: Case["format"], bytes: number, seq: number, random: () => number): string {
+  if (format === "gelf") {
+    const head = `{"version":"1.1","host":"web-${seq % 40}","timestamp":${1795500000 + seq / 1000},"level":6,` +
+      `"_seq":${seq},"short_message":"`;
+    let text = "";
+    while (head.length + text.length + 3 < bytes) text += ` ${WORDS[Math.floor(random() * WORDS.length)]!}`;
+    return head + text.slice(0, bytes - head.length - 3) + '"}\0';
+  }
   const s = String(seq % 60).padStart(2, "0");
   const head = format === "rfc5424"
     ? `<134>1 2026-11-24T00:00:${s}.${String(seq).padStart(6, "0").slice(-6)}+00:00 web-${seq % 40} app ${
@@ -221,7 +249,7 @@ async function run(c: Case, dir: string, tls: { cert: string; key: string; ca: s
     "127.0.0.1",
     "--prometheus-port",
     String(metricsPort),
-    `--${c.protocol}-port`,
+    `--${c.format === "gelf" ? "gelf-" : ""}${c.protocol}-port`,
     String(port),
     ...(c.protocol === "tls" ? ["--cert", tls.cert, "--key", tls.key] : ["--tls-port", "0"]),
     "--flush-interval",
@@ -305,7 +333,10 @@ async function sendUdpAtRate(port: number, c: Case): Promise<number> {
   const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
   const target = { transport: "udp" as const, hostname: "127.0.0.1", port };
   const random = generator(7);
-  const datagrams = Array.from({ length: 1000 }, (_, i) => enc.encode(message(c.format, c.bytes, i, random).trimEnd()));
+  const datagrams = Array.from({ length: 1000 }, (_, i) => {
+    const bytes = enc.encode(message(c.format, c.bytes, i, random).replace(/[\n\0]$/, ""));
+    return c.format === "gelf" ? deflateSync(bytes) : bytes;
+  });
   const total = c.messages * c.seconds!;
   const start = performance.now();
   let sent = 0;

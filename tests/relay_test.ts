@@ -316,6 +316,21 @@ Deno.test("configuration errors stop startup with one line naming the flag", asy
         "kinesyslog: No listener enabled: give --udp-port, --tcp-port, --tls-port or a --gelf-*-port",
       ]);
     });
+    await t.step("GELF listeners: TLS without a certificate, and one port given twice", async () => {
+      const gelfTls = await run(["listen", ...base, "--tls-port", "0", "--gelf-tls-port", "12201"]);
+      assertEquals([gelfTls.code, gelfTls.lines], [2, [
+        "kinesyslog: Cannot listen on TLS port 12201: --cert and --key not given; give --cert and --key, or turn TLS off with --gelf-tls-port 0",
+      ]]);
+      // --gelf turns the default TLS port into a GELF one: it still names --tls-port.
+      const gelf = await run(["listen", ...base, "--gelf", "--udp-port", "12201"]);
+      assertEquals([gelf.code, gelf.lines], [2, [
+        "kinesyslog: Cannot listen on TLS port 6514: --cert and --key not given; give --cert and --key, or turn TLS off with --tls-port 0",
+      ]]);
+      const twice = await run(["listen", ...base, "--tls-port", "0", "--udp-port", "5514", "--gelf-udp-port", "5514"]);
+      assertEquals([twice.code, twice.lines], [2, [
+        "kinesyslog: UDP port 5514 is given to two listeners; give each its own",
+      ]]);
+    });
     await t.step("both --stream and --output-dir", async () => {
       const { code, lines } = await run(["listen", ...base, "--stream", "s", "--udp-port", "5514"]);
       assertEquals(code, 2);

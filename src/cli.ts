@@ -140,13 +140,13 @@ export function parseCli(
     outputError: (text: string, write: (text: string) => void) => write(`kinesyslog: ${text.replace(/^error: /, "")}`),
   };
   const program = new Command("kinesyslog")
-    .description("Syslog relay to AWS Kinesis Data Firehose")
+    .description("Syslog and GELF relay to AWS Kinesis Data Firehose")
     .version(VERSION, "--version", "print the version")
     .exitOverride()
     .configureOutput(output);
 
   program.command("listen")
-    .description("receive syslog and deliver it to Firehose (or a local directory)")
+    .description("receive syslog and GELF and deliver them to Firehose (or a local directory)")
     .exitOverride()
     .configureOutput(output)
     .addOption(option("--stream <name>", "Firehose delivery stream (exactly one of --stream and --output-dir)"))

@@ -2,8 +2,8 @@
  * Reassembly of chunked GELF UDP messages, per (sender, message id), with bounded memory.
  *
  * Chunks may arrive in any order; duplicates, and late chunks of a message already completed
- * or given up, are ignored (so one lost message is reported once). An incomplete set expires {@linkcode GELF_CHUNK_TIMEOUT_MS} after
- * its first chunk. Pending sets are bounded in number and bytes, overall and per sender, so
+ * or given up, are ignored (so one lost message is reported once). An incomplete set expires
+ * {@linkcode GELF_CHUNK_TIMEOUT_MS} after its first chunk. Pending sets are bounded in number and bytes, overall and per sender, so
  * that one sender flooding partial messages evicts its own oldest sets before anyone
  * else's. Every set given up is reported through `onDiscard`, never silently.
  *
@@ -46,9 +46,10 @@ export interface GelfReassemblerOptions {
 /**
  * What {@linkcode GelfReassembler.add} did with a chunk: the whole payload when the chunk
  * completed its message, `"pending"` while chunks are missing, `"duplicate"` for a chunk
- * already held or of a message already finished (completed or given up), `"bad_sequence"` when the chunk's count
- * disagrees with the earlier chunks of its message (the chunk is ignored), `"oversize"` when
- * the message's chunks exceed `maxPayloadBytes` (the message is given up).
+ * already held or of a message already finished (completed or given up), `"bad_sequence"`
+ * when the chunk's count disagrees with the earlier chunks of its message (the chunk is
+ * ignored), `"oversize"` when the message's chunks exceed `maxPayloadBytes` (the message is
+ * given up).
  */
 export type GelfAddResult = Uint8Array | "pending" | "duplicate" | "bad_sequence" | "oversize";
 

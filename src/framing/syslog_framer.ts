@@ -246,24 +246,25 @@ export class SyslogFramer {
 
   #emit(out: Uint8Array[], octetCounted: boolean): void {
     const pieces = this.#pieces;
-    let frame: Uint8Array;
-    if (pieces.length === 1) {
-      frame = pieces[0]!;
-    } else {
-      frame = new Uint8Array(this.#kept);
-      let at = 0;
-      for (const piece of pieces) {
-        frame.set(piece, at);
-        at += piece.length;
-      }
-    }
+    const kept = this.#kept;
     const truncated = this.#truncated;
     if (truncated) this.#onTruncated?.(this.#seen);
     this.#state = State.Start;
     this.#pieces = [];
     this.#kept = 0;
     this.#truncated = false;
-    if (truncated && this.#gelf) return;
+    if (truncated && this.#gelf) return; // dropped: not worth joining its pieces
+    let frame: Uint8Array;
+    if (pieces.length === 1) {
+      frame = pieces[0]!;
+    } else {
+      frame = new Uint8Array(kept);
+      let at = 0;
+      for (const piece of pieces) {
+        frame.set(piece, at);
+        at += piece.length;
+      }
+    }
     // Octet counts and GELF frames may hold a trailing LF; a line's LF is already gone.
     const trimmed = octetCounted || this.#gelf ? trimTrailingDelimiters(frame) : trimTrailingCr(frame);
     if (trimmed.length > 0) out.push(trimmed);

@@ -5,6 +5,14 @@ import { decodeGelfPayload } from "../parse/gelf_payload.ts";
 import type { Ingest, ListenerInfo } from "./ingest.ts";
 import type { DatagramHandler } from "./udp_listener.ts";
 
+/**
+ * How much larger than its content a compressed payload may be: incompressible data is
+ * stored in deflate blocks of 5 header bytes per 65,535 (RFC 1951 section 3.2.4), inside at
+ * most 18 bytes of gzip header and trailer (RFC 1952) or 6 of zlib (RFC 1950). 1 KiB covers
+ * any `--max-message-size`.
+ */
+export const MAX_COMPRESSION_OVERHEAD_BYTES = 1_024;
+
 /** Options of {@linkcode GelfDatagrams}. */
 export interface GelfDatagramsOptions {
   /** Names for records and metrics. */
@@ -41,8 +49,7 @@ export class GelfDatagrams implements DatagramHandler {
     this.#maxMessageBytes = options.maxMessageBytes;
     this.#reassembler = new GelfReassembler({
       ...options.reassembly,
-      // Compressed data can be a little larger than what it holds (stored deflate blocks).
-      maxPayloadBytes: options.maxMessageBytes + 1024,
+      maxPayloadBytes: options.maxMessageBytes + MAX_COMPRESSION_OVERHEAD_BYTES,
       onDiscard: (source, reason) => this.#ingest.dropped(this.#info, source, reason),
     });
   }

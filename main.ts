@@ -39,6 +39,8 @@ export async function main(args: readonly string[]): Promise<number> {
       void relay?.shutdown();
     });
   }
+  // SIGHUP reloads the TLS certificates (after a renewal) without dropping connections.
+  Deno.addSignalListener("SIGHUP", () => void relay?.reloadCertificates());
   try {
     relay = await Relay.start(config, log);
   } catch (error) {

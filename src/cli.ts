@@ -5,6 +5,12 @@
  * @module
  */
 import { Command, CommanderError, Option } from "commander";
+import type { ClientAuthMode } from "./listen/client_auth.ts";
+import {
+  DEFAULT_HANDSHAKE_TIMEOUT_S,
+  DEFAULT_IDLE_TIMEOUT_S,
+  DEFAULT_MAX_CONNECTIONS,
+} from "./listen/stream_listener.ts";
 import { VERSION } from "./version.ts";
 
 /** The relay's configuration, validated. */
@@ -31,6 +37,20 @@ export interface Config {
   cert: string | undefined;
   /** PEM private key for TLS. */
   key: string | undefined;
+  /** PEM CA bundle that signs client certificates. */
+  clientCa: string | undefined;
+  /** Client certificate policy of TLS listeners. */
+  clientAuth: ClientAuthMode;
+  /** Names a client certificate must carry (CN or subjectAltName), any of them. */
+  clientAllow: string[];
+  /** TCP and TLS ports whose connections start with a PROXY protocol header. */
+  proxyPorts: number[];
+  /** Open connections per stream listener, at most. */
+  maxConnections: number;
+  /** Seconds a connection may wait for data before it is closed; 0 is off. */
+  idleTimeout: number;
+  /** Seconds for the PROXY header and the TLS handshake. */
+  handshakeTimeout: number;
   /** Spool directory. */
   spoolDir: string;
   /** Bound on the spool, in bytes. */
@@ -113,6 +133,20 @@ function seconds(flag: string) {
   };
 }
 
+function secondsOrOff(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === "" || !Number.isFinite(n) || n < 0) {
+      throw new ConfigError(`Invalid ${flag} '${value}': give a number of seconds, or 0 for off`);
+    }
+    return n;
+  };
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...value.trim().split(/\s+/).filter((w) => w !== "")];
+}
+
 function option(flags: string, description: string): Option {
   const long = /--([a-z-]+)/.exec(flags)![1]!;
   return new Option(flags, description).env(`KINESYSLOG_${long.toUpperCase().replaceAll("-", "_")}`);
@@ -177,6 +211,40 @@ export function parseCli(
     )
     .addOption(option("--cert <path>", "PEM certificate chain for TLS"))
     .addOption(option("--key <path>", "PEM private key for TLS"))
+    .addOption(option("--client-ca <path>", "PEM CA bundle to verify client certificates (mutual TLS)"))
+    .addOption(
+      option("--client-auth <mode>", "client certificates: none, optional or required")
+        .choices(["none", "optional", "required"]).default(undefined, "required with --client-ca, else none"),
+    )
+    .addOption(
+      option(
+        "--client-allow <name>",
+        "with --client-auth required: a client certificate CN or SAN to accept; repeatable; *.domain allowed",
+      )
+        .argParser(collect),
+    )
+    .addOption(
+      option(
+        "--proxy-protocol <port>",
+        "a TCP or TLS port whose connections start with a PROXY v1/v2 header; repeatable",
+      )
+        .argParser(ports("--proxy-protocol")),
+    )
+    .addOption(
+      option(
+        "--max-connections <n>",
+        "open connections per TCP/TLS listener; at the limit the longest-idle one makes room",
+      )
+        .argParser(integer("--max-connections", 1)).default(DEFAULT_MAX_CONNECTIONS),
+    )
+    .addOption(
+      option("--idle-timeout <seconds>", "close a TCP/TLS connection silent this long; 0 is off")
+        .argParser(secondsOrOff("--idle-timeout")).default(DEFAULT_IDLE_TIMEOUT_S),
+    )
+    .addOption(
+      option("--handshake-timeout <seconds>", "time for the PROXY header and the TLS handshake")
+        .argParser(seconds("--handshake-timeout")).default(DEFAULT_HANDSHAKE_TIMEOUT_S),
+    )
     .addOption(option("--spool-dir <dir>", "where records wait for delivery").default("/var/spool/kinesyslog"))
     .addOption(
       option("--spool-max-size <bytes>", "bound on the spool; when full, TCP/TLS senders are slowed and UDP dropped")
@@ -245,6 +313,13 @@ function validate(o: Record<string, unknown>): Config {
     gelfTlsPorts: (o.gelfTlsPort as number[] | undefined) ?? [],
     cert: str("cert"),
     key: str("key"),
+    clientCa: str("clientCa"),
+    clientAuth: (o.clientAuth as ClientAuthMode | undefined) ?? (str("clientCa") !== undefined ? "required" : "none"),
+    clientAllow: (o.clientAllow as string[] | undefined) ?? [],
+    proxyPorts: (o.proxyProtocol as number[] | undefined) ?? [],
+    maxConnections: o.maxConnections as number,
+    idleTimeout: o.idleTimeout as number,
+    handshakeTimeout: o.handshakeTimeout as number,
     spoolDir: String(o.spoolDir),
     spoolMaxSize: o.spoolMaxSize as number,
     region: str("region"),
@@ -291,6 +366,22 @@ function validate(o: Record<string, unknown>): Config {
       `Cannot listen on TLS port ${tlsPorts.join(", ")}: ${missing} not given; ` +
         `give --cert and --key, or turn TLS off with ${off}`,
     );
+  }
+  if (config.clientAuth !== "none" && config.clientCa === undefined) {
+    throw new ConfigError(
+      `--client-auth ${config.clientAuth} needs --client-ca, the CA bundle that signs client certificates`,
+    );
+  }
+  if (config.clientCa !== undefined && tlsPorts.length === 0) {
+    throw new ConfigError("--client-ca is given but no TLS listener is enabled; give --tls-port or --gelf-tls-port");
+  }
+  if (config.clientAllow.length > 0 && config.clientAuth !== "required") {
+    throw new ConfigError("--client-allow needs --client-auth required (an unverified client proves no name)");
+  }
+  for (const port of config.proxyPorts) {
+    if (!streamPorts.includes(port)) {
+      throw new ConfigError(`--proxy-protocol ${port} names no TCP or TLS listener; give a --tcp-port or --tls-port`);
+    }
   }
   if (config.endpointUrl !== undefined && !URL.canParse(config.endpointUrl)) {
     throw new ConfigError(`Invalid --endpoint-url '${config.endpointUrl}': give a URL such as https://host:443`);

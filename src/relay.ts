@@ -16,6 +16,7 @@ import { GelfDatagrams } from "./listen/gelf_datagrams.ts";
 import type { EventFormat } from "./batch/event_buffer.ts";
 import { DEFAULT_MAX_BACKLOG_BYTES, Pressure } from "./listen/pressure.ts";
 import { StreamListener } from "./listen/stream_listener.ts";
+import { type TlsMaterial, TlsTerminator } from "./listen/tls_terminator.ts";
 import { UdpListener } from "./listen/udp_listener.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics/metrics.ts";
@@ -70,9 +71,18 @@ export class Relay {
   readonly listening: string[] = [];
 
   readonly #lookupOwner: () => Promise<string | undefined>;
+  readonly #tls: TlsTerminator | undefined;
 
-  private constructor(config: Config, log: Logger, spool: SpoolDir, sink: Sink, bound: Bound[]) {
+  private constructor(
+    config: Config,
+    log: Logger,
+    spool: SpoolDir,
+    sink: Sink,
+    bound: Bound[],
+    tls: TlsTerminator | undefined,
+  ) {
     this.#config = config;
+    this.#tls = tls;
     this.#log = log;
     this.#spool = spool;
     this.#sink = sink.sink;
@@ -152,10 +162,16 @@ export class Relay {
         this.#streams.push(
           new StreamListener({
             listener: b.listener,
-            tls: b.kind === "tls",
+            tls: b.kind === "tls" ? tls : undefined,
+            proxy: config.proxyPorts.includes(b.port),
             info,
             ingest,
             maxMessageBytes: config.maxMessageSize,
+            limits: {
+              maxConnections: config.maxConnections,
+              idleTimeoutMs: config.idleTimeout * 1000,
+              handshakeTimeoutMs: config.handshakeTimeout * 1000,
+            },
           }),
         );
       }
@@ -181,16 +197,20 @@ export class Relay {
         throw new StartupError(`Cannot use --output-dir '${config.outputDir}': ${(error as Error).message}`);
       }
     }
-    let cert = "", key = "";
+    let tls: TlsTerminator | undefined;
     const tlsPorts = [...config.tlsPorts, ...config.gelfTlsPorts];
     if (tlsPorts.length > 0) {
-      cert = await readPem("--cert", config.cert!, tlsPorts);
-      key = await readPem("--key", config.key!, tlsPorts);
+      const policy = { mode: config.clientAuth, allow: config.clientAllow };
+      try {
+        tls = new TlsTerminator(await readTlsMaterial(config), policy);
+      } catch (error) {
+        throw new StartupError(`Cannot listen on TLS port ${tlsPorts.join(", ")}: ${(error as Error).message}`);
+      }
     }
     const sink = await openSink(config);
     let bound: Bound[];
     try {
-      bound = bindAll(config, cert, key);
+      bound = bindAll(config);
     } catch (error) {
       sink.sink.close();
       throw error;
@@ -198,7 +218,7 @@ export class Relay {
     const servers: MetricsServer[] = [];
     let relay: Relay;
     try {
-      relay = new Relay(config, log, spool, sink, bound);
+      relay = new Relay(config, log, spool, sink, bound, tls);
     } catch (error) {
       closeAll(bound);
       throw error;
@@ -249,6 +269,33 @@ export class Relay {
       }
       this.#worker.setOwner(account ?? UNKNOWN_OWNER);
     });
+  }
+
+  /**
+   * Reads `--cert`, `--key` and `--client-ca` again (SIGHUP) and uses them for new TLS
+   * connections; open connections keep theirs. A file that cannot be read or used leaves
+   * the old certificates in place, logged and counted.
+   */
+  async reloadCertificates(): Promise<boolean> {
+    if (this.#tls === undefined) {
+      this.#log.info("SIGHUP: no TLS listener, nothing to reload");
+      return false;
+    }
+    try {
+      this.#tls.reload(await readTlsMaterial(this.#config));
+    } catch (error) {
+      this.metrics.tlsReloads.inc({ result: "error" });
+      this.#log.error("Cannot reload the TLS certificates; the old ones stay in use", {
+        error: (error as Error).message,
+      });
+      return false;
+    }
+    this.metrics.tlsReloads.inc({ result: "ok" });
+    this.#log.info("TLS certificates reloaded; new connections use them", {
+      cert: this.#config.cert,
+      ...(this.#config.clientCa !== undefined && { clientCa: this.#config.clientCa }),
+    });
+    return true;
   }
 
   /** Listeners bound, the spool writable and within its bound (for `/ready`). */
@@ -335,16 +382,28 @@ async function openSink(config: Config): Promise<Sink> {
   return { sink, owner: () => aws.lookupAccountId(config) };
 }
 
-async function readPem(flag: string, path: string, ports: number[]): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (error) {
-    const why = error instanceof Deno.errors.NotFound ? "not found" : (error as Error).message;
-    throw new StartupError(`Cannot listen on TLS port ${ports.join(", ")}: ${flag} file '${path}' ${why}`);
-  }
+/** The PEM files of the TLS listeners; throws naming the flag and file that cannot be read. */
+async function readTlsMaterial(config: Config): Promise<TlsMaterial> {
+  return {
+    cert: await readPem("--cert", config.cert!),
+    key: await readPem("--key", config.key!),
+    clientCa: config.clientCa === undefined ? undefined : await readPem("--client-ca", config.clientCa),
+  };
 }
 
-function bindAll(config: Config, cert: string, key: string): Bound[] {
+async function readPem(flag: string, path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    const why = error instanceof Deno.errors.NotFound ? "not found" : (error as Error).message;
+    throw new Error(`${flag} file '${path}' ${why}`);
+  }
+  if (!text.includes("-----BEGIN ")) throw new Error(`${flag} file '${path}' holds no PEM block`);
+  return text;
+}
+
+function bindAll(config: Config): Bound[] {
   const bound: Bound[] = [];
   const hostname = config.address;
   const attempt = (kind: string, port: number, bind: () => Bound) => {
@@ -381,11 +440,12 @@ function bindAll(config: Config, cert: string, key: string): Bound[] {
       }));
     }
     for (const port of tlsPorts) {
+      // TLS runs over a plain TCP listener, through node:tls (see tls_terminator.ts).
       attempt(`${name}TLS`, port, () => ({
         kind: "tls",
         format,
         port,
-        listener: Deno.listenTls({ hostname, port, cert, key }),
+        listener: Deno.listen({ transport: "tcp", hostname, port }),
       }));
     }
   }

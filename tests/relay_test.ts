@@ -591,12 +591,12 @@ Deno.test("a plain-text or silent client on the TLS port is counted and harms no
     // A client that opens a TLS connection and says nothing, held open throughout.
     const silent = await Deno.connect({ hostname: "127.0.0.1", port: tls });
     await sendTcp(tls, "<13>plain text on a TLS port\n");
-    await relay.waitFor(/TLS handshake failed .*reason=not_tls/);
+    await relay.waitFor(/Connection refused: a plain-text client on a TLS port .*reason=not_tls start="<13>plain text on a TLS "/);
     const good = await Deno.connectTls({ hostname: "127.0.0.1", port: tls, caCerts: [ca] });
     await sendStream(good, "<13>good one\n<13>good two\n");
     await eventually("good messages", async () => (await readOutputDir(`${dir}/out`)).length === 2);
     assertEquals((await readOutputDir(`${dir}/out`)).map((e) => e.message), ["<13>good one", "<13>good two"]);
-    assertEquals(await scrape(metricsPort, "kinesyslog_connection_errors_total", 'reason="tls_not_tls"'), 1);
+    assertEquals(await scrape(metricsPort, "kinesyslog_connections_refused_total", 'reason="not_tls"'), 1);
     silent.close();
   } finally {
     assertEquals(await relay.stop(), 0);

@@ -1,54 +1,98 @@
 import { SyslogFrameStream } from "../framing/syslog_frame_stream.ts";
+import { parseProxyHeader, type ProxyHeader } from "../framing/proxy_header.ts";
 import type { Ingest, ListenerInfo } from "./ingest.ts";
 import { sourceAddress } from "./address.ts";
+import { ConnInput } from "./conn_input.ts";
+import type { TlsTerminator } from "./tls_terminator.ts";
 
 /** Pause after a failed accept (for example out of file descriptors), in ms. */
 export const ACCEPT_ERROR_PAUSE_MS = 100;
+/** Default `--max-connections`: open connections per listener. */
+export const DEFAULT_MAX_CONNECTIONS = 1_000;
+/** Default `--idle-timeout`, in seconds: a connection silent this long is closed. */
+export const DEFAULT_IDLE_TIMEOUT_S = 3_600;
+/** Default `--handshake-timeout`, in seconds: PROXY header and TLS handshake must end by then. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_S = 10;
+/**
+ * At the connection limit, a new connection may take the place of the connection that has
+ * waited longest for data, if it has waited at least this long, in ms. Idle connections
+ * cannot lock out a sender that has something to say.
+ */
+export const EVICTABLE_IDLE_MS = 2_000;
+/** How often timeouts are checked, in ms. */
+const SWEEP_MS = 250;
 
-/** Longest wait for a TLS handshake, in ms; a slower client is counted and closed. */
-export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Limits of one stream listener. */
+export interface ConnectionLimits {
+  /** Open connections at most. */
+  maxConnections: number;
+  /** A connection waiting this long for data is closed, in ms; 0 is off. */
+  idleTimeoutMs: number;
+  /** PROXY header and TLS handshake must end within this, in ms. */
+  handshakeTimeoutMs: number;
+}
 
 /** Options of {@linkcode StreamListener}. */
 export interface StreamListenerOptions {
-  /** A bound TCP or TLS listener. */
+  /** A bound TCP listener. */
   listener: Deno.Listener;
-  /** Whether connections need a TLS handshake first. */
-  tls: boolean;
+  /** TLS for this listener's connections, or undefined for plain TCP. */
+  tls: TlsTerminator | undefined;
+  /** Whether each connection starts with a PROXY protocol header (`--proxy-protocol`). */
+  proxy: boolean;
   /** Names for records and metrics. */
   info: ListenerInfo;
   /** Where messages go. */
   ingest: Ingest;
   /** Longest message kept, in bytes. */
   maxMessageBytes: number;
+  /** Connection limits and timeouts. */
+  limits: ConnectionLimits;
+}
+
+/** One open connection, as the sweep sees it. */
+interface Tracked {
+  input: ConnInput;
+  /** `handshake` until the PROXY header and TLS handshake are done. */
+  phase: "handshake" | "open";
+  phaseStartMs: number;
+  /** Why the relay ended it, if it did. */
+  endReason?: "shutdown" | "idle_timeout" | "handshake_timeout" | "evicted";
 }
 
 /**
- * Accepts TCP or TLS connections and pipes each through a {@linkcode SyslogFrameStream} (in
- * GELF mode for a GELF listener) into the ingest. Reads are pull-driven: while the relay is
- * over a bound, reading stops and the kernel slows the sender. Owns its connections: {@linkcode StreamListener.close} stops
- * accepting, lets connections finish for a grace period, then ends them, delivering
- * every complete and partial frame already received.
+ * Accepts TCP connections and, per connection: reads the PROXY header when configured,
+ * tells a TLS hello from plain text, runs the TLS handshake for a TLS listener, then pipes the
+ * bytes through a {@linkcode SyslogFrameStream} (in GELF mode for a GELF listener) into the
+ * ingest. Reads are pull-driven: while the relay is over a bound, reading stops and the kernel
+ * slows the sender. Enforces the connection limit and the timeouts; every refusal and every
+ * connection it ends is counted by reason and logged (rate-limited) with the peer address.
+ * Owns its connections: {@linkcode StreamListener.close} stops accepting, lets connections
+ * finish for a grace period, then ends them, delivering every frame already received.
  */
 export class StreamListener {
   readonly #o: StreamListenerOptions;
   readonly #connections = new Set<Promise<void>>();
-  /**
-   * How to end each open connection at shutdown. (Racing every read against one shared
-   * "stopped" promise would leave a reaction per read on it, each keeping its chunk alive.)
-   */
-  readonly #enders = new Set<() => void>();
+  readonly #tracked = new Set<Tracked>();
   #stopped = false;
   #serving: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
+  #sweep: ReturnType<typeof setInterval> | undefined;
 
   /** Wraps a bound listener; call {@linkcode StreamListener.serve}. */
   constructor(options: StreamListenerOptions) {
     this.#o = options;
   }
 
+  /** Open connections. */
+  get openConnections(): number {
+    return this.#tracked.size;
+  }
+
   /** Starts the accept loop; it ends when the listener is closed. */
   serve(): void {
     this.#serving ??= this.#accept();
+    this.#sweep ??= setInterval(() => this.#checkTimeouts(Date.now()), SWEEP_MS);
   }
 
   /** Stops accepting, waits up to `graceMs` for connections to end, then ends them. Idempotent. */
@@ -67,8 +111,9 @@ export class StreamListener {
         clearTimeout(timer);
       }
       this.#stopped = true;
-      for (const end of this.#enders) end();
+      for (const t of this.#tracked) this.#end(t, "shutdown");
       await Promise.allSettled([...this.#connections]);
+      clearInterval(this.#sweep);
     })();
     return this.#closing;
   }
@@ -90,6 +135,13 @@ export class StreamListener {
         await new Promise((resolve) => setTimeout(resolve, ACCEPT_ERROR_PAUSE_MS));
         continue;
       }
+      if (this.#tracked.size >= this.#o.limits.maxConnections && !this.#evictOne()) {
+        this.#refuse(sourceAddress(conn.remoteAddr), "connection_limit", "too many open connections", {
+          limit: this.#o.limits.maxConnections,
+        });
+        closeQuietly(conn);
+        continue;
+      }
       // A failure inside one connection (a bug) ends that connection only, counted and logged.
       const done = this.#handle(conn)
         .catch((error) => {
@@ -105,115 +157,225 @@ export class StreamListener {
   }
 
   async #handle(conn: Deno.Conn): Promise<void> {
-    const { ingest, info, maxMessageBytes, tls } = this.#o;
+    const { ingest, maxMessageBytes, tls, proxy } = this.#o;
+    let info = this.#o.info;
     const { metrics, log } = ingest;
-    const source = sourceAddress(conn.remoteAddr);
+    let source = sourceAddress(conn.remoteAddr);
+    const input = new ConnInput(conn.readable.getReader());
+    const t: Tracked = { input, phase: tls || proxy ? "handshake" : "open", phaseStartMs: Date.now() };
+    this.#tracked.add(t);
     metrics.connections.inc({ listener: info.label });
     metrics.connectionsOpen.inc({ listener: info.label });
-    const reader = conn.readable.getReader();
-    let ended = false;
-    // At shutdown: a pending read ends as end-of-stream; a pending handshake fails.
-    const end = () => {
-      ended = true;
-      reader.cancel().catch(() => {});
-      if (tls) this.#closeQuietly(conn);
-    };
-    this.#enders.add(end);
-    if (this.#stopped) end();
+    if (this.#stopped) this.#end(t, "shutdown");
     try {
-      if (tls && !(await this.#handshake(conn as Deno.TlsConn, source, () => ended))) return;
-      log.debug("Connection opened", { listener: info.label, source });
+      (conn as Deno.TcpConn).setKeepAlive?.(true);
+    } catch { /* not a TCP socket */ }
+    let session: { destroy(): void } | undefined;
+    try {
+      let vpce: string | undefined;
+      if (proxy) {
+        const header = await this.#readProxyHeader(t, source);
+        if (header === undefined) return;
+        if (header.command === "proxy") {
+          source = header.source!.address;
+          // The records' port is the one the client reached at the load balancer.
+          info = { ...info, logGroup: info.logGroup.replace(/\/\d+$/, `/${header.destination!.port}`) };
+        }
+        vpce = header.vpcEndpointId;
+      }
+      const first = await input.read();
+      if (first === undefined) {
+        this.#ended(t, source, tls !== undefined && t.phase === "handshake");
+        return;
+      }
+      input.unshift(first);
+      const hello = first[0] === 0x16 && (first.length < 2 || first[1] === 0x03);
+      if (tls !== undefined && !hello) {
+        this.#refuse(source, "not_tls", "a plain-text client on a TLS port", { start: preview(first) });
+        return;
+      }
+      if (tls === undefined && hello) {
+        this.#refuse(source, "tls_on_plain_port", "a TLS client on a plain TCP port");
+        return;
+      }
+      let readable: ReadableStream<Uint8Array>;
+      if (tls !== undefined) {
+        const result = await tls.accept({
+          input,
+          write: (bytes) => conn.write(bytes),
+          close: () => closeQuietly(conn),
+        });
+        if (!("readable" in result)) {
+          if (result.client !== undefined || result.reason === "no_client_certificate") {
+            this.#refuse(source, result.reason, "client certificate refused", {
+              error: result.error,
+              ...(result.client?.identity !== undefined && { client: result.client.identity }),
+            });
+          } else {
+            const reason = t.endReason === "handshake_timeout" ? "timeout" : result.reason;
+            if (t.endReason === undefined || t.endReason === "handshake_timeout") {
+              this.#handshakeFailed(source, reason, reason === "timeout" ? "no handshake in time" : result.error);
+            }
+          }
+          return;
+        }
+        session = result;
+        const fields = {
+          listener: info.label,
+          source,
+          protocol: result.protocol,
+          client: result.client.identity ?? "none",
+          verified: result.client.verified,
+          ...(result.client.error !== undefined && { error: result.client.error }),
+          ...(vpce !== undefined && { vpce }),
+        };
+        if (result.client.identity !== undefined) log.info("TLS client connected", fields);
+        else log.debug("TLS client connected", fields);
+        readable = result.readable;
+      } else {
+        log.debug("Connection opened", { listener: info.label, source, ...(vpce !== undefined && { vpce }) });
+        readable = inputStream(input);
+      }
+      t.phase = "open";
       const gelf = info.format === "gelf";
+      const connInfo = info;
       const frames = new SyslogFrameStream({
         maxMessageBytes,
         gelf,
         // A cut GELF document is useless: the framer drops it, counted here.
         onTruncated: gelf
-          ? () => ingest.dropped(info, source, "oversize")
-          : (bytes) => ingest.truncated(info, source, bytes, maxMessageBytes),
+          ? () => ingest.dropped(connInfo, source, "oversize")
+          : (bytes) => ingest.truncated(connInfo, source, bytes, maxMessageBytes),
       });
-      await this.#readable(reader, source, () => ended).pipeThrough(frames).pipeTo(
+      await readable.pipeThrough(frames).pipeTo(
         new WritableStream({
           write: (batch) => {
-            ingest.accept(info, source, batch, Date.now());
+            ingest.accept(connInfo, source, batch, Date.now());
             return ingest.pressure.ready();
           },
         }),
       );
-      log.debug("Connection closed", { listener: info.label, source });
+      this.#ended(t, source, false);
     } finally {
-      this.#enders.delete(end);
+      session?.destroy();
+      this.#tracked.delete(t);
       metrics.connectionsOpen.dec({ listener: info.label });
-      this.#closeQuietly(conn);
+      closeQuietly(conn);
     }
   }
 
-  #closeQuietly(conn: Deno.Conn): void {
-    try {
-      conn.close();
-    } catch { /* already closed */ }
-  }
-
-  /**
-   * The connection's bytes as a stream that ends, rather than errors, on end of input, on a
-   * read error (counted) and at shutdown, so that the framer always flushes its last frame.
-   */
-  #readable(
-    reader: ReadableStreamDefaultReader<Uint8Array>,
-    source: string,
-    ended: () => boolean,
-  ): ReadableStream<Uint8Array> {
-    const { ingest, info } = this.#o;
-    return new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
-        try {
-          const result = await reader.read();
-          if (!result.done) controller.enqueue(result.value);
-          if (result.done || ended()) controller.close();
-        } catch (error) {
-          if (!ended()) {
-            ingest.metrics.connectionErrors.inc({ listener: info.label, reason: errorReason(error) });
-            ingest.log.limited("warn", `read-${info.label}`, "Connection ended by an error", {
-              listener: info.label,
-              source,
-              error: (error as Error).message,
-            });
-          }
-          controller.close();
+  /** Reads the PROXY header; on failure counts and logs it and returns undefined. */
+  async #readProxyHeader(t: Tracked, source: string): Promise<ProxyHeader | undefined> {
+    let buffer = new Uint8Array(0);
+    while (true) {
+      const parsed = parseProxyHeader(buffer);
+      if (typeof parsed === "object") {
+        t.input.unshift(buffer.subarray(parsed.length));
+        return parsed;
+      }
+      if (parsed !== "incomplete") {
+        const reason = parsed === "not_proxy" ? "proxy_missing" : `proxy_${parsed}`;
+        this.#refuse(source, reason, "no valid PROXY protocol header", { start: preview(buffer) });
+        return undefined;
+      }
+      const chunk = await t.input.read();
+      if (chunk === undefined) {
+        if (t.endReason === "handshake_timeout") {
+          this.#refuse(source, "proxy_timeout", "no PROXY protocol header in time", { start: preview(buffer) });
+        } else if (buffer.length > 0) {
+          this.#refuse(source, "proxy_truncated", "the connection ended inside its PROXY header");
+        } else {
+          this.#ended(t, source, false);
         }
-      },
-      cancel: () => {
-        reader.cancel().catch(() => {});
-      },
-    }, { highWaterMark: 0 });
+        return undefined;
+      }
+      const joined = new Uint8Array(buffer.length + chunk.length);
+      joined.set(buffer);
+      joined.set(chunk, buffer.length);
+      buffer = joined;
+    }
   }
 
-  async #handshake(conn: Deno.TlsConn, source: string, ended: () => boolean): Promise<boolean> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      const outcome = await Promise.race([
-        conn.handshake().then(() => "ok" as const),
-        new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), TLS_HANDSHAKE_TIMEOUT_MS))),
-      ]);
-      if (outcome === "ok") return true;
-      this.#handshakeFailed(source, "timeout", "no handshake within the time limit");
-      return false;
-    } catch (error) {
-      if (ended()) return false;
-      const message = (error as Error).message;
-      const reason = /InvalidContentType|corrupt message|wrong version|HTTP/i.test(message)
-        ? "not_tls"
-        : "handshake_error";
-      this.#handshakeFailed(source, reason, message);
-      return false;
-    } finally {
-      clearTimeout(timer);
+  /** Counts how a connection's input ended when that was not a clean end or the relay's doing. */
+  #ended(t: Tracked, source: string, inHandshake: boolean): void {
+    const { ingest, info } = this.#o;
+    const why = t.input.ended;
+    if (t.endReason === "handshake_timeout") {
+      this.#handshakeFailed(source, "timeout", "no handshake in time");
+      return;
     }
+    if (t.endReason !== undefined || why === undefined || why === "eof" || why === "closed") {
+      if (why === "eof" && inHandshake) ingest.log.debug("Connection closed before the TLS hello", { source });
+      else ingest.log.debug("Connection closed", { listener: info.label, source });
+      return;
+    }
+    ingest.metrics.connectionErrors.inc({ listener: info.label, reason: why });
+    ingest.log.limited("warn", `read-${info.label}`, "Connection ended by an error", {
+      listener: info.label,
+      source,
+      error: t.input.error?.message ?? why,
+    });
+  }
+
+  /** Ends a connection for the relay's own reason. */
+  #end(t: Tracked, reason: NonNullable<Tracked["endReason"]>): void {
+    if (t.endReason !== undefined) return;
+    t.endReason = reason;
+    t.input.cancel();
+  }
+
+  /** Ends timed-out connections (handshake, idle). */
+  #checkTimeouts(now: number): void {
+    const { idleTimeoutMs, handshakeTimeoutMs } = this.#o.limits;
+    const { ingest, info } = this.#o;
+    for (const t of this.#tracked) {
+      if (t.endReason !== undefined) continue;
+      if (t.phase === "handshake") {
+        if (now - t.phaseStartMs > handshakeTimeoutMs) this.#end(t, "handshake_timeout");
+      } else if (idleTimeoutMs > 0 && t.input.waiting && now - t.input.lastActivityMs > idleTimeoutMs) {
+        this.#end(t, "idle_timeout");
+        ingest.metrics.connectionErrors.inc({ listener: info.label, reason: "idle_timeout" });
+        ingest.log.limited("info", `idle-${info.label}`, "Connection closed: idle for longer than --idle-timeout", {
+          listener: info.label,
+          idleSeconds: Math.round((now - t.input.lastActivityMs) / 1000),
+        });
+      }
+    }
+  }
+
+  /** At the limit: ends the connection that has waited longest for data, if long enough. */
+  #evictOne(): boolean {
+    const now = Date.now();
+    let oldest: Tracked | undefined;
+    for (const t of this.#tracked) {
+      if (t.endReason !== undefined || !(t.input.waiting || t.phase === "handshake")) continue;
+      if (oldest === undefined || t.input.lastActivityMs < oldest.input.lastActivityMs) oldest = t;
+    }
+    if (oldest === undefined || now - oldest.input.lastActivityMs < EVICTABLE_IDLE_MS) return false;
+    this.#end(oldest, "evicted");
+    const { ingest, info } = this.#o;
+    ingest.metrics.connectionErrors.inc({ listener: info.label, reason: "evicted" });
+    ingest.log.limited("warn", `evict-${info.label}`, "At the connection limit: closed the longest-idle connection", {
+      listener: info.label,
+      limit: this.#o.limits.maxConnections,
+    });
+    return true;
+  }
+
+  #refuse(source: string, reason: string, message: string, fields: Record<string, unknown> = {}): void {
+    const { ingest, info } = this.#o;
+    ingest.metrics.connectionsRefused.inc({ listener: info.label, reason });
+    ingest.log.limited("warn", `refused-${info.label}-${reason}`, `Connection refused: ${message}`, {
+      listener: info.label,
+      source,
+      reason,
+      ...fields,
+    });
   }
 
   #handshakeFailed(source: string, reason: string, error: string): void {
     const { ingest, info } = this.#o;
-    ingest.metrics.connectionErrors.inc({ listener: info.label, reason: `tls_${reason}` });
+    ingest.metrics.tlsHandshakeFailures.inc({ listener: info.label, reason });
     ingest.log.limited("warn", `tls-${info.label}-${reason}`, "TLS handshake failed", {
       listener: info.label,
       source,
@@ -223,9 +385,27 @@ export class StreamListener {
   }
 }
 
-function errorReason(error: unknown): string {
-  if (error instanceof Deno.errors.ConnectionReset) return "reset";
-  if (error instanceof Deno.errors.BrokenPipe) return "broken_pipe";
-  if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) return "closed";
-  return "read_error";
+/** A connection's bytes as a pull-driven stream that ends (never errors) with the input. */
+function inputStream(input: ConnInput): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    pull: async (controller) => {
+      const chunk = await input.read();
+      if (chunk === undefined) controller.close();
+      else controller.enqueue(chunk);
+    },
+    cancel: () => input.cancel(),
+  }, { highWaterMark: 0 });
+}
+
+/** The first bytes of a refused connection, printable ASCII only, for the log. */
+function preview(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes.subarray(0, 24)) out += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : ".";
+  return out;
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch { /* already closed */ }
 }

@@ -44,8 +44,26 @@ export class Metrics {
   /** Connection errors (resets, TLS handshake failures), by reason. */
   readonly connectionErrors = this.#counter(
     "kinesyslog_connection_errors_total",
-    "Connections ended by an error, by reason",
+    "Connections ended by an error or by the relay (idle, evicted), by reason",
     ["listener", "reason"],
+  );
+  /** Connections refused or closed before any message, by reason. */
+  readonly connectionsRefused = this.#counter(
+    "kinesyslog_connections_refused_total",
+    "Connections refused: limit, PROXY header, plain text on TLS, TLS on plain, client certificate",
+    ["listener", "reason"],
+  );
+  /** TLS handshakes that failed, by reason. */
+  readonly tlsHandshakeFailures = this.#counter(
+    "kinesyslog_tls_handshake_failures_total",
+    "TLS handshakes that failed or timed out",
+    ["listener", "reason"],
+  );
+  /** Certificate reloads (SIGHUP), by result. */
+  readonly tlsReloads = this.#counter(
+    "kinesyslog_tls_reloads_total",
+    "Certificate reloads on SIGHUP, by result",
+    ["result"],
   );
   /** Incomplete chunked GELF messages held, per listener. */
   readonly gelfPendingMessages = this.#gauge(

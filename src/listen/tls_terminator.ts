@@ -1,0 +1,213 @@
+/**
+ * TLS for stream listeners, through `node:tls` over the bytes of a `Deno.Conn`.
+ *
+ * Why not `Deno.listenTls`: it cannot ask for or verify client certificates, and it cannot
+ * start TLS after bytes were already read (a PROXY protocol header comes before the TLS
+ * hello). Deno 2.9's `node:tls` can do both when it is given the connection as a stream,
+ * so every TLS listener uses it: one code path for TLS with and without mutual TLS and PROXY.
+ *
+ * Why the ciphertext is fed by hand: Deno's `node:tls` keeps reading its input while the
+ * socket is paused (measured: 200 MB buffered for a paused reader). Here the ciphertext is
+ * read from the connection only while the decrypted bytes waiting for the framer are below
+ * {@linkcode TLS_PLAINTEXT_BUFFER_BYTES}, so a slow relay slows the TLS sender, as for TCP.
+ *
+ * Client certificates are checked after the handshake ({@linkcode judgeClient}): `node:tls`
+ * on Deno refuses a missing certificate in the handshake but reports an untrusted chain only
+ * through the socket's `verifyError()`.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import { Duplex } from "node:stream";
+import tls from "node:tls";
+import { type ClientAuthMode, type ClientVerdict, judgeClient } from "./client_auth.ts";
+import type { ConnInput } from "./conn_input.ts";
+
+/** Decrypted bytes held for the framer before the connection stops being read, in bytes. */
+export const TLS_PLAINTEXT_BUFFER_BYTES = 256 * 1024;
+
+/** PEM texts of a TLS listener. */
+export interface TlsMaterial {
+  /** Certificate chain. */
+  cert: string;
+  /** Private key. */
+  key: string;
+  /** CA bundle that signs client certificates (`--client-ca`). */
+  clientCa?: string | undefined;
+}
+
+/** How clients are authenticated. */
+export interface ClientPolicy {
+  /** `--client-auth`. */
+  mode: ClientAuthMode;
+  /** `--client-allow` patterns (only with `required`). */
+  allow: readonly string[];
+}
+
+/** A finished handshake. */
+export interface TlsSession {
+  /** The decrypted bytes; ends (never errors) when the connection does. */
+  readable: ReadableStream<Uint8Array>;
+  /** The client verdict (identity for the log). */
+  client: ClientVerdict;
+  /** Negotiated protocol, such as `TLSv1.3`. */
+  protocol: string;
+  /** Ends the session and its connection. Idempotent. */
+  destroy(): void;
+}
+
+/** A failed handshake or a refused client. */
+export interface TlsFailure {
+  /** Metrics reason: `handshake_error`, or a client refusal. */
+  reason: string;
+  /** Detail for the log. */
+  error: string;
+  /** The client verdict, when the handshake finished. */
+  client?: ClientVerdict;
+}
+
+/** What the terminator needs of the raw connection. */
+export interface RawConnection {
+  /** The raw bytes. */
+  input: ConnInput;
+  /** Writes raw bytes (handshake, alerts). */
+  write(bytes: Uint8Array): Promise<unknown>;
+  /** Closes the raw connection. */
+  close(): void;
+}
+
+/**
+ * Holds the certificate, key and client policy of the TLS listeners, and runs the server
+ * side of a handshake over a raw connection. {@linkcode TlsTerminator.reload} swaps the
+ * certificates for new connections; established ones keep theirs.
+ */
+export class TlsTerminator {
+  #context: tls.SecureContext;
+  readonly #policy: ClientPolicy;
+
+  /** Builds the context; throws a `TypeError` naming the problem when the PEM texts are unusable. */
+  constructor(material: TlsMaterial, policy: ClientPolicy) {
+    this.#policy = policy;
+    this.#context = secureContext(material, policy);
+  }
+
+  /** Uses new certificates for the next connections; throws (keeping the old ones) when unusable. */
+  reload(material: TlsMaterial): void {
+    this.#context = secureContext(material, this.#policy);
+  }
+
+  /**
+   * Runs the handshake over `raw` and checks the client. Resolves with the session, or with
+   * why it failed (the raw connection is then closed). Never rejects.
+   */
+  accept(raw: RawConnection): Promise<TlsSession | TlsFailure> {
+    const policy = this.#policy;
+    let controller!: ReadableStreamDefaultController<Uint8Array>;
+    let roomWaiter: (() => void) | undefined;
+    let closed = false;
+    const readable = new ReadableStream<Uint8Array>({
+      start: (c) => void (controller = c),
+      pull: () => {
+        roomWaiter?.();
+        roomWaiter = undefined;
+      },
+      cancel: () => void socket.destroy(),
+    }, new ByteLengthQueuingStrategy({ highWaterMark: TLS_PLAINTEXT_BUFFER_BYTES }));
+    const room = () =>
+      (controller.desiredSize ?? 0) > 0 || closed
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => (roomWaiter = resolve));
+    const transport = new Duplex({
+      read() {
+        room().then(() => raw.input.read()).then((chunk) => {
+          this.push(chunk === undefined ? null : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        });
+      },
+      write(chunk: Uint8Array, _encoding, callback) {
+        raw.write(chunk).then(() => callback(), (error) => callback(error as Error));
+      },
+      final(callback) {
+        callback();
+      },
+      destroy(error, callback) {
+        raw.close();
+        callback(error);
+      },
+    });
+    const socket = new tls.TLSSocket(transport, {
+      isServer: true,
+      secureContext: this.#context,
+      requestCert: policy.mode !== "none",
+      // A missing certificate fails the handshake (the client is told); an untrusted one is
+      // judged after it.
+      rejectUnauthorized: policy.mode === "required",
+    });
+    const finish = () => {
+      if (closed) return;
+      closed = true;
+      roomWaiter?.();
+      try {
+        controller.close();
+      } catch { /* cancelled */ }
+    };
+    return new Promise((resolve) => {
+      let secured = false;
+      socket.on("secure", () => {
+        secured = true;
+        const client = judgeClient(policy.mode, policy.allow, peerInfo(socket));
+        if (!client.accepted) {
+          socket.destroy();
+          resolve({ reason: client.refusal!, error: client.error ?? client.refusal!, client });
+          return;
+        }
+        resolve({
+          readable,
+          client,
+          protocol: socket.getProtocol() ?? "unknown",
+          destroy: () => socket.destroy(),
+        });
+      });
+      socket.on("data", (data: Buffer) => {
+        if (!closed) controller.enqueue(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      });
+      socket.on("end", finish);
+      socket.on("close", finish);
+      socket.on("error", (error: Error) => {
+        if (!secured) {
+          socket.destroy();
+          const noCertificate = (error as { code?: string }).code === "ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE";
+          resolve({ reason: noCertificate ? "no_client_certificate" : "handshake_error", error: error.message });
+        }
+        finish();
+      });
+    });
+  }
+}
+
+function secureContext(material: TlsMaterial, policy: ClientPolicy): tls.SecureContext {
+  try {
+    return tls.createSecureContext({
+      cert: material.cert,
+      key: material.key,
+      ...(policy.mode !== "none" && material.clientCa !== undefined && { ca: material.clientCa }),
+    });
+  } catch (error) {
+    throw new TypeError(`Cannot use the certificate and key: ${(error as Error).message}`);
+  }
+}
+
+/** What the handshake showed about the client's certificate. */
+function peerInfo(socket: tls.TLSSocket) {
+  const cert = socket.getPeerCertificate();
+  const presented = cert !== null && cert !== undefined && Object.keys(cert).length > 0;
+  // `verifyError()` is the chain check's result (Node's own `authorized` is computed only for
+  // sockets made by `tls.Server`). If Deno ever lacks it, the client counts as unverified.
+  const handle = (socket as unknown as { ssl?: { verifyError?: () => { code?: string } | null | undefined } }).ssl;
+  const verify = handle?.verifyError;
+  const verifyError = verify === undefined ? "VERIFY_UNAVAILABLE" : verify.call(handle)?.code;
+  return {
+    subject: presented ? (cert.subject as unknown as Record<string, string | string[]>) : undefined,
+    subjectAltName: presented ? cert.subjectaltname : undefined,
+    verifyError: presented ? verifyError : undefined,
+  };
+}

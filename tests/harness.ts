@@ -197,12 +197,17 @@ export async function sendUdp(port: number, messages: (string | Uint8Array)[]): 
   }
 }
 
+/** Writes all bytes on one connection and leaves it open. */
+export async function writeAll(conn: Deno.Conn, bytes: Uint8Array | string): Promise<void> {
+  const data = typeof bytes === "string" ? enc.encode(bytes) : bytes;
+  let written = 0;
+  while (written < data.length) written += await conn.write(data.subarray(written));
+}
+
 /** Writes all bytes on one connection, then closes it. */
 export async function sendStream(conn: Deno.Conn, bytes: Uint8Array | string): Promise<void> {
-  const data = typeof bytes === "string" ? enc.encode(bytes) : bytes;
   try {
-    let written = 0;
-    while (written < data.length) written += await conn.write(data.subarray(written));
+    await writeAll(conn, bytes);
   } finally {
     conn.close();
   }
@@ -268,6 +273,9 @@ export async function nodeClientModules(name: string, version: string): Promise<
   return modules;
 }
 
+/** openssl arguments for a new P-256 key without a passphrase. */
+const EC_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+
 async function openssl(args: string[]): Promise<void> {
   const out = await new Deno.Command("openssl", { args, stdout: "null", stderr: "piped" }).output();
   if (!out.success) throw new Error(`openssl ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
@@ -280,24 +288,11 @@ async function openssl(args: string[]): Promise<void> {
  * text as `ca`, for clients.
  */
 export async function makeCertificate(dir: string): Promise<{ cert: string; key: string; ca: string }> {
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  await openssl([
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    `${dir}/ca.key`,
-    "-out",
-    `${dir}/ca.crt`,
-    "-days",
-    "2",
-    "-subj",
-    "/CN=test CA",
-  ]);
+  await makeCa(dir, "ca", "test CA");
   await openssl([
     "req",
     "-new",
-    ...ec,
+    ...EC_KEY,
     "-keyout",
     `${dir}/server.key`,
     "-out",
@@ -328,4 +323,81 @@ export async function makeCertificate(dir: string): Promise<{ cert: string; key:
   ]);
   const ca = await Deno.readTextFile(`${dir}/ca.crt`);
   return { cert: `${dir}/server.crt`, key: `${dir}/server.key`, ca };
+}
+
+/** A client certificate and key, as paths and as PEM text (for `Deno.connectTls`). */
+export interface ClientCertificate {
+  certFile: string;
+  keyFile: string;
+  cert: string;
+  key: string;
+}
+
+/**
+ * A throwaway client certificate for mutual TLS, signed by the CA `<dir>/<ca>.crt` (made by
+ * {@linkcode makeCertificate}, or by {@linkcode makeCa}), with subject CN `name` and a DNS
+ * subjectAltName `<name>.example.net`; `expired` makes one whose validity ended yesterday.
+ */
+export async function makeClientCertificate(
+  dir: string,
+  name: string,
+  options: { ca?: string; expired?: boolean } = {},
+): Promise<ClientCertificate> {
+  const ca = options.ca ?? "ca";
+  const base = `${dir}/${name}`;
+  await openssl([
+    "req",
+    "-new",
+    ...EC_KEY,
+    "-keyout",
+    `${base}.key`,
+    "-out",
+    `${base}.csr`,
+    "-subj",
+    `/CN=${name}/O=kinesyslog tests`,
+  ]);
+  await Deno.writeTextFile(
+    `${base}.ext`,
+    `basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\nsubjectAltName=DNS:${name}.example.net\n`,
+  );
+  await openssl([
+    "x509",
+    "-req",
+    "-in",
+    `${base}.csr`,
+    "-CA",
+    `${dir}/${ca}.crt`,
+    "-CAkey",
+    `${dir}/${ca}.key`,
+    "-CAcreateserial",
+    "-out",
+    `${base}.crt`,
+    "-days",
+    options.expired ? "-1" : "2",
+    "-extfile",
+    `${base}.ext`,
+  ]);
+  return {
+    certFile: `${base}.crt`,
+    keyFile: `${base}.key`,
+    cert: await Deno.readTextFile(`${base}.crt`),
+    key: await Deno.readTextFile(`${base}.key`),
+  };
+}
+
+/** A throwaway CA at `<dir>/<name>.crt` and `.key` (another one: clients the relay must not trust). */
+export async function makeCa(dir: string, name: string, subject = name): Promise<void> {
+  await openssl([
+    "req",
+    "-x509",
+    ...EC_KEY,
+    "-keyout",
+    `${dir}/${name}.key`,
+    "-out",
+    `${dir}/${name}.crt`,
+    "-days",
+    "2",
+    "-subj",
+    `/CN=${subject}`,
+  ]);
 }

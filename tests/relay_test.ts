@@ -331,6 +331,38 @@ Deno.test("configuration errors stop startup with one line naming the flag", asy
         "kinesyslog: UDP port 5514 is given to two listeners; give each its own",
       ]]);
     });
+    await t.step("mutual TLS and PROXY flags that do not fit together", async () => {
+      const tls = ["--cert", "s.crt", "--key", "s.key"];
+      const table: [string[], string][] = [
+        [
+          [...tls, "--client-auth", "required"],
+          "--client-auth required needs --client-ca, the CA bundle that signs client certificates",
+        ],
+        [
+          ["--tls-port", "0", "--tcp-port", "5514", "--client-ca", "ca.pem"],
+          "--client-ca is given but no TLS listener is enabled; give --tls-port or --gelf-tls-port",
+        ],
+        [
+          [...tls, "--client-ca", "ca.pem", "--client-auth", "optional", "--client-allow", "router1"],
+          "--client-allow needs --client-auth required (an unverified client proves no name)",
+        ],
+        [
+          [...tls, "--udp-port", "5514", "--proxy-protocol", "5514"],
+          "--proxy-protocol 5514 names no TCP or TLS listener; give a --tcp-port or --tls-port",
+        ],
+        [
+          ["--tls-port", "0", "--tcp-port", "5514", "--idle-timeout", "-1"],
+          "Invalid --idle-timeout '-1': give a number of seconds, or 0 for off",
+        ],
+      ];
+      for (const [args, message] of table) {
+        const { code, lines } = await run(["listen", ...base, ...args]);
+        assertEquals([code, lines], [2, [`kinesyslog: ${message}`]]);
+      }
+      const mode = await run(["listen", ...base, ...tls, "--client-auth", "maybe"]);
+      assertEquals(mode.code, 2);
+      assert(mode.lines[0]!.includes("Allowed choices are none, optional, required"), mode.lines[0]);
+    });
     await t.step("both --stream and --output-dir", async () => {
       const { code, lines } = await run(["listen", ...base, "--stream", "s", "--udp-port", "5514"]);
       assertEquals(code, 2);
@@ -591,7 +623,9 @@ Deno.test("a plain-text or silent client on the TLS port is counted and harms no
     // A client that opens a TLS connection and says nothing, held open throughout.
     const silent = await Deno.connect({ hostname: "127.0.0.1", port: tls });
     await sendTcp(tls, "<13>plain text on a TLS port\n");
-    await relay.waitFor(/Connection refused: a plain-text client on a TLS port .*reason=not_tls start="<13>plain text on a TLS "/);
+    await relay.waitFor(
+      /Connection refused: a plain-text client on a TLS port .*reason=not_tls start="<13>plain text on a TLS "/,
+    );
     const good = await Deno.connectTls({ hostname: "127.0.0.1", port: tls, caCerts: [ca] });
     await sendStream(good, "<13>good one\n<13>good two\n");
     await eventually("good messages", async () => (await readOutputDir(`${dir}/out`)).length === 2);

@@ -85,7 +85,9 @@ export function judgeClient(mode: ClientAuthMode, allow: readonly string[], peer
 }
 
 function describe(peer: PeerCertificateInfo): string {
+  // CN first, whatever order the certificate has.
   const subject = Object.entries(peer.subject ?? {})
+    .sort(([a], [b]) => Number(b === "CN") - Number(a === "CN"))
     .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join("+") : v}`)
     .join(",");
   return peer.subjectAltName ? `${subject} san=${peer.subjectAltName.replaceAll(", ", ",")}` : subject;

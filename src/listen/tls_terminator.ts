@@ -102,6 +102,15 @@ export class TlsTerminator {
    */
   accept(raw: RawConnection): Promise<TlsSession | TlsFailure> {
     const policy = this.#policy;
+    const outcome = Promise.withResolvers<TlsSession | TlsFailure>();
+    let secured = false;
+    /** Ends the handshake as failed (the first outcome wins; later calls do nothing). */
+    const fail = (reason: string, error: string) => {
+      if (secured) return;
+      secured = true;
+      socket.destroy();
+      outcome.resolve({ reason, error });
+    };
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     let roomWaiter: (() => void) | undefined;
     let closed = false;
@@ -120,7 +129,13 @@ export class TlsTerminator {
     const transport = new Duplex({
       read() {
         room().then(() => raw.input.read()).then((chunk) => {
-          this.push(chunk === undefined ? null : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          if (chunk !== undefined) {
+            this.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+            return;
+          }
+          // Deno's TLSSocket does not always report an input that ends mid-handshake.
+          fail("handshake_error", `the connection ended during the handshake (${raw.input.ended})`);
+          this.push(null);
         });
       },
       write(chunk: Uint8Array, _encoding, callback) {
@@ -150,37 +165,36 @@ export class TlsTerminator {
         controller.close();
       } catch { /* cancelled */ }
     };
-    return new Promise((resolve) => {
-      let secured = false;
-      socket.on("secure", () => {
-        secured = true;
-        const client = judgeClient(policy.mode, policy.allow, peerInfo(socket));
-        if (!client.accepted) {
-          socket.destroy();
-          resolve({ reason: client.refusal!, error: client.error ?? client.refusal!, client });
-          return;
-        }
-        resolve({
-          readable,
-          client,
-          protocol: socket.getProtocol() ?? "unknown",
-          destroy: () => socket.destroy(),
-        });
-      });
-      socket.on("data", (data: Buffer) => {
-        if (!closed) controller.enqueue(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-      });
-      socket.on("end", finish);
-      socket.on("close", finish);
-      socket.on("error", (error: Error) => {
-        if (!secured) {
-          socket.destroy();
-          const noCertificate = (error as { code?: string }).code === "ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE";
-          resolve({ reason: noCertificate ? "no_client_certificate" : "handshake_error", error: error.message });
-        }
-        finish();
+    socket.on("secure", () => {
+      if (secured) return;
+      secured = true;
+      const client = judgeClient(policy.mode, policy.allow, peerInfo(socket));
+      if (!client.accepted) {
+        socket.destroy();
+        outcome.resolve({ reason: client.refusal!, error: client.error ?? client.refusal!, client });
+        return;
+      }
+      outcome.resolve({
+        readable,
+        client,
+        protocol: socket.getProtocol() ?? "unknown",
+        destroy: () => socket.destroy(),
       });
     });
+    socket.on("data", (data: Buffer) => {
+      if (!closed) controller.enqueue(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    });
+    socket.on("end", finish);
+    socket.on("close", () => {
+      fail("handshake_error", "the connection closed during the handshake");
+      finish();
+    });
+    socket.on("error", (error: Error) => {
+      const noCertificate = (error as { code?: string }).code === "ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE";
+      fail(noCertificate ? "no_client_certificate" : "handshake_error", error.message);
+      finish();
+    });
+    return outcome.promise;
   }
 }
 
@@ -201,10 +215,18 @@ function peerInfo(socket: tls.TLSSocket) {
   const cert = socket.getPeerCertificate();
   const presented = cert !== null && cert !== undefined && Object.keys(cert).length > 0;
   // `verifyError()` is the chain check's result (Node's own `authorized` is computed only for
-  // sockets made by `tls.Server`). If Deno ever lacks it, the client counts as unverified.
-  const handle = (socket as unknown as { ssl?: { verifyError?: () => { code?: string } | null | undefined } }).ssl;
-  const verify = handle?.verifyError;
-  const verifyError = verify === undefined ? "VERIFY_UNAVAILABLE" : verify.call(handle)?.code;
+  // sockets made by `tls.Server`): Node returns an Error with a `code`, Deno 2.9 the code as a
+  // string ("" when it passed). If Deno ever lacks it, or returns something else, the client counts as unverified.
+  const handle = (socket as unknown as { ssl?: { verifyError?: () => unknown } }).ssl;
+  let verifyError: string | undefined = "VERIFY_UNAVAILABLE";
+  if (typeof handle?.verifyError === "function") {
+    const result = handle.verifyError();
+    verifyError = result === null || result === undefined || result === ""
+      ? undefined
+      : typeof result === "string"
+      ? result
+      : String((result as { code?: unknown }).code ?? "UNKNOWN_VERIFY_ERROR");
+  }
   return {
     subject: presented ? (cert.subject as unknown as Record<string, string | string[]>) : undefined,
     subjectAltName: presented ? cert.subjectaltname : undefined,

@@ -162,6 +162,14 @@ Deno.test("PROXY protocol v1 and v2: the proxied source and port name the events
     return out;
   };
   try {
+    // A sender behind the balancer that stays silent after the header longer than the
+    // handshake timeout: idle rules apply to it, not the handshake timeout.
+    const paused = (async () => {
+      const conn = await raw("PROXY TCP4 192.0.2.11 10.0.0.1 40001 514\r\n", { keep: true });
+      await sleep(1_600);
+      await writeAll(conn, "<13>after a pause\n");
+      conn.close();
+    })();
     await raw("PROXY TCP4 192.0.2.10 10.0.0.1 40000 514\r\n<13>v1 one\n<13>v1 two\n");
     const vpce = new Uint8Array([0x01, ...enc.encode("vpce-0123456789abcdef0")]);
     const v6 = buildProxyV2({ address: "2001:db8::10", port: 50000 }, { address: "2001:db8::1", port: 601 }, [
@@ -183,11 +191,13 @@ Deno.test("PROXY protocol v1 and v2: the proxied source and port name the events
     const secure = await Deno.startTls(conn, { hostname: "localhost", caCerts: [ca] });
     await writeAll(secure, "<13>proxied TLS\n");
     secure.close();
-    await eventually("delivered", async () => (await readOutputDir(`${dir}/out`)).length === 5);
+    await paused;
+    await eventually("delivered", async () => (await readOutputDir(`${dir}/out`)).length === 6);
     const events = (await readOutputDir(`${dir}/out`)).map((e) => `${e.logGroup} ${e.logStream} ${e.message}`);
     assertEquals(
       events.sort(),
       [
+        "/kinesyslog/syslog/514 192.0.2.11 <13>after a pause",
         "/kinesyslog/syslog/514 192.0.2.10 <13>v1 one",
         "/kinesyslog/syslog/514 192.0.2.10 <13>v1 two",
         "/kinesyslog/syslog/601 2001:db8::10 <13>v2 ipv6 split",

@@ -182,6 +182,8 @@ export class StreamListener {
           info = { ...info, logGroup: info.logGroup.replace(/\/\d+$/, `/${header.destination!.port}`) };
         }
         vpce = header.vpcEndpointId;
+        // A plain TCP sender may stay silent after the balancer's header: idle rules apply.
+        if (tls === undefined) t.phase = "open";
       }
       const first = await input.read();
       if (first === undefined) {

@@ -71,8 +71,8 @@ export class ConnInput {
   }
 
   /** Ends reading (shutdown, a limit): a pending read returns undefined. Idempotent. */
-  cancel(why: InputEnd = "closed"): void {
-    this.ended ??= why;
+  cancel(): void {
+    this.ended ??= "closed";
     this.#leftover = undefined;
     this.#reader.cancel().catch(() => {});
   }

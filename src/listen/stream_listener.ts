@@ -84,11 +84,6 @@ export class StreamListener {
     this.#o = options;
   }
 
-  /** Open connections. */
-  get openConnections(): number {
-    return this.#tracked.size;
-  }
-
   /** Starts the accept loop; it ends when the listener is closed. */
   serve(): void {
     this.#serving ??= this.#accept();

@@ -19,8 +19,25 @@ export async function main(args: readonly string[]): Promise<number> {
     (text) => void Deno.stderr.writeSync(encoder.encode(text)),
   );
   if (cli.kind === "exit") return cli.code;
+  if (cli.kind === "decode") {
+    const { decode } = await import("./src/decode/decode_command.ts");
+    return await decode(cli.options, {
+      out: async (text) => {
+        const bytes = encoder.encode(text);
+        for (let at = 0; at < bytes.length;) at += await Deno.stdout.write(bytes.subarray(at));
+      },
+      err: (line) => void Deno.stderr.writeSync(encoder.encode(line + "\n")),
+    });
+  }
+  if (cli.kind === "install") {
+    const { install } = await import("./src/install/install_command.ts");
+    return await install(cli.options, {
+      out: (text) => void Deno.stdout.writeSync(encoder.encode(text)),
+      err: (line) => void Deno.stderr.writeSync(encoder.encode(line + "\n")),
+    });
+  }
   const config = cli.config;
-  if (config.debug) log.setLevel("debug");
+  log.configure({ level: config.logLevel, format: config.logFormat });
   // Signals are handled before anything starts: one that arrives during startup stops the
   // relay as soon as it is up, never by Deno's default action (which would lose data).
   let relay: Relay | undefined;

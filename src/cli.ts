@@ -1,11 +1,15 @@
 /**
- * The command line (SPEC section 1): `kinesyslog listen [OPTIONS]`. Every option can also be
- * set as `KINESYSLOG_<OPTION>` (the command line wins; lists are space-separated).
+ * The command line (SPEC section 1): `kinesyslog listen [OPTIONS]` runs the relay; every one of
+ * its options can also be set as `KINESYSLOG_<OPTION>` (the command line wins; lists are
+ * space-separated). `kinesyslog install` writes a systemd unit; `kinesyslog decode` prints
+ * the events of record files.
  *
  * @module
  */
 import { Command, CommanderError, Option } from "commander";
 import type { ClientAuthMode } from "./listen/client_auth.ts";
+import { type Level, LEVELS, LOG_FORMATS, type LogFormat } from "./log.ts";
+import { DEFAULT_READY_DELIVERY_TIMEOUT_S } from "./metrics/readiness.ts";
 import {
   DEFAULT_HANDSHAKE_TIMEOUT_S,
   DEFAULT_IDLE_TIMEOUT_S,
@@ -73,8 +77,46 @@ export interface Config {
   flushInterval: number;
   /** How long connections may take to finish at shutdown, in seconds. */
   shutdownGrace: number;
-  /** Verbose logs. */
-  debug: boolean;
+  /** How long deliveries may fail before `/ready` fails, in seconds; 0 is never. */
+  readyDeliveryTimeout: number;
+  /** Lowest log level written. */
+  logLevel: Level;
+  /** Log line format. */
+  logFormat: LogFormat;
+}
+
+/** Options of `kinesyslog install`. */
+export interface InstallOptions {
+  /** Directory the unit is written to. */
+  systemDir: string;
+  /** Account the service runs as; undefined runs it as a systemd dynamic user. */
+  user: string | undefined;
+  /** Path of the kinesyslog binary; undefined is the running one. */
+  exec: string | undefined;
+}
+
+/** Options of `kinesyslog decode`. */
+export interface DecodeOptions {
+  /** Record files, S3 objects, or spool directories; none reads stdin. */
+  files: string[];
+  /** Print totals instead of events. */
+  count: boolean;
+}
+
+/** An option of `kinesyslog listen`, as the environment sees it (for the systemd override file). */
+export interface ListenOption {
+  /** The flag with its argument, as in `--help`: `--udp-port <port>`. */
+  flags: string;
+  /** The environment variable. */
+  env: string;
+  /** What it does. */
+  description: string;
+  /** The default value (lists space-separated); undefined when there is none. */
+  default: string | undefined;
+  /** The default as `--help` describes it; undefined when there is none. */
+  defaultText: string | undefined;
+  /** A switch without a value. */
+  boolean: boolean;
 }
 
 /**
@@ -155,6 +197,8 @@ function option(flags: string, description: string): Option {
 /** The result of reading the command line. */
 export type CliResult =
   | { kind: "listen"; config: Config }
+  | { kind: "install"; options: InstallOptions }
+  | { kind: "decode"; options: DecodeOptions }
   | { kind: "exit"; code: number };
 
 /**
@@ -179,10 +223,82 @@ export function parseCli(
     .exitOverride()
     .configureOutput(output);
 
-  program.command("listen")
-    .description("receive syslog and GELF and deliver them to Firehose (or a local directory)")
+  program.addCommand(
+    listenCommand().exitOverride().configureOutput(output).action(
+      (opts: Record<string, unknown>, command: Command) => {
+        // --port (the predecessor's flag) replaces the default TLS port, like --tls-port does.
+        if (opts.port !== undefined) {
+          const given = command.getOptionValueSource("tlsPort") === "default" ? [] : (opts.tlsPort as number[]);
+          opts.tlsPort = [...new Set([...given, ...(opts.port as number[])])];
+        }
+        result = { kind: "listen", config: validate(opts) };
+      },
+    ),
+  );
+
+  program.command("install")
+    .description("write a systemd unit for kinesyslog and a commented override file of its settings")
     .exitOverride()
     .configureOutput(output)
+    .option("--system-dir <dir>", "directory of systemd units", "/etc/systemd/system")
+    .option("--user <name>", "run as this account (default: a systemd dynamic user)")
+    .option("--exec <path>", "path of the kinesyslog binary (default: this one)")
+    .action((opts: Record<string, unknown>) => {
+      result = {
+        kind: "install",
+        options: {
+          systemDir: String(opts.systemDir),
+          user: opts.user === undefined ? undefined : String(opts.user),
+          exec: opts.exec === undefined ? undefined : String(opts.exec),
+        },
+      };
+    });
+
+  program.command("decode")
+    .description(
+      "print the events of record files, spool files or S3 objects (gzip members of JSON), one JSON line each",
+    )
+    .exitOverride()
+    .configureOutput(output)
+    .argument("[files...]", "files, or directories of record files (a spool); none reads stdin")
+    .option("--count", "print totals (files, records, events) instead of events")
+    .action((files: string[], opts: Record<string, unknown>) => {
+      result = { kind: "decode", options: { files, count: opts.count === true } };
+    });
+
+  try {
+    program.parse(argv as string[], { from: "user" });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      err(`kinesyslog: ${error.message}\n`);
+      return { kind: "exit", code: EXIT_CONFIG };
+    }
+    // commander has printed help, the version, or its own one-line error; explicit --help
+    // and --version exit 0, help shown for a missing command is a usage error.
+    if (error instanceof CommanderError) return { kind: "exit", code: error.exitCode === 0 ? 0 : EXIT_CONFIG };
+    throw error;
+  }
+  return result;
+}
+
+/** Every visible option of `kinesyslog listen`, with its environment variable and default. */
+export function listenOptions(): ListenOption[] {
+  return listenCommand().options.filter((o) => !o.hidden && o.envVar !== undefined).map((o) => {
+    const value = o.defaultValue === undefined ? undefined : [o.defaultValue].flat().join(" ");
+    return {
+      flags: o.flags,
+      env: o.envVar!,
+      description: o.description,
+      default: value,
+      defaultText: o.defaultValueDescription ?? value,
+      boolean: !o.required && !o.optional,
+    };
+  });
+}
+
+function listenCommand(): Command {
+  return new Command("listen")
+    .description("receive syslog and GELF and deliver them to Firehose (or a local directory)")
     .addOption(option("--stream <name>", "Firehose delivery stream (exactly one of --stream and --output-dir)"))
     .addOption(option("--output-dir <dir>", "deliver each record as a file in DIR instead of Firehose"))
     .addOption(option("--address <addr>", "bind address of every listener (IPv4 or IPv6)").default("0.0.0.0"))
@@ -274,29 +390,16 @@ export function parseCli(
       option("--shutdown-grace <seconds>", "at shutdown, how long open connections may take to finish")
         .argParser(seconds("--shutdown-grace")).default(5),
     )
-    .addOption(option("--debug", "verbose logs to stderr"))
-    .action((opts: Record<string, unknown>, command: Command) => {
-      // --port (the predecessor's flag) replaces the default TLS port, like --tls-port does.
-      if (opts.port !== undefined) {
-        const given = command.getOptionValueSource("tlsPort") === "default" ? [] : (opts.tlsPort as number[]);
-        opts.tlsPort = [...new Set([...given, ...(opts.port as number[])])];
-      }
-      result = { kind: "listen", config: validate(opts) };
-    });
-
-  try {
-    program.parse(argv as string[], { from: "user" });
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      err(`kinesyslog: ${error.message}\n`);
-      return { kind: "exit", code: EXIT_CONFIG };
-    }
-    // commander has printed help, the version, or its own one-line error; explicit --help
-    // and --version exit 0, help shown for a missing command is a usage error.
-    if (error instanceof CommanderError) return { kind: "exit", code: error.exitCode === 0 ? 0 : EXIT_CONFIG };
-    throw error;
-  }
-  return result;
+    .addOption(
+      option(
+        "--ready-delivery-timeout <seconds>",
+        "/ready fails once deliveries have failed this long with nothing delivered; 0 is never",
+      )
+        .argParser(secondsOrOff("--ready-delivery-timeout")).default(DEFAULT_READY_DELIVERY_TIMEOUT_S),
+    )
+    .addOption(option("--log-level <level>", "lowest level logged to stderr").choices(LEVELS).default("info"))
+    .addOption(option("--log-format <format>", "log lines as text or JSON").choices(LOG_FORMATS).default("text"))
+    .addOption(option("--debug", "the same as --log-level debug"));
 }
 
 function validate(o: Record<string, unknown>): Config {
@@ -331,7 +434,9 @@ function validate(o: Record<string, unknown>): Config {
     flushSize: o.flushSize as number,
     flushInterval: o.flushInterval as number,
     shutdownGrace: o.shutdownGrace as number,
-    debug: o.debug === true,
+    readyDeliveryTimeout: o.readyDeliveryTimeout as number,
+    logLevel: o.debug === true ? "debug" : o.logLevel as Level,
+    logFormat: o.logFormat as LogFormat,
   };
   if (o.gelf === true) {
     // The predecessor's switch: the syslog ports speak GELF.

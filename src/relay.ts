@@ -21,7 +21,8 @@ import { UdpListener } from "./listen/udp_listener.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics/metrics.ts";
 import { MetricsServer } from "./metrics/metrics_server.ts";
-import { SpoolDir } from "./spool/spool_dir.ts";
+import { judgeReadiness, type Readiness } from "./metrics/readiness.ts";
+import { recordCreatedMs, SpoolDir } from "./spool/spool_dir.ts";
 import { SpoolWorkerClient } from "./spool/spool_worker_client.ts";
 import { VERSION } from "./version.ts";
 
@@ -31,6 +32,8 @@ export const SHUTDOWN_SPOOL_TIMEOUT_MS = 30_000;
 export const SHUTDOWN_UPLOAD_TIMEOUT_MS = 10_000;
 /** How often buffers are checked for age, at most, in ms. */
 const FLUSH_CHECK_MS = 1_000;
+/** `/ready` probes the spool directory at most this often, in ms. */
+const SPOOL_PROBE_INTERVAL_MS = 1_000;
 
 /** A startup failure with one line for the operator. */
 export class StartupError extends Error {
@@ -61,8 +64,12 @@ export class Relay {
   readonly #pressure: Pressure;
   #spoolBytes = 0;
   #spoolFiles = 0;
-  /** The last attempt to write a record failed (cleared by the next success). */
-  #spoolFailing = false;
+  /** Why the last attempt to write a record failed (cleared by the next success). */
+  #spoolWriteError: string | undefined;
+  /** The last probe of the spool directory by `/ready`. */
+  #spoolProbe: { at: number; result: Promise<string | undefined> } | undefined;
+  /** Every listener serves. */
+  #started = false;
   #flushTimer: ReturnType<typeof setInterval> | undefined;
   #shutdown: Promise<void> | undefined;
   /** Why the relay stopped by itself, when it did. */
@@ -90,7 +97,7 @@ export class Relay {
     const metrics = this.metrics;
     this.#worker = new SpoolWorkerClient(config.spoolDir, {
       onSpooled: (entries, report) => {
-        this.#spoolFailing = false;
+        this.#spoolWriteError = undefined;
         let bytes = 0;
         for (const e of entries) bytes += e.bytes;
         this.#spoolBytes += bytes;
@@ -117,7 +124,7 @@ export class Relay {
         void this.shutdown();
       },
       onSpoolError: (error, attempt) => {
-        this.#spoolFailing = true;
+        this.#spoolWriteError = error;
         metrics.spoolWriteErrors.inc();
         log.limited("error", "spool-write", "Cannot write a record to the spool; retrying", { error, attempt });
       },
@@ -138,6 +145,15 @@ export class Relay {
         this.#updateGauges();
       },
     });
+    metrics.live.spoolOldestAgeSeconds = () => {
+      const oldest = this.#uploader.oldestPending;
+      const created = oldest === undefined ? undefined : recordCreatedMs(oldest);
+      return created === undefined ? 0 : Math.max(0, Date.now() - created) / 1000;
+    };
+    metrics.live.deliveryFailingSeconds = () => {
+      const since = this.#uploader.failingSince;
+      return since === undefined ? 0 : (Date.now() - since) / 1000;
+    };
     this.#pressure = new Pressure({
       spoolBytes: () => this.#spoolBytes,
       spoolMaxBytes: config.spoolMaxSize,
@@ -225,7 +241,7 @@ export class Relay {
     }
     try {
       for (const port of config.prometheusPorts) {
-        servers.push(MetricsServer.start(config.address, port, relay.metrics, () => relay.ready()));
+        servers.push(MetricsServer.start(config.address, port, relay.metrics, () => relay.readiness()));
       }
     } catch (error) {
       for (const s of servers) await s.close();
@@ -254,13 +270,17 @@ export class Relay {
       for (const l of this.#udp) l.tick();
       this.#updateGauges();
     }, Math.min(FLUSH_CHECK_MS, config.flushInterval * 1000));
+    this.#started = true;
     this.#log.info("kinesyslog started", {
       version: VERSION,
       listeners: this.listening.join(","),
       address: config.address,
       sink: config.stream !== undefined ? `firehose:${config.stream}` : `dir:${config.outputDir}`,
       spool: config.spoolDir,
+      spoolMaxSize: config.spoolMaxSize,
       leftoverRecords: leftovers.length,
+      metrics: config.prometheusPorts.map((p) => `http://${hostPort(config.address, p)}/metrics`).join(",") ||
+        undefined,
     });
     // Never blocks startup: records wait for the owner at most OWNER_TIMEOUT_MS.
     void this.#lookupOwner().then((account) => {
@@ -298,9 +318,31 @@ export class Relay {
     return true;
   }
 
-  /** Listeners bound, the spool writable and within its bound (for `/ready`). */
-  ready(): boolean {
-    return this.#shutdown === undefined && !this.#spoolFailing && this.#pressure.reason() === undefined;
+  /**
+   * For `/ready`: listeners serving, the spool writable (probed now, at most once a second)
+   * and within its bound, and deliveries not failing for longer than `--ready-delivery-timeout`.
+   */
+  async readiness(): Promise<Readiness> {
+    const now = Date.now();
+    if (this.#spoolProbe === undefined || now - this.#spoolProbe.at >= SPOOL_PROBE_INTERVAL_MS) {
+      const result = this.#spool.probe().then(() => undefined, (error: Error) => error.message);
+      this.#spoolProbe = { at: now, result };
+      void result.then((error) => {
+        if (error !== undefined) {
+          this.#log.limited("error", "spool-probe", "The spool directory cannot be written; /ready fails", { error });
+        }
+      });
+    }
+    const probeError = await this.#spoolProbe.result;
+    const failingSince = this.#uploader.failingSince;
+    return judgeReadiness({
+      started: this.#started,
+      stopping: this.#shutdown !== undefined,
+      spoolError: probeError ?? this.#spoolWriteError,
+      pressure: this.#pressure.reason(),
+      failingForMs: failingSince === undefined ? undefined : Date.now() - failingSince,
+      failingLimitMs: this.#config.readyDeliveryTimeout * 1000,
+    });
   }
 
   /**
@@ -352,10 +394,16 @@ export class Relay {
   }
 
   #updateGauges(): void {
-    this.metrics.spoolBytes.set(this.#spoolBytes);
-    this.metrics.spoolFiles.set(this.#spoolFiles);
-    this.metrics.bufferedBytes.set(this.#batcher.bufferedBytes + this.#worker.backlogBytes);
+    const metrics = this.metrics;
+    metrics.spoolBytes.set(this.#spoolBytes);
+    metrics.spoolFiles.set(this.#spoolFiles);
+    metrics.bufferedBytes.set(this.#batcher.bufferedBytes + this.#worker.backlogBytes);
   }
+}
+
+/** `host:port`, with an IPv6 host in brackets. */
+function hostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 interface Sink {

@@ -126,9 +126,9 @@ Deno.test("GELF and syslog listeners run side by side; every message arrives exa
     }
     const wrong = [...expected.keys()].filter((m) => seen.get(m) !== 1).map((m) => `${m}:${seen.get(m) ?? 0}`);
     assertEquals(wrong, [], "every message exactly once");
-    const label = `listener="gelf-tcp/${gelfPort}"`;
+    const listener = `gelf-tcp/${gelfPort}`;
     for (const reason of ["invalid_json", "missing_message", "not_object"]) {
-      assertEquals(await scrape(metricsPort, "kinesyslog_messages_dropped_total", `${label},reason="${reason}"`), 1);
+      assertEquals(await scrape(metricsPort, "kinesyslog_messages_dropped_total", { listener, reason }), 1);
     }
     assert(relay.lines.some((l) => l.includes("reason=invalid_json") && l.includes("source=127.0.0.1")));
   } finally {

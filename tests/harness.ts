@@ -5,6 +5,7 @@
  * @module
  */
 import { decodeRecord, type DeliveredEvent } from "./firehose_endpoint.ts";
+import { fetchMetrics, sumOf } from "./prometheus.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 /** Under `deno run`, Deno checks read access to the worker's modules (not in a compiled binary). */
@@ -154,6 +155,33 @@ export function startLocalRelay(dir: string, args: string[]): Promise<RelayProce
   );
 }
 
+/**
+ * Starts `main.ts listen` on 127.0.0.1 that delivers to the Firehose stream `logs` at
+ * `endpointUrl` (with fake credentials) and spools in `spool`; `args` adds listeners and options.
+ */
+export function startFirehoseRelay(
+  dir: string,
+  endpointUrl: string,
+  spool: string,
+  args: string[],
+): Promise<RelayProcess> {
+  return RelayProcess.start(
+    [
+      "listen",
+      "--stream",
+      "logs",
+      "--endpoint-url",
+      endpointUrl,
+      "--spool-dir",
+      spool,
+      "--address",
+      "127.0.0.1",
+      ...args,
+    ],
+    { dirs: [dir], env: awsTestEnv(endpointUrl) },
+  );
+}
+
 /** Runs `main.ts` to completion with the relay's permissions; returns exit code and output. */
 export async function runMain(
   args: string[],
@@ -241,15 +269,12 @@ export async function eventually(
   }
 }
 
-/** The sum of a metric's samples whose labels include `labels`, scraped from `/metrics`. */
-export async function scrape(port: number, name: string, labels = ""): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split("\n")) {
-    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (m !== null && m[1] === name && (m[2] ?? "").includes(labels)) sum += Number(m[3]);
-  }
-  return sum;
+/**
+ * The sum of a metric's samples whose labels include `labels`, scraped from `/metrics` and
+ * read with a Prometheus text-format parser.
+ */
+export async function scrape(port: number, name: string, labels: Record<string, string> = {}): Promise<number> {
+  return sumOf(await fetchMetrics(port), name, labels);
 }
 
 const NODE_CLIENTS = new URL("../.toolchain/node-clients", import.meta.url).pathname;

@@ -81,8 +81,7 @@ Deno.test("mutual TLS, required: only a trusted, allowed client certificate gets
     await tlsClient(tls, ca, "<13>1 - h app - - - from an expired certificate\n", expired);
     await tlsClient(tls, ca, "<13>1 - h app - - - from a name not allowed\n", unlisted);
     assert(await tlsClient(tls, ca, "<13>1 - h app - - - from router1 again\n", good));
-    const refused = (reason: string) =>
-      scrape(metricsPort, "kinesyslog_connections_refused_total", `reason="${reason}"`);
+    const refused = (reason: string) => scrape(metricsPort, "kinesyslog_connections_refused_total", { reason });
     await eventually("refusals counted", async () => await refused("client_not_allowed") === 1);
     assertEquals(await refused("no_client_certificate"), 1);
     assertEquals(await refused("untrusted_client_certificate"), 2);
@@ -207,8 +206,7 @@ Deno.test("PROXY protocol v1 and v2: the proxied source and port name the events
     );
     assert(await closedByRelay(silent, 3_000), "a connection without a header is closed after the timeout");
     silent.close();
-    const refused = (reason: string) =>
-      scrape(metricsPort, "kinesyslog_connections_refused_total", `reason="${reason}"`);
+    const refused = (reason: string) => scrape(metricsPort, "kinesyslog_connections_refused_total", { reason });
     await eventually("timeout counted", async () => await refused("proxy_timeout") === 1);
     assertEquals(await refused("proxy_v1_malformed"), 1);
     assertEquals(await refused("proxy_missing"), 1);
@@ -243,8 +241,7 @@ Deno.test("idle connections beyond the limit and a slowloris TLS client do not k
     await eventually("4 open", async () => await scrape(metricsPort, "kinesyslog_connections_open") === 4);
     const extra = [await connect(), await connect()];
     for (const conn of extra) assert(await closedByRelay(conn, 2_000), "over the limit: closed at once");
-    const refused = (reason: string) =>
-      scrape(metricsPort, "kinesyslog_connections_refused_total", `reason="${reason}"`);
+    const refused = (reason: string) => scrape(metricsPort, "kinesyslog_connections_refused_total", { reason });
     assertEquals(await refused("connection_limit"), 2);
     // A slowloris on the TLS port: a hello that never ends.
     const slow = await Deno.connect({ hostname: "127.0.0.1", port: tls });
@@ -265,13 +262,13 @@ Deno.test("idle connections beyond the limit and a slowloris TLS client do not k
     await sendStream(good, text);
     assert(await tlsClient(tls, ca, "<13>1 - h app - - - good over TLS\n"));
     await eventually("good messages", async () => (await readOutputDir(`${dir}/out`)).length === 11);
-    assertEquals(await scrape(metricsPort, "kinesyslog_connection_errors_total", 'reason="evicted"'), 1);
-    assertEquals(await scrape(metricsPort, "kinesyslog_tls_handshake_failures_total", 'reason="timeout"'), 1);
+    assertEquals(await scrape(metricsPort, "kinesyslog_connection_errors_total", { reason: "evicted" }), 1);
+    assertEquals(await scrape(metricsPort, "kinesyslog_tls_handshake_failures_total", { reason: "timeout" }), 1);
     await trickle;
     // The idle ones end after --idle-timeout; then a TLS client on the plain port is refused.
     await eventually(
       "idle closed",
-      async () => await scrape(metricsPort, "kinesyslog_connection_errors_total", 'reason="idle_timeout"') >= 3,
+      async () => await scrape(metricsPort, "kinesyslog_connection_errors_total", { reason: "idle_timeout" }) >= 3,
       10_000,
     );
     assert(!(await tlsClient(tcp, ca, "<13>TLS on the plain port\n")));
@@ -324,8 +321,8 @@ Deno.test("SIGHUP reloads the certificates for new connections and keeps establi
       "<13>established, after the reload",
       "<13>new connection, new certificate",
     ]);
-    assertEquals(await scrape(metricsPort, "kinesyslog_tls_reloads_total", 'result="ok"'), 1);
-    assertEquals(await scrape(metricsPort, "kinesyslog_tls_reloads_total", 'result="error"'), 1);
+    assertEquals(await scrape(metricsPort, "kinesyslog_tls_reloads_total", { result: "ok" }), 1);
+    assertEquals(await scrape(metricsPort, "kinesyslog_tls_reloads_total", { result: "error" }), 1);
   } finally {
     assertEquals(await relay.stop(), 0);
     await Deno.remove(dir, { recursive: true });

@@ -630,7 +630,7 @@ Deno.test("a plain-text or silent client on the TLS port is counted and harms no
     await sendStream(good, "<13>good one\n<13>good two\n");
     await eventually("good messages", async () => (await readOutputDir(`${dir}/out`)).length === 2);
     assertEquals((await readOutputDir(`${dir}/out`)).map((e) => e.message), ["<13>good one", "<13>good two"]);
-    assertEquals(await scrape(metricsPort, "kinesyslog_connections_refused_total", 'reason="not_tls"'), 1);
+    assertEquals(await scrape(metricsPort, "kinesyslog_connections_refused_total", { reason: "not_tls" }), 1);
     silent.close();
   } finally {
     assertEquals(await relay.stop(), 0);
@@ -701,7 +701,7 @@ Deno.test("a full spool slows TCP senders and drops UDP (counted) until Firehose
     await sendUdp(udp, ["<13>udp while full 1", "<13>udp while full 2"]);
     await eventually(
       "UDP drops counted",
-      async () => await scrape(metricsPort, "kinesyslog_messages_dropped_total", 'reason="spool_full"') === 2,
+      async () => await scrape(metricsPort, "kinesyslog_messages_dropped_total", { reason: "spool_full" }) === 2,
     );
 
     endpoint.start(); // back: the spool drains, the reader resumes, the sender finishes
@@ -791,7 +791,7 @@ Deno.test("what TLS clients that close without reading lose is counted, never si
     await eventually("connections done", async () => await scrape(metricsPort, "kinesyslog_connections_open") === 0);
     await new Promise((resolve) => setTimeout(resolve, 1_000)); // the last flush
     const delivered = new Set((await readOutputDir(`${dir}/out`)).map((e) => e.message)).size;
-    const resets = await scrape(metricsPort, "kinesyslog_connection_errors_total", 'reason="reset"');
+    const resets = await scrape(metricsPort, "kinesyslog_connection_errors_total", { reason: "reset" });
     assert(delivered <= connections * lines);
     if (delivered < connections * lines) {
       assert(resets >= 1, `${connections * lines - delivered} lines lost without a counted reset`);

@@ -67,6 +67,8 @@ export class Uploader {
   #stopping = false;
   /** Shutting down: retries are capped at {@linkcode DRAIN_RETRY_CAP_MS}. */
   #draining = false;
+  /** When deliveries began failing with nothing delivered since; undefined while delivering. */
+  #failingSince: number | undefined;
 
   /** Creates an uploader; call {@linkcode Uploader.start}. */
   constructor(options: UploaderOptions) {
@@ -85,6 +87,19 @@ export class Uploader {
   /** Records waiting for delivery (including the call in flight). */
   get pendingRecords(): number {
     return this.#queue.length - this.#done;
+  }
+
+  /**
+   * Clock reading at which deliveries began failing (a failed call or record) with no record
+   * delivered since; `undefined` while records are delivered or none wait.
+   */
+  get failingSince(): number | undefined {
+    return this.pendingRecords === 0 ? undefined : this.#failingSince;
+  }
+
+  /** The name of the oldest record waiting, if any (the queue is in spool order, oldest first). */
+  get oldestPending(): string | undefined {
+    return this.#queue.find((p) => !p.done)?.name;
   }
 
   /** Starts the delivery loop. */
@@ -183,11 +198,14 @@ export class Uploader {
     if (records.length === 0) return;
 
     let results;
+    const timer = metrics.putDuration.startTimer();
     try {
       results = await sink.put(records);
+      timer();
       metrics.putCalls.inc({ result: "ok" });
       this.#callFailures = 0;
     } catch (error) {
+      timer();
       const e = error instanceof SinkError ? error : new SinkError((error as Error).message, "Error");
       metrics.putCalls.inc({ result: e.code });
       if (e.options.throttled) metrics.throttles.inc();
@@ -204,6 +222,7 @@ export class Uploader {
         return;
       }
       this.#callFailures++;
+      this.#failingSince ??= this.#now();
       const delay = this.#backoff(this.#callFailures);
       this.#pausedUntil = this.#now() + delay;
       metrics.recordsFailed.inc({ code: e.code }, sent.length);
@@ -229,6 +248,7 @@ export class Uploader {
         continue;
       }
       p.attempts++;
+      this.#failingSince ??= now;
       p.notBefore = now + this.#backoff(p.attempts);
       metrics.recordsFailed.inc({ code: result.code });
       metrics.recordRetries.inc();
@@ -241,7 +261,11 @@ export class Uploader {
     }
     metrics.recordsDelivered.inc(delivered);
     metrics.deliveredBytes.inc(deliveredBytes);
-    if (delivered > 0) this.#o.onRemoved?.(deliveredBytes, delivered);
+    if (delivered > 0) {
+      this.#failingSince = undefined;
+      metrics.lastDelivery.set(now / 1000);
+      this.#o.onRemoved?.(deliveredBytes, delivered);
+    }
   }
 
   async #quarantine(p: Pending, reason: string): Promise<void> {

@@ -22,7 +22,7 @@ async function setup(random?: () => number) {
     spool,
     sink,
     metrics,
-    log: new Logger("info", (l) => lines.push(l)),
+    log: new Logger({ write: (l) => lines.push(l) }),
     ...(random === undefined ? {} : { random }),
   });
   const close = async () => {

@@ -27,7 +27,7 @@ function pipeline(maxMessageBytes = 65_536, reassembly = {}) {
   const metrics = new Metrics();
   const lines: string[] = [];
   const pressure = new Pressure({ spoolBytes: () => 0, spoolMaxBytes: 1, backlogBytes: () => 0, maxBacklogBytes: 1 });
-  const ingest = new Ingest(batcher, pressure, metrics, new Logger("info", (line) => lines.push(line)));
+  const ingest = new Ingest(batcher, pressure, metrics, new Logger({ write: (line) => lines.push(line) }));
   const gelf = new GelfDatagrams({ info, ingest, maxMessageBytes, reassembly });
   const drops = async () => {
     const metric = await metrics.registry.getSingleMetric("kinesyslog_messages_dropped_total")!.get();

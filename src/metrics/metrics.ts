@@ -6,6 +6,14 @@
  * @module
  */
 import client from "prom-client";
+import process from "node:process";
+import { VERSION } from "../version.ts";
+
+/**
+ * Buckets of the PutRecordBatch duration, in seconds: from a fast call in-region to the
+ * SDK's own retries of a slow one.
+ */
+export const PUT_DURATION_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 /** The relay's metrics and the registry that renders them. */
 export class Metrics {
@@ -117,6 +125,36 @@ export class Metrics {
   readonly recordRetries = this.#counter("kinesyslog_record_retries_total", "Records sent again", []);
   /** Calls or records throttled by Firehose. */
   readonly throttles = this.#counter("kinesyslog_throttles_total", "Throttling responses from Firehose", []);
+  /** Wall time of PutRecordBatch calls, failed ones included. */
+  readonly putDuration = new client.Histogram({
+    name: "kinesyslog_put_record_batch_duration_seconds",
+    help: "PutRecordBatch call duration, failed calls included",
+    buckets: PUT_DURATION_BUCKETS_S,
+    registers: [this.registry],
+  });
+  /**
+   * Values read when `/metrics` is scraped, set by the relay: the age of the oldest spooled
+   * record, and how long deliveries have been failing, in seconds.
+   */
+  readonly live = { spoolOldestAgeSeconds: () => 0, deliveryFailingSeconds: () => 0 };
+  /** Age of the oldest record waiting in the spool. */
+  readonly spoolOldestAge = this.#liveGauge(
+    "kinesyslog_spool_oldest_record_age_seconds",
+    "Age of the oldest record waiting for delivery; 0 when the spool is empty",
+    () => this.live.spoolOldestAgeSeconds(),
+  );
+  /** When records were last delivered. */
+  readonly lastDelivery = this.#gauge(
+    "kinesyslog_last_delivery_timestamp_seconds",
+    "Unix time of the last call that delivered records; 0 before the first",
+    [],
+  );
+  /** How long deliveries have been failing. */
+  readonly deliveryFailing = this.#liveGauge(
+    "kinesyslog_delivery_failing_seconds",
+    "Seconds since delivery began failing with no record delivered since; 0 when delivering or idle",
+    () => this.live.deliveryFailingSeconds(),
+  );
   /** Records moved to quarantine. */
   readonly recordsQuarantined = this.#counter(
     "kinesyslog_records_quarantined_total",
@@ -124,8 +162,66 @@ export class Metrics {
     [],
   );
 
+  /** The version, as a label of a gauge that is always 1. */
+  readonly buildInfo = this.#gauge("kinesyslog_build_info", "Always 1; labels say what is running", [
+    "version",
+    "deno",
+    "v8",
+  ]);
+
+  /** Creates the metrics, with the process metrics Prometheus expects of any exporter. */
+  constructor() {
+    this.buildInfo.set({ version: VERSION, deno: Deno.version.deno, v8: Deno.version.v8 }, 1);
+    // Standard names (https://prometheus.io/docs/instrumenting/writing_clientlibs/#process-metrics),
+    // read from Deno itself: prom-client's own collectors read /proc, which the relay may not.
+    const started = Date.now() / 1000 - performance.now() / 1000;
+    const registers = [this.registry];
+    new client.Gauge({
+      name: "process_resident_memory_bytes",
+      help: "Resident memory size in bytes",
+      registers,
+      collect() {
+        this.set(Deno.memoryUsage().rss);
+      },
+    });
+    new client.Gauge({
+      name: "process_heap_bytes",
+      help: "JavaScript heap in use, in bytes",
+      registers,
+      collect() {
+        this.set(Deno.memoryUsage().heapUsed);
+      },
+    });
+    new client.Counter({
+      name: "process_cpu_seconds_total",
+      help: "User and system CPU time spent, in seconds",
+      registers,
+      collect() {
+        const { user, system } = process.cpuUsage();
+        this.reset();
+        this.inc((user + system) / 1e6);
+      },
+    });
+    new client.Gauge({
+      name: "process_start_time_seconds",
+      help: "Start time of the process since the Unix epoch, in seconds",
+      registers,
+    }).set(Math.round(started));
+  }
+
   #counter(name: string, help: string, labelNames: string[]): client.Counter<string> {
     return new client.Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  #liveGauge(name: string, help: string, read: () => number): client.Gauge<string> {
+    return new client.Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
   }
 
   #gauge(name: string, help: string, labelNames: string[]): client.Gauge<string> {

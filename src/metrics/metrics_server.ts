@@ -1,8 +1,10 @@
 import type { Metrics } from "./metrics.ts";
+import type { Readiness } from "./readiness.ts";
 
 /**
  * HTTP on `--prometheus-port`: `/metrics` (Prometheus text format), `/health` (the process
- * answers) and `/ready` (listeners up and the spool within its bound).
+ * answers) and `/ready` (200 or 503, with a JSON body naming what is wrong: see
+ * {@linkcode Readiness}).
  */
 export class MetricsServer {
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
@@ -12,7 +14,7 @@ export class MetricsServer {
   }
 
   /** Binds and serves; throws with the port when it cannot bind. */
-  static start(hostname: string, port: number, metrics: Metrics, ready: () => boolean): MetricsServer {
+  static start(hostname: string, port: number, metrics: Metrics, ready: () => Promise<Readiness>): MetricsServer {
     try {
       const server = Deno.serve({ hostname, port, onListen: () => {} }, async (request) => {
         const path = new URL(request.url).pathname;
@@ -23,7 +25,8 @@ export class MetricsServer {
         }
         if (path === "/health") return new Response("ok\n");
         if (path === "/ready") {
-          return ready() ? new Response("ready\n") : new Response("not ready\n", { status: 503 });
+          const readiness = await ready();
+          return Response.json(readiness, { status: readiness.ready ? 200 : 503 });
         }
         return new Response("not found\n", { status: 404 });
       });

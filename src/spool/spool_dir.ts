@@ -33,6 +33,12 @@ export interface SpoolEntry {
 
 let sequence = 0;
 
+/** When a record was spooled, in ms since the epoch, read from its file name; `undefined` for a foreign name. */
+export function recordCreatedMs(name: string): number | undefined {
+  const match = /^(\d{13})-/.exec(name);
+  return match === null ? undefined : Number(match[1]);
+}
+
 /** Owns one spool directory: atomic writes, listing, deletion and quarantine. */
 export class SpoolDir {
   /** Creates a handle; call {@linkcode SpoolDir.prepare} before use. */
@@ -48,9 +54,7 @@ export class SpoolDir {
       for await (const item of Deno.readDir(this.dir)) {
         if (item.isFile && item.name.endsWith(TMP_SUFFIX)) await Deno.remove(`${this.dir}/${item.name}`);
       }
-      const probe = `${this.dir}/.probe-${crypto.randomUUID()}${TMP_SUFFIX}`;
-      await Deno.writeFile(probe, new Uint8Array(0));
-      await Deno.remove(probe);
+      await this.probe();
     } catch (error) {
       throw new Error(`Cannot use spool directory '${this.dir}': ${(error as Error).message}`);
     }
@@ -77,6 +81,13 @@ export class SpoolDir {
     }
     if (entries.length > 0) await this.#syncDir();
     return entries;
+  }
+
+  /** Creates and removes an empty file: throws when the directory cannot be written now. */
+  async probe(): Promise<void> {
+    const probe = `${this.dir}/.probe-${crypto.randomUUID()}${TMP_SUFFIX}`;
+    await Deno.writeFile(probe, new Uint8Array(0));
+    await Deno.remove(probe);
   }
 
   /** Complete records, oldest first. */

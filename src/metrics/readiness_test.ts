@@ -1,0 +1,31 @@
+import { assertEquals } from "../../tests/assert.ts";
+import { judgeReadiness, type ReadinessState } from "./readiness.ts";
+
+const healthy: ReadinessState = {
+  started: true,
+  stopping: false,
+  spoolError: undefined,
+  pressure: undefined,
+  failingForMs: undefined,
+  failingLimitMs: 300_000,
+};
+
+Deno.test("judgeReadiness() is ready only when started, not stopping, writable, unpressed and delivering", async (t) => {
+  const cases: [Partial<ReadinessState>, string[]][] = [
+    [{}, []],
+    [{ started: false }, ["starting: listeners not serving yet"]],
+    [{ stopping: true }, ["shutting down"]],
+    [{ spoolError: "Permission denied" }, ["spool not writable: Permission denied"]],
+    [{ pressure: "spool_full" }, ["spool full (--spool-max-size): TCP/TLS held back, UDP dropped"]],
+    [{ pressure: "worker_backlog" }, ["records are built slower than messages arrive"]],
+    [{ failingForMs: 299_999 }, []],
+    [{ failingForMs: 300_000 }, ["delivery failing for 300 s (--ready-delivery-timeout 300)"]],
+    [{ failingForMs: 10_000_000, failingLimitMs: 0 }, []],
+    [{ stopping: true, spoolError: "x" }, ["shutting down", "spool not writable: x"]],
+  ];
+  for (const [change, problems] of cases) {
+    await t.step(JSON.stringify(change), () => {
+      assertEquals(judgeReadiness({ ...healthy, ...change }), { ready: problems.length === 0, problems });
+    });
+  }
+});

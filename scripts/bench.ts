@@ -11,7 +11,7 @@
  */
 import { deflateSync } from "node:zlib";
 import { FirehoseEndpoint } from "../tests/firehose_endpoint.ts";
-import { awsTestEnv, freePort, makeCertificate, RelayProcess } from "../tests/harness.ts";
+import { awsTestEnv, freePort, makeCertificate, RelayProcess, scrape } from "../tests/harness.ts";
 
 interface Case {
   name: string;
@@ -219,17 +219,6 @@ function procStats(pid: number): { cpuSeconds: number; peakRssMb: number } {
   return { cpuSeconds: ticks / 100, peakRssMb: hwm / 1024 };
 }
 
-async function metric(port: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split("\n")) {
-    if (line.startsWith(name + " ") || line.startsWith(name + "{")) {
-      sum += Number(line.slice(line.lastIndexOf(" ") + 1));
-    }
-  }
-  return sum;
-}
-
 async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
   let written = 0;
   while (written < data.length) written += await conn.write(data.subarray(written));
@@ -264,7 +253,7 @@ async function run(c: Case, dir: string, tls: { cert: string; key: string; ca: s
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
-      samples.push([performance.now(), await metric(metricsPort, "kinesyslog_events_spooled_total")]);
+      samples.push([performance.now(), await scrape(metricsPort, "kinesyslog_events_spooled_total")]);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   })();
@@ -289,9 +278,9 @@ async function run(c: Case, dir: string, tls: { cert: string; key: string; ca: s
   let stable = 0;
   for (;;) {
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const spooled = await metric(metricsPort, "kinesyslog_events_spooled_total");
-    const waiting = await metric(metricsPort, "kinesyslog_spool_files");
-    const buffered = await metric(metricsPort, "kinesyslog_buffered_bytes");
+    const spooled = await scrape(metricsPort, "kinesyslog_events_spooled_total");
+    const waiting = await scrape(metricsPort, "kinesyslog_spool_files");
+    const buffered = await scrape(metricsPort, "kinesyslog_buffered_bytes");
     if (spooled >= sent && waiting === 0) {
       delivered = spooled;
       break;
@@ -311,8 +300,8 @@ async function run(c: Case, dir: string, tls: { cert: string; key: string; ca: s
   const [t10, n10] = at(0.1), [t90, n90] = at(0.9);
   const steady = t90 > t10 ? (n90 - n10) / ((t90 - t10) / 1000) : delivered / total;
   const after = procStats(pid);
-  const records = await metric(metricsPort, "kinesyslog_records_delivered_total");
-  const recordBytes = await metric(metricsPort, "kinesyslog_delivered_bytes_total");
+  const records = await scrape(metricsPort, "kinesyslog_records_delivered_total");
+  const recordBytes = await scrape(metricsPort, "kinesyslog_delivered_bytes_total");
   await relay.stop();
   await endpoint?.stop();
   await Deno.remove(caseDir, { recursive: true });

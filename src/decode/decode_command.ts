@@ -141,6 +141,8 @@ async function ungzip(input: ReadableStream<Uint8Array>, layers: number): Promis
   if (layers === 0 || first === undefined || first[0] !== 0x1f || (first.length > 1 && first[1] !== 0x8b)) return rest;
   // node:zlib, not DecompressionStream: the web stream refuses a second gzip member, and an
   // S3 object is many members.
-  const gunzipped = Readable.toWeb(Readable.fromWeb(rest as never).pipe(createGunzip())) as ReadableStream<Uint8Array>;
+  const gunzip = createGunzip();
+  const source = Readable.fromWeb(rest as never).on("error", (error) => gunzip.destroy(error));
+  const gunzipped = Readable.toWeb(source.pipe(gunzip)) as ReadableStream<Uint8Array>;
   return ungzip(gunzipped, layers - 1);
 }

@@ -80,6 +80,8 @@ export class Uploader {
   /** Queues records that are now in the spool, in order (oldest first). */
   add(entries: readonly SpoolEntry[]): void {
     const now = this.#now();
+    // A failure streak ends when nothing is left to deliver (records set aside), not only on a delivery.
+    if (this.pendingRecords === 0) this.#failingSince = undefined;
     for (const e of entries) this.#queue.push({ ...e, done: false, attempts: 0, notBefore: now, alone: false });
     this.#signal();
   }

@@ -113,3 +113,24 @@ Deno.test("Uploader.stop() with a deadline retries at once, not after the backof
     await close();
   }
 });
+
+Deno.test("Uploader reports since when deliveries fail, until a record is delivered", async () => {
+  const { spool, endpoint, uploader, close } = await setup(() => 0);
+  try {
+    assertEquals([uploader.failingSince, uploader.oldestPending], [undefined, undefined]);
+    endpoint.faults.recordFailureRate = 1;
+    const entries = await spool.write([new Uint8Array([1]), new Uint8Array([2])]);
+    const before = Date.now();
+    uploader.add(entries);
+    uploader.start();
+    const deadline = Date.now() + 10_000;
+    while (uploader.failingSince === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert(uploader.failingSince! >= before && uploader.failingSince! <= Date.now());
+    assertEquals(uploader.oldestPending, entries[0]!.name);
+    endpoint.faults.recordFailureRate = 0;
+    while (uploader.pendingRecords > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assertEquals([uploader.failingSince, uploader.oldestPending, endpoint.records.length], [undefined, undefined, 2]);
+  } finally {
+    await close();
+  }
+});

@@ -479,22 +479,16 @@ function bindAll(config: Config): Bound[] {
         socket: Deno.listenDatagram({ transport: "udp", hostname, port }),
       }));
     }
-    for (const port of tcpPorts) {
-      attempt(`${name}TCP`, port, () => ({
-        kind: "tcp",
-        format,
-        port,
-        listener: Deno.listen({ transport: "tcp", hostname, port }),
-      }));
-    }
-    for (const port of tlsPorts) {
-      // TLS runs over a plain TCP listener, through node:tls (see tls_terminator.ts).
-      attempt(`${name}TLS`, port, () => ({
-        kind: "tls",
-        format,
-        port,
-        listener: Deno.listen({ transport: "tcp", hostname, port }),
-      }));
+    // TLS runs over a plain TCP listener too, through node:tls (see tls_terminator.ts).
+    for (const [kind, ports] of [["tcp", tcpPorts], ["tls", tlsPorts]] as const) {
+      for (const port of ports) {
+        attempt(`${name}${kind.toUpperCase()}`, port, () => ({
+          kind,
+          format,
+          port,
+          listener: Deno.listen({ transport: "tcp", hostname, port }),
+        }));
+      }
     }
   }
   return bound;

@@ -182,16 +182,28 @@ export function startFirehoseRelay(
   );
 }
 
-/** Runs `main.ts` to completion with the relay's permissions; returns exit code and output. */
+/**
+ * Runs `main.ts` to completion with the relay's permissions for `dirs` (or `permissions`),
+ * feeding `stdin` when given; returns exit code and output.
+ */
 export async function runMain(
   args: string[],
   dirs: string[],
+  options: { permissions?: string[]; stdin?: Uint8Array } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...relayPermissions(dirs), MAIN, ...args],
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...(options.permissions ?? relayPermissions(dirs)), MAIN, ...args],
     env: { NO_COLOR: "1" },
-    stdin: "null",
-  }).output();
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(options.stdin);
+    await writer.close();
+  }
+  const out = await child.output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }

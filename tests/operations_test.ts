@@ -20,28 +20,9 @@ import {
 } from "./harness.ts";
 import { type Family, fetchMetrics, sumOf } from "./prometheus.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-
-/** Runs `main.ts` with `args` and only the permission `decode` needs, feeding `stdin`. */
-async function runDecode(
-  args: string[],
-  stdin?: Uint8Array,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", MAIN, "decode", ...args],
-    env: { NO_COLOR: "1" },
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(stdin);
-    await writer.close();
-  }
-  const out = await child.output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+/** Runs `main.ts decode` with only the permission it needs, feeding `stdin` when given. */
+function runDecode(args: string[], stdin?: Uint8Array): Promise<{ code: number; stdout: string; stderr: string }> {
+  return runMain(["decode", ...args], [], { permissions: ["--allow-read"], ...(stdin && { stdin }) });
 }
 
 function lines(text: string): string[] {

@@ -18,7 +18,7 @@ import { RECORD_SUFFIX } from "../spool/spool_dir.ts";
 import { JsonTextStream } from "./json_text_stream.ts";
 import { recordEvents } from "./record_events.ts";
 
-/** Bytes of output gathered before one write to stdout. */
+/** Characters of output gathered before one write to stdout. */
 const OUTPUT_BUFFER_CHARS = 65_536;
 /** Layers of gzip taken off, at most (a record, and Firehose's own S3 compression). */
 const MAX_GZIP_LAYERS = 2;

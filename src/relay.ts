@@ -103,7 +103,7 @@ export class Relay {
         this.#spoolBytes += bytes;
         this.#spoolFiles += entries.length;
         metrics.recordsSpooled.inc(entries.length);
-        metrics.eventsSpooled.inc(report.events - report.oversizeEvents);
+        metrics.eventsSpooled.inc(report.events);
         metrics.spooledBytes.inc(bytes);
         metrics.timestampFallbacks.inc(report.timestampFallbacks);
         this.#batcher.observeCompression(report.compressedPerRawByte);
@@ -112,6 +112,7 @@ export class Relay {
           log.error("Events too large for one Firehose record were dropped", { count: report.oversizeEvents });
         }
         this.#uploader.add(entries);
+        if (report.carried !== undefined) this.#batcher.requeue(report.carried);
         this.#updateGauges();
       },
       onFailed: (events, error) => {
@@ -371,16 +372,19 @@ export class Relay {
     this.#pressure.release();
     await this.#closeListeners(this.#config.shutdownGrace * 1000);
     clearInterval(this.#flushTimer);
-    this.#batcher.flushAll();
     let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      this.#worker.drain(),
-      new Promise((resolve) => (timer = setTimeout(resolve, SHUTDOWN_SPOOL_TIMEOUT_MS))),
-    ]);
+    const timeout = new Promise((resolve) => (timer = setTimeout(resolve, SHUTDOWN_SPOOL_TIMEOUT_MS)));
+    // A batch in flight may hand events back: they are flushed again, with no hand-back.
+    let rounds = 0;
+    do {
+      this.#batcher.flushAll();
+      if (await Promise.race([this.#worker.drain().then(() => false), timeout.then(() => true)])) break;
+    } while (this.#batcher.bufferedBytes > 0 && ++rounds < 3);
     clearTimeout(timer);
-    if (this.#worker.backlogBytes > 0) {
+    const unspooled = this.#worker.backlogBytes + this.#batcher.bufferedBytes;
+    if (unspooled > 0) {
       // The worker is stuck on a failing disk, or died: what it holds is not in the spool.
-      log.error("Buffered messages could not be spooled; they are lost", { bytes: this.#worker.backlogBytes });
+      log.error("Buffered messages could not be spooled; they are lost", { bytes: unspooled });
     }
     await this.#uploader.stop(Date.now() + SHUTDOWN_UPLOAD_TIMEOUT_MS);
     this.#worker.terminate();

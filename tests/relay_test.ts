@@ -211,6 +211,39 @@ Deno.test("a clean shutdown delivers the unterminated last frame of an open conn
   }
 });
 
+Deno.test("under sustained load records are full, and events handed back at shutdown are delivered", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
+  const tcp = freePort();
+  const relay = await startLocalRelay(dir, ["--tcp-port", String(tcp), "--tls-port", "0", "--flush-size", "8388608"]);
+  try {
+    // 60,000 messages of 200 bytes, half random text: about 6 records of about 2 MB raw each.
+    const count = 60_000;
+    let text = "";
+    for (let i = 0; i < count; i++) {
+      const random = crypto.getRandomValues(new Uint8Array(100));
+      let noise = "";
+      for (const b of random) noise += String.fromCharCode(33 + (b % 94));
+      text += `<134>1 2026-11-24T00:00:00Z web app - - - seq=${String(i).padStart(6, "0")} ${noise}`.padEnd(199, " x") +
+        "\n";
+    }
+    await sendTcp(tcp, text);
+    assertEquals(await relay.stop(), 0);
+    const events = await readOutputDir(`${dir}/out`);
+    const seqs = events.map((e) => Number(/seq=(\d+)/.exec(e.message)![1])).sort((a, b) => a - b);
+    assertEquals(seqs.length, count);
+    assert(seqs.every((seq, i) => seq === i), "every message exactly once");
+    const sizes: number[] = [];
+    for await (const item of Deno.readDir(`${dir}/out`)) sizes.push((await Deno.stat(`${dir}/out/${item.name}`)).size);
+    assert(sizes.length >= 4, `${sizes.length} records`);
+    // Only what was left at shutdown may make a record that is not full (99.2% of 1,024,000 bytes).
+    const partial = sizes.filter((size) => size < 1_024_000 * 0.99);
+    assert(partial.length <= 2, `records of ${sizes.join(", ")} bytes`);
+  } finally {
+    await relay.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a second signal exits at once while the first waits for open connections", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
   const tcp = freePort();

@@ -9,10 +9,23 @@ export interface Batch extends PackedEvents {
   logGroup: string;
   /** The source address. */
   logStream: string;
+  /** Clock reading when the first event of the batch arrived. */
+  firstAt: number;
+  /**
+   * Whether the worker may hand back the events after the last full record (see
+   * {@linkcode Batcher.requeue}): true for a batch flushed for its size, false for one
+   * flushed for its age or at shutdown.
+   */
+  carry: boolean;
 }
 
-/** Share of the record limit a flushed buffer aims to fill after compression. */
-export const RECORD_FILL_TARGET = 0.93;
+/**
+ * Records' worth of raw bytes a buffer is flushed at once the compression is known: a little
+ * more than one, so the worker fills a record to the brim and hands the rest back to be
+ * batched again, instead of making a small record (Firehose bills each record in 5 KB units
+ * and limits records per second).
+ */
+export const FLUSH_RECORDS = 1.05;
 
 /** Default raw bytes that trigger a flush of one buffer (`--flush-size`). */
 export const DEFAULT_FLUSH_BYTES = 4_194_304;
@@ -103,14 +116,14 @@ export class Batcher {
     const before = buffer.accounted;
     this.#buffered += buffer.messageBytes - before;
     buffer.accounted = buffer.messageBytes;
-    if (buffer.messageBytes >= this.#flushBytes) this.#flush(buffer);
+    if (buffer.messageBytes >= this.#flushBytes) this.#flush(buffer, true);
     while (this.#buffered > this.#maxBufferedBytes) {
       let largest: GroupBuffer | undefined;
       for (const b of this.#buffers.values()) {
         if (largest === undefined || b.messageBytes > largest.messageBytes) largest = b;
       }
       if (largest === undefined || largest.count === 0) break;
-      this.#flush(largest);
+      this.#flush(largest, true);
     }
   }
 
@@ -118,26 +131,37 @@ export class Batcher {
   flushDue(): void {
     const now = this.#now();
     for (const [key, buffer] of this.#buffers) {
-      if (buffer.count > 0 && now - buffer.firstAt >= this.#flushIntervalMs) this.#flush(buffer);
+      if (buffer.count > 0 && now - buffer.firstAt >= this.#flushIntervalMs) this.#flush(buffer, false);
       else if (buffer.count === 0 && !buffer.touched) this.#buffers.delete(key);
       buffer.touched = false;
     }
   }
 
-  /** Flushes every buffer that holds events (at shutdown). */
+  /** Flushes every buffer that holds events (at shutdown), allowing no hand-back. */
   flushAll(): void {
-    for (const buffer of this.#buffers.values()) if (buffer.count > 0) this.#flush(buffer);
+    for (const buffer of this.#buffers.values()) if (buffer.count > 0) this.#flush(buffer, false);
   }
 
   /**
-   * Learns how much one raw byte compresses to in records, and flushes at the raw size that
-   * fills about one record ({@linkcode RECORD_FILL_TARGET} of the limit), never more than
-   * the configured flush size: full records are cheaper and need fewer calls.
+   * Takes back events a worker handed back (they did not fill a record): they go before the
+   * events buffered since, keep their age, and count toward the next flush.
+   */
+  requeue(events: Omit<Batch, "carry">): void {
+    if (events.count === 0) return;
+    const buffer = this.buffer(events.logGroup, events.logStream, events.format);
+    buffer.firstAt = buffer.count === 0 ? events.firstAt : Math.min(buffer.firstAt, events.firstAt);
+    buffer.prepend(events);
+    this.afterAppend(buffer);
+  }
+
+  /**
+   * Learns how much one raw byte compresses to in records, and flushes at the raw size of
+   * {@linkcode FLUSH_RECORDS} records, never more than the configured flush size.
    */
   observeCompression(compressedPerRawByte: number): void {
     if (!(compressedPerRawByte > 0)) return;
     this.#ratio = updateEstimate(this.#ratio, compressedPerRawByte);
-    const fill = Math.floor((RECORD_FILL_TARGET * MAX_RECORD_BYTES) / this.#ratio);
+    const fill = Math.floor((FLUSH_RECORDS * MAX_RECORD_BYTES) / this.#ratio);
     this.#flushBytes = Math.max(1, Math.min(this.#maxFlushBytes, fill));
   }
 
@@ -151,12 +175,12 @@ export class Batcher {
     return this.#buffered;
   }
 
-  #flush(buffer: GroupBuffer): void {
+  #flush(buffer: GroupBuffer, carry: boolean): void {
     if (buffer.count === 0) return;
     this.#buffered -= buffer.accounted;
     buffer.accounted = 0;
-    const taken = buffer.take();
-    this.#onFlush({ format: buffer.format, logGroup: buffer.logGroup, logStream: buffer.logStream, ...taken });
+    const { format, logGroup, logStream, firstAt } = buffer;
+    this.#onFlush({ format, logGroup, logStream, firstAt, carry, ...buffer.take() });
   }
 }
 

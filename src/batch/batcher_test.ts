@@ -1,6 +1,6 @@
 import { assertEquals } from "../../tests/assert.ts";
 import { type Batch, Batcher } from "./batcher.ts";
-import { forEachEvent } from "./event_buffer.ts";
+import { EventBuffer, forEachEvent } from "./event_buffer.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -88,21 +88,49 @@ Deno.test("Batcher forgets idle buffers", () => {
   assertEquals(flushed.map(messages), [["m"], ["n"]]);
 });
 
-Deno.test("Batcher flushes at the raw size that fills about one record, never above --flush-size", () => {
-  const { batcher, flushed, add } = setup({ flushBytes: 4_194_304 });
-  assertEquals(batcher.flushBytes, 4_194_304);
-  // Records come out at 1/4 of the raw size: 93% of 1,024,000 bytes needs 3,809,280 raw bytes.
+Deno.test("Batcher flushes at the raw size of a little more than one record, never above --flush-size", () => {
+  const { batcher, flushed, add } = setup({ flushBytes: 8_388_608 });
+  assertEquals(batcher.flushBytes, 8_388_608);
+  // Records come out at 1/4 of the raw size: 1.05 records of 1,024,000 bytes is 4,300,800 raw bytes.
   batcher.observeCompression(0.25);
-  assertEquals(batcher.flushBytes, 3_809_280);
-  add("g", "s", "x".repeat(3_809_279));
+  assertEquals(batcher.flushBytes, 4_300_800);
+  add("g", "s", "x".repeat(4_300_799));
   assertEquals(flushed.length, 0);
   add("g", "s", "y");
   assertEquals(flushed.length, 1);
-  // Text that compresses 100 times over would need 95 MB: the configured bound wins.
+  assertEquals(flushed[0]!.carry, true);
+  // Text that compresses 100 times over would need 107 MB: the configured bound wins.
   for (let i = 0; i < 20; i++) batcher.observeCompression(0.01);
-  assertEquals(batcher.flushBytes, 4_194_304);
+  assertEquals(batcher.flushBytes, 8_388_608);
   // Nonsense reports change nothing.
   batcher.observeCompression(0);
   batcher.observeCompression(Number.NaN);
-  assertEquals(batcher.flushBytes, 4_194_304);
+  assertEquals(batcher.flushBytes, 8_388_608);
+});
+
+Deno.test("Batcher.requeue() puts handed-back events first, keeps their age, and never hands back twice at the end", () => {
+  const { batcher, flushed, add, advance } = setup({ flushBytes: 10, flushIntervalMs: 5_000 });
+  add("g", "s", "aaaa", "bbbb", "cccc");
+  assertEquals([flushed.length, flushed[0]!.carry, flushed[0]!.firstAt], [1, true, 1_000]);
+  advance(3_000);
+  add("g", "s", "dddd");
+  // The worker filled a record with "aaaa" and handed back the rest.
+  const { chunks, lengths, count, messageBytes, ...key } = flushed[0]!;
+  const buffer = new EventBuffer();
+  buffer.append(enc.encode("bbbb"), 1_000);
+  buffer.append(enc.encode("cccc"), 1_000);
+  batcher.requeue({ ...key, ...buffer.take() });
+  assertEquals(batcher.bufferedBytes, 0);
+  assertEquals([chunks.length > 0, lengths.length > 0, count, messageBytes], [true, true, 3, 12]);
+  // 12 bytes is over the flush size: flushed again at once, handed-back events first.
+  assertEquals(flushed.length, 2);
+  assertEquals(messages(flushed[1]!), ["bbbb", "cccc", "dddd"]);
+  assertEquals(flushed[1]!.firstAt, 1_000);
+  // By age and at shutdown, nothing may be handed back.
+  add("g", "s", "e");
+  advance(5_000);
+  batcher.flushDue();
+  add("g", "s", "f");
+  batcher.flushAll();
+  assertEquals(flushed.slice(2).map((b) => [messages(b), b.carry]), [[["e"], false], [["f"], false]]);
 });

@@ -61,6 +61,17 @@ export class EventBuffer {
     this.messageBytes += message.length;
   }
 
+  /**
+   * Puts packed events back before the ones held (events a worker handed back because they
+   * did not fill a record); their chunks are taken over, not copied.
+   */
+  prepend(packed: PackedEvents): void {
+    this.#chunks.unshift(...packed.chunks);
+    this.#lengths.unshift(...packed.lengths);
+    this.count += packed.count;
+    this.messageBytes += packed.messageBytes;
+  }
+
   /** Hands over the packed events and empties this buffer. */
   take(): PackedEvents {
     this.#seal();
@@ -91,6 +102,98 @@ export class EventBuffer {
 }
 
 /**
+ * Random access to the entries of packed events, by event number.
+ *
+ * @example
+ * ```ts
+ * const index = new EventIndex(buffer.take());
+ * const last = index.message(index.count - 1);
+ * ```
+ */
+export class EventIndex {
+  /** Number of events. */
+  readonly count: number;
+  readonly #chunks: Uint8Array[];
+  readonly #views: DataView[];
+  /** Chunk of each event. */
+  readonly #chunk: Uint32Array;
+  /** Offset of each event's entry header in its chunk. */
+  readonly #at: Uint32Array;
+  /** Message bytes of the events before each event (`count + 1` sums). */
+  readonly #before: Float64Array;
+
+  /** Indexes `packed`; throws `RangeError` when an entry runs past its chunk. */
+  constructor(packed: Pick<PackedEvents, "chunks" | "lengths" | "count">) {
+    this.count = packed.count;
+    this.#chunks = packed.chunks.map((chunk, c) => new Uint8Array(chunk, 0, packed.lengths[c]!));
+    this.#views = packed.chunks.map((chunk, c) => new DataView(chunk, 0, packed.lengths[c]!));
+    this.#chunk = new Uint32Array(packed.count);
+    this.#at = new Uint32Array(packed.count);
+    this.#before = new Float64Array(packed.count + 1);
+    let i = 0;
+    forEachEntry(packed, (c, at, size) => {
+      if (i >= packed.count) throw new RangeError(`Cannot index packed events: more than ${packed.count} entries`);
+      this.#chunk[i] = c;
+      this.#at[i] = at;
+      this.#before[i + 1] = this.#before[i]! + size;
+      i++;
+    });
+    if (i !== packed.count) throw new RangeError(`Cannot index packed events: ${i} entries, not ${packed.count}`);
+  }
+
+  /** The message of event `i`, a view into its chunk. */
+  message(i: number): Uint8Array {
+    const at = this.#at[i]!;
+    const size = this.#views[this.#chunk[i]!]!.getUint32(at, true);
+    return this.#chunks[this.#chunk[i]!]!.subarray(at + ENTRY_HEADER_BYTES, at + ENTRY_HEADER_BYTES + size);
+  }
+
+  /** The stored time of event `i`, in ms. */
+  time(i: number): number {
+    return this.#views[this.#chunk[i]!]!.getFloat64(this.#at[i]! + 4, true);
+  }
+
+  /** Message bytes of events `from` to `to` (exclusive). */
+  messageBytes(from: number, to: number): number {
+    return this.#before[to]! - this.#before[from]!;
+  }
+
+  /** Copies the entries of events `from` to `to` (exclusive) into packed events of their own. */
+  copy(from: number, to: number): PackedEvents {
+    const messageBytes = this.messageBytes(from, to);
+    const out = new Uint8Array(messageBytes + (to - from) * ENTRY_HEADER_BYTES);
+    let used = 0;
+    for (let i = from; i < to; i++) {
+      const at = this.#at[i]!;
+      const size = ENTRY_HEADER_BYTES + this.#views[this.#chunk[i]!]!.getUint32(at, true);
+      out.set(this.#chunks[this.#chunk[i]!]!.subarray(at, at + size), used);
+      used += size;
+    }
+    return { chunks: to > from ? [out.buffer] : [], lengths: to > from ? [used] : [], count: to - from, messageBytes };
+  }
+}
+
+/** Calls `each(chunk, offset, messageBytes)` for every entry, checking that it fits its chunk. */
+function forEachEntry(
+  packed: Pick<PackedEvents, "chunks" | "lengths">,
+  each: (chunk: number, at: number, size: number) => void,
+): void {
+  for (let c = 0; c < packed.chunks.length; c++) {
+    const length = packed.lengths[c]!;
+    const view = new DataView(packed.chunks[c]!, 0, length);
+    let at = 0;
+    while (at + ENTRY_HEADER_BYTES <= length) {
+      const size = view.getUint32(at, true);
+      if (at + ENTRY_HEADER_BYTES + size > length) {
+        throw new RangeError(`Cannot read packed events: entry at ${at} runs past ${length} bytes`);
+      }
+      each(c, at, size);
+      at += ENTRY_HEADER_BYTES + size;
+    }
+  }
+}
+
+/**
  * Calls `each(message, receivedMs)` for every entry of packed events, in order.
  * The message is a view into a chunk.
  */
@@ -98,20 +201,8 @@ export function forEachEvent(
   packed: Pick<PackedEvents, "chunks" | "lengths">,
   each: (message: Uint8Array, receivedMs: number) => void,
 ): void {
-  for (let c = 0; c < packed.chunks.length; c++) {
-    const length = packed.lengths[c]!;
-    const view = new DataView(packed.chunks[c]!, 0, length);
-    const bytes = new Uint8Array(packed.chunks[c]!, 0, length);
-    let at = 0;
-    while (at + ENTRY_HEADER_BYTES <= length) {
-      const size = view.getUint32(at, true);
-      const receivedMs = view.getFloat64(at + 4, true);
-      const start = at + ENTRY_HEADER_BYTES;
-      if (start + size > length) {
-        throw new RangeError(`Cannot read packed events: entry at ${at} runs past ${length} bytes`);
-      }
-      each(bytes.subarray(start, start + size), receivedMs);
-      at = start + size;
-    }
-  }
+  forEachEntry(packed, (c, at, size) => {
+    const chunk = packed.chunks[c]!;
+    each(new Uint8Array(chunk, at + ENTRY_HEADER_BYTES, size), new DataView(chunk).getFloat64(at + 4, true));
+  });
 }

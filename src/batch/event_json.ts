@@ -74,11 +74,14 @@ export class EventJsonWriter {
     this.#buf = new Uint8Array(Math.max(1_024, expectedBytes));
   }
 
-  /** Appends `,{"id":"<id>","timestamp":<timestamp>,"message":"<message>"}`. */
-  add(id: string, timestamp: number, message: Uint8Array): void {
+  /**
+   * Appends `,{"id":"<id>","timestamp":<timestamp>,"message":"<message>"}`; without the
+   * leading comma when `comma` is false (the first event of a record).
+   */
+  add(id: string, timestamp: number, message: Uint8Array, comma = true): void {
     // Worst case: every byte becomes `\u00xx` (6 bytes); ids and numbers are short.
     this.#reserve(message.length * 6 + id.length + 64);
-    this.#ascii(',{"id":"');
+    this.#ascii(comma ? ',{"id":"' : '{"id":"');
     this.#ascii(id);
     this.#ascii('","timestamp":');
     this.#ascii(String(timestamp));
@@ -96,6 +99,24 @@ export class EventJsonWriter {
   addJson(json: string): void {
     this.#text("," + json);
     this.#offsets.push(this.#len);
+  }
+
+  /** Appends bytes as they are (a record's JSON before and after its events). */
+  raw(bytes: Uint8Array): void {
+    this.#reserve(bytes.length);
+    this.#buf.set(bytes, this.#len);
+    this.#len += bytes.length;
+  }
+
+  /** Bytes written since the last {@linkcode EventJsonWriter.reset}. */
+  get length(): number {
+    return this.#len;
+  }
+
+  /** Forgets what was written, keeping the buffer for reuse. */
+  reset(): void {
+    this.#len = 0;
+    this.#offsets.length = 1;
   }
 
   /** The events written so far. */

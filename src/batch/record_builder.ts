@@ -1,5 +1,5 @@
-import { type EventFormat, forEachEvent, type PackedEvents } from "./event_buffer.ts";
-import { type EncodedEvents, EventJsonWriter } from "./event_json.ts";
+import { type EventFormat, EventIndex, type PackedEvents } from "./event_buffer.ts";
+import { EventJsonWriter } from "./event_json.ts";
 import { parseSyslogTimestamp } from "../parse/syslog_timestamp.ts";
 
 /**
@@ -27,34 +27,69 @@ export interface BuiltRecord {
   events: number;
 }
 
+/**
+ * A gzip compressor for one record, fed in pieces. `spool/gzip_deflater.ts` implements it
+ * with `node:zlib`; it is injected so this module stays free of runtime APIs.
+ */
+export interface Deflater {
+  /**
+   * Compresses `bytes` and flushes (a sync flush, which keeps the dictionary), so the result
+   * is exact: the bytes of the member so far, header included.
+   */
+  write(bytes: Uint8Array): Promise<number>;
+  /** Compresses `bytes` and ends the member; resolves to the whole member. */
+  end(bytes: Uint8Array): Promise<Uint8Array>;
+  /** Gives up on the member. */
+  discard(): void;
+}
+
 /** What {@linkcode buildRecords} made of a batch. */
 export interface BuildResult {
   /** Records, each at most `maxRecordBytes`, in event order. */
   records: BuiltRecord[];
-  /** Events that alone would make a record over the limit, dropped. */
-  oversizeEvents: number;
-  /** Bytes of event JSON in the records. */
-  jsonBytes: number;
+  /** Events in the records. */
+  events: number;
+  /** Message bytes of the events in the records. */
+  messageBytes: number;
   /** Compressed bytes of the records. */
   compressedBytes: number;
+  /** Events that alone would make a record over the limit, dropped. */
+  oversizeEvents: number;
+  /** Events in the records whose timestamp could not be read; they carry the receive time. */
+  timestampFallbacks: number;
+  /** Events handed back because they would not fill a record (only with `carry`). */
+  carried: PackedEvents | undefined;
 }
 
 /** Options of {@linkcode buildRecords}. */
 export interface BuildOptions {
-  /** Compresses the concatenation of a record's JSON parts into one gzip member. */
-  compress: (parts: readonly Uint8Array[]) => Promise<Uint8Array>;
+  /** Makes the compressor of one record. */
+  deflater: () => Deflater;
   /**
    * Largest compressed record, in bytes.
    * @default {1024000}
    */
   maxRecordBytes?: number;
   /**
-   * Expected compressed size per byte of event JSON, from earlier records. With it, a batch
-   * that will not fit one record is cut before compression, so each piece is compressed
-   * once; without it, the whole batch is tried first.
+   * Hand back the events after the last full record when they would not fill one more, so
+   * they join the next batch of their stream instead of making a small record. Only for
+   * batches flushed because they were large; a flush by age or at shutdown packs everything.
+   * @default {false}
    */
-  ratio?: number | undefined;
+  carry?: boolean;
 }
+
+/**
+ * Uncompressed bytes given to the compressor at a time while a record has room. Smaller
+ * pieces near the end of a record let it be filled closely; each piece costs one flush.
+ */
+export const CHUNK_BYTES = 65_536;
+/** Smallest piece given to the compressor near the end of a record. */
+export const MIN_CHUNK_BYTES = 2_048;
+/** A record with less room than this, in compressed bytes, is full and is ended. */
+export const FULL_SLACK_BYTES = 8_192;
+/** Room kept for the end of a record: `]}`, the final deflate block and the gzip trailer. */
+export const END_RESERVE_BYTES = 64;
 
 /** Weight of the newest observation in a running compression estimate. */
 export const ESTIMATE_WEIGHT = 0.3;
@@ -72,84 +107,36 @@ export function updateEstimate(estimate: number | undefined, observed: number): 
   return estimate === undefined ? observed : estimate + ESTIMATE_WEIGHT * (observed - estimate);
 }
 
-/** Share of the record limit a piece cut by estimate aims at. */
-export const PIECE_FILL = 0.95;
-
-/** A decoded event, as it appears in `logEvents`. */
-export interface LogEvent {
-  /** A random UUID. */
-  id: string;
-  /** Event time in integer ms. */
-  timestamp: number;
-  /** The message text, verbatim (invalid UTF-8 replaced). */
-  message: string;
-}
-
-/**
- * Serializes one event as the JSON text of a `logEvents` entry.
- *
- * @example
- * ```ts
- * serializeEvent({ id: crypto.randomUUID(), timestamp: 1, message: "<13>hi" });
- * ```
- */
-export function serializeEvent(event: LogEvent): string {
-  return `{"id":"${event.id}","timestamp":${event.timestamp},"message":${JSON.stringify(event.message)}}`;
-}
-
-/** Counts from turning a packed batch into serialized events. */
-export interface DecodeResult {
-  /** The serialized events. */
-  events: EncodedEvents;
-  /** Events whose timestamp could not be read; they carry the receive time. */
-  timestampFallbacks: number;
-}
-
 /** Bytes of a message's start searched for its timestamp (RFC 5424's header fits in 64). */
 const HEADER_BYTES = 64;
-
-/**
- * Serializes a packed batch (see `event_buffer.ts`): every event gets a random UUID and the
- * message is kept verbatim (invalid UTF-8 replaced). For `syslog` the event time is read
- * from the message or falls back to the stored receive time; for `gelf` the stored time is
- * already the event time.
- */
-export function encodeBatch(packed: PackedEvents, format: EventFormat): DecodeResult {
-  const writer = new EventJsonWriter(packed.messageBytes * 1.1 + packed.count * 96);
-  let timestampFallbacks = 0;
-  if (format === "gelf") {
-    forEachEvent(packed, (bytes, eventMs) => writer.add(crypto.randomUUID(), Math.floor(eventMs), bytes));
-    return { events: writer.finish(), timestampFallbacks };
-  }
-  forEachEvent(packed, (bytes, receivedMs) => {
-    const head = String.fromCharCode.apply(null, bytes.subarray(0, HEADER_BYTES) as unknown as number[]);
-    let timestamp = parseSyslogTimestamp(head, receivedMs);
-    if (timestamp === undefined) {
-      timestamp = Math.floor(receivedMs);
-      timestampFallbacks++;
-    }
-    writer.add(crypto.randomUUID(), timestamp, bytes);
-  });
-  return { events: writer.finish(), timestampFallbacks };
-}
 
 const encoder = new TextEncoder();
 
 /**
- * Packs serialized events into compressed records of at most `maxRecordBytes` each, split
- * along event boundaries; every record is checked after compression, so none is oversize.
+ * Turns a batch of raw events (see `event_buffer.ts`) into compressed records of at most
+ * `maxRecordBytes`, split along event boundaries and filled closely: events are serialized
+ * (a random UUID each, the message verbatim, invalid UTF-8 replaced) and compressed in
+ * pieces, each followed by a sync flush, so the compressed size is known as the record
+ * grows; pieces shrink as the record fills, and it is ended when less than
+ * {@linkcode FULL_SLACK_BYTES} of room is left. For `syslog` the event time is read from the
+ * message or falls back to the stored receive time; for `gelf` the stored time is already
+ * the event time. A piece that overshoots (data much less compressible than before) makes
+ * the record be compressed again without it.
  *
  * @example
  * ```ts
- * const { records } = await buildRecords(header, encodeBatch(batch, batch.format).events, { compress: gzip });
+ * const result = await buildRecords(header, batch, { deflater: () => new GzipDeflater() });
  * ```
  */
 export async function buildRecords(
   header: RecordHeader,
-  events: EncodedEvents,
+  batch: PackedEvents & { format: EventFormat },
   options: BuildOptions,
 ): Promise<BuildResult> {
   const max = options.maxRecordBytes ?? MAX_RECORD_BYTES;
+  const limit = max - END_RESERVE_BYTES;
+  const index = new EventIndex(batch);
+  const count = index.count;
   const group = JSON.stringify(header.logGroup);
   const prefix = encoder.encode(
     `{"owner":${JSON.stringify(header.owner)},"logGroup":${group},"logStream":${
@@ -157,66 +144,111 @@ export async function buildRecords(
     },"subscriptionFilters":[${group}],"messageType":"DATA_MESSAGE","logEvents":[`,
   );
   const suffix = encoder.encode("]}");
-  const { bytes, offsets } = events;
-  const count = offsets.length - 1;
-  const result: BuildResult = { records: [], oversizeEvents: 0, jsonBytes: 0, compressedBytes: 0 };
+  const result: BuildResult = {
+    records: [],
+    events: 0,
+    messageBytes: 0,
+    compressedBytes: 0,
+    oversizeEvents: 0,
+    timestampFallbacks: 0,
+    carried: undefined,
+  };
+  const writer = new EventJsonWriter(CHUNK_BYTES + 4_096);
+  /** Events that fell back to the receive time (set when serialized, counted when emitted). */
+  const fallbacks = new Uint8Array(count);
 
-  const pack = async (from: number, to: number, estimate?: number): Promise<void> => {
-    // Each event starts with a comma; the first of a record drops it.
-    const body = bytes.subarray(offsets[from]! + 1, offsets[to]!);
-    let compressed: number;
-    if (estimate !== undefined && estimate * body.length > max && to - from > 1) {
-      compressed = estimate * body.length; // cut by estimate, without compressing first
-    } else {
-      const data = await options.compress([prefix, body, suffix]);
+  const serialize = (i: number, comma: boolean): void => {
+    const message = index.message(i);
+    const stored = index.time(i);
+    let timestamp: number | undefined = Math.floor(stored);
+    if (batch.format === "syslog") {
+      const head = String.fromCharCode.apply(null, message.subarray(0, HEADER_BYTES) as unknown as number[]);
+      timestamp = parseSyslogTimestamp(head, stored);
+      if (timestamp === undefined) {
+        timestamp = Math.floor(stored);
+        fallbacks[i] = 1;
+      }
+    }
+    writer.add(crypto.randomUUID(), timestamp, message, comma);
+  };
+
+  const emit = (data: Uint8Array, from: number, to: number): void => {
+    result.records.push({ data, events: to - from });
+    result.events += to - from;
+    result.messageBytes += index.messageBytes(from, to);
+    result.compressedBytes += data.length;
+    for (let i = from; i < to; i++) result.timestampFallbacks += fallbacks[i]!;
+  };
+
+  /**
+   * Compresses events `from` to `to` in one go, dropping events from the end until the record
+   * fits; returns where the next record starts.
+   */
+  const fitRange = async (from: number, to: number): Promise<number> => {
+    for (;;) {
+      writer.reset();
+      writer.raw(prefix);
+      for (let i = from; i < to; i++) serialize(i, i > from);
+      writer.raw(suffix);
+      const data = await options.deflater().end(writer.finish().bytes);
       if (data.length <= max) {
-        result.records.push({ data, events: to - from });
-        result.jsonBytes += body.length;
-        result.compressedBytes += data.length;
-        return;
+        emit(data, from, to);
+        return to;
       }
       if (to - from === 1) {
         result.oversizeEvents++;
-        return;
+        return to;
       }
-      compressed = data.length;
-    }
-    const pieces = Math.min(to - from, Math.max(2, Math.ceil(compressed / (max * PIECE_FILL))));
-    const target = body.length / pieces;
-    const cuts: number[] = [];
-    let size = 0;
-    for (let i = from; i < to - 1; i++) {
-      size += offsets[i + 1]! - offsets[i]!;
-      if (size >= target) {
-        cuts.push(i + 1);
-        size = 0;
-      }
-    }
-    // No cut found (one event dominates): halve, which always progresses.
-    if (cuts.length === 0) cuts.push(from + Math.floor((to - from) / 2));
-    let start = from;
-    for (const cut of [...cuts, to]) {
-      await pack(start, cut);
-      start = cut;
+      to = from + Math.max(1, Math.min(to - from - 1, Math.floor(((to - from) * max * 0.95) / data.length)));
     }
   };
 
-  if (count > 0) await pack(0, count, options.ratio);
-  return result;
-}
+  /** Builds one record from event `first` on; returns where the next record starts. */
+  const packOne = async (first: number): Promise<number> => {
+    const deflater = options.deflater();
+    writer.reset();
+    writer.raw(prefix);
+    /** Events before this one are in the compressor. */
+    let flushed = first;
+    let raw = 0;
+    let target = CHUNK_BYTES;
+    let i = first;
+    while (i < count) {
+      serialize(i, i > first);
+      i++;
+      if (writer.length < target && i < count) continue;
+      const staged = writer.length;
+      const compressed = await deflater.write(writer.finish().bytes);
+      writer.reset();
+      if (compressed > limit) {
+        deflater.discard();
+        return await fitRange(first, flushed > first ? flushed : i);
+      }
+      raw += staged;
+      flushed = i;
+      const room = limit - compressed;
+      if (room < FULL_SLACK_BYTES) break;
+      // Aim the next piece at half the room left, at this record's compression so far.
+      target = Math.min(CHUNK_BYTES, Math.max(MIN_CHUNK_BYTES, (room / 2) * (raw / compressed)));
+    }
+    writer.raw(suffix);
+    const data = await deflater.end(writer.finish().bytes);
+    if (data.length > max) return await fitRange(first, i);
+    emit(data, first, i);
+    return i;
+  };
 
-/**
- * Compresses the concatenation of `parts` into one gzip member with the web-standard
- * `CompressionStream`, written to directly (a `Blob` source measured 65% slower).
- */
-export async function gzip(parts: readonly Uint8Array[]): Promise<Uint8Array> {
-  const stream = new CompressionStream("gzip");
-  const writer = stream.writable.getWriter();
-  const written = (async () => {
-    for (const part of parts) await writer.write(part as Uint8Array<ArrayBuffer>);
-    await writer.close();
-  })();
-  const out = new Uint8Array(await new Response(stream.readable).arrayBuffer());
-  await written;
-  return out;
+  let next = 0;
+  while (next < count) {
+    if (options.carry && result.records.length > 0) {
+      // What is left would not fill a record at this batch's compression: hand it back.
+      const ratio = result.compressedBytes / Math.max(1, result.messageBytes);
+      if (index.messageBytes(next, count) * ratio < limit - FULL_SLACK_BYTES) {
+        result.carried = index.copy(next, count);
+        break;
+      }
+    }
+    next = await packOne(next);
+  }
+  return result;
 }

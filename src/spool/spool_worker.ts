@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { buildRecords, encodeBatch, gzip, updateEstimate } from "../batch/record_builder.ts";
+import { buildRecords } from "../batch/record_builder.ts";
+import { GzipDeflater } from "./gzip_deflater.ts";
 import { SpoolDir } from "./spool_dir.ts";
 import type { FromWorker, ToWorker } from "./worker_protocol.ts";
 
@@ -14,11 +15,10 @@ let spool: SpoolDir | undefined;
 let resolveOwner: (owner: string) => void = () => {};
 const owner = new Promise<string>((resolve) => (resolveOwner = resolve));
 let queue: Promise<void> = Promise.resolve();
-/** Running estimate of compressed bytes per byte of event JSON. */
-let ratio: number | undefined;
+const deflater = () => new GzipDeflater();
 
-function reply(message: FromWorker): void {
-  self.postMessage(message);
+function reply(message: FromWorker, transfer: Transferable[] = []): void {
+  self.postMessage(message, transfer);
 }
 
 /** Longest pause between attempts to write a record, in ms. */
@@ -53,24 +53,23 @@ async function handle(message: ToWorker): Promise<void> {
     case "batch": {
       try {
         if (spool === undefined) throw new Error("spool worker used before init");
-        const decoded = encodeBatch(message, message.format);
         const header = { owner: await owner, logGroup: message.logGroup, logStream: message.logStream };
-        const built = await buildRecords(header, decoded.events, { compress: gzip, ratio });
-        if (built.jsonBytes > 0) {
-          ratio = updateEstimate(ratio, built.compressedBytes / built.jsonBytes);
-        }
+        const built = await buildRecords(header, message, { deflater, carry: message.carry });
         const entries = [];
         for (const record of built.records) entries.push(...(await writeWithRetry(spool, record.data)));
+        const { format, logGroup, logStream, firstAt } = message;
+        const carried = built.carried && { ...built.carried, format, logGroup, logStream, firstAt };
         reply({
           type: "spooled",
           id: message.id,
           entries,
           byteLength: message.byteLength,
-          events: message.count,
-          timestampFallbacks: decoded.timestampFallbacks,
+          events: built.events,
+          timestampFallbacks: built.timestampFallbacks,
           oversizeEvents: built.oversizeEvents,
-          compressedPerRawByte: message.messageBytes > 0 ? built.compressedBytes / message.messageBytes : 0,
-        });
+          compressedPerRawByte: built.messageBytes > 0 ? built.compressedBytes / built.messageBytes : 0,
+          carried,
+        }, carried?.chunks ?? []);
       } catch (error) {
         reply({
           type: "failed",

@@ -7,7 +7,13 @@ export interface SpoolWorkerEvents {
   /** Records of one batch are in the spool. */
   onSpooled: (
     entries: SpoolEntry[],
-    report: { events: number; timestampFallbacks: number; oversizeEvents: number; compressedPerRawByte: number },
+    report: {
+      events: number;
+      timestampFallbacks: number;
+      oversizeEvents: number;
+      compressedPerRawByte: number;
+      carried: Omit<Batch, "carry"> | undefined;
+    },
   ) => void;
   /** A batch could not be turned into records (a bug: counted and logged, never silent). */
   onFailed: (events: number, error: string) => void;

@@ -16,11 +16,14 @@ export type FromWorker =
     entries: SpoolEntry[];
     /** Raw bytes of the batch, to release its share of the backlog. */
     byteLength: number;
+    /** Events in the records. */
     events: number;
     timestampFallbacks: number;
     oversizeEvents: number;
-    /** Compressed record bytes per raw message byte of this batch. */
+    /** Compressed record bytes per raw message byte of the events in the records. */
     compressedPerRawByte: number;
+    /** Events handed back to be batched again (their chunks are transferred). */
+    carried: Omit<Batch, "carry"> | undefined;
   }
   | { type: "failed"; id: number; byteLength: number; events: number; error: string }
   | { type: "drained"; id: number }

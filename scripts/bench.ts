@@ -23,6 +23,8 @@ interface Case {
   messages: number;
   /** UDP only: seconds at the offered rate. */
   seconds?: number;
+  /** Options added to the relay's command line. */
+  args?: string[];
 }
 
 interface Result {
@@ -65,6 +67,24 @@ const CASES: Case[] = [
     messages: 1_000_000,
   },
   {
+    name: "TCP, 4 connections, RFC 5424, 200 B, --spool-workers 2",
+    protocol: "tcp",
+    format: "rfc5424",
+    bytes: 200,
+    connections: 4,
+    messages: 1_000_000,
+    args: ["--spool-workers", "2"],
+  },
+  {
+    name: "TCP, 4 connections, RFC 5424, 200 B, --compression-level 4",
+    protocol: "tcp",
+    format: "rfc5424",
+    bytes: 200,
+    connections: 4,
+    messages: 1_000_000,
+    args: ["--compression-level", "4"],
+  },
+  {
     name: "TCP, 4 connections, RFC 3164, 200 B",
     protocol: "tcp",
     format: "rfc3164",
@@ -76,6 +96,14 @@ const CASES: Case[] = [
     name: "TCP, 4 connections, RFC 5424, 1000 B",
     protocol: "tcp",
     format: "rfc5424",
+    bytes: 1000,
+    connections: 4,
+    messages: 300_000,
+  },
+  {
+    name: "TCP, 4 connections, RFC 3164, 1000 B",
+    protocol: "tcp",
+    format: "rfc3164",
     bytes: 1000,
     connections: 4,
     messages: 300_000,
@@ -243,6 +271,7 @@ async function run(c: Case, dir: string, tls: { cert: string; key: string; ca: s
     ...(c.protocol === "tls" ? ["--cert", tls.cert, "--key", tls.key] : ["--tls-port", "0"]),
     "--flush-interval",
     "1",
+    ...(c.args ?? []),
   ], { dirs: [caseDir, dir], env: awsTestEnv(endpoint?.url) });
   const pid = relay.pid;
   const before = procStats(pid);

@@ -15,6 +15,8 @@ import {
   DEFAULT_IDLE_TIMEOUT_S,
   DEFAULT_MAX_CONNECTIONS,
 } from "./listen/stream_listener.ts";
+import { GZIP_LEVEL } from "./spool/gzip_deflater.ts";
+import { DEFAULT_SPOOL_WORKERS, MAX_SPOOL_WORKERS } from "./spool/spool_worker_client.ts";
 import { VERSION } from "./version.ts";
 
 /** The relay's configuration, validated. */
@@ -75,6 +77,10 @@ export interface Config {
   flushSize: number;
   /** Age of a buffer that triggers a flush, in seconds. */
   flushInterval: number;
+  /** Spool workers. */
+  spoolWorkers: number;
+  /** gzip level of records. */
+  compressionLevel: number;
   /** How long connections may take to finish at shutdown, in seconds. */
   shutdownGrace: number;
   /** How long deliveries may fail before `/ready` fails, in seconds; 0 is never. */
@@ -387,6 +393,14 @@ function listenCommand(): Command {
         .argParser(seconds("--flush-interval")).default(60),
     )
     .addOption(
+      option("--spool-workers <n>", "workers that build and compress records (one core each)")
+        .argParser(integer("--spool-workers", 1, MAX_SPOOL_WORKERS)).default(DEFAULT_SPOOL_WORKERS),
+    )
+    .addOption(
+      option("--compression-level <n>", "gzip level of records: 1 is fastest, 9 smallest")
+        .argParser(integer("--compression-level", 1, 9)).default(GZIP_LEVEL),
+    )
+    .addOption(
       option("--shutdown-grace <seconds>", "at shutdown, how long open connections may take to finish")
         .argParser(seconds("--shutdown-grace")).default(5),
     )
@@ -433,6 +447,8 @@ function validate(o: Record<string, unknown>): Config {
     maxMessageSize: o.maxMessageSize as number,
     flushSize: o.flushSize as number,
     flushInterval: o.flushInterval as number,
+    spoolWorkers: o.spoolWorkers as number,
+    compressionLevel: o.compressionLevel as number,
     shutdownGrace: o.shutdownGrace as number,
     readyDeliveryTimeout: o.readyDeliveryTimeout as number,
     logLevel: o.debug === true ? "debug" : o.logLevel as Level,

@@ -129,7 +129,7 @@ export class Relay {
         metrics.spoolWriteErrors.inc();
         log.limited("error", "spool-write", "Cannot write a record to the spool; retrying", { error, attempt });
       },
-    });
+    }, { count: config.spoolWorkers, compressionLevel: config.compressionLevel });
     this.#batcher = new Batcher({
       onFlush: (batch) => this.#worker.submit(batch),
       flushBytes: config.flushSize,
@@ -279,6 +279,8 @@ export class Relay {
       sink: config.stream !== undefined ? `firehose:${config.stream}` : `dir:${config.outputDir}`,
       spool: config.spoolDir,
       spoolMaxSize: config.spoolMaxSize,
+      spoolWorkers: config.spoolWorkers,
+      compressionLevel: config.compressionLevel,
       leftoverRecords: leftovers.length,
       metrics: config.prometheusPorts.map((p) => `http://${hostPort(config.address, p)}/metrics`).join(",") ||
         undefined,

@@ -12,6 +12,16 @@ const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const SOURCES = new URL("../src", import.meta.url).pathname;
 const enc = new TextEncoder();
 
+/**
+ * The V8 flags the compiled binary embeds (the `compile` task's `--v8-flags`), so that the
+ * relay under test runs with the same heap settings.
+ */
+export const RELAY_V8_FLAGS: string[] = (() => {
+  const config = JSON.parse(Deno.readTextFileSync(new URL("../deno.json", import.meta.url)));
+  const flags = /--v8-flags=(\S+)/.exec(config.tasks.compile)?.[1];
+  return flags === undefined ? [] : [`--v8-flags=${flags}`];
+})();
+
 /** The Deno permissions the relay runs with (README: "Permissions"), for a given spool and output. */
 export function relayPermissions(dirs: string[]): string[] {
   return [
@@ -64,7 +74,7 @@ export class RelayProcess {
   /** Runs `main.ts` with `args` (and the environment `env` added). */
   static spawn(args: string[], options: { dirs: string[]; env?: Record<string, string> }): RelayProcess {
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...relayPermissions(options.dirs), MAIN, ...args],
+      args: ["run", ...RELAY_V8_FLAGS, ...relayPermissions(options.dirs), MAIN, ...args],
       env: { NO_COLOR: "1", ...options.env },
       stdin: "null",
       stdout: "piped",
@@ -192,7 +202,7 @@ export async function runMain(
   options: { permissions?: string[]; stdin?: Uint8Array } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...(options.permissions ?? relayPermissions(dirs)), MAIN, ...args],
+    args: ["run", ...RELAY_V8_FLAGS, ...(options.permissions ?? relayPermissions(dirs)), MAIN, ...args],
     env: { NO_COLOR: "1" },
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",

@@ -233,11 +233,37 @@ Deno.test("under sustained load records are full, and events handed back at shut
     assertEquals(seqs.length, count);
     assert(seqs.every((seq, i) => seq === i), "every message exactly once");
     const sizes: number[] = [];
-    for await (const item of Deno.readDir(`${dir}/out`)) sizes.push((await Deno.stat(`${dir}/out/${item.name}`)).size);
+    for await (const item of Deno.readDir(`${dir}/out`)) {
+      const record = await Deno.readFile(`${dir}/out/${item.name}`);
+      sizes.push(record.length);
+      assertEquals(record[8], 0, "XFL of the default level 6");
+    }
     assert(sizes.length >= 4, `${sizes.length} records`);
     // Only what was left at shutdown may make a record that is not full (99.2% of 1,024,000 bytes).
     const partial = sizes.filter((size) => size < 1_024_000 * 0.99);
     assert(partial.length <= 2, `records of ${sizes.join(", ")} bytes`);
+  } finally {
+    await relay.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--compression-level and --spool-workers reach the records", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
+  const tcp = freePort();
+  const args = ["--tcp-port", String(tcp), "--tls-port", "0", "--flush-interval", "0.2"];
+  args.push("--spool-workers", "3", "--compression-level", "1");
+  const relay = await startLocalRelay(dir, args);
+  try {
+    assert(relay.lines.some((l) => / spoolWorkers=3 compressionLevel=1 /.test(l)), relay.lines.join("\n"));
+    await sendTcp(tcp, "<13>one\n<13>two\n");
+    await eventually("both delivered", async () => (await readOutputDir(`${dir}/out`)).length === 2);
+    assertEquals(await relay.stop(), 0);
+    assertEquals((await readOutputDir(`${dir}/out`)).map((e) => e.message), ["<13>one", "<13>two"]);
+    // gzip's XFL byte (RFC 1952 section 2.3.1): 4 is "fastest algorithm", which zlib writes for level 1 only.
+    for await (const item of Deno.readDir(`${dir}/out`)) {
+      assertEquals((await Deno.readFile(`${dir}/out/${item.name}`))[8], 4);
+    }
   } finally {
     await relay.stop();
     await Deno.remove(dir, { recursive: true });
@@ -407,6 +433,14 @@ Deno.test("configuration errors stop startup with one line naming the flag", asy
       const { code, lines } = await run(["listen", ...base], { KINESYSLOG_UDP_PORT: "514 seventy" });
       assertEquals(code, 2);
       assertEquals(lines, ["kinesyslog: Invalid --udp-port 'seventy': give a port number from 0 (off) to 65535"]);
+    });
+    await t.step("out-of-range worker count and compression level", async () => {
+      const workers = await run(["listen", ...base, "--udp-port", "5514", "--spool-workers", "0"]);
+      assertEquals(workers.code, 2);
+      assertEquals(workers.lines, ["kinesyslog: Invalid --spool-workers '0': give a whole number from 1 to 32"]);
+      const level = await run(["listen", ...base, "--udp-port", "5514"], { KINESYSLOG_COMPRESSION_LEVEL: "10" });
+      assertEquals(level.code, 2);
+      assertEquals(level.lines, ["kinesyslog: Invalid --compression-level '10': give a whole number from 1 to 9"]);
     });
     await t.step("Firehose without an AWS region", async () => {
       const { code, lines } = await run(

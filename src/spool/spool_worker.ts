@@ -7,7 +7,7 @@
  * @module
  */
 import { buildRecords } from "../batch/record_builder.ts";
-import { GzipDeflater } from "./gzip_deflater.ts";
+import { GZIP_LEVEL, GzipDeflater } from "./gzip_deflater.ts";
 import { SpoolDir } from "./spool_dir.ts";
 import type { FromWorker, ToWorker } from "./worker_protocol.ts";
 
@@ -15,7 +15,8 @@ let spool: SpoolDir | undefined;
 let resolveOwner: (owner: string) => void = () => {};
 const owner = new Promise<string>((resolve) => (resolveOwner = resolve));
 let queue: Promise<void> = Promise.resolve();
-const deflater = () => new GzipDeflater();
+let level = GZIP_LEVEL;
+const deflater = () => new GzipDeflater(level);
 
 function reply(message: FromWorker, transfer: Transferable[] = []): void {
   self.postMessage(message, transfer);
@@ -43,6 +44,7 @@ async function handle(message: ToWorker): Promise<void> {
   switch (message.type) {
     case "init":
       spool = new SpoolDir(message.spoolDir);
+      level = message.compressionLevel;
       return;
     case "owner":
       resolveOwner(message.owner);

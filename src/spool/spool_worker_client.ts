@@ -1,4 +1,5 @@
 import type { Batch } from "../batch/batcher.ts";
+import { GZIP_LEVEL } from "./gzip_deflater.ts";
 import type { SpoolEntry } from "./spool_dir.ts";
 import type { FromWorker, ToWorker } from "./worker_protocol.ts";
 
@@ -24,11 +25,30 @@ export interface SpoolWorkerEvents {
 }
 
 /**
- * Default number of spool workers: one per core, at most 4. gzip is their main cost, and with
- * one worker it bounded throughput while the main thread idled (measured on 2 cores: 124,000
- * messages/s with one worker, 197,000 with two; `deno task bench`).
+ * Default number of spool workers: one per core but one, which the main thread keeps for
+ * the sockets; at least 1, at most 4. JSON and gzip are their cost. Measured on 2 cores
+ * (`deno task bench`, TCP, 4 connections, 200-byte RFC 5424): one worker sustains about
+ * 165,000 messages/s within 150 MB of RSS; two, about 250,000/s at about 200 MB, with the
+ * load generator on the same two cores.
  */
-export const DEFAULT_SPOOL_WORKERS = Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
+export const DEFAULT_SPOOL_WORKERS = Math.max(1, Math.min(4, (navigator.hardwareConcurrency || 1) - 1));
+
+/** Most spool workers `--spool-workers` allows; each is an isolate of about 10 MB at rest. */
+export const MAX_SPOOL_WORKERS = 32;
+
+/** Options of {@linkcode SpoolWorkerClient}. */
+export interface SpoolWorkerOptions {
+  /**
+   * Number of workers.
+   * @default {DEFAULT_SPOOL_WORKERS}
+   */
+  count?: number;
+  /**
+   * gzip level of the records, 1 to 9.
+   * @default {6}
+   */
+  compressionLevel?: number;
+}
 
 /**
  * Owns the spool workers (`spool_worker.ts`): hands each batch, without copying its bytes,
@@ -44,10 +64,11 @@ export class SpoolWorkerClient {
   /** The worker died: nothing it was handed will be spooled. */
   #dead = false;
 
-  /** Starts `count` workers for `spoolDir`. */
-  constructor(spoolDir: string, events: SpoolWorkerEvents, count = DEFAULT_SPOOL_WORKERS) {
+  /** Starts the workers for `spoolDir`. */
+  constructor(spoolDir: string, events: SpoolWorkerEvents, options: SpoolWorkerOptions = {}) {
     this.#events = events;
-    for (let i = 0; i < count; i++) {
+    const compressionLevel = options.compressionLevel ?? GZIP_LEVEL;
+    for (let i = 0; i < (options.count ?? DEFAULT_SPOOL_WORKERS); i++) {
       const slot = {
         worker: new Worker(new URL("./spool_worker.ts", import.meta.url), { type: "module" }),
         backlog: 0,
@@ -60,7 +81,7 @@ export class SpoolWorkerClient {
         this.#drains.clear();
         this.#events.onCrash(event.message);
       };
-      slot.worker.postMessage({ type: "init", spoolDir } satisfies ToWorker);
+      slot.worker.postMessage({ type: "init", spoolDir, compressionLevel } satisfies ToWorker);
       this.#workers.push(slot);
     }
   }

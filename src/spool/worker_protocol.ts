@@ -3,7 +3,7 @@ import type { SpoolEntry } from "./spool_dir.ts";
 
 /** Messages from the main thread to the spool worker. */
 export type ToWorker =
-  | { type: "init"; spoolDir: string }
+  | { type: "init"; spoolDir: string; compressionLevel: number }
   | { type: "owner"; owner: string }
   | ({ type: "batch"; id: number; byteLength: number } & Batch)
   | { type: "drain"; id: number };

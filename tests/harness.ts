@@ -268,14 +268,17 @@ export async function sendTcp(port: number, bytes: Uint8Array | string): Promise
   await sendStream(await Deno.connect({ hostname: "127.0.0.1", port }), bytes);
 }
 
-/** Every event in the record files of an `--output-dir`. */
-export async function readOutputDir(dir: string): Promise<DeliveredEvent[]> {
+/** The record files of an `--output-dir`, oldest first. */
+export async function readRecordFiles(dir: string): Promise<Uint8Array[]> {
   const names: string[] = [];
   for await (const item of Deno.readDir(dir)) if (item.name.endsWith(".json.gz")) names.push(item.name);
   names.sort();
-  const events: DeliveredEvent[] = [];
-  for (const name of names) events.push(...decodeRecord(await Deno.readFile(`${dir}/${name}`)));
-  return events;
+  return await Promise.all(names.map((name) => Deno.readFile(`${dir}/${name}`)));
+}
+
+/** Every event in the record files of an `--output-dir`. */
+export async function readOutputDir(dir: string): Promise<DeliveredEvent[]> {
+  return (await readRecordFiles(dir)).flatMap(decodeRecord);
 }
 
 /** Polls `check` until it returns true, or throws after `timeoutMs` with `what`. */

@@ -1,5 +1,5 @@
 import { EventBuffer, type EventFormat, type PackedEvents } from "./event_buffer.ts";
-import { MAX_RECORD_BYTES, updateEstimate } from "./record_builder.ts";
+import { MAX_RECORD_BYTES } from "./record_builder.ts";
 
 /** A batch of raw events of one (log group, log stream), ready for the spool worker. */
 export interface Batch extends PackedEvents {
@@ -36,6 +36,22 @@ export const DEFAULT_FLUSH_INTERVAL_MS = 60_000;
  * of `--flush-size` each would be unbounded in total; past this bound the largest is flushed.
  */
 export const DEFAULT_MAX_BUFFERED_BYTES = 64 * 1_048_576;
+
+/** Weight of the newest observation in a running compression estimate. */
+export const ESTIMATE_WEIGHT = 0.3;
+
+/**
+ * A running (exponentially weighted) compression estimate after one more observation.
+ *
+ * @example
+ * ```ts
+ * let ratio: number | undefined;
+ * ratio = updateEstimate(ratio, 0.25); // 0.25
+ * ```
+ */
+export function updateEstimate(estimate: number | undefined, observed: number): number {
+  return estimate === undefined ? observed : estimate + ESTIMATE_WEIGHT * (observed - estimate);
+}
 
 /** Options of {@linkcode Batcher}. */
 export interface BatcherOptions {

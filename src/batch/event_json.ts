@@ -11,14 +11,6 @@
  * @module
  */
 
-/** Serialized events, packed: event `i` is `bytes[offsets[i] .. offsets[i + 1])`, a comma first. */
-export interface EncodedEvents {
-  /** The events, each preceded by a comma. */
-  bytes: Uint8Array;
-  /** `count + 1` offsets into `bytes`. */
-  offsets: number[];
-}
-
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const HEX = [0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66];
@@ -55,19 +47,19 @@ export function utf8SequenceLength(bytes: Uint8Array, i: number): number {
 }
 
 /**
- * Builds {@linkcode EncodedEvents} one event at a time.
+ * Writes the JSON bytes of a record's events one event at a time, into a buffer that grows
+ * as needed and is reused after {@linkcode EventJsonWriter.reset}.
  *
  * @example
  * ```ts
  * const writer = new EventJsonWriter();
  * writer.add(crypto.randomUUID(), Date.now(), new TextEncoder().encode("<13>hello"));
- * const { bytes, offsets } = writer.finish();
+ * const json = writer.bytes();
  * ```
  */
 export class EventJsonWriter {
   #buf: Uint8Array;
   #len = 0;
-  readonly #offsets: number[] = [0];
 
   /** Creates a writer; `expectedBytes` sizes its first buffer. */
   constructor(expectedBytes = 65_536) {
@@ -92,13 +84,6 @@ export class EventJsonWriter {
       this.#text(JSON.stringify(decoder.decode(message)));
     }
     this.#ascii("}");
-    this.#offsets.push(this.#len);
-  }
-
-  /** Appends one event already serialized as JSON text. */
-  addJson(json: string): void {
-    this.#text("," + json);
-    this.#offsets.push(this.#len);
   }
 
   /** Appends bytes as they are (a record's JSON before and after its events). */
@@ -116,12 +101,11 @@ export class EventJsonWriter {
   /** Forgets what was written, keeping the buffer for reuse. */
   reset(): void {
     this.#len = 0;
-    this.#offsets.length = 1;
   }
 
-  /** The events written so far. */
-  finish(): EncodedEvents {
-    return { bytes: this.#buf.subarray(0, this.#len), offsets: this.#offsets };
+  /** What was written since the last reset: a view, valid until the next write or reset. */
+  bytes(): Uint8Array {
+    return this.#buf.subarray(0, this.#len);
   }
 
   /** Writes `"message"` with JSON escapes; false (and a partial write) on invalid UTF-8. */

@@ -91,22 +91,6 @@ export const FULL_SLACK_BYTES = 8_192;
 /** Room kept for the end of a record: `]}`, the final deflate block and the gzip trailer. */
 export const END_RESERVE_BYTES = 64;
 
-/** Weight of the newest observation in a running compression estimate. */
-export const ESTIMATE_WEIGHT = 0.3;
-
-/**
- * A running (exponentially weighted) compression estimate after one more observation.
- *
- * @example
- * ```ts
- * let ratio: number | undefined;
- * ratio = updateEstimate(ratio, 0.25); // 0.25
- * ```
- */
-export function updateEstimate(estimate: number | undefined, observed: number): number {
-  return estimate === undefined ? observed : estimate + ESTIMATE_WEIGHT * (observed - estimate);
-}
-
 /** Bytes of a message's start searched for its timestamp (RFC 5424's header fits in 64). */
 const HEADER_BYTES = 64;
 
@@ -190,7 +174,7 @@ export async function buildRecords(
       writer.raw(prefix);
       for (let i = from; i < to; i++) serialize(i, i > from);
       writer.raw(suffix);
-      const data = await options.deflater().end(writer.finish().bytes);
+      const data = await options.deflater().end(writer.bytes());
       if (data.length <= max) {
         emit(data, from, to);
         return to;
@@ -218,7 +202,7 @@ export async function buildRecords(
       i++;
       if (writer.length < target && i < count) continue;
       const staged = writer.length;
-      const compressed = await deflater.write(writer.finish().bytes);
+      const compressed = await deflater.write(writer.bytes());
       writer.reset();
       if (compressed > limit) {
         deflater.discard();
@@ -232,7 +216,7 @@ export async function buildRecords(
       target = Math.min(CHUNK_BYTES, Math.max(MIN_CHUNK_BYTES, (room / 2) * (raw / compressed)));
     }
     writer.raw(suffix);
-    const data = await deflater.end(writer.finish().bytes);
+    const data = await deflater.end(writer.bytes());
     if (data.length > max) return await fitRange(first, i);
     emit(data, first, i);
     return i;

@@ -15,6 +15,8 @@ import {
   DEFAULT_IDLE_TIMEOUT_S,
   DEFAULT_MAX_CONNECTIONS,
 } from "./listen/stream_listener.ts";
+import { DEFAULT_PUT_TIMEOUT_MS } from "./firehose/record_sink.ts";
+import { DEFAULT_FSYNC_INTERVAL_MS } from "./journal/journal.ts";
 import { GZIP_LEVEL } from "./spool/gzip_deflater.ts";
 import { DEFAULT_SPOOL_WORKERS, MAX_SPOOL_WORKERS } from "./spool/spool_worker_client.ts";
 import { VERSION } from "./version.ts";
@@ -61,6 +63,12 @@ export interface Config {
   spoolDir: string;
   /** Bound on the spool, in bytes. */
   spoolMaxSize: number;
+  /** Whether accepted messages are journaled before they are buffered. */
+  journal: boolean;
+  /** How often the journal is fsynced, in seconds. */
+  fsyncInterval: number;
+  /** Longest wait for one PutRecordBatch response, in seconds. */
+  requestTimeout: number;
   /** AWS region. */
   region: string | undefined;
   /** AWS credentials profile. */
@@ -372,6 +380,15 @@ function listenCommand(): Command {
       option("--spool-max-size <bytes>", "bound on the spool; when full, TCP/TLS senders are slowed and UDP dropped")
         .argParser(integer("--spool-max-size", 1_048_576)).default(1_073_741_824),
     )
+    .addOption(
+      option("--fsync-interval <seconds>", "how often the journal is fsynced: the most a crash loses")
+        .argParser(seconds("--fsync-interval")).default(DEFAULT_FSYNC_INTERVAL_MS / 1000),
+    )
+    .addOption(option("--no-journal", "keep buffered messages only in memory (a crash loses them)"))
+    .addOption(
+      option("--request-timeout <seconds>", "longest wait for one PutRecordBatch response")
+        .argParser(seconds("--request-timeout")).default(DEFAULT_PUT_TIMEOUT_MS / 1000),
+    )
     .addOption(option("--region <region>", "AWS region (default: the SDK's chain)"))
     .addOption(option("--profile <name>", "AWS credentials profile (default: the SDK's chain)"))
     .addOption(option("--endpoint-url <url>", "Firehose endpoint override (VPC endpoint, local endpoint)"))
@@ -439,6 +456,9 @@ function validate(o: Record<string, unknown>): Config {
     handshakeTimeout: o.handshakeTimeout as number,
     spoolDir: String(o.spoolDir),
     spoolMaxSize: o.spoolMaxSize as number,
+    journal: o.journal !== false,
+    fsyncInterval: o.fsyncInterval as number,
+    requestTimeout: o.requestTimeout as number,
     region: str("region"),
     profile: str("profile"),
     endpointUrl: str("endpointUrl"),

@@ -22,7 +22,9 @@ import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics/metrics.ts";
 import { MetricsServer } from "./metrics/metrics_server.ts";
 import { judgeReadiness, type Readiness } from "./metrics/readiness.ts";
-import { recordCreatedMs, SpoolDir } from "./spool/spool_dir.ts";
+import { QUARANTINE_DIR, recordCreatedMs, SpoolDir } from "./spool/spool_dir.ts";
+import { Journal } from "./journal/journal.ts";
+import { runsCount, splitRuns } from "./journal/journal_runs.ts";
 import { SpoolWorkerClient } from "./spool/spool_worker_client.ts";
 import { VERSION } from "./version.ts";
 
@@ -32,6 +34,8 @@ export const SHUTDOWN_SPOOL_TIMEOUT_MS = 30_000;
 export const SHUTDOWN_UPLOAD_TIMEOUT_MS = 10_000;
 /** How often buffers are checked for age, at most, in ms. */
 const FLUSH_CHECK_MS = 1_000;
+/** The journal's directory, inside the spool directory. */
+export const JOURNAL_DIR = "journal";
 /** `/ready` probes the spool directory at most this often, in ms. */
 const SPOOL_PROBE_INTERVAL_MS = 1_000;
 
@@ -62,6 +66,8 @@ export class Relay {
   readonly #streams: StreamListener[] = [];
   readonly #servers: MetricsServer[] = [];
   readonly #pressure: Pressure;
+  readonly #journal: Journal | undefined;
+  readonly #ingest: Ingest;
   #spoolBytes = 0;
   #spoolFiles = 0;
   /** Why the last attempt to write a record failed (cleared by the next success). */
@@ -87,8 +93,10 @@ export class Relay {
     sink: Sink,
     bound: Bound[],
     tls: TlsTerminator | undefined,
+    journal: Journal | undefined,
   ) {
     this.#config = config;
+    this.#journal = journal;
     this.#tls = tls;
     this.#log = log;
     this.#spool = spool;
@@ -96,7 +104,7 @@ export class Relay {
     this.#lookupOwner = sink.owner;
     const metrics = this.metrics;
     this.#worker = new SpoolWorkerClient(config.spoolDir, {
-      onSpooled: (entries, report) => {
+      onSpooled: (entries, report, runs) => {
         this.#spoolWriteError = undefined;
         let bytes = 0;
         for (const e of entries) bytes += e.bytes;
@@ -112,10 +120,15 @@ export class Relay {
           log.error("Events too large for one Firehose record were dropped", { count: report.oversizeEvents });
         }
         this.#uploader.add(entries);
-        if (report.carried !== undefined) this.#batcher.requeue(report.carried);
+        // The events in records (or dropped as oversize) free their journal segments; the
+        // events handed back keep theirs.
+        const [done, kept] = splitRuns(runs, runsCount(runs) - (report.carried?.count ?? 0));
+        this.#journal?.release(done);
+        if (report.carried !== undefined) this.#batcher.requeue({ ...report.carried, runs: kept });
         this.#updateGauges();
       },
-      onFailed: (events, error) => {
+      onFailed: (events, error, runs) => {
+        this.#journal?.release(runs);
         metrics.messagesDropped.inc({ listener: "all", reason: "record_build_failed" }, events);
         log.error("Cannot build records from a batch; its events are lost", { events, error });
       },
@@ -151,6 +164,7 @@ export class Relay {
       const created = oldest === undefined ? undefined : recordCreatedMs(oldest);
       return created === undefined ? 0 : Math.max(0, Date.now() - created) / 1000;
     };
+    metrics.live.deliveryPauseSeconds = () => this.#uploader.paceMs / 1000;
     metrics.live.deliveryFailingSeconds = () => {
       const since = this.#uploader.failingSince;
       return since === undefined ? 0 : (Date.now() - since) / 1000;
@@ -160,8 +174,10 @@ export class Relay {
       spoolMaxBytes: config.spoolMaxSize,
       backlogBytes: () => this.#worker.backlogBytes,
       maxBacklogBytes: DEFAULT_MAX_BACKLOG_BYTES,
+      journalBacklogBytes: () => this.#journal?.backlogBytes ?? 0,
     });
-    const ingest = new Ingest(this.#batcher, this.#pressure, metrics, log);
+    const ingest = new Ingest(this.#batcher, this.#pressure, metrics, log, journal);
+    this.#ingest = ingest;
     for (const b of bound) {
       const info: ListenerInfo = {
         label: `${b.format === "gelf" ? "gelf-" : ""}${b.kind}/${b.port}`,
@@ -232,14 +248,42 @@ export class Relay {
       sink.sink.close();
       throw error;
     }
+    // Journal errors are reported by the relay, which exists only once the journal is open.
+    let reportJournalError: (error: string, attempt: number) => void = () => {};
+    let journal: Journal | undefined;
+    if (config.journal) {
+      try {
+        journal = await Journal.open({
+          dir: `${config.spoolDir}/${JOURNAL_DIR}`,
+          quarantineDir: `${config.spoolDir}/${QUARANTINE_DIR}`,
+          fsyncIntervalMs: config.fsyncInterval * 1000,
+          onError: (error, attempt) => reportJournalError(error, attempt),
+        });
+      } catch (error) {
+        closeAll(bound);
+        sink.sink.close();
+        throw new StartupError(
+          `Cannot use the journal in '${config.spoolDir}/${JOURNAL_DIR}': ${(error as Error).message}`,
+        );
+      }
+    }
+
     const servers: MetricsServer[] = [];
     let relay: Relay;
     try {
-      relay = new Relay(config, log, spool, sink, bound, tls);
+      relay = new Relay(config, log, spool, sink, bound, tls, journal);
     } catch (error) {
       closeAll(bound);
+      await journal?.close();
       throw error;
     }
+    reportJournalError = (error, attempt) => {
+      relay.metrics.journalWriteErrors.inc();
+      log.limited("error", "journal-write", "Cannot write the journal; retrying (intake slows if it stays behind)", {
+        error,
+        attempt,
+      });
+    };
     try {
       for (const port of config.prometheusPorts) {
         servers.push(MetricsServer.start(config.address, port, relay.metrics, () => relay.readiness()));
@@ -249,6 +293,7 @@ export class Relay {
       await relay.#closeListeners(0);
       relay.#worker.terminate();
       relay.#sink.close();
+      await journal?.close();
       throw new StartupError((error as Error).message);
     }
     relay.#servers.push(...servers);
@@ -261,13 +306,16 @@ export class Relay {
     const leftovers = await this.#spool.list();
     for (const e of leftovers) this.#spoolBytes += e.bytes;
     this.#spoolFiles = leftovers.length;
-    this.#uploader.add(leftovers);
+    this.#uploader.add(leftovers, { verify: true });
     this.#updateGauges();
     this.#uploader.start();
+    const replayed = await this.#replayJournal();
     for (const l of this.#udp) l.serve();
     for (const l of this.#streams) l.serve();
     this.#flushTimer = setInterval(() => {
       this.#batcher.flushDue();
+      const before = this.#journal?.flushBefore();
+      if (before !== undefined) this.#batcher.flushBefore(before);
       for (const l of this.#udp) l.tick();
       this.#updateGauges();
     }, Math.min(FLUSH_CHECK_MS, config.flushInterval * 1000));
@@ -282,6 +330,8 @@ export class Relay {
       spoolWorkers: config.spoolWorkers,
       compressionLevel: config.compressionLevel,
       leftoverRecords: leftovers.length,
+      journal: this.#journal === undefined ? "off" : `fsync every ${config.fsyncInterval}s`,
+      replayedMessages: replayed,
       metrics: config.prometheusPorts.map((p) => `http://${hostPort(config.address, p)}/metrics`).join(",") ||
         undefined,
     });
@@ -292,6 +342,63 @@ export class Relay {
       }
       this.#worker.setOwner(account ?? UNKNOWN_OWNER);
     });
+  }
+
+  /**
+   * Replays the segments a crash left in the journal, oldest first, one at a time: their
+   * messages go to the buffers and the new journal, and each old segment is deleted once the
+   * new journal is fsynced (or quarantined, after its good part, when it is damaged). Waits
+   * while the workers are behind, so memory stays bounded. Returns the messages replayed.
+   */
+  async #replayJournal(): Promise<number> {
+    const journal = this.#journal;
+    if (journal === undefined) return 0;
+    let total = 0;
+    for (const name of journal.leftovers) {
+      let segment;
+      try {
+        segment = await journal.readLeftover(name);
+      } catch (error) {
+        this.#log.error("Cannot read a journal segment left by the last run; left in place", {
+          segment: name,
+          error: (error as Error).message,
+        });
+        continue;
+      }
+      let messages = 0;
+      for (const block of segment.blocks) {
+        // Spooling the replayed messages shrinks the disk in use (records are compressed), so
+        // only the memory bounds are waited on, not a full spool.
+        while (this.#pressure.reason() === "worker_backlog" || this.#pressure.reason() === "journal_backlog") {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        messages += this.#ingest.replay(block);
+      }
+      await journal.sync();
+      total += messages;
+      this.metrics.journalReplayed.inc(messages);
+      if (segment.damage !== undefined) {
+        this.metrics.corruptFiles.inc({ kind: "journal" });
+        this.#log.error("Journal segment damaged; its good part was replayed and the file moved to quarantine", {
+          segment: name,
+          damage: segment.damage,
+          replayedMessages: messages,
+          unreadBytes: segment.bytes - segment.goodBytes,
+          quarantine: `${this.#config.spoolDir}/${QUARANTINE_DIR}`,
+        });
+      } else {
+        this.#log.info("Journal segment replayed", { segment: name, messages });
+      }
+      try {
+        await journal.retire(name, segment.damage !== undefined);
+      } catch (error) {
+        this.#log.error("Cannot remove a replayed journal segment; it will be replayed again", {
+          segment: name,
+          error: (error as Error).message,
+        });
+      }
+    }
+    return total;
   }
 
   /**
@@ -386,8 +493,15 @@ export class Relay {
     const unspooled = this.#worker.backlogBytes + this.#batcher.bufferedBytes;
     if (unspooled > 0) {
       // The worker is stuck on a failing disk, or died: what it holds is not in the spool.
-      log.error("Buffered messages could not be spooled; they are lost", { bytes: unspooled });
+      if (this.#journal === undefined) {
+        log.error("Buffered messages could not be spooled; they are lost", { bytes: unspooled });
+      } else {
+        log.error("Buffered messages could not be spooled; the journal keeps them for the next start", {
+          bytes: unspooled,
+        });
+      }
     }
+    await this.#journal?.close();
     await this.#uploader.stop(Date.now() + SHUTDOWN_UPLOAD_TIMEOUT_MS);
     this.#worker.terminate();
     this.#sink.close();
@@ -404,6 +518,10 @@ export class Relay {
     metrics.spoolBytes.set(this.#spoolBytes);
     metrics.spoolFiles.set(this.#spoolFiles);
     metrics.bufferedBytes.set(this.#batcher.bufferedBytes + this.#worker.backlogBytes);
+    if (this.#journal !== undefined) {
+      metrics.journalBytes.set(this.#journal.diskBytes);
+      metrics.journalBacklogBytes.set(this.#journal.backlogBytes);
+    }
   }
 }
 

@@ -3,8 +3,11 @@
  * (`X-Amz-Target: Firehose_20150804.PutRecordBatch`), for the real AWS SDK through
  * `--endpoint-url`. It enforces the service's limits (500 records and 4 MiB a call,
  * 1,024,000 bytes a record), keeps every accepted record, and injects faults: per-record
- * failures, 5xx responses, invalid-record rejections and downtime. It also answers STS
- * `GetCallerIdentity`, so the owner lookup can be pointed at it (`AWS_ENDPOINT_URL_STS`).
+ * failures, bursts of 500 and 503, throttling (per-record "Slow down" in a 200 response past a
+ * rate), slow responses, expired credentials, invalid-record rejections and downtime. It also
+ * answers STS `GetCallerIdentity`, so the owner lookup can be pointed at it
+ * (`AWS_ENDPOINT_URL_STS`), and serves container credentials at `/credentials`
+ * (`AWS_CONTAINER_CREDENTIALS_FULL_URI`).
  *
  * Used by the end-to-end tests and the benchmark.
  *
@@ -20,12 +23,22 @@ export const TEST_ACCOUNT_ID = "123456789012";
 
 /** Faults to inject; change them at any time. */
 export interface Faults {
-  /** Share of records answered with a per-record `ServiceUnavailableException`, 0..1. */
+  /** Share of records answered with a per-record `InternalFailure`, 0..1. */
   recordFailureRate: number;
   /** Share of calls answered with HTTP 503, 0..1. */
   callFailureRate: number;
-  /** The next this-many calls are answered with HTTP 503 (a burst). */
+  /** The next this-many calls are answered with HTTP {@linkcode Faults.burstStatus} (a burst). */
   failNextCalls: number;
+  /** Status of the burst: 503 `ServiceUnavailableException` or 500 `InternalFailure`. */
+  burstStatus: 500 | 503;
+  /** Records accepted per second at most; past it, records fail with "Slow down" (throttling). */
+  recordsPerSecond: number;
+  /** The next this-many calls are answered only after {@linkcode Faults.delayMs}. */
+  delayNextCalls: number;
+  /** Delay of a slow response, in ms. */
+  delayMs: number;
+  /** Access key ids whose calls are refused with `ExpiredTokenException`. */
+  expiredKeys: Set<string>;
   /** Records whose decoded data matches are refused with `InvalidArgumentException`. */
   rejectRecord: ((data: Uint8Array) => boolean) | undefined;
 }
@@ -45,14 +58,36 @@ export class FirehoseEndpoint {
   /** Accepted records, in order. */
   readonly records: Uint8Array[] = [];
   /** Calls received, by outcome. */
-  readonly calls = { ok: 0, failed503: 0, invalid: 0, records: 0, failedRecords: 0 };
+  readonly calls = {
+    ok: 0,
+    failed503: 0,
+    failed500: 0,
+    invalid: 0,
+    records: 0,
+    failedRecords: 0,
+    throttledRecords: 0,
+    delayed: 0,
+    delayedRecords: 0,
+    expired: 0,
+  };
   /** Faults to inject. */
   readonly faults: Faults = {
     recordFailureRate: 0,
     callFailureRate: 0,
     failNextCalls: 0,
+    burstStatus: 503,
+    recordsPerSecond: Infinity,
+    delayNextCalls: 0,
+    delayMs: 0,
+    expiredKeys: new Set(),
     rejectRecord: undefined,
   };
+  /** The credentials served at `/credentials`, each with an expiry an hour ahead. */
+  credentials = { accessKeyId: "AKIDCONTAINER1", secretAccessKey: "secret1", token: "token1" };
+  /** Access key ids of the PutRecordBatch calls, in order. */
+  readonly accessKeys: string[] = [];
+  /** Clock reading and number of records accepted in the current second (throttling). */
+  #window = { second: 0, records: 0 };
   #server: Deno.HttpServer<Deno.NetAddr> | undefined;
   #port = 0;
   #random: () => number;
@@ -99,6 +134,16 @@ export class FirehoseEndpoint {
   async #handle(request: Request): Promise<Response> {
     const target = request.headers.get("x-amz-target") ?? "";
     const body = await request.text();
+    if (new URL(request.url).pathname === "/credentials") {
+      const expiration = new Date(Date.now() + 3_600_000).toISOString();
+      const c = this.credentials;
+      return Response.json({
+        AccessKeyId: c.accessKeyId,
+        SecretAccessKey: c.secretAccessKey,
+        Token: c.token,
+        Expiration: expiration,
+      });
+    }
     if (target === "") {
       if (body.includes("Action=GetCallerIdentity")) return stsIdentity();
       return error(400, "UnknownOperationException", "unknown operation");
@@ -106,7 +151,27 @@ export class FirehoseEndpoint {
     if (target !== "Firehose_20150804.PutRecordBatch") {
       return error(400, "UnknownOperationException", `unsupported target ${target}`);
     }
-    if (this.faults.failNextCalls > 0 || this.#random() < this.faults.callFailureRate) {
+    const key = /Credential=([^/]+)\//.exec(request.headers.get("authorization") ?? "")?.[1] ?? "";
+    this.accessKeys.push(key);
+    if (this.faults.expiredKeys.has(key)) {
+      this.calls.expired++;
+      return error(400, "ExpiredTokenException", "The security token included in the request is expired");
+    }
+    const delayed = this.faults.delayNextCalls > 0;
+    if (delayed) {
+      this.faults.delayNextCalls--;
+      this.calls.delayed++;
+      this.calls.delayedRecords += (JSON.parse(body) as { Records?: unknown[] }).Records?.length ?? 0;
+      // The answer comes too late: the relay has given up on it (and sends the records again).
+      await new Promise((resolve) => setTimeout(resolve, this.faults.delayMs));
+    }
+    // A late answer is a success the relay no longer waits for; bursts hit the calls it waits for.
+    if (!delayed && this.faults.failNextCalls > 0 && this.faults.burstStatus === 500) {
+      this.faults.failNextCalls--;
+      this.calls.failed500++;
+      return error(500, "InternalFailure", "We encountered an internal error. Please try again.");
+    }
+    if (!delayed && (this.faults.failNextCalls > 0 || this.#random() < this.faults.callFailureRate)) {
       this.faults.failNextCalls = Math.max(0, this.faults.failNextCalls - 1);
       this.calls.failed503++;
       return error(503, "ServiceUnavailableException", "Slow down.");
@@ -132,13 +197,21 @@ export class FirehoseEndpoint {
     }
     this.calls.ok++;
     let failed = 0;
+    const second = Math.floor(Date.now() / 1000);
+    if (this.#window.second !== second) this.#window = { second, records: 0 };
     const responses = records.map((data) => {
       this.calls.records++;
-      if (this.#random() < this.faults.recordFailureRate) {
+      if (this.#window.records >= this.faults.recordsPerSecond) {
         failed++;
+        this.calls.throttledRecords++;
         return { ErrorCode: "ServiceUnavailableException", ErrorMessage: "Slow down." };
       }
+      if (this.#random() < this.faults.recordFailureRate) {
+        failed++;
+        return { ErrorCode: "InternalFailure", ErrorMessage: "Internal service failure." };
+      }
       this.records.push(data);
+      this.#window.records++;
       return { RecordId: `record-${this.#nextId++}` };
     });
     this.calls.failedRecords += failed;

@@ -167,13 +167,14 @@ export function startLocalRelay(dir: string, args: string[]): Promise<RelayProce
 
 /**
  * Starts `main.ts listen` on 127.0.0.1 that delivers to the Firehose stream `logs` at
- * `endpointUrl` (with fake credentials) and spools in `spool`; `args` adds listeners and options.
+ * `endpointUrl` (with fake credentials, or `env`) and spools in `spool`; `args` adds listeners and options.
  */
 export function startFirehoseRelay(
   dir: string,
   endpointUrl: string,
   spool: string,
   args: string[],
+  env: Record<string, string> = awsTestEnv(endpointUrl),
 ): Promise<RelayProcess> {
   return RelayProcess.start(
     [
@@ -188,7 +189,7 @@ export function startFirehoseRelay(
       "127.0.0.1",
       ...args,
     ],
-    { dirs: [dir], env: awsTestEnv(endpointUrl) },
+    { dirs: [dir], env },
   );
 }
 

@@ -145,11 +145,11 @@ Deno.test("metrics, read with a Prometheus parser during and after a run, accoun
     assertEquals(sumOf(m, "kinesyslog_spooled_bytes_total"), sumOf(m, "kinesyslog_delivered_bytes_total"));
     assert(endpoint.calls.failedRecords > 0, `per-record failures were injected: ${JSON.stringify(endpoint.calls)}`);
     assertEquals(
-      sumOf(m, "kinesyslog_records_failed_total", { code: "ServiceUnavailableException" }),
+      sumOf(m, "kinesyslog_records_failed_total", { code: "InternalFailure" }),
       endpoint.calls.failedRecords,
     );
     assertEquals(sumOf(m, "kinesyslog_record_retries_total"), endpoint.calls.failedRecords);
-    assertEquals(sumOf(m, "kinesyslog_throttles_total"), endpoint.calls.failedRecords, "'Slow down.' is throttling");
+    assertEquals(sumOf(m, "kinesyslog_throttles_total"), 0, "'InternalFailure' is not throttling");
     assertEquals(sumOf(m, "kinesyslog_put_record_batch_calls_total", { result: "ok" }), endpoint.calls.ok);
     const duration = m.get("kinesyslog_put_record_batch_duration_seconds")!.histograms[0]!;
     assertEquals(duration.count, endpoint.calls.ok);

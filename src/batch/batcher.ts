@@ -1,5 +1,6 @@
 import { EventBuffer, type EventFormat, type PackedEvents } from "./event_buffer.ts";
 import { MAX_RECORD_BYTES } from "./record_builder.ts";
+import type { Runs } from "../journal/journal_runs.ts";
 
 /** A batch of raw events of one (log group, log stream), ready for the spool worker. */
 export interface Batch extends PackedEvents {
@@ -17,6 +18,8 @@ export interface Batch extends PackedEvents {
    * flushed for its age or at shutdown.
    */
   carry: boolean;
+  /** The journal segments of the events, in order (empty without a journal). */
+  runs: Runs;
 }
 
 /**
@@ -153,6 +156,16 @@ export class Batcher {
     }
   }
 
+  /**
+   * Flushes, allowing no hand-back, every buffer whose first event arrived at or before
+   * `time` (the journal asks, to free its oldest segment).
+   */
+  flushBefore(time: number): void {
+    for (const buffer of this.#buffers.values()) {
+      if (buffer.count > 0 && buffer.firstAt <= time) this.#flush(buffer, false);
+    }
+  }
+
   /** Flushes every buffer that holds events (at shutdown), allowing no hand-back. */
   flushAll(): void {
     for (const buffer of this.#buffers.values()) if (buffer.count > 0) this.#flush(buffer, false);
@@ -167,6 +180,7 @@ export class Batcher {
     const buffer = this.buffer(events.logGroup, events.logStream, events.format);
     buffer.firstAt = buffer.count === 0 ? events.firstAt : Math.min(buffer.firstAt, events.firstAt);
     buffer.prepend(events);
+    buffer.runs = [...events.runs, ...buffer.runs];
     this.afterAppend(buffer);
   }
 
@@ -195,8 +209,9 @@ export class Batcher {
     if (buffer.count === 0) return;
     this.#buffered -= buffer.accounted;
     buffer.accounted = 0;
-    const { format, logGroup, logStream, firstAt } = buffer;
-    this.#onFlush({ format, logGroup, logStream, firstAt, carry, ...buffer.take() });
+    const { format, logGroup, logStream, firstAt, runs } = buffer;
+    buffer.runs = [];
+    this.#onFlush({ format, logGroup, logStream, firstAt, carry, runs, ...buffer.take() });
   }
 }
 
@@ -206,6 +221,8 @@ export class GroupBuffer extends EventBuffer {
   accounted = 0;
   /** Whether it was used since the last {@linkcode Batcher.flushDue}. */
   touched = true;
+  /** The journal segments of the events held (see `journal_runs.ts`). */
+  runs: Runs = [];
 
   /** Creates the buffer of one (log group, log stream). */
   constructor(readonly logGroup: string, readonly logStream: string, readonly format: EventFormat) {

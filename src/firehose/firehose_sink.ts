@@ -10,7 +10,7 @@
  */
 import { FirehoseClient, PutRecordBatchCommand } from "@aws-sdk/client-firehose";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
-import { type PutResult, type RecordSink, SinkError, type SinkRecord } from "./record_sink.ts";
+import { DEFAULT_PUT_TIMEOUT_MS, type PutResult, type RecordSink, SinkError, type SinkRecord } from "./record_sink.ts";
 
 /** Where and as whom to call AWS. */
 export interface AwsOptions {
@@ -20,10 +20,10 @@ export interface AwsOptions {
   profile?: string | undefined;
   /** Firehose endpoint override (VPC endpoint, local endpoint for tests). */
   endpointUrl?: string | undefined;
+  /** Longest wait for one PutRecordBatch response, in seconds. @default {30} */
+  requestTimeout?: number | undefined;
 }
 
-/** Longest wait for one PutRecordBatch response, in ms. */
-export const PUT_TIMEOUT_MS = 30_000;
 /** Longest wait for a TCP connection to Firehose, in ms. */
 export const CONNECT_TIMEOUT_MS = 5_000;
 /** Longest wait for the account id at startup, in ms. */
@@ -32,6 +32,13 @@ export const OWNER_TIMEOUT_MS = 3_000;
 /** Error names of a request Firehose refused as malformed: retrying it cannot help. */
 const INVALID_REQUEST = new Set(["InvalidArgumentException", "ValidationException", "SerializationException"]);
 const THROTTLED = /throttl|slow ?down|limitexceeded|serviceunavailable/i;
+/**
+ * Error names of credentials that expired or were revoked: the client is made again, so its
+ * credential chain fetches fresh ones (the SDK caches them until shortly before their
+ * announced expiry, which a revoked or clock-skewed session does not respect).
+ */
+const EXPIRED_CREDENTIALS =
+  /^(ExpiredToken(Exception)?|RequestExpired|InvalidClientTokenId|UnrecognizedClientException|InvalidSignatureException)$/;
 
 function clientConfig(options: AwsOptions, timeoutMs: number) {
   return {
@@ -45,13 +52,20 @@ function clientConfig(options: AwsOptions, timeoutMs: number) {
 
 /** Delivers records to one Firehose delivery stream. */
 export class FirehoseSink implements RecordSink {
-  readonly #client: FirehoseClient;
+  #client: FirehoseClient;
+  readonly #options: AwsOptions;
   #closed = false;
 
   /** Creates a sink for `stream`. */
   constructor(readonly stream: string, options: AwsOptions) {
-    this.#client = new FirehoseClient({
-      ...clientConfig(options, PUT_TIMEOUT_MS),
+    this.#options = options;
+    this.#client = this.#makeClient();
+  }
+
+  #makeClient(): FirehoseClient {
+    const options = this.#options;
+    return new FirehoseClient({
+      ...clientConfig(options, (options.requestTimeout ?? DEFAULT_PUT_TIMEOUT_MS / 1000) * 1000),
       ...(options.endpointUrl === undefined ? {} : { endpoint: options.endpointUrl }),
     });
   }
@@ -85,9 +99,15 @@ export class FirehoseSink implements RecordSink {
       const e = error as Error & { $metadata?: { httpStatusCode?: number } };
       const code = e.name || "Error";
       const status = e.$metadata?.httpStatusCode;
+      const expired = EXPIRED_CREDENTIALS.test(code);
+      if (expired && !this.#closed) {
+        this.#client.destroy();
+        this.#client = this.#makeClient();
+      }
       throw new SinkError(`${code}${status === undefined ? "" : ` (HTTP ${status})`}: ${e.message}`, code, {
         invalid: INVALID_REQUEST.has(code),
         throttled: THROTTLED.test(code) || status === 429,
+        expiredCredentials: expired,
       });
     }
     const responses = response.RequestResponses ?? [];

@@ -1,3 +1,6 @@
+/** Default longest wait for one PutRecordBatch response (`--request-timeout`), in ms. */
+export const DEFAULT_PUT_TIMEOUT_MS = 30_000;
+
 /** The owner of records when the account id cannot be had (and for local delivery). */
 export const UNKNOWN_OWNER = "000000000000";
 
@@ -26,11 +29,14 @@ export interface RecordSink {
 
 /** A whole call failed. */
 export class SinkError extends Error {
-  /** Creates the error; `invalid` means the request was refused as malformed. */
+  /**
+   * Creates the error: `invalid` means the request was refused as malformed, `throttled` that
+   * the service asked to slow down, `expiredCredentials` that the sink fetches new ones.
+   */
   constructor(
     message: string,
     readonly code: string,
-    readonly options: { invalid?: boolean; throttled?: boolean } = {},
+    readonly options: { invalid?: boolean; throttled?: boolean; expiredCredentials?: boolean } = {},
   ) {
     super(message);
     this.name = "SinkError";

@@ -1,6 +1,7 @@
 import { MAX_RECORD_BYTES } from "../batch/record_builder.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
+import { checkRecord } from "../spool/record_check.ts";
 import type { SpoolDir, SpoolEntry } from "../spool/spool_dir.ts";
 import { type RecordSink, SinkError, type SinkRecord } from "./record_sink.ts";
 
@@ -15,6 +16,18 @@ export const MAX_BATCH_BYTES = 4_194_304;
 export const RETRY_BASE_MS = 100;
 /** Longest retry delay, in ms. */
 export const RETRY_CAP_MS = 30_000;
+/**
+ * Adaptive slowdown. Each call with a throttled record (a per-record
+ * `ServiceUnavailableException` "Slow down" in a 200 response, or a throttled call) halves
+ * the records sent per call and doubles the pause between calls (from this first pause);
+ * each call without one grows the records per call by a quarter and shrinks the pause by a
+ * quarter, down to none; a call that empties the queue unthrottled ends the slowdown. Records
+ * and pause together set the rate, so it settles near what the stream accepts instead of
+ * resending most of each call.
+ */
+export const PACE_MIN_MS = 100;
+/** Longest pause between calls after throttling, in ms. */
+export const PACE_MAX_MS = 10_000;
 /** Longest retry delay during the last delivery attempt at shutdown, in ms. */
 export const DRAIN_RETRY_CAP_MS = 500;
 
@@ -45,6 +58,8 @@ interface Pending extends SpoolEntry {
   notBefore: number;
   /** Send alone: a batch holding it was refused as invalid. */
   alone: boolean;
+  /** Left by an earlier run: checked (`record_check.ts`) before it is sent. */
+  verify: boolean;
 }
 
 /**
@@ -62,6 +77,10 @@ export class Uploader {
   #done = 0;
   #callFailures = 0;
   #pausedUntil = 0;
+  /** Pause between calls while Firehose throttles, in ms (0 when it does not). */
+  #pace = 0;
+  /** Records per call now (fewer while Firehose throttles). */
+  #window: number = MAX_BATCH_RECORDS;
   #wake: (() => void) | undefined;
   #running: Promise<void> | undefined;
   #stopping = false;
@@ -77,12 +96,16 @@ export class Uploader {
     this.#random = options.random ?? Math.random;
   }
 
-  /** Queues records that are now in the spool, in order (oldest first). */
-  add(entries: readonly SpoolEntry[]): void {
+  /**
+   * Queues records that are now in the spool, in order (oldest first); with `verify`, each
+   * is checked before it is sent, and a damaged one is quarantined.
+   */
+  add(entries: readonly SpoolEntry[], options: { verify?: boolean } = {}): void {
+    const verify = options.verify ?? false;
     const now = this.#now();
     // A failure streak ends when nothing is left to deliver (records set aside), not only on a delivery.
     if (this.pendingRecords === 0) this.#failingSince = undefined;
-    for (const e of entries) this.#queue.push({ ...e, done: false, attempts: 0, notBefore: now, alone: false });
+    for (const e of entries) this.#queue.push({ ...e, done: false, attempts: 0, notBefore: now, alone: false, verify });
     this.#signal();
   }
 
@@ -97,6 +120,11 @@ export class Uploader {
    */
   get failingSince(): number | undefined {
     return this.pendingRecords === 0 ? undefined : this.#failingSince;
+  }
+
+  /** The pause between calls that throttling imposes now, in ms. */
+  get paceMs(): number {
+    return this.#pace;
   }
 
   /** The name of the oldest record waiting, if any (the queue is in spool order, oldest first). */
@@ -147,6 +175,10 @@ export class Uploader {
       }
       try {
         await this.#send(batch);
+        if (this.#pace > 0) {
+          const pace = this.#draining ? Math.min(this.#pace, DRAIN_RETRY_CAP_MS) : this.#pace;
+          this.#pausedUntil = Math.max(this.#pausedUntil, this.#now() + pace);
+        }
       } catch (error) {
         // A local failure (deleting or moving a spool file): keep going after a pause.
         this.#o.log.limited("error", "uploader", "Delivery loop failed; retrying", {
@@ -167,7 +199,7 @@ export class Uploader {
         if (batch.length === 0) batch.push(p);
         break;
       }
-      if (batch.length === MAX_BATCH_RECORDS || bytes + p.bytes > MAX_BATCH_BYTES) break;
+      if (batch.length >= this.#window || bytes + p.bytes > MAX_BATCH_BYTES) break;
       batch.push(p);
       bytes += p.bytes;
     }
@@ -194,6 +226,14 @@ export class Uploader {
         await this.#quarantine(p, `record of ${data.length} bytes is outside 1..${MAX_RECORD_BYTES}`);
         continue;
       }
+      if (p.verify) {
+        const damage = checkRecord(data);
+        if (damage !== undefined) {
+          await this.#quarantine(p, damage, "damaged");
+          continue;
+        }
+        p.verify = false;
+      }
       records.push({ name: p.name, data });
       sent.push(p);
     }
@@ -210,7 +250,14 @@ export class Uploader {
       timer();
       const e = error instanceof SinkError ? error : new SinkError((error as Error).message, "Error");
       metrics.putCalls.inc({ result: e.code });
-      if (e.options.throttled) metrics.throttles.inc();
+      if (e.options.throttled) {
+        metrics.throttles.inc();
+        this.#slowDown();
+      }
+      if (e.options.expiredCredentials) {
+        metrics.credentialRefreshes.inc();
+        log.warn("Firehose refused the credentials as expired; fetching new ones", { error: e.message });
+      }
       if (e.options.invalid) {
         if (sent.length === 1) {
           await this.#quarantine(sent[0]!, e.message);
@@ -238,6 +285,7 @@ export class Uploader {
     }
     let delivered = 0;
     let deliveredBytes = 0;
+    let throttled = 0;
     const now = this.#now();
     for (let i = 0; i < sent.length; i++) {
       const p = sent[i]!;
@@ -251,15 +299,31 @@ export class Uploader {
       }
       p.attempts++;
       this.#failingSince ??= now;
-      p.notBefore = now + this.#backoff(p.attempts);
       metrics.recordsFailed.inc({ code: result.code });
       metrics.recordRetries.inc();
-      if (THROTTLE_CODES.test(result.code)) metrics.throttles.inc();
+      if (THROTTLE_CODES.test(result.code)) {
+        // Throttling is about the stream's rate, not this record: the slowdown of every
+        // call paces its retry, not a backoff of its own.
+        metrics.throttles.inc();
+        throttled++;
+        p.notBefore = now;
+      } else {
+        p.notBefore = now + this.#backoff(p.attempts);
+      }
       log.limited("warn", `record-failed-${result.code}`, "Firehose did not accept a record; retrying", {
         code: result.code,
         error: result.message,
         attempts: p.attempts,
       });
+    }
+    if (throttled > 0) this.#slowDown();
+    else if (this.pendingRecords === 0) {
+      // Caught up without being throttled: the stream takes what comes.
+      this.#pace = 0;
+      this.#window = MAX_BATCH_RECORDS;
+    } else {
+      this.#pace = this.#pace * 0.75 < PACE_MIN_MS ? 0 : this.#pace * 0.75;
+      this.#window = Math.min(MAX_BATCH_RECORDS, Math.ceil(this.#window * 1.25));
     }
     metrics.recordsDelivered.inc(delivered);
     metrics.deliveredBytes.inc(deliveredBytes);
@@ -270,15 +334,21 @@ export class Uploader {
     }
   }
 
-  async #quarantine(p: Pending, reason: string): Promise<void> {
+  /** Sets a record aside: `invalid` when Firehose refused it, `damaged` when the file is not a record. */
+  async #quarantine(p: Pending, reason: string, why: "invalid" | "damaged" = "invalid"): Promise<void> {
     const { spool, metrics, log } = this.#o;
-    log.error("Record rejected as invalid; moved to quarantine", { record: p.name, reason });
+    if (why === "damaged") {
+      log.error("Spooled record damaged; moved to quarantine, not sent", { record: p.name, reason });
+      metrics.corruptFiles.inc({ kind: "spool" });
+    } else {
+      log.error("Record rejected as invalid; moved to quarantine", { record: p.name, reason });
+      metrics.recordsQuarantined.inc();
+    }
     try {
       await spool.quarantine(p.name);
     } catch (error) {
       log.error("Cannot move record to quarantine", { record: p.name, error: (error as Error).message });
     }
-    metrics.recordsQuarantined.inc();
     this.#forget(p);
     this.#o.onRemoved?.(p.bytes, 1);
   }
@@ -291,6 +361,12 @@ export class Uploader {
       this.#queue = this.#queue.filter((q) => !q.done);
       this.#done = 0;
     }
+  }
+
+  /** Firehose asked to slow down: fewer records per call, and a longer pause between calls. */
+  #slowDown(): void {
+    this.#pace = Math.min(PACE_MAX_MS, Math.max(PACE_MIN_MS, this.#pace * 2));
+    this.#window = Math.max(1, Math.floor(this.#window / 2));
   }
 
   /** Full jitter: uniform in [0, min(cap, base * 2^attempts)). */

@@ -1,4 +1,7 @@
-import type { Batcher } from "../batch/batcher.ts";
+import type { Batcher, GroupBuffer } from "../batch/batcher.ts";
+import type { Journal } from "../journal/journal.ts";
+import { forEachBlockEvent, type JournalBlock } from "../journal/journal_format.ts";
+import { addRun } from "../journal/journal_runs.ts";
 import type { EventFormat } from "../batch/event_buffer.ts";
 import { parseGelfMessage } from "../parse/gelf_message.ts";
 import type { Logger } from "../log.ts";
@@ -27,8 +30,8 @@ export function isBlank(frame: Uint8Array): boolean {
 /**
  * Where listeners hand their messages: drops blank ones, checks GELF messages (a JSON object
  * with a message; the event time read from it), counts what arrives and what is refused, and
- * appends the rest to the batch of (listener, source). Cost per syslog message: one copy
- * into the batch.
+ * appends the rest to the journal (when there is one) and to the batch of (listener,
+ * source). Cost per syslog message: one copy into the journal's buffer, one into the batch.
  */
 export class Ingest {
   /** Creates the junction between listeners and the batcher. */
@@ -37,12 +40,35 @@ export class Ingest {
     readonly pressure: Pressure,
     readonly metrics: Metrics,
     readonly log: Logger,
+    readonly journal?: Journal,
   ) {}
+
+  /** Appends the messages of a block left in the journal by a crash; returns their number. */
+  replay(block: JournalBlock): number {
+    const buffer = this.batcher.buffer(block.logGroup, block.logStream, block.format);
+    this.journal?.begin(block.format, block.logGroup, block.logStream);
+    forEachBlockEvent(block, (message, time) => {
+      buffer.append(message, time);
+      this.journal?.add(message, time);
+    });
+    this.#journaled(buffer);
+    this.batcher.afterAppend(buffer);
+    return block.count;
+  }
+
+  /** Closes the journal block of a run of appends to `buffer`, and notes its segment in the buffer. */
+  #journaled(buffer: GroupBuffer): void {
+    if (this.journal === undefined) return;
+    const { segment, count } = this.journal.end();
+    addRun(buffer.runs, segment, count);
+  }
 
   /** Takes the frames of one read from a stream connection. */
   accept(info: ListenerInfo, source: string, frames: readonly Uint8Array[], receivedMs: number): void {
     const buffer = this.batcher.buffer(info.logGroup, source, info.format);
     const gelf = info.format === "gelf";
+    const journal = this.journal;
+    journal?.begin(info.format, info.logGroup, source);
     let count = 0;
     let bytes = 0;
     let blank = 0;
@@ -53,10 +79,12 @@ export class Ingest {
       }
       const time = gelf ? this.#gelfTime(info, source, frame, receivedMs) : receivedMs;
       if (time === undefined) continue;
+      journal?.add(frame, time);
       buffer.append(frame, time);
       count++;
       bytes += frame.length;
     }
+    this.#journaled(buffer);
     this.batcher.afterAppend(buffer);
     this.metrics.messagesReceived.inc({ listener: info.label }, count);
     this.metrics.bytesReceived.inc({ listener: info.label }, bytes);
@@ -77,7 +105,12 @@ export class Ingest {
     const time = info.format === "gelf" ? this.#gelfTime(info, source, message, receivedMs) : receivedMs;
     if (time === undefined) return;
     const buffer = this.batcher.buffer(info.logGroup, source, info.format);
+    if (this.journal !== undefined) {
+      this.journal.begin(info.format, info.logGroup, source);
+      this.journal.add(message, time);
+    }
     buffer.append(message, time);
+    this.#journaled(buffer);
     this.batcher.afterAppend(buffer);
     this.metrics.messagesReceived.inc({ listener: info.label });
     this.metrics.bytesReceived.inc({ listener: info.label }, message.length);

@@ -8,7 +8,15 @@ export interface PressureOptions {
   backlogBytes: () => number;
   /** Bound on `backlogBytes`. */
   maxBacklogBytes: number;
+  /** Bytes the journal has not written yet (a slow or full disk). @default {() => 0} */
+  journalBacklogBytes?: () => number;
 }
+
+/**
+ * Bound on bytes the journal has not written yet: past it the disk is failing or slower than
+ * intake, and intake is slowed or shed until the journal catches up.
+ */
+export const MAX_JOURNAL_BACKLOG_BYTES = 8 * 1_048_576;
 
 /**
  * Default bound on raw bytes waiting for the spool workers: past it they are behind (busy,
@@ -36,10 +44,11 @@ export class Pressure {
   }
 
   /** Why intake should stop now, or `undefined` when it may go on. */
-  reason(): "spool_full" | "worker_backlog" | undefined {
+  reason(): "spool_full" | "worker_backlog" | "journal_backlog" | undefined {
     if (this.#released) return undefined;
     if (this.#o.spoolBytes() >= this.#o.spoolMaxBytes) return "spool_full";
     if (this.#o.backlogBytes() >= this.#o.maxBacklogBytes) return "worker_backlog";
+    if ((this.#o.journalBacklogBytes?.() ?? 0) >= MAX_JOURNAL_BACKLOG_BYTES) return "journal_backlog";
     return undefined;
   }
 

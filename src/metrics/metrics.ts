@@ -125,6 +125,12 @@ export class Metrics {
   readonly recordRetries = this.#counter("kinesyslog_record_retries_total", "Records sent again", []);
   /** Calls or records throttled by Firehose. */
   readonly throttles = this.#counter("kinesyslog_throttles_total", "Throttling responses from Firehose", []);
+  /** Credentials renewed after Firehose refused them as expired. */
+  readonly credentialRefreshes = this.#counter(
+    "kinesyslog_credential_refreshes_total",
+    "Times the AWS credentials were fetched again after Firehose refused them as expired",
+    [],
+  );
   /** Wall time of PutRecordBatch calls, failed ones included. */
   readonly putDuration = new client.Histogram({
     name: "kinesyslog_put_record_batch_duration_seconds",
@@ -134,9 +140,15 @@ export class Metrics {
   });
   /**
    * Values read when `/metrics` is scraped, set by the relay: the age of the oldest spooled
-   * record, and how long deliveries have been failing, in seconds.
+   * record, how long deliveries have been failing, and the pause throttling imposes, in seconds.
    */
-  readonly live = { spoolOldestAgeSeconds: () => 0, deliveryFailingSeconds: () => 0 };
+  readonly live = { spoolOldestAgeSeconds: () => 0, deliveryFailingSeconds: () => 0, deliveryPauseSeconds: () => 0 };
+  /** Pause between calls while Firehose throttles. */
+  readonly deliveryPause = this.#liveGauge(
+    "kinesyslog_delivery_pause_seconds",
+    "Pause between PutRecordBatch calls that throttling imposes now; 0 when Firehose does not throttle",
+    () => this.live.deliveryPauseSeconds(),
+  );
   /** Age of the oldest record waiting in the spool. */
   readonly spoolOldestAge = this.#liveGauge(
     "kinesyslog_spool_oldest_record_age_seconds",
@@ -159,6 +171,33 @@ export class Metrics {
   readonly recordsQuarantined = this.#counter(
     "kinesyslog_records_quarantined_total",
     "Records rejected as invalid and moved to the quarantine directory",
+    [],
+  );
+
+  /** Files found damaged at startup (journal segments, spooled records) and quarantined. */
+  readonly corruptFiles = this.#counter(
+    "kinesyslog_corrupt_files_total",
+    "Damaged journal segments or spool records found and moved to the quarantine directory",
+    ["kind"],
+  );
+  /** Bytes of journal segments on disk. */
+  readonly journalBytes = this.#gauge("kinesyslog_journal_bytes", "Bytes of journal segments on disk", []);
+  /** Journal bytes not yet written. */
+  readonly journalBacklogBytes = this.#gauge(
+    "kinesyslog_journal_backlog_bytes",
+    "Journal bytes encoded in memory and not yet written",
+    [],
+  );
+  /** Failed journal writes or fsyncs. */
+  readonly journalWriteErrors = this.#counter(
+    "kinesyslog_journal_write_errors_total",
+    "Failed journal writes or fsyncs (retried)",
+    [],
+  );
+  /** Messages replayed from a journal left by a crash. */
+  readonly journalReplayed = this.#counter(
+    "kinesyslog_journal_replayed_messages_total",
+    "Messages replayed at startup from journal segments left by a crash",
     [],
   );
 

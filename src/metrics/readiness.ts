@@ -16,7 +16,7 @@ export interface ReadinessState {
   stopping: boolean;
   /** Why the spool directory cannot be written now (the last probe or record write), if it cannot. */
   spoolError: string | undefined;
-  /** Why intake is held back (`spool_full`, `worker_backlog`), if it is. */
+  /** Why intake is held back (`spool_full`, `worker_backlog`, `journal_backlog`), if it is. */
   pressure: string | undefined;
   /** How long deliveries have been failing with nothing delivered, in ms, if they are. */
   failingForMs: number | undefined;
@@ -49,6 +49,7 @@ export function judgeReadiness(state: ReadinessState): Readiness {
   if (state.spoolError !== undefined) problems.push(`spool not writable: ${state.spoolError}`);
   if (state.pressure === "spool_full") problems.push("spool full (--spool-max-size): TCP/TLS held back, UDP dropped");
   if (state.pressure === "worker_backlog") problems.push("records are built slower than messages arrive");
+  if (state.pressure === "journal_backlog") problems.push("the journal cannot be written as fast as messages arrive");
   const failing = state.failingForMs;
   if (failing !== undefined && state.failingLimitMs > 0 && failing >= state.failingLimitMs) {
     problems.push(

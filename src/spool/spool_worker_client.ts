@@ -1,4 +1,5 @@
 import type { Batch } from "../batch/batcher.ts";
+import type { Runs } from "../journal/journal_runs.ts";
 import { GZIP_LEVEL } from "./gzip_deflater.ts";
 import type { SpoolEntry } from "./spool_dir.ts";
 import type { FromWorker, ToWorker } from "./worker_protocol.ts";
@@ -13,11 +14,12 @@ export interface SpoolWorkerEvents {
       timestampFallbacks: number;
       oversizeEvents: number;
       compressedPerRawByte: number;
-      carried: Omit<Batch, "carry"> | undefined;
+      carried: Omit<Batch, "carry" | "runs"> | undefined;
     },
+    runs: Runs,
   ) => void;
   /** A batch could not be turned into records (a bug: counted and logged, never silent). */
-  onFailed: (events: number, error: string) => void;
+  onFailed: (events: number, error: string, runs: Runs) => void;
   /** A record write failed and is being retried. */
   onSpoolError: (error: string, attempt: number) => void;
   /** The worker died (a bug or a missing permission): the relay cannot go on. */
@@ -59,6 +61,8 @@ export class SpoolWorkerClient {
   readonly #workers: { worker: Worker; backlog: number }[] = [];
   readonly #events: SpoolWorkerEvents;
   readonly #drains = new Map<number, () => void>();
+  /** The journal runs of each batch in a worker, by batch id (they stay on this thread). */
+  readonly #runs = new Map<number, Runs>();
   #nextId = 1;
   #terminated = false;
   /** The worker died: nothing it was handed will be spooled. */
@@ -97,7 +101,10 @@ export class SpoolWorkerClient {
     let slot = this.#workers[0]!;
     for (const s of this.#workers) if (s.backlog < slot.backlog) slot = s;
     slot.backlog += byteLength;
-    const message: ToWorker = { type: "batch", id: this.#nextId++, byteLength, ...batch };
+    const { runs, ...packed } = batch;
+    const id = this.#nextId++;
+    this.#runs.set(id, runs);
+    const message: ToWorker = { type: "batch", id, byteLength, ...packed };
     slot.worker.postMessage(message, batch.chunks);
   }
 
@@ -127,15 +134,21 @@ export class SpoolWorkerClient {
     this.#drains.clear();
   }
 
+  #takeRuns(id: number): Runs {
+    const runs = this.#runs.get(id) ?? [];
+    this.#runs.delete(id);
+    return runs;
+  }
+
   #receive(slot: { backlog: number }, message: FromWorker): void {
     switch (message.type) {
       case "spooled":
         slot.backlog -= message.byteLength;
-        this.#events.onSpooled(message.entries, message);
+        this.#events.onSpooled(message.entries, message, this.#takeRuns(message.id));
         break;
       case "failed":
         slot.backlog -= message.byteLength;
-        this.#events.onFailed(message.events, message.error);
+        this.#events.onFailed(message.events, message.error, this.#takeRuns(message.id));
         break;
       case "spool_error":
         this.#events.onSpoolError(message.error, message.attempt);

@@ -5,7 +5,7 @@ import type { SpoolEntry } from "./spool_dir.ts";
 export type ToWorker =
   | { type: "init"; spoolDir: string; compressionLevel: number }
   | { type: "owner"; owner: string }
-  | ({ type: "batch"; id: number; byteLength: number } & Batch)
+  | ({ type: "batch"; id: number; byteLength: number } & Omit<Batch, "runs">)
   | { type: "drain"; id: number };
 
 /** Messages from the spool worker to the main thread. */
@@ -23,7 +23,7 @@ export type FromWorker =
     /** Compressed record bytes per raw message byte of the events in the records. */
     compressedPerRawByte: number;
     /** Events handed back to be batched again (their chunks are transferred). */
-    carried: Omit<Batch, "carry"> | undefined;
+    carried: Omit<Batch, "carry" | "runs"> | undefined;
   }
   | { type: "failed"; id: number; byteLength: number; events: number; error: string }
   | { type: "drained"; id: number }

@@ -1,0 +1,402 @@
+/**
+ * The journal: every accepted message is appended here before it waits in memory, so a
+ * crash (`kill -9`, OOM, power cut) loses at most what was received in the last fsync
+ * interval.
+ *
+ * Design
+ * - Segments `<journal dir>/<number>.ksj`, written sequentially (`journal_format.ts`).
+ *   Messages are encoded into a memory buffer and written when it holds 1 MiB or every
+ *   100 ms, and fsynced every `--fsync-interval`: `kill -9` loses at most the last 100 ms (a
+ *   written byte is in the kernel's page cache), a power cut at most the last fsync
+ *   interval. A write that fails (a full
+ *   disk) is retried with backoff; meanwhile the bytes waiting grow and the relay's
+ *   back-pressure stops intake (`pressure.ts`).
+ * - Each segment counts its events not yet in the spool. Buffers and batches carry the
+ *   segments of their events (`journal_runs.ts`); once a batch's records are in the spool
+ *   (written and fsynced), {@linkcode Journal.release} lowers the counts, and a segment that
+ *   is closed and has none left is deleted. A segment is closed at 8 MiB or 5 s.
+ * - After a crash, the segments left over are replayed at startup (by the relay, through
+ *   {@linkcode Journal.readLeftover}): their messages go into the buffers again, and into
+ *   the new journal; the old segment is deleted once the new one is fsynced. A segment that
+ *   is torn or damaged is replayed up to the damage and then moved to quarantine.
+ * - A clean shutdown spools everything, so every segment is deleted and none is replayed.
+ *
+ * Replay can deliver a message twice: events of a segment that were already spooled are
+ * replayed with the rest (delivery is at least once).
+ *
+ * @module
+ */
+import type { EventFormat } from "../batch/event_buffer.ts";
+import { BlockWriter, type DecodedSegment, decodeSegment, SEGMENT_MAGIC } from "./journal_format.ts";
+import type { Runs } from "./journal_runs.ts";
+
+/** Default `--fsync-interval`, in ms. */
+export const DEFAULT_FSYNC_INTERVAL_MS = 1_000;
+/** A segment is closed once it holds this many bytes. */
+export const SEGMENT_BYTES = 8 * 1_048_576;
+/** A segment is closed once it is this old (ms), so a quiet relay's segments are deleted too. */
+export const SEGMENT_AGE_MS = 5_000;
+/** Bytes encoded in memory that trigger a write (without fsync). */
+export const WRITE_BYTES = 1_048_576;
+/**
+ * Encoded bytes are written at least this often (ms), fsync or not: a written byte survives
+ * the death of the process (it is in the kernel's page cache), so `kill -9` loses at most
+ * this much, and only a power cut loses up to the fsync interval.
+ */
+export const WRITE_INTERVAL_MS = 100;
+/** Bytes of closed segments past which the relay flushes the buffers that hold them. */
+export const JOURNAL_FLUSH_BYTES = 64 * 1_048_576;
+/** A leftover segment larger than this is not read but quarantined (it is not ours). */
+export const MAX_LEFTOVER_BYTES = 256 * 1_048_576;
+/** Suffix of segment files. */
+export const SEGMENT_SUFFIX = ".ksj";
+/** Longest wait at shutdown for the last write and fsync, in ms. */
+export const CLOSE_TIMEOUT_MS = 5_000;
+/** Longest pause between attempts to write, in ms. */
+const MAX_RETRY_MS = 5_000;
+
+/** Options of {@linkcode Journal.open}. */
+export interface JournalOptions {
+  /** The journal directory (created). */
+  dir: string;
+  /** Where damaged segments are moved (created). */
+  quarantineDir: string;
+  /** How often written bytes are fsynced, in ms. @default {1000} */
+  fsyncIntervalMs?: number;
+  /** Size at which a segment is closed. @default {SEGMENT_BYTES} */
+  segmentBytes?: number;
+  /** Age at which a segment is closed, in ms. @default {SEGMENT_AGE_MS} */
+  segmentAgeMs?: number;
+  /** Told of every failed write or fsync (the journal retries). */
+  onError?: (error: string, attempt: number) => void;
+  /** The clock, in ms. @default {Date.now} */
+  now?: () => number;
+}
+
+interface Segment {
+  number: number;
+  name: string;
+  /** Open for writing; created with the first bytes written to the segment. */
+  file: Deno.FsFile | undefined;
+  bytes: number;
+  /** Written since the last fsync. */
+  unsynced: boolean;
+  /** Events not yet in the spool. */
+  held: number;
+  openedAt: number;
+  /** Clock reading when it was closed; undefined while written to. */
+  closedAt: number | undefined;
+}
+
+/** Owns the journal directory; see the module documentation. */
+export class Journal {
+  readonly #o: Required<Omit<JournalOptions, "onError">> & Pick<JournalOptions, "onError">;
+  readonly #segments = new Map<number, Segment>();
+  readonly #writer = new BlockWriter();
+  /** The segment the writer's bytes belong to: blocks ended now are attributed to it. */
+  #current!: Segment;
+  /** Bytes taken from the writer and not yet written, and their segment (kept across a failed write). */
+  #unwritten: { segment: Segment; bytes: Uint8Array } | undefined;
+  /** Segments closed for new blocks whose last bytes, fsync or file close are still due. */
+  readonly #closing: Segment[] = [];
+  #io: Promise<void> | undefined;
+  #wantSync = false;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #lastSync = 0;
+  #closed = false;
+  #diskBytes = 0;
+  /** Names of the segments left by the previous run, oldest first, to replay. */
+  readonly leftovers: string[];
+
+  private constructor(options: JournalOptions, leftovers: string[]) {
+    this.#o = {
+      fsyncIntervalMs: DEFAULT_FSYNC_INTERVAL_MS,
+      segmentBytes: SEGMENT_BYTES,
+      segmentAgeMs: SEGMENT_AGE_MS,
+      now: Date.now,
+      ...options,
+    };
+    this.leftovers = leftovers;
+  }
+
+  /** Creates the directories, lists the leftover segments, and starts a new segment. */
+  static async open(options: JournalOptions): Promise<Journal> {
+    await Deno.mkdir(options.dir, { recursive: true });
+    await Deno.mkdir(options.quarantineDir, { recursive: true });
+    const names: string[] = [];
+    for await (const item of Deno.readDir(options.dir)) {
+      if (item.isFile && SEGMENT_NAME.test(item.name)) names.push(item.name);
+    }
+    names.sort();
+    const journal = new Journal(options, names);
+    const last = names.length === 0 ? 0 : parseInt(names[names.length - 1]!, 10);
+    journal.#current = journal.#allocate(last + 1);
+    journal.#lastSync = journal.#o.now();
+    const tick = Math.min(WRITE_INTERVAL_MS, journal.#o.fsyncIntervalMs);
+    journal.#timer = setInterval(() => void journal.#tick(), tick);
+    return journal;
+  }
+
+  /** Opens a block of messages of one (log group, log stream). */
+  begin(format: EventFormat, logGroup: string, logStream: string): void {
+    this.#writer.begin(format, logGroup, logStream);
+  }
+
+  /** Adds one message to the open block. */
+  add(message: Uint8Array, timeMs: number): void {
+    this.#writer.add(message, timeMs);
+  }
+
+  /**
+   * Closes the block; returns the segment its messages are in and their number. They are
+   * held until {@linkcode Journal.release}d.
+   */
+  end(): { segment: number; count: number } {
+    const count = this.#writer.end();
+    this.#current.held += count;
+    if (this.#writer.length >= WRITE_BYTES) void this.#kick(false).catch(() => {});
+    return { segment: this.#current.number, count };
+  }
+
+  /** The events of `runs` are in the spool (or were dropped and counted): their segments may go. */
+  release(runs: Runs): void {
+    for (let i = 0; i < runs.length; i += 2) {
+      const segment = this.#segments.get(runs[i]!);
+      if (segment === undefined) continue;
+      segment.held -= runs[i + 1]!;
+      if (segment.held <= 0 && segment.closedAt !== undefined) void this.#delete(segment);
+    }
+  }
+
+  /** Bytes encoded and not yet written (the relay bounds them with back-pressure). */
+  get backlogBytes(): number {
+    return this.#writer.length + (this.#unwritten?.bytes.length ?? 0);
+  }
+
+  /** Bytes of the journal's segments on disk. */
+  get diskBytes(): number {
+    return this.#diskBytes;
+  }
+
+  /** Segments on disk or being written. */
+  get segmentCount(): number {
+    return this.#segments.size;
+  }
+
+  /**
+   * When the oldest closed segment still holding events was closed, if closed segments hold
+   * more than {@linkcode JOURNAL_FLUSH_BYTES}: buffers older than this should be flushed.
+   */
+  flushBefore(): number | undefined {
+    let closedBytes = 0;
+    let oldest: number | undefined;
+    for (const s of this.#segments.values()) {
+      if (s.closedAt === undefined) continue;
+      closedBytes += s.bytes;
+      oldest = oldest === undefined ? s.closedAt : Math.min(oldest, s.closedAt);
+    }
+    return closedBytes > JOURNAL_FLUSH_BYTES ? oldest : undefined;
+  }
+
+  /** Writes and fsyncs everything encoded so far; resolves when it is durable. */
+  sync(): Promise<void> {
+    return this.#kick(true);
+  }
+
+  /** Reads a leftover segment (a damaged one decodes up to the damage). */
+  async readLeftover(name: string): Promise<DecodedSegment & { bytes: number }> {
+    const path = `${this.#o.dir}/${name}`;
+    const { size } = await Deno.stat(path);
+    if (size > MAX_LEFTOVER_BYTES) {
+      return { blocks: [], goodBytes: 0, damage: `${size} bytes, more than a segment can be`, bytes: size };
+    }
+    return { ...decodeSegment(await Deno.readFile(path)), bytes: size };
+  }
+
+  /**
+   * Retires a replayed leftover: deleted, or moved to the quarantine directory when it was
+   * damaged. Call after {@linkcode Journal.sync}, so its messages are in the new journal.
+   */
+  async retire(name: string, damaged: boolean): Promise<void> {
+    const path = `${this.#o.dir}/${name}`;
+    if (damaged) await Deno.rename(path, `${this.#o.quarantineDir}/journal-${this.#o.now()}-${name}`);
+    else await Deno.remove(path);
+  }
+
+  /**
+   * Stops: writes and fsyncs what is encoded (unless every event is in the spool), and
+   * deletes the segments whose events are all in the spool. Segments still holding events
+   * stay, to be replayed at the next start.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    clearInterval(this.#timer);
+    const pending = [...this.#segments.values()].some((s) => s.held > 0);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS)));
+    // A disk that keeps failing must not hold the shutdown: what is not written is lost then.
+    await Promise.race([(pending ? this.sync() : this.#io ?? Promise.resolve()).catch(() => {}), deadline]);
+    clearTimeout(timer);
+    this.#closed = true;
+    for (const s of [...this.#segments.values()]) {
+      s.file?.close();
+      s.file = undefined;
+      s.closedAt ??= this.#o.now();
+      if (s.held <= 0) await this.#delete(s);
+    }
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#closed) return;
+    const now = this.#o.now();
+    const sync = now - this.#lastSync >= this.#o.fsyncIntervalMs;
+    if (sync) this.#lastSync = now;
+    else if (this.#writer.length === 0) return;
+    try {
+      await this.#kick(sync);
+    } catch { /* reported through onError */ }
+  }
+
+  /** Starts (or joins) the write loop. */
+  #kick(sync: boolean): Promise<void> {
+    this.#wantSync ||= sync;
+    this.#io ??= this.#writeLoop().finally(() => (this.#io = undefined));
+    return this.#io;
+  }
+
+  async #writeLoop(): Promise<void> {
+    for (let attempt = 0;;) {
+      try {
+        await this.#writeAll();
+        if (this.#wantSync || this.#current.bytes >= this.#o.segmentBytes) {
+          this.#wantSync = false;
+          if (this.#rotationDue()) this.#rotate();
+          await this.#writeAll();
+          while (this.#closing.length > 0) {
+            const s = this.#closing[0]!;
+            if (s.unsynced) await s.file!.sync();
+            s.unsynced = false;
+            s.file?.close();
+            s.file = undefined;
+            s.closedAt = this.#o.now();
+            this.#closing.shift();
+            if (s.held <= 0) await this.#delete(s);
+          }
+          const current = this.#current;
+          if (current.unsynced) {
+            await current.file!.sync();
+            current.unsynced = false;
+          }
+        }
+        return;
+      } catch (error) {
+        this.#wantSync = true;
+        this.#o.onError?.((error as Error).message, ++attempt);
+        if (this.#closed) return;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, MAX_RETRY_MS)));
+      }
+    }
+  }
+
+  /** Writes what was taken, then what the writer holds, each to its segment. */
+  async #writeAll(): Promise<void> {
+    for (;;) {
+      if (this.#unwritten === undefined) {
+        if (this.#writer.length === 0) return;
+        this.#unwritten = { segment: this.#current, bytes: this.#writer.take() };
+      }
+      const w = this.#unwritten;
+      const segment = w.segment;
+      segment.file ??= await this.#create(segment);
+      while (w.bytes.length > 0) {
+        const n = await segment.file.write(w.bytes);
+        w.bytes = w.bytes.subarray(n);
+        segment.bytes += n;
+        this.#diskBytes += n;
+        segment.unsynced = true;
+      }
+      this.#unwritten = undefined;
+    }
+  }
+
+  #rotationDue(): boolean {
+    const s = this.#current;
+    const used = s.bytes > 0 || this.#writer.length > 0;
+    return s.bytes >= this.#o.segmentBytes || (used && this.#o.now() - s.openedAt >= this.#o.segmentAgeMs);
+  }
+
+  /**
+   * Closes the current segment for new blocks, at once: what the writer holds is its last
+   * bytes; blocks ended from now on belong to the next segment.
+   */
+  #rotate(): void {
+    const old = this.#current;
+    if (this.#writer.length > 0) {
+      if (this.#unwritten !== undefined) throw new Error("journal rotation with bytes unwritten");
+      this.#unwritten = { segment: old, bytes: this.#writer.take() };
+    }
+    this.#closing.push(old);
+    this.#current = this.#allocate(old.number + 1);
+  }
+
+  #allocate(number: number): Segment {
+    const segment: Segment = {
+      number,
+      name: `${String(number).padStart(12, "0")}${SEGMENT_SUFFIX}`,
+      file: undefined,
+      bytes: 0,
+      unsynced: false,
+      held: 0,
+      openedAt: this.#o.now(),
+      closedAt: undefined,
+    };
+    this.#segments.set(number, segment);
+    return segment;
+  }
+
+  /** Creates a segment's file with its magic, durably (the directory is fsynced too). */
+  async #create(segment: Segment): Promise<Deno.FsFile> {
+    const path = `${this.#o.dir}/${segment.name}`;
+    const options = { write: true, create: true, truncate: true };
+    // The directory may have been removed under the relay: make it again rather than fail forever.
+    const file = await Deno.open(path, options).catch(async (error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      await Deno.mkdir(this.#o.dir, { recursive: true });
+      return await Deno.open(path, options);
+    });
+    try {
+      await file.write(SEGMENT_MAGIC);
+      await file.sync();
+      await syncDir(this.#o.dir);
+    } catch (error) {
+      file.close();
+      throw error;
+    }
+    segment.bytes = SEGMENT_MAGIC.length;
+    this.#diskBytes += SEGMENT_MAGIC.length;
+    return file;
+  }
+
+  async #delete(segment: Segment): Promise<void> {
+    if (!this.#segments.delete(segment.number)) return;
+    this.#diskBytes -= segment.bytes;
+    if (segment.bytes === 0) return;
+    try {
+      await Deno.remove(`${this.#o.dir}/${segment.name}`);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) this.#o.onError?.((error as Error).message, 1);
+    }
+  }
+}
+
+/** Names of segment files. */
+const SEGMENT_NAME = /^\d{12}\.ksj$/;
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await Deno.open(dir, { read: true });
+  try {
+    await handle.sync();
+  } finally {
+    handle.close();
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * The journal's bytes: pure encoding and decoding, no I/O (the files are `journal.ts`'s).
+ *
+ * A segment is `KSJ1` followed by blocks. A block holds the messages of one intake (one read
+ * of a connection, one datagram) for one (log group, log stream):
+ *
+ * ```
+ * block   = u32 payload length (LE) | u32 CRC-32 of payload (LE) | payload
+ * payload = u8 format (0 syslog, 1 gelf) | u16 length | log group (UTF-8)
+ *         | u16 length | log stream (UTF-8) | entries
+ * entries = (u32 length (LE) | f64 time in ms (LE) | message bytes)*
+ * ```
+ *
+ * The entries are those of the in-memory buffers (`event_buffer.ts`), so a replayed block is
+ * appended as it was received. The CRC covers the payload: a torn write (power cut) or any
+ * damage shows at the first bad block, and decoding stops there.
+ *
+ * @module
+ */
+import { crc32 } from "node:zlib";
+import { ENTRY_HEADER_BYTES, type EventFormat } from "../batch/event_buffer.ts";
+
+/** The first bytes of every segment. */
+export const SEGMENT_MAGIC = new TextEncoder().encode("KSJ1");
+/** Bytes of a block's header: payload length and CRC-32. */
+export const BLOCK_HEADER_BYTES = 8;
+/** Longest payload a reader accepts; a larger length is damage, not data. */
+export const MAX_BLOCK_BYTES = 64 * 1_048_576;
+
+const FORMATS: readonly EventFormat[] = ["syslog", "gelf"];
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** One decoded block. */
+export interface JournalBlock {
+  format: EventFormat;
+  logGroup: string;
+  logStream: string;
+  /** The entries, a view into the segment's bytes (read them with {@linkcode forEachBlockEvent}). */
+  entries: Uint8Array;
+  /** Number of messages. */
+  count: number;
+}
+
+/** A decoded segment: the good blocks, and where and why decoding stopped early. */
+export interface DecodedSegment {
+  blocks: JournalBlock[];
+  /** Bytes of the segment up to the end of the last good block. */
+  goodBytes: number;
+  /** Why the rest of the segment cannot be read; `undefined` when all of it was read. */
+  damage: string | undefined;
+}
+
+/**
+ * Appends blocks into a growing byte buffer; the owner takes the bytes out with
+ * {@linkcode BlockWriter.take}. Entries are written straight into the buffer, so a message
+ * is copied once.
+ */
+export class BlockWriter {
+  #bytes = new Uint8Array(1_048_576);
+  #view = new DataView(this.#bytes.buffer);
+  #used = 0;
+  /** Start of the open block, or -1. */
+  #open = -1;
+  /** Messages in the open block. */
+  #count = 0;
+
+  /** Bytes waiting to be taken. */
+  get length(): number {
+    return this.#used;
+  }
+
+  /** Opens a block for messages of one (log group, log stream). */
+  begin(format: EventFormat, logGroup: string, logStream: string): void {
+    if (this.#open >= 0) throw new Error("journal block already open");
+    const group = encoder.encode(logGroup);
+    const stream = encoder.encode(logStream);
+    this.#reserve(BLOCK_HEADER_BYTES + 5 + group.length + stream.length);
+    this.#open = this.#used;
+    this.#count = 0;
+    let at = this.#used + BLOCK_HEADER_BYTES;
+    this.#bytes[at++] = FORMATS.indexOf(format);
+    this.#view.setUint16(at, group.length, true);
+    this.#bytes.set(group, at + 2);
+    at += 2 + group.length;
+    this.#view.setUint16(at, stream.length, true);
+    this.#bytes.set(stream, at + 2);
+    this.#used = at + 2 + stream.length;
+  }
+
+  /** Adds a message to the open block. */
+  add(message: Uint8Array, timeMs: number): void {
+    this.#reserve(ENTRY_HEADER_BYTES + message.length);
+    const at = this.#used;
+    this.#view.setUint32(at, message.length, true);
+    this.#view.setFloat64(at + 4, timeMs, true);
+    this.#bytes.set(message, at + ENTRY_HEADER_BYTES);
+    this.#used = at + ENTRY_HEADER_BYTES + message.length;
+    this.#count++;
+  }
+
+  /** Closes the open block (an empty one is taken back) and returns its number of messages. */
+  end(): number {
+    const start = this.#open;
+    if (start < 0) throw new Error("no journal block open");
+    this.#open = -1;
+    if (this.#count === 0) {
+      this.#used = start;
+      return 0;
+    }
+    const payload = this.#bytes.subarray(start + BLOCK_HEADER_BYTES, this.#used);
+    this.#view.setUint32(start, payload.length, true);
+    this.#view.setUint32(start + 4, crc32(payload), true);
+    return this.#count;
+  }
+
+  /** Hands over the closed blocks' bytes (a copy) and empties the writer; an open block stays. */
+  take(): Uint8Array {
+    const end = this.#open >= 0 ? this.#open : this.#used;
+    const out = this.#bytes.slice(0, end);
+    this.#bytes.copyWithin(0, end, this.#used);
+    this.#used -= end;
+    if (this.#open >= 0) this.#open = 0;
+    return out;
+  }
+
+  #reserve(bytes: number): void {
+    if (this.#used + bytes <= this.#bytes.length) return;
+    const grown = new Uint8Array(Math.max(this.#bytes.length * 2, this.#used + bytes));
+    grown.set(this.#bytes.subarray(0, this.#used));
+    this.#bytes = grown;
+    this.#view = new DataView(grown.buffer);
+  }
+}
+
+/**
+ * Decodes a whole segment. Never throws: decoding stops at the first block that is torn,
+ * fails its CRC, or does not parse, and says why.
+ */
+export function decodeSegment(bytes: Uint8Array): DecodedSegment {
+  const blocks: JournalBlock[] = [];
+  if (bytes.length < SEGMENT_MAGIC.length || !SEGMENT_MAGIC.every((b, i) => bytes[i] === b)) {
+    return { blocks, goodBytes: 0, damage: "not a journal segment (no KSJ1 magic)" };
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = SEGMENT_MAGIC.length;
+  while (at < bytes.length) {
+    if (at + BLOCK_HEADER_BYTES > bytes.length) return stop(`torn block header at byte ${at}`);
+    const length = view.getUint32(at, true);
+    if (length > MAX_BLOCK_BYTES) return stop(`block length ${length} at byte ${at} is impossible`);
+    const end = at + BLOCK_HEADER_BYTES + length;
+    if (end > bytes.length) {
+      return stop(
+        `torn block at byte ${at}: ${length} bytes announced, ${bytes.length - at - BLOCK_HEADER_BYTES} present`,
+      );
+    }
+    const payload = bytes.subarray(at + BLOCK_HEADER_BYTES, end);
+    if (crc32(payload) !== view.getUint32(at + 4, true)) return stop(`bad checksum in block at byte ${at}`);
+    const block = parsePayload(payload);
+    if (typeof block === "string") return stop(`${block} in block at byte ${at}`);
+    blocks.push(block);
+    at = end;
+  }
+  return { blocks, goodBytes: at, damage: undefined };
+
+  function stop(damage: string): DecodedSegment {
+    return { blocks, goodBytes: at, damage };
+  }
+}
+
+function parsePayload(payload: Uint8Array): JournalBlock | string {
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const format = FORMATS[payload[0] ?? 255];
+  if (format === undefined) return "unknown format";
+  try {
+    let at = 1;
+    const groupLength = view.getUint16(at, true);
+    const logGroup = decoder.decode(payload.subarray(at + 2, at + 2 + groupLength));
+    at += 2 + groupLength;
+    const streamLength = view.getUint16(at, true);
+    const logStream = decoder.decode(payload.subarray(at + 2, at + 2 + streamLength));
+    at += 2 + streamLength;
+    if (at > payload.length) return "truncated names";
+    const entries = payload.subarray(at);
+    let count = 0;
+    const fits = eachEntry(entries, () => count++);
+    if (!fits) return "an entry runs past the block";
+    return { format, logGroup, logStream, entries, count };
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/** Calls `each(message, timeMs)` for every message of a decoded block, in order (views, not copies). */
+export function forEachBlockEvent(block: JournalBlock, each: (message: Uint8Array, timeMs: number) => void): void {
+  eachEntry(block.entries, each);
+}
+
+/** Walks entries; false when one runs past the end (or a partial header is left over). */
+function eachEntry(entries: Uint8Array, each: (message: Uint8Array, timeMs: number) => void): boolean {
+  const view = new DataView(entries.buffer, entries.byteOffset, entries.byteLength);
+  let at = 0;
+  while (at < entries.length) {
+    if (at + ENTRY_HEADER_BYTES > entries.length) return false;
+    const size = view.getUint32(at, true);
+    const end = at + ENTRY_HEADER_BYTES + size;
+    if (end > entries.length) return false;
+    each(entries.subarray(at + ENTRY_HEADER_BYTES, end), view.getFloat64(at + 4, true));
+    at = end;
+  }
+  return true;
+}

@@ -1,0 +1,114 @@
+import fc from "fast-check";
+import { assert, assertEquals } from "../../tests/assert.ts";
+import { BlockWriter, decodeSegment, forEachBlockEvent, type JournalBlock, SEGMENT_MAGIC } from "./journal_format.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+interface Written {
+  format: "syslog" | "gelf";
+  logGroup: string;
+  logStream: string;
+  messages: [string, number][];
+}
+
+function segment(blocks: Written[]): Uint8Array {
+  const writer = new BlockWriter();
+  for (const b of blocks) {
+    writer.begin(b.format, b.logGroup, b.logStream);
+    for (const [m, t] of b.messages) writer.add(enc.encode(m), t);
+    writer.end();
+  }
+  const body = writer.take();
+  const out = new Uint8Array(SEGMENT_MAGIC.length + body.length);
+  out.set(SEGMENT_MAGIC);
+  out.set(body, SEGMENT_MAGIC.length);
+  return out;
+}
+
+function read(block: JournalBlock): Written {
+  const messages: [string, number][] = [];
+  forEachBlockEvent(block, (m, t) => messages.push([dec.decode(m), t]));
+  assertEquals(block.count, messages.length);
+  return { format: block.format, logGroup: block.logGroup, logStream: block.logStream, messages };
+}
+
+const blocks: Written[] = [
+  { format: "syslog", logGroup: "/k/syslog/514", logStream: "10.0.0.1", messages: [["<13>a", 1.5], ["<13>b", 2]] },
+  { format: "gelf", logGroup: "/k/gelf/12201", logStream: "::1", messages: [['{"message":"é"}', 3]] },
+];
+
+Deno.test("journal blocks decode to the messages, names and times written", () => {
+  const decoded = decodeSegment(segment(blocks));
+  assertEquals(decoded.damage, undefined);
+  assertEquals(decoded.blocks.map(read), blocks);
+});
+
+Deno.test("an empty block is taken back, and take() leaves an open block in place", () => {
+  const writer = new BlockWriter();
+  writer.begin("syslog", "g", "s");
+  assertEquals(writer.end(), 0);
+  assertEquals(writer.length, 0);
+  writer.begin("syslog", "g", "s");
+  writer.add(enc.encode("one"), 1);
+  writer.end();
+  writer.begin("syslog", "g", "s2");
+  writer.add(enc.encode("two"), 2);
+  const first = writer.take();
+  assertEquals(writer.end(), 1);
+  const second = writer.take();
+  const whole = new Uint8Array([...SEGMENT_MAGIC, ...first, ...second]);
+  assertEquals(decodeSegment(whole).blocks.map(read).map((b) => b.messages), [[["one", 1]], [["two", 2]]]);
+});
+
+Deno.test("a segment without the magic is refused whole", () => {
+  const decoded = decodeSegment(enc.encode("hello world, not a journal"));
+  assertEquals(decoded.blocks.length, 0);
+  assert(decoded.damage?.includes("magic"));
+});
+
+Deno.test("a segment cut anywhere decodes to the blocks before the cut, never throwing", () => {
+  const whole = segment(blocks);
+  assertEquals(decodeSegment(whole).goodBytes, whole.length);
+  for (let cut = SEGMENT_MAGIC.length; cut < whole.length; cut++) {
+    const decoded = decodeSegment(whole.subarray(0, cut));
+    assert(decoded.blocks.length < blocks.length, `cut at ${cut}`);
+    assertEquals(decoded.blocks.map(read), blocks.slice(0, decoded.blocks.length));
+    const atBoundary = decoded.goodBytes === cut;
+    assertEquals(decoded.damage === undefined, atBoundary, `cut at ${cut}: ${decoded.damage}`);
+  }
+});
+
+Deno.test("property: any damage to a segment is found at or before the damaged block", () => {
+  const message = fc.tuple(fc.string({ maxLength: 40 }), fc.double({ noNaN: true }));
+  const block = fc.record({
+    format: fc.constantFrom("syslog" as const, "gelf" as const),
+    logGroup: fc.string({ maxLength: 20 }),
+    logStream: fc.string({ maxLength: 20 }),
+    messages: fc.array(message, { minLength: 1, maxLength: 5 }),
+  });
+  fc.assert(
+    fc.property(fc.array(block, { minLength: 1, maxLength: 6 }), fc.nat(), fc.integer({ min: 1, max: 255 }), (
+      written,
+      position,
+      flip,
+    ) => {
+      // Strings round-trip through UTF-8 only when well formed.
+      const expected = written.map((b) => ({
+        ...b,
+        logGroup: dec.decode(enc.encode(b.logGroup)),
+        logStream: dec.decode(enc.encode(b.logStream)),
+        messages: b.messages.map(([m, t]): [string, number] => [dec.decode(enc.encode(m)), t]),
+      }));
+      const bytes = segment(written);
+      const at = SEGMENT_MAGIC.length + (position % (bytes.length - SEGMENT_MAGIC.length));
+      bytes[at]! ^= flip;
+      const decoded = decodeSegment(bytes);
+      // Every block returned is one that was written, in order; the damaged one is not returned.
+      assertEquals(decoded.blocks.map(read), expected.slice(0, decoded.blocks.length));
+      assert(decoded.damage !== undefined);
+      assert(decoded.goodBytes <= at);
+    }),
+    { numRuns: 300 },
+  );
+});

@@ -1,0 +1,135 @@
+import { assert, assertEquals } from "../../tests/assert.ts";
+import { forEachBlockEvent } from "./journal_format.ts";
+import { Journal, type JournalOptions } from "./journal.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+async function files(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const item of Deno.readDir(dir)) names.push(item.name);
+  return names.sort();
+}
+
+async function withJournal(
+  options: Partial<JournalOptions>,
+  body: (dir: string, open: () => Promise<Journal>) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "journal-test-" });
+  const opened: Journal[] = [];
+  try {
+    await body(dir, async () => {
+      const journal = await Journal.open({
+        dir: `${dir}/journal`,
+        quarantineDir: `${dir}/quarantine`,
+        fsyncIntervalMs: 60_000,
+        ...options,
+      });
+      opened.push(journal);
+      return journal;
+    });
+  } finally {
+    for (const j of opened) await j.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function append(journal: Journal, stream: string, ...messages: string[]): number[] {
+  journal.begin("syslog", "/k/syslog/514", stream);
+  for (const [i, m] of messages.entries()) journal.add(enc.encode(m), 1000 + i);
+  const { segment, count } = journal.end();
+  return [segment, count];
+}
+
+Deno.test("Journal: a segment left without close() is listed and read back by the next open", async () => {
+  await withJournal({}, async (dir, open) => {
+    const first = await open();
+    append(first, "10.0.0.1", "a", "b");
+    append(first, "10.0.0.2", "c");
+    await first.sync();
+    // A crash: the first journal is never closed. The next run finds its segment.
+    const second = await open();
+    assertEquals(second.leftovers, ["000000000001.ksj"]);
+    const read = await second.readLeftover(second.leftovers[0]!);
+    assertEquals(read.damage, undefined);
+    const messages: string[] = [];
+    for (const block of read.blocks) {
+      forEachBlockEvent(block, (m) => messages.push(`${block.logStream} ${dec.decode(m)}`));
+    }
+    assertEquals(messages, ["10.0.0.1 a", "10.0.0.1 b", "10.0.0.2 c"]);
+    // The new journal numbers its segments after the leftovers.
+    assertEquals(append(second, "x", "d")[0], 2);
+    await second.retire(second.leftovers[0]!, false);
+    assertEquals(await files(`${dir}/journal`), []);
+  });
+});
+
+Deno.test("Journal: a closed segment is deleted once all its events are released, not before", async () => {
+  await withJournal({ segmentAgeMs: 0 }, async (dir, open) => {
+    const journal = await open();
+    const runA = append(journal, "s", "1", "2", "3");
+    await journal.sync(); // writes, fsyncs, and closes the segment (age 0)
+    const runB = append(journal, "s", "4");
+    await journal.sync();
+    assertEquals(await files(`${dir}/journal`), ["000000000001.ksj", "000000000002.ksj"]);
+    journal.release([runA[0]!, 2]);
+    await journal.sync();
+    assertEquals((await files(`${dir}/journal`)).length, 2);
+    journal.release([runA[0]!, 1]);
+    await journal.sync();
+    assertEquals(await files(`${dir}/journal`), ["000000000002.ksj"]);
+    journal.release(runB);
+    await journal.sync();
+    assertEquals(await files(`${dir}/journal`), []);
+    assertEquals(journal.diskBytes, 0);
+  });
+});
+
+Deno.test("Journal: close() deletes what was released and keeps what was not, for the next start", async () => {
+  await withJournal({}, async (dir, open) => {
+    const journal = await open();
+    const run = append(journal, "s", "kept");
+    await journal.close();
+    assertEquals(await files(`${dir}/journal`), ["000000000001.ksj"]);
+    const next = await open();
+    assertEquals(next.leftovers, ["000000000001.ksj"]);
+    await next.retire("000000000001.ksj", false);
+    const released = append(next, "s", "gone");
+    next.release(released);
+    await next.close();
+    assertEquals(await files(`${dir}/journal`), []);
+    assert(run[1] === 1);
+  });
+});
+
+Deno.test("Journal: a damaged leftover is retired to the quarantine directory", async () => {
+  await withJournal({}, async (dir, open) => {
+    const first = await open();
+    append(first, "s", "one");
+    await first.sync();
+    const path = `${dir}/journal/000000000001.ksj`;
+    const bytes = await Deno.readFile(path);
+    await Deno.writeFile(path, bytes.subarray(0, bytes.length - 2)); // a torn write
+    const second = await open();
+    const read = await second.readLeftover("000000000001.ksj");
+    assert(read.damage?.includes("torn"), read.damage);
+    assertEquals(read.blocks.length, 0);
+    await second.retire("000000000001.ksj", true);
+    const quarantined = await files(`${dir}/quarantine`);
+    assertEquals(quarantined.length, 1);
+    assert(quarantined[0]!.startsWith("journal-") && quarantined[0]!.endsWith("-000000000001.ksj"));
+  });
+});
+
+Deno.test("Journal: bytes are written at 1 MiB without waiting for the fsync tick", async () => {
+  await withJournal({}, async (dir, open) => {
+    const journal = await open();
+    const big = "x".repeat(4096);
+    for (let i = 0; i < 300; i++) append(journal, "s", big);
+    // The write runs in the background; the backlog empties without a sync().
+    for (let i = 0; i < 100 && journal.backlogBytes > 100_000; i++) await new Promise((r) => setTimeout(r, 10));
+    assert(journal.backlogBytes < 100_000, `backlog ${journal.backlogBytes}`);
+    const { size } = await Deno.stat(`${dir}/journal/000000000001.ksj`);
+    assert(size > 1_048_576, `segment holds ${size} bytes`);
+  });
+});

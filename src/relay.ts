@@ -303,6 +303,14 @@ export class Relay {
 
   async #run(): Promise<void> {
     const config = this.#config;
+    // Never blocks startup: records wait for the owner at most OWNER_TIMEOUT_MS. It is looked
+    // up first, so that the journal's replay, which waits for the workers, is not waiting on it.
+    void this.#lookupOwner().then((account) => {
+      if (account === undefined && config.stream !== undefined) {
+        this.#log.warn("Cannot get the AWS account id from STS; records carry owner 000000000000");
+      }
+      this.#worker.setOwner(account ?? UNKNOWN_OWNER);
+    });
     const leftovers = await this.#spool.list();
     for (const e of leftovers) this.#spoolBytes += e.bytes;
     this.#spoolFiles = leftovers.length;
@@ -334,13 +342,6 @@ export class Relay {
       replayedMessages: replayed,
       metrics: config.prometheusPorts.map((p) => `http://${hostPort(config.address, p)}/metrics`).join(",") ||
         undefined,
-    });
-    // Never blocks startup: records wait for the owner at most OWNER_TIMEOUT_MS.
-    void this.#lookupOwner().then((account) => {
-      if (account === undefined && config.stream !== undefined) {
-        this.#log.warn("Cannot get the AWS account id from STS; records carry owner 000000000000");
-      }
-      this.#worker.setOwner(account ?? UNKNOWN_OWNER);
     });
   }
 

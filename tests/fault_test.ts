@@ -53,18 +53,30 @@ async function withEndpoint(body: (dir: string, endpoint: FirehoseEndpoint) => P
 Deno.test("SIGKILL under load loses at most the last fsync interval; the restart replays the journal", async () => {
   await withEndpoint(async (dir, endpoint) => {
     const [tcp, metricsPort] = [freePort(), freePort()];
-    const args = ["--tcp-port", String(tcp), "--tls-port", "0", "--fsync-interval", "1", "--flush-interval", "60"];
+    // Buffers flush only at 32 MiB or after 60 s: everything is still in memory at the kill.
+    const args = [
+      "--tcp-port",
+      String(tcp),
+      "--tls-port",
+      "0",
+      "--fsync-interval",
+      "1",
+      "--flush-interval",
+      "60",
+      "--flush-size",
+      "33554432",
+    ];
     const first = await startFirehoseRelay(dir, endpoint.url, `${dir}/spool`, [
       ...args,
       "--prometheus-port",
       String(metricsPort),
     ]);
-    // Phase 1: 20,000 messages, received long before the kill. With a 60 s flush interval
-    // they are only in memory buffers (and the journal) when the relay dies.
-    await sendTcp(tcp, lines("p1", 0, 20_000));
+    // Phase 1: 300,000 messages (18 MB), received long before the kill. They are only in
+    // memory buffers (and the journal) when the relay dies.
+    await sendTcp(tcp, lines("p1", 0, 300_000));
     await eventually(
       "phase 1 received",
-      async () => await scrape(metricsPort, "kinesyslog_messages_received_total") >= 20_000,
+      async () => await scrape(metricsPort, "kinesyslog_messages_received_total") >= 300_000,
     );
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     // Phase 2: a stream still flowing when the relay is killed.
@@ -91,11 +103,13 @@ Deno.test("SIGKILL under load loses at most the last fsync interval; the restart
     assertEquals(endpoint.events().length, 0, "nothing was delivered before the kill: all of it was in memory");
     assert((files(`${dir}/spool/journal`)).length > 0, "the journal holds the messages");
 
-    const second = await startFirehoseRelay(dir, endpoint.url, `${dir}/spool`, args);
+    // The restart flushes at the default 4 MiB: the replay hands the workers more than their
+    // 6 MiB backlog, so it must wait for them (and they for the records' owner).
+    const second = await startFirehoseRelay(dir, endpoint.url, `${dir}/spool`, args.slice(0, -2));
     try {
       const started = await second.waitFor(/kinesyslog started/);
       const replayed = Number(/replayedMessages=(\d+)/.exec(started)?.[1]);
-      assert(replayed >= 20_000, `replayed ${replayed}`);
+      assert(replayed >= 300_000, `replayed ${replayed}`);
       // Messages received more than one fsync interval (plus 0.5 s of slack for the
       // loopback and the scheduler) before the kill must all arrive.
       const mustArrive = sentAt.filter((at) => at < killAt - 1_500).length;
@@ -103,7 +117,7 @@ Deno.test("SIGKILL under load loses at most the last fsync interval; the restart
       assertEquals(await second.stop(), 0);
       const p1 = delivered(endpoint, "p1");
       const p2 = delivered(endpoint, "p2");
-      assertEquals(p1.size, 20_000, "every phase 1 message arrived");
+      assertEquals(p1.size, 300_000, "every phase 1 message arrived");
       for (let i = 0; i < mustArrive; i++) {
         assert(p2.has(i), `p2=${i}, sent ${killAt - sentAt[i]!} ms before the kill, lost`);
       }

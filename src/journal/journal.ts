@@ -5,7 +5,7 @@
  *
  * Design
  * - Segments `<journal dir>/<number>.ksj`, written sequentially (`journal_format.ts`).
- *   Messages are encoded into a memory buffer and written when it holds 1 MiB or every
+ *   Messages are encoded into a memory buffer and written when it holds 256 KiB or every
  *   100 ms, and fsynced every `--fsync-interval`: `kill -9` loses at most the last 100 ms (a
  *   written byte is in the kernel's page cache), a power cut at most the last fsync
  *   interval. A write that fails (a full
@@ -37,7 +37,7 @@ export const SEGMENT_BYTES = 8 * 1_048_576;
 /** A segment is closed once it is this old (ms), so a quiet relay's segments are deleted too. */
 export const SEGMENT_AGE_MS = 5_000;
 /** Bytes encoded in memory that trigger a write (without fsync). */
-export const WRITE_BYTES = 1_048_576;
+export const WRITE_BYTES = 262_144;
 /**
  * Encoded bytes are written at least this often (ms), fsync or not: a written byte survives
  * the death of the process (it is in the kernel's page cache), so `kill -9` loses at most
@@ -95,14 +95,19 @@ export class Journal {
   readonly #writer = new BlockWriter();
   /** The segment the writer's bytes belong to: blocks ended now are attributed to it. */
   #current!: Segment;
-  /** Bytes taken from the writer and not yet written, and their segment (kept across a failed write). */
-  #unwritten: { segment: Segment; bytes: Uint8Array } | undefined;
+  /**
+   * Bytes taken from the writer and not yet written, and their segment (kept across a failed
+   * write); `taken` is the whole view, handed back to the writer once written.
+   */
+  #unwritten: { segment: Segment; bytes: Uint8Array; taken: Uint8Array } | undefined;
   /** Segments closed for new blocks whose last bytes, fsync or file close are still due. */
   readonly #closing: Segment[] = [];
   #io: Promise<void> | undefined;
   #wantSync = false;
   #timer: ReturnType<typeof setInterval> | undefined;
   #lastSync = 0;
+  /** Deletions of released segments under way. */
+  readonly #deleting = new Set<Promise<void>>();
   #closed = false;
   #diskBytes = 0;
   /** Names of the segments left by the previous run, oldest first, to replay. */
@@ -164,7 +169,11 @@ export class Journal {
       const segment = this.#segments.get(runs[i]!);
       if (segment === undefined) continue;
       segment.held -= runs[i + 1]!;
-      if (segment.held <= 0 && segment.closedAt !== undefined) void this.#delete(segment);
+      if (segment.held <= 0 && segment.closedAt !== undefined) {
+        const deleting = this.#delete(segment);
+        this.#deleting.add(deleting);
+        void deleting.finally(() => this.#deleting.delete(deleting));
+      }
     }
   }
 
@@ -176,11 +185,6 @@ export class Journal {
   /** Bytes of the journal's segments on disk. */
   get diskBytes(): number {
     return this.#diskBytes;
-  }
-
-  /** Segments on disk or being written. */
-  get segmentCount(): number {
-    return this.#segments.size;
   }
 
   /**
@@ -198,9 +202,10 @@ export class Journal {
     return closedBytes > JOURNAL_FLUSH_BYTES ? oldest : undefined;
   }
 
-  /** Writes and fsyncs everything encoded so far; resolves when it is durable. */
-  sync(): Promise<void> {
-    return this.#kick(true);
+  /** Writes and fsyncs everything encoded so far; resolves when it is durable and released segments are gone. */
+  async sync(): Promise<void> {
+    await this.#kick(true);
+    await Promise.all(this.#deleting);
   }
 
   /** Reads a leftover segment (a damaged one decodes up to the damage). */
@@ -303,7 +308,8 @@ export class Journal {
     for (;;) {
       if (this.#unwritten === undefined) {
         if (this.#writer.length === 0) return;
-        this.#unwritten = { segment: this.#current, bytes: this.#writer.take() };
+        const taken = this.#writer.take();
+        this.#unwritten = { segment: this.#current, bytes: taken, taken };
       }
       const w = this.#unwritten;
       const segment = w.segment;
@@ -315,6 +321,7 @@ export class Journal {
         this.#diskBytes += n;
         segment.unsynced = true;
       }
+      this.#writer.recycle(w.taken);
       this.#unwritten = undefined;
     }
   }
@@ -333,7 +340,8 @@ export class Journal {
     const old = this.#current;
     if (this.#writer.length > 0) {
       if (this.#unwritten !== undefined) throw new Error("journal rotation with bytes unwritten");
-      this.#unwritten = { segment: old, bytes: this.#writer.take() };
+      const taken = this.#writer.take();
+      this.#unwritten = { segment: old, bytes: taken, taken };
     }
     this.#closing.push(old);
     this.#current = this.#allocate(old.number + 1);

@@ -51,13 +51,20 @@ export interface DecodedSegment {
   damage: string | undefined;
 }
 
+/** Initial size of a writer's buffer; it grows when more is encoded between two takes. */
+const WRITER_BYTES = 262_144;
+/** A buffer handed back larger than this is dropped rather than kept for reuse. */
+const MAX_RECYCLED_BYTES = 4 * 1_048_576;
+
 /**
  * Appends blocks into a growing byte buffer; the owner takes the bytes out with
- * {@linkcode BlockWriter.take}. Entries are written straight into the buffer, so a message
- * is copied once.
+ * {@linkcode BlockWriter.take} and hands the buffer back with {@linkcode BlockWriter.recycle}
+ * once written, so two buffers take turns and nothing is allocated per write. Entries are
+ * written straight into the buffer, so a message is copied once.
  */
 export class BlockWriter {
-  #bytes = new Uint8Array(1_048_576);
+  #bytes = new Uint8Array(WRITER_BYTES);
+  #spare: Uint8Array<ArrayBuffer> | undefined;
   #view = new DataView(this.#bytes.buffer);
   #used = 0;
   /** Start of the open block, or -1. */
@@ -114,14 +121,29 @@ export class BlockWriter {
     return this.#count;
   }
 
-  /** Hands over the closed blocks' bytes (a copy) and empties the writer; an open block stays. */
+  /**
+   * Hands over the closed blocks' bytes (a view of the writer's buffer, which is the caller's
+   * until it is {@linkcode BlockWriter.recycle}d) and goes on in the spare buffer; an open
+   * block moves along.
+   */
   take(): Uint8Array {
     const end = this.#open >= 0 ? this.#open : this.#used;
-    const out = this.#bytes.slice(0, end);
-    this.#bytes.copyWithin(0, end, this.#used);
+    const taken = this.#bytes;
+    const next = this.#spare !== undefined && this.#spare.length >= this.#used - end
+      ? this.#spare
+      : new Uint8Array(Math.max(WRITER_BYTES, this.#used - end));
+    this.#spare = undefined;
+    next.set(taken.subarray(end, this.#used));
+    this.#bytes = next;
+    this.#view = new DataView(next.buffer);
     this.#used -= end;
     if (this.#open >= 0) this.#open = 0;
-    return out;
+    return taken.subarray(0, end);
+  }
+
+  /** Takes back a buffer handed out by {@linkcode BlockWriter.take}, once its bytes are written. */
+  recycle(taken: Uint8Array): void {
+    if (taken.buffer.byteLength <= MAX_RECYCLED_BYTES) this.#spare = new Uint8Array(taken.buffer as ArrayBuffer);
   }
 
   #reserve(bytes: number): void {

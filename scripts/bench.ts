@@ -7,11 +7,16 @@
  * Usage: deno task bench [--quick] [--sink dir|firehose] [--only TEXT] [--out BENCHMARKS.md]
  * (BENCH_TRACE=1 prints the timeline of spooled events per case.)
  *
+ * `deno task bench --soak MINUTES` runs the soak instead: sustained TCP load for that long
+ * against the local Firehose endpoint with faults (10% record failures, 503s, periods of
+ * throttling, one outage), RSS and the relay's buffers sampled every 10 s; every message
+ * sent must be delivered at the end.
+ *
  * @module
  */
 import { deflateSync } from "node:zlib";
-import { FirehoseEndpoint } from "../tests/firehose_endpoint.ts";
-import { awsTestEnv, freePort, makeCertificate, RelayProcess, scrape } from "../tests/harness.ts";
+import { decodeRecord, FirehoseEndpoint } from "../tests/firehose_endpoint.ts";
+import { awsTestEnv, freePort, makeCertificate, RelayProcess, scrape, startFirehoseRelay } from "../tests/harness.ts";
 
 interface Case {
   name: string;
@@ -74,6 +79,15 @@ const CASES: Case[] = [
     connections: 4,
     messages: 1_000_000,
     args: ["--spool-workers", "2"],
+  },
+  {
+    name: "TCP, 4 connections, RFC 5424, 200 B, --no-journal",
+    protocol: "tcp",
+    format: "rfc5424",
+    bytes: 200,
+    connections: 4,
+    messages: 1_000_000,
+    args: ["--no-journal"],
   },
   {
     name: "TCP, 4 connections, RFC 5424, 200 B, --compression-level 4",
@@ -380,7 +394,138 @@ function row(r: Result): string {
   }% (${r.records}) |`;
 }
 
+/** Resident memory of a process now, in MB. */
+function rssMb(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+/**
+ * The soak: `minutes` of about 21,000 messages/s (4 TCP connections, 200 B RFC 5424) into a
+ * relay that delivers to the local Firehose endpoint through the SDK, while the endpoint
+ * fails 10% of records and 2% of calls, throttles to 1 record/s for 20 s of every 2 minutes,
+ * and is down for 30 s once, in the middle. Prints a sample every 10 s and a summary.
+ */
+async function soak(minutes: number, dir: string): Promise<void> {
+  const endpoint = new FirehoseEndpoint("logs").start();
+  endpoint.faults.recordFailureRate = 0.1;
+  endpoint.faults.callFailureRate = 0.02;
+  const [port, metricsPort] = [freePort(), freePort()];
+  const caseDir = await Deno.makeTempDir({ dir, prefix: "soak-" });
+  const relay = await startFirehoseRelay(caseDir, endpoint.url, `${caseDir}/spool`, [
+    "--prometheus-port",
+    String(metricsPort),
+    "--tcp-port",
+    String(port),
+    "--tls-port",
+    "0",
+  ]);
+  const end = performance.now() + minutes * 60_000;
+  // Every message is unique (its seq), so delivery is checked message by message.
+  const perSecond = 5_000;
+  const maxMessages = (minutes * 60 + 10) * perSecond * 4;
+  const seen = new Uint8Array(Math.ceil(maxMessages / 8));
+  let sent = 0;
+  let distinct = 0;
+  const collect = () => {
+    for (const record of endpoint.records.splice(0)) {
+      for (const e of decodeRecord(record)) {
+        const seq = Number(/seq=(\d+)/.exec(e.message)?.[1]);
+        const bit = 1 << (seq & 7);
+        if (!(seen[seq >> 3]! & bit)) distinct++;
+        seen[seq >> 3]! |= bit;
+      }
+    }
+  };
+  const senders = Array.from({ length: 4 }, async (_, connection) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const random = generator(connection + 1);
+    // 5,000 messages per connection per second.
+    for (let round = 0, next = performance.now(); performance.now() < end; round++, next += 1_000) {
+      let text = "";
+      const first = (round * 4 + connection) * perSecond;
+      for (let i = 0; i < perSecond; i++) text += message("rfc5424", 200, first + i, random);
+      await writeAll(conn, enc.encode(text));
+      sent += perSecond;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, next + 1_000 - performance.now())));
+    }
+    conn.close();
+  });
+  const started = performance.now();
+  const samples: { minute: number; rss: number; spool: number; journal: number; buffered: number }[] = [];
+  let records = 0;
+  console.log("| time | RSS MB | spool MB | journal MB | buffered MB | sent | delivered | fault |");
+  console.log("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+  let fault = "";
+  let down = false;
+  const sampling = (async () => {
+    for (let tick = 1; performance.now() < end; tick++) {
+      await new Promise((resolve) => setTimeout(resolve, 10_000));
+      const minute = (performance.now() - started) / 60_000;
+      // Throttling for 20 s of every 2 minutes; the endpoint down for 30 s in the middle.
+      const phase = (tick * 10) % 120;
+      endpoint.faults.recordsPerSecond = phase >= 60 && phase < 80 ? 1 : Infinity;
+      const middle = Math.floor(minutes * 6 / 2);
+      if (tick === middle) await endpoint.stop();
+      if (tick === middle + 3) endpoint.start();
+      down = tick >= middle && tick < middle + 3;
+      fault = tick >= middle && tick < middle + 3 ? "down" : phase >= 60 && phase < 80 ? "throttled" : "";
+      const sample = {
+        minute,
+        rss: rssMb(relay.pid),
+        spool: await scrape(metricsPort, "kinesyslog_spool_bytes").catch(() => NaN) / 1_048_576,
+        journal: await scrape(metricsPort, "kinesyslog_journal_bytes").catch(() => NaN) / 1_048_576,
+        buffered: await scrape(metricsPort, "kinesyslog_buffered_bytes").catch(() => NaN) / 1_048_576,
+      };
+      samples.push(sample);
+      records += endpoint.records.length;
+      collect();
+      console.log(
+        `| ${sample.minute.toFixed(1)} min | ${sample.rss.toFixed(0)} | ${sample.spool.toFixed(1)} | ${
+          sample.journal.toFixed(1)
+        } | ${sample.buffered.toFixed(1)} | ${sent} | ${distinct} | ${fault} |`,
+      );
+    }
+  })();
+  await Promise.all([...senders, sampling]);
+  endpoint.faults.recordsPerSecond = Infinity;
+  if (down) endpoint.start();
+  const deadline = performance.now() + 300_000;
+  while (performance.now() < deadline) {
+    records += endpoint.records.length;
+    collect();
+    if (distinct >= sent) break;
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+  }
+  const delivered = distinct;
+  const peak = procStats(relay.pid).peakRssMb;
+  await relay.stop();
+  await endpoint.stop();
+  await Deno.remove(caseDir, { recursive: true });
+  const rss = samples.map((s) => s.rss);
+  console.log(
+    `\nsoak: ${minutes} min, ${sent.toLocaleString("en-US")} messages sent, ${
+      delivered.toLocaleString("en-US")
+    } distinct delivered; RSS first ${rss[0]?.toFixed(0)} MB, last ${rss.at(-1)?.toFixed(0)} MB, max ${
+      Math.max(...rss).toFixed(0)
+    } MB (peak ${peak.toFixed(0)} MB); max journal ${Math.max(...samples.map((s) => s.journal)).toFixed(1)} MB; ` +
+      `${records} records accepted; calls ${JSON.stringify(endpoint.calls)}`,
+  );
+  if (delivered < sent) {
+    console.log(`soak: ${sent - delivered} messages NOT delivered`);
+    Deno.exitCode = 1;
+  }
+}
+
 const dir = await Deno.makeTempDir({ prefix: "kinesyslog-bench-" });
+if (args.has("--soak")) {
+  try {
+    await soak(Number(Deno.args[Deno.args.indexOf("--soak") + 1]), dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  Deno.exit();
+}
 try {
   const tls = await makeCertificate(dir);
   const header = [

@@ -360,7 +360,8 @@ Deno.test("when Firehose throttles, the relay slows its calls down and delivers 
       );
       assert(maxPause > 0, "the relay paused between calls");
       assertEquals(await scrape(metricsPort, "kinesyslog_throttles_total"), endpoint.calls.throttledRecords);
-      assert(endpoint.calls.throttledRecords < 2 * accepted, "throttled records stay within twice the accepted");
+      // Each throttled call halves the next: retries stay a small multiple of what is accepted.
+      assert(endpoint.calls.throttledRecords < 3 * accepted, "throttled records stay within three times the accepted");
       assertEquals(duplicateRecords(endpoint), 0);
       assertEquals([...delivered(endpoint, "m").values()].filter((n) => n > 1).length, 0);
       // Once Firehose accepts again, the pause goes away.

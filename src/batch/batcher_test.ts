@@ -134,3 +134,34 @@ Deno.test("Batcher.requeue() puts handed-back events first, keeps their age, and
   batcher.flushAll();
   assertEquals(flushed.slice(2).map((b) => [messages(b), b.carry]), [[["e"], false], [["f"], false]]);
 });
+
+Deno.test("Batcher carries each buffer's journal runs into its batch, and back in front on requeue()", () => {
+  const { batcher, flushed, advance } = setup({ flushBytes: 100 });
+  const buffer = batcher.buffer("g", "s");
+  buffer.append(enc.encode("a"), 1_000);
+  buffer.runs.push(4, 1);
+  batcher.afterAppend(buffer);
+  batcher.flushAll();
+  assertEquals(flushed[0]!.runs, [4, 1]);
+  assertEquals(buffer.runs, [], "a flushed buffer starts a new list");
+  advance(10);
+  const again = batcher.buffer("g", "s");
+  again.append(enc.encode("b"), 1_010);
+  again.runs.push(5, 1);
+  batcher.afterAppend(again);
+  const back = new EventBuffer();
+  back.append(enc.encode("a"), 1_000);
+  const { chunks: _c, lengths: _l, count: _n, messageBytes: _m, carry: _carry, runs: _r, ...key } = flushed[0]!;
+  batcher.requeue({ ...key, ...back.take(), runs: [4, 1] });
+  batcher.flushAll();
+  assertEquals([messages(flushed[1]!), flushed[1]!.runs], [["a", "b"], [4, 1, 5, 1]]);
+});
+
+Deno.test("Batcher.flushBefore() flushes the buffers whose first event is that old, and no others", () => {
+  const { batcher, flushed, add, advance } = setup();
+  add("g", "old", "1");
+  advance(1_000);
+  add("g", "new", "2");
+  batcher.flushBefore(1_500);
+  assertEquals(flushed.map((b) => [b.logStream, b.carry]), [["old", false]]);
+});

@@ -370,9 +370,7 @@ export class Relay {
       for (const block of segment.blocks) {
         // Spooling the replayed messages shrinks the disk in use (records are compressed), so
         // only the memory bounds are waited on, not a full spool.
-        while (this.#pressure.reason() === "worker_backlog" || this.#pressure.reason() === "journal_backlog") {
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
+        await this.#pressure.ready("spool_full");
         messages += this.#ingest.replay(block);
       }
       await journal.sync();

@@ -7,7 +7,18 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { FirehoseEndpoint } from "./firehose_endpoint.ts";
-import { awsTestEnv, eventually, freePort, scrape, sendTcp, sendUdp, startFirehoseRelay, writeAll } from "./harness.ts";
+import {
+  awsTestEnv,
+  eventually,
+  freePort,
+  noisyLines,
+  scrape,
+  sendTcp,
+  sendUdp,
+  startFirehoseRelay,
+  TcpFlood,
+  writeAll,
+} from "./harness.ts";
 import { BlockWriter, SEGMENT_MAGIC } from "../src/journal/journal_format.ts";
 import { gzipSync } from "node:zlib";
 
@@ -266,12 +277,13 @@ Deno.test("damaged spool and journal files are quarantined and counted; the rela
   });
 });
 
-/** Records accepted more than once (same bytes). */
+/** Records accepted more than once (the same content: same gzip CRC-32 and length). */
 function duplicateRecords(endpoint: FirehoseEndpoint): number {
   const seen = new Set<string>();
   let duplicates = 0;
   for (const r of endpoint.records) {
-    const key = btoa(String.fromCharCode(...r.subarray(0, 64))) + r.length + r[r.length - 8];
+    // A gzip member ends with the CRC-32 and length of its content: equal records, equal tails.
+    const key = `${r.length}:${r.subarray(r.length - 8).join(",")}`;
     if (seen.has(key)) duplicates++;
     seen.add(key);
   }
@@ -498,36 +510,14 @@ Deno.test({
       try {
         // 60 MB of poorly compressible messages: more than the 32 MiB disk holds.
         const total = 300_000;
-        const parts: string[] = [];
-        let x = 7;
-        for (let i = 0; i < total; i++) {
-          let line = `<13>1 2026-11-24T00:00:00Z host app - - - seq=${i} `;
-          while (line.length < 199) {
-            x = (x * 1103515245 + 12345) % 2147483648;
-            line += x.toString(36);
-          }
-          parts.push(line.slice(0, 199) + "\n");
-        }
-        const bytes = enc.encode(parts.join(""));
-        const conn = await Deno.connect({ hostname: "127.0.0.1", port: tcp });
-        let written = 0;
-        const writing = (async () => {
-          while (written < bytes.length) written += await conn.write(bytes.subarray(written, written + 65_536));
-          conn.close();
-        })();
+        const flood = await TcpFlood.start(tcp, noisyLines(total, 7));
         await eventually("the disk to fill", async () => {
           const errors = await scrape(metricsPort, "kinesyslog_spool_write_errors_total") +
             await scrape(metricsPort, "kinesyslog_journal_write_errors_total");
           return errors > 0;
         }, 60_000);
-        let before = -1;
-        await eventually("the TCP sender to stall", async () => {
-          const stalled = written === before;
-          before = written;
-          await new Promise((resolve) => setTimeout(resolve, 1_000));
-          return stalled;
-        }, 60_000);
-        assert(written < bytes.length, "the sender was held back");
+        await flood.stalled(1_000, 60_000);
+        assert(flood.written < flood.bytes.length, "the sender was held back");
         await sendUdp(udp, ["<13>udp while the disk is full"]);
         await eventually(
           "the UDP drop counted",
@@ -536,7 +526,7 @@ Deno.test({
         assertEquals((await fetch(`http://127.0.0.1:${metricsPort}/ready`)).status, 503);
 
         endpoint.start(); // delivery frees the disk; the relay resumes by itself
-        await writing;
+        await flood.done;
         await eventually("every TCP message delivered", () => delivered(endpoint, "seq").size === total, 120_000);
         assert(!endpoint.events().some((e) => e.message.includes("udp while the disk is full")));
       } finally {

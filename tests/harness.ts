@@ -269,6 +269,57 @@ export async function sendTcp(port: number, bytes: Uint8Array | string): Promise
   await sendStream(await Deno.connect({ hostname: "127.0.0.1", port }), bytes);
 }
 
+/**
+ * `total` RFC 5424 lines of 200 bytes, each `seq=<n>` and then pseudo-random base-36 text
+ * from `seed`: they compress poorly, so they fill a spool or a disk quickly.
+ */
+export function noisyLines(total: number, seed: number): Uint8Array {
+  const parts: string[] = [];
+  let x = seed;
+  for (let i = 0; i < total; i++) {
+    let line = `<13>1 2026-11-24T00:00:00Z host app - - - seq=${i} `;
+    while (line.length < 199) {
+      x = (x * 1103515245 + 12345) % 2147483648;
+      line += x.toString(36);
+    }
+    parts.push(line.slice(0, 199) + "\n");
+  }
+  return enc.encode(parts.join(""));
+}
+
+/** A TCP sender writing `bytes` as fast as the relay lets it, 64 KiB at a time, then closing. */
+export class TcpFlood {
+  /** Bytes written so far. */
+  written = 0;
+  /** Resolves once every byte is written and the connection closed. */
+  readonly done: Promise<void>;
+
+  private constructor(conn: Deno.Conn, readonly bytes: Uint8Array) {
+    this.done = (async () => {
+      while (this.written < bytes.length) {
+        this.written += await conn.write(bytes.subarray(this.written, this.written + 65_536));
+      }
+      conn.close();
+    })();
+  }
+
+  /** Connects to 127.0.0.1:`port` and starts writing. */
+  static async start(port: number, bytes: Uint8Array): Promise<TcpFlood> {
+    return new TcpFlood(await Deno.connect({ hostname: "127.0.0.1", port }), bytes);
+  }
+
+  /** Resolves once nothing more was written for `pollMs` (the relay holds the sender back). */
+  async stalled(pollMs: number, timeoutMs = 30_000): Promise<void> {
+    let before = -1;
+    await eventually("the TCP sender to stall", async () => {
+      const stalled = this.written === before;
+      before = this.written;
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+      return stalled;
+    }, timeoutMs);
+  }
+}
+
 /** The record files of an `--output-dir`, oldest first. */
 export async function readRecordFiles(dir: string): Promise<Uint8Array[]> {
   const names: string[] = [];

@@ -9,6 +9,7 @@ import {
   eventually,
   freePort,
   makeCertificate,
+  noisyLines,
   readOutputDir,
   readRecordFiles,
   RelayProcess,
@@ -18,6 +19,7 @@ import {
   sendTcp,
   sendUdp,
   startLocalRelay,
+  TcpFlood,
 } from "./harness.ts";
 
 const FIXTURES = new URL("../../shared/fixtures/wire/", import.meta.url);
@@ -731,34 +733,13 @@ Deno.test("a full spool slows TCP senders and drops UDP (counted) until Firehose
   ], { dirs: [dir], env: awsTestEnv(endpoint.url) });
   try {
     // 80 MB of poorly compressible messages: far more than what the bounds let in (a 1 MiB
-    // spool, the 16 MiB worker backlog, one 4 MiB buffer, and the kernel's socket buffers).
+    // spool, the 6 MiB worker backlog, one 4 MiB buffer, and the kernel's socket buffers).
     const total = 400_000;
-    const parts: string[] = [];
-    let x = 1;
-    for (let i = 0; i < total; i++) {
-      let line = `<13>1 2026-11-24T00:00:00Z host app - - - seq=${i} `;
-      while (line.length < 199) {
-        x = (x * 1103515245 + 12345) % 2147483648;
-        line += x.toString(36);
-      }
-      parts.push(line.slice(0, 199) + "\n");
-    }
-    const bytes = new TextEncoder().encode(parts.join(""));
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port: tcp });
-    let written = 0;
-    const writing = (async () => {
-      while (written < bytes.length) written += await conn.write(bytes.subarray(written, written + 65_536));
-      conn.close();
-    })();
+    const flood = await TcpFlood.start(tcp, noisyLines(total, 1));
     await eventually("the spool to fill", async () => await scrape(metricsPort, "kinesyslog_spool_bytes") >= 1_048_576);
     // The sender is held back: nothing more is written for a while, well short of the total.
-    let before = -1;
-    await eventually("the TCP sender to stall", async () => {
-      const stalled = written === before;
-      before = written;
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      return stalled;
-    });
+    await flood.stalled(500);
+    const { written, bytes } = flood;
     assert(written < bytes.length / 2, `the sender was not slowed: ${written} of ${bytes.length} bytes written`);
     assertEquals((await fetch(`http://127.0.0.1:${metricsPort}/ready`)).status, 503);
     await sendUdp(udp, ["<13>udp while full 1", "<13>udp while full 2"]);
@@ -768,7 +749,7 @@ Deno.test("a full spool slows TCP senders and drops UDP (counted) until Firehose
     );
 
     endpoint.start(); // back: the spool drains, the reader resumes, the sender finishes
-    await writing;
+    await flood.done;
     await eventually("every TCP message delivered", () => {
       const seqs = new Set(endpoint.events().map((e) => e.message.match(/seq=(\d+)/)?.[1]));
       return seqs.size === total;

@@ -10,7 +10,14 @@
  */
 import { FirehoseClient, PutRecordBatchCommand } from "@aws-sdk/client-firehose";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
-import { DEFAULT_PUT_TIMEOUT_MS, type PutResult, type RecordSink, SinkError, type SinkRecord } from "./record_sink.ts";
+import {
+  DEFAULT_PUT_TIMEOUT_MS,
+  type PutResult,
+  type RecordSink,
+  SinkError,
+  type SinkRecord,
+  THROTTLE_CODES,
+} from "./record_sink.ts";
 
 /** Where and as whom to call AWS. */
 export interface AwsOptions {
@@ -31,7 +38,6 @@ export const OWNER_TIMEOUT_MS = 3_000;
 
 /** Error names of a request Firehose refused as malformed: retrying it cannot help. */
 const INVALID_REQUEST = new Set(["InvalidArgumentException", "ValidationException", "SerializationException"]);
-const THROTTLED = /throttl|slow ?down|limitexceeded|serviceunavailable/i;
 /**
  * Error names of credentials that expired or were revoked: the client is made again, so its
  * credential chain fetches fresh ones (the SDK caches them until shortly before their
@@ -106,7 +112,7 @@ export class FirehoseSink implements RecordSink {
       }
       throw new SinkError(`${code}${status === undefined ? "" : ` (HTTP ${status})`}: ${e.message}`, code, {
         invalid: INVALID_REQUEST.has(code),
-        throttled: THROTTLED.test(code) || status === 429,
+        throttled: THROTTLE_CODES.test(code) || status === 429,
         expiredCredentials: expired,
       });
     }

@@ -1,6 +1,12 @@
 /** Default longest wait for one PutRecordBatch response (`--request-timeout`), in ms. */
 export const DEFAULT_PUT_TIMEOUT_MS = 30_000;
 
+/**
+ * Error codes (of a call or of one record) that mean Firehose asks to slow down: per-record
+ * `ServiceUnavailableException` "Slow down", `ThrottlingException`, `LimitExceededException`.
+ */
+export const THROTTLE_CODES = /throttl|slow ?down|serviceunavailable|limitexceeded/i;
+
 /** The owner of records when the account id cannot be had (and for local delivery). */
 export const UNKNOWN_OWNER = "000000000000";
 

@@ -3,7 +3,7 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import { checkRecord } from "../spool/record_check.ts";
 import type { SpoolDir, SpoolEntry } from "../spool/spool_dir.ts";
-import { type RecordSink, SinkError, type SinkRecord } from "./record_sink.ts";
+import { type RecordSink, SinkError, type SinkRecord, THROTTLE_CODES } from "./record_sink.ts";
 
 /**
  * Most records in one PutRecordBatch call
@@ -392,5 +392,3 @@ export class Uploader {
     this.#wake?.();
   }
 }
-
-const THROTTLE_CODES = /throttl|slow ?down|serviceunavailable|limitexceeded/i;

@@ -26,6 +26,9 @@ export const MAX_JOURNAL_BACKLOG_BYTES = 8 * 1_048_576;
  */
 export const DEFAULT_MAX_BACKLOG_BYTES = 6 * 1_048_576;
 
+/** Why intake is held back. */
+export type PressureReason = "spool_full" | "worker_backlog" | "journal_backlog";
+
 /** How often a blocked reader looks again, in ms. */
 const POLL_MS = 20;
 
@@ -43,21 +46,27 @@ export class Pressure {
     this.#o = options;
   }
 
-  /** Why intake should stop now, or `undefined` when it may go on. */
-  reason(): "spool_full" | "worker_backlog" | "journal_backlog" | undefined {
+  /** Why intake should stop now, or `undefined` when it may go on; `except` is not looked at. */
+  reason(except?: PressureReason): PressureReason | undefined {
     if (this.#released) return undefined;
-    if (this.#o.spoolBytes() >= this.#o.spoolMaxBytes) return "spool_full";
-    if (this.#o.backlogBytes() >= this.#o.maxBacklogBytes) return "worker_backlog";
-    if ((this.#o.journalBacklogBytes?.() ?? 0) >= MAX_JOURNAL_BACKLOG_BYTES) return "journal_backlog";
+    const o = this.#o;
+    if (except !== "spool_full" && o.spoolBytes() >= o.spoolMaxBytes) return "spool_full";
+    if (except !== "worker_backlog" && o.backlogBytes() >= o.maxBacklogBytes) return "worker_backlog";
+    if (except !== "journal_backlog" && (o.journalBacklogBytes?.() ?? 0) >= MAX_JOURNAL_BACKLOG_BYTES) {
+      return "journal_backlog";
+    }
     return undefined;
   }
 
-  /** Resolves once intake may go on (at once when it may). */
-  ready(): Promise<void> | undefined {
-    if (this.reason() === undefined) return undefined;
+  /**
+   * Resolves once intake may go on (at once when it may); with `except`, that reason does
+   * not hold it back (the others still do).
+   */
+  ready(except?: PressureReason): Promise<void> | undefined {
+    if (this.reason(except) === undefined) return undefined;
     return new Promise((resolve) => {
       const timer = setInterval(() => {
-        if (this.reason() === undefined) {
+        if (this.reason(except) === undefined) {
           clearInterval(timer);
           resolve();
         }

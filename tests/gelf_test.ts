@@ -17,7 +17,7 @@ import {
   startLocalRelay,
 } from "./harness.ts";
 
-const FIXTURES = new URL("../../shared/fixtures/wire/", import.meta.url);
+const FIXTURES = new URL("./fixtures/wire/", import.meta.url);
 
 /** A GELF message with a unique marker in short_message and about `bytes` of noise. */
 function gelf(marker: string, bytes = 100, timestamp = 1_700_000_000.25): string {

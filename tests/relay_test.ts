@@ -22,7 +22,7 @@ import {
   TcpFlood,
 } from "./harness.ts";
 
-const FIXTURES = new URL("../../shared/fixtures/wire/", import.meta.url);
+const FIXTURES = new URL("./fixtures/wire/", import.meta.url);
 
 Deno.test("the relay delivers syslog from UDP, TCP (LF and octet-counted) and TLS, each message once", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
@@ -119,7 +119,7 @@ Deno.test("the relay frames the wire captures of real clients into their message
         sent += 3;
       }
     }
-    assert(sent >= 48, `expected the captures in shared/fixtures, sent ${sent}`);
+    assert(sent >= 48, `expected the captures in tests/fixtures, sent ${sent}`);
     await eventually(
       "every captured message delivered",
       async () => (await readOutputDir(`${dir}/out`)).length >= sent,

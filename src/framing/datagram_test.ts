@@ -21,7 +21,7 @@ Deno.test("datagramMessage() strips trailing delimiters and a whole-datagram oct
 });
 
 Deno.test("datagramMessage() reads every UDP capture of real syslog clients", async (t) => {
-  const wire = new URL("../../../shared/fixtures/wire/", import.meta.url);
+  const wire = new URL("../../tests/fixtures/wire/", import.meta.url);
   let datagrams = 0;
   for await (const dir of Deno.readDir(wire)) {
     if (!/^(logger|loggen)-udp/.test(dir.name)) continue;
@@ -34,5 +34,5 @@ Deno.test("datagramMessage() reads every UDP capture of real syslog clients", as
       }
     });
   }
-  assertEquals(datagrams >= 15, true, "the UDP captures in shared/fixtures were not found");
+  assertEquals(datagrams >= 15, true, "the UDP captures in tests/fixtures were not found");
 });

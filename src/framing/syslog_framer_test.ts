@@ -147,7 +147,7 @@ Deno.test("SyslogFramer in GELF mode splits at NUL only", async (t) => {
 });
 
 Deno.test("SyslogFrameStream frames every syslog and GELF stream capture of real clients into its messages", async (t) => {
-  const wire = new URL("../../../shared/fixtures/wire/", import.meta.url);
+  const wire = new URL("../../tests/fixtures/wire/", import.meta.url);
   let captures = 0;
   for await (const dir of Deno.readDir(wire)) {
     const stream = new URL(`${dir.name}/stream.bin`, wire);
@@ -178,7 +178,7 @@ Deno.test("SyslogFrameStream frames every syslog and GELF stream capture of real
       }
     });
   }
-  assertEquals(captures >= 14, true, "the stream captures in shared/fixtures were not found");
+  assertEquals(captures >= 14, true, "the stream captures in tests/fixtures were not found");
 });
 
 Deno.test("SyslogFramer in GELF mode yields the same documents however the bytes are chunked", () => {
@@ -198,4 +198,34 @@ Deno.test("SyslogFramer in GELF mode yields the same documents however the bytes
     ),
     { numRuns: 300 },
   );
+});
+
+Deno.test("SyslogFramer keeps an unfinished frame in storage of its own, not in the read buffers", async (t) => {
+  for (const [name, prefix] of [["a line", ""], ["an octet-counted frame", "1000 "]] as const) {
+    await t.step(name, () => {
+      const framer = new SyslogFramer();
+      const out: Uint8Array[] = [];
+      const line = prefix + "<13>" + "x".repeat(996) + (prefix === "" ? "\n" : "");
+      const bytes = enc.encode(line);
+      const views: Uint8Array[] = [];
+      for (let i = 0; i < bytes.length; i++) {
+        // Each byte arrives as a view into a 64 KiB read buffer, as Deno's `conn.readable` gives them.
+        const readBuffer = new Uint8Array(65_536);
+        readBuffer[0] = bytes[i]!;
+        const view = readBuffer.subarray(0, 1);
+        views.push(view);
+        framer.push(view, out);
+        if (i < bytes.length - 1) {
+          // Held storage grows by doubling: never more than twice the bytes of the frame so far.
+          assertEquals(framer.heldBytes <= Math.max(256, 2 * (i + 1)), true, `held ${framer.heldBytes} at byte ${i}`);
+          // ...and holds every byte of the frame so far, so the read buffers can go.
+          if (i >= prefix.length) assertEquals(framer.heldBytes >= i + 1 - prefix.length, true, `byte ${i}`);
+        }
+      }
+      framer.finish(out);
+      assertEquals(out.map((f) => dec.decode(f)), [line.replace(/^1000 /, "").replace(/\n$/, "")]);
+      assertEquals(out.some((f) => views.some((v) => v.buffer === f.buffer)), false);
+      assertEquals(framer.heldBytes, 0);
+    });
+  }
 });

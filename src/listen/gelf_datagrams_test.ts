@@ -62,7 +62,7 @@ function datagrams(json: string, compress: "zlib" | "gzip" | "none", chunkBytes:
 }
 
 Deno.test("GelfDatagrams delivers every GELF UDP capture of real clients and refuses the malformed one", async () => {
-  const wire = new URL("../../../shared/fixtures/wire/", import.meta.url);
+  const wire = new URL("../../tests/fixtures/wire/", import.meta.url);
   const { gelf, flush, drops } = pipeline();
   let sent = 0;
   for await (const dir of Deno.readDir(wire)) {
@@ -71,7 +71,7 @@ Deno.test("GelfDatagrams delivers every GELF UDP capture of real clients and ref
     for (const file of files) gelf.handle(await Deno.readFile(new URL(`${dir.name}/${file}`, wire)), "10.9.8.7", 5);
     sent++;
   }
-  assert(sent >= 8, "the GELF UDP captures in shared/fixtures were not found");
+  assert(sent >= 8, "the GELF UDP captures in tests/fixtures were not found");
   const delivered = flush();
   // 3 messages per capture, 2 in the hand-made gzip one (a chunked message and a datagram).
   assertEquals(delivered.length, 3 * 6 + 2);

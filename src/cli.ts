@@ -16,6 +16,9 @@ import {
   DEFAULT_MAX_CONNECTIONS,
 } from "./listen/stream_listener.ts";
 import { DEFAULT_PUT_TIMEOUT_MS } from "./firehose/record_sink.ts";
+import { DEFAULT_MAX_OPEN_BUFFERS } from "./batch/batcher.ts";
+import { DEFAULT_METRICS_MAX_CONNECTIONS } from "./metrics/metrics_server.ts";
+import { SourceFilter } from "./listen/source_filter.ts";
 import { DEFAULT_FSYNC_INTERVAL_MS } from "./journal/journal.ts";
 import { GZIP_LEVEL } from "./spool/gzip_deflater.ts";
 import { DEFAULT_SPOOL_WORKERS, MAX_SPOOL_WORKERS } from "./spool/spool_worker_client.ts";
@@ -79,6 +82,16 @@ export interface Config {
   groupPrefix: string;
   /** Ports serving `/metrics`, `/health` and `/ready`. */
   prometheusPorts: number[];
+  /** Bind address of the metrics ports. */
+  metricsAddress: string;
+  /** Open connections per metrics port, at most. */
+  metricsMaxConnections: number;
+  /** Source ranges allowed to send (empty: any). */
+  allowFrom: string[];
+  /** Open connections from one source address per stream listener, at most; 0 is no cap. */
+  maxConnectionsPerSource: number;
+  /** Open sender buffers at most. */
+  maxOpenBuffers: number;
   /** Longest message kept, in bytes. */
   maxMessageSize: number;
   /** Raw bytes of one buffer that trigger a flush. */
@@ -397,6 +410,32 @@ function listenCommand(): Command {
       option("--prometheus-port <port>", "HTTP port for /metrics, /health and /ready; repeatable; 0 is off")
         .argParser(ports("--prometheus-port")),
     )
+    .addOption(option("--metrics-address <addr>", "bind address of the metrics ports (default: --address)"))
+    .addOption(
+      option("--metrics-max-connections <n>", "open connections per metrics port; more are refused")
+        .argParser(integer("--metrics-max-connections", 1)).default(DEFAULT_METRICS_MAX_CONNECTIONS),
+    )
+    .addOption(
+      option(
+        "--allow-from <cidr>",
+        "accept only sources in this range (IPv4 or IPv6 CIDR, or one address); repeatable; default: any",
+      )
+        .argParser(collect),
+    )
+    .addOption(
+      option(
+        "--max-connections-per-source <n>",
+        "open connections from one source address per TCP/TLS listener; 0 is no cap",
+      )
+        .argParser(integer("--max-connections-per-source", 0)).default(0),
+    )
+    .addOption(
+      option(
+        "--max-open-buffers <n>",
+        "sender buffers (one per log group and source) held at once; past it the oldest is flushed",
+      )
+        .argParser(integer("--max-open-buffers", 1)).default(DEFAULT_MAX_OPEN_BUFFERS),
+    )
     .addOption(
       option("--max-message-size <bytes>", "longer messages are truncated and counted")
         .argParser(integer("--max-message-size", 64, MAX_MESSAGE_SIZE_LIMIT)).default(65_536),
@@ -464,6 +503,11 @@ function validate(o: Record<string, unknown>): Config {
     endpointUrl: str("endpointUrl"),
     groupPrefix: String(o.groupPrefix).replace(/\/+$/, ""),
     prometheusPorts: (o.prometheusPort as number[] | undefined) ?? [],
+    metricsAddress: str("metricsAddress") ?? String(o.address),
+    metricsMaxConnections: o.metricsMaxConnections as number,
+    allowFrom: (o.allowFrom as string[] | undefined) ?? [],
+    maxConnectionsPerSource: o.maxConnectionsPerSource as number,
+    maxOpenBuffers: o.maxOpenBuffers as number,
     maxMessageSize: o.maxMessageSize as number,
     flushSize: o.flushSize as number,
     flushInterval: o.flushInterval as number,
@@ -523,6 +567,11 @@ function validate(o: Record<string, unknown>): Config {
     if (!streamPorts.includes(port)) {
       throw new ConfigError(`--proxy-protocol ${port} names no TCP or TLS listener; give a --tcp-port or --tls-port`);
     }
+  }
+  try {
+    SourceFilter.parse(config.allowFrom);
+  } catch (error) {
+    throw new ConfigError(`${(error as Error).message} (--allow-from)`);
   }
   if (config.endpointUrl !== undefined && !URL.canParse(config.endpointUrl)) {
     throw new ConfigError(`Invalid --endpoint-url '${config.endpointUrl}': give a URL such as https://host:443`);

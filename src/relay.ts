@@ -18,9 +18,10 @@ import { DEFAULT_MAX_BACKLOG_BYTES, Pressure } from "./listen/pressure.ts";
 import { StreamListener } from "./listen/stream_listener.ts";
 import { type TlsMaterial, TlsTerminator } from "./listen/tls_terminator.ts";
 import { UdpListener } from "./listen/udp_listener.ts";
+import { SourceFilter } from "./listen/source_filter.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics/metrics.ts";
-import { MetricsServer } from "./metrics/metrics_server.ts";
+import { metricsRoutes, MetricsServer } from "./metrics/metrics_server.ts";
 import { judgeReadiness, type Readiness } from "./metrics/readiness.ts";
 import { QUARANTINE_DIR, recordCreatedMs, SpoolDir } from "./spool/spool_dir.ts";
 import { Journal } from "./journal/journal.ts";
@@ -144,8 +145,12 @@ export class Relay {
       },
     }, { count: config.spoolWorkers, compressionLevel: config.compressionLevel });
     this.#batcher = new Batcher({
-      onFlush: (batch) => this.#worker.submit(batch),
+      onFlush: (batch, reason) => {
+        metrics.batchesFlushed.inc({ reason });
+        this.#worker.submit(batch);
+      },
       flushBytes: config.flushSize,
+      maxOpenBuffers: config.maxOpenBuffers,
       flushIntervalMs: config.flushInterval * 1000,
     });
     this.#uploader = new Uploader({
@@ -177,6 +182,7 @@ export class Relay {
       journalBacklogBytes: () => this.#journal?.backlogBytes ?? 0,
     });
     const ingest = new Ingest(this.#batcher, this.#pressure, metrics, log, journal);
+    const allowFrom = SourceFilter.parse(config.allowFrom);
     this.#ingest = ingest;
     for (const b of bound) {
       const info: ListenerInfo = {
@@ -189,7 +195,7 @@ export class Relay {
         const maxMessageBytes = config.maxMessageSize;
         const handler = b.format === "gelf" ? new GelfDatagrams({ info, ingest, maxMessageBytes }) : undefined;
         this.#udp.push(
-          new UdpListener({ socket: b.socket, info, ingest, maxMessageBytes, ...(handler && { handler }) }),
+          new UdpListener({ socket: b.socket, info, ingest, maxMessageBytes, allowFrom, ...(handler && { handler }) }),
         );
       } else {
         this.#streams.push(
@@ -200,7 +206,9 @@ export class Relay {
             info,
             ingest,
             maxMessageBytes: config.maxMessageSize,
+            allowFrom,
             limits: {
+              maxConnectionsPerSource: config.maxConnectionsPerSource,
               maxConnections: config.maxConnections,
               idleTimeoutMs: config.idleTimeout * 1000,
               handshakeTimeoutMs: config.handshakeTimeout * 1000,
@@ -286,7 +294,12 @@ export class Relay {
     };
     try {
       for (const port of config.prometheusPorts) {
-        servers.push(MetricsServer.start(config.address, port, relay.metrics, () => relay.readiness()));
+        const label = `metrics/${port}`;
+        const routes = metricsRoutes(relay.metrics, () => relay.readiness());
+        servers.push(MetricsServer.start(config.metricsAddress, port, routes, {
+          maxConnections: config.metricsMaxConnections,
+          onProblem: (reason, error) => relay.#metricsProblem(label, reason, error),
+        }));
       }
     } catch (error) {
       for (const s of servers) await s.close();
@@ -340,7 +353,7 @@ export class Relay {
       leftoverRecords: leftovers.length,
       journal: this.#journal === undefined ? "off" : `fsync every ${config.fsyncInterval}s`,
       replayedMessages: replayed,
-      metrics: config.prometheusPorts.map((p) => `http://${hostPort(config.address, p)}/metrics`).join(",") ||
+      metrics: config.prometheusPorts.map((p) => `http://${hostPort(config.metricsAddress, p)}/metrics`).join(",") ||
         undefined,
     });
   }
@@ -508,6 +521,22 @@ export class Relay {
     log.info("kinesyslog stopped", { undeliveredRecords: this.#uploader.pendingRecords });
   }
 
+  /** Counts and logs (rate-limited) a refused or failed connection to a metrics port. */
+  #metricsProblem(listener: string, reason: string, error: string | undefined): void {
+    const refused = reason === "connection_limit";
+    (refused ? this.metrics.connectionsRefused : this.metrics.connectionErrors).inc({ listener, reason });
+    this.#log.limited(
+      "warn",
+      `${listener}-${reason}`,
+      refused ? "Connection refused: too many open connections" : "Metrics connection failed",
+      {
+        listener,
+        reason,
+        ...(error !== undefined && { error }),
+      },
+    );
+  }
+
   async #closeListeners(graceMs: number): Promise<void> {
     await Promise.all([...this.#udp.map((l) => l.close()), ...this.#streams.map((l) => l.close(graceMs))]);
   }
@@ -517,6 +546,8 @@ export class Relay {
     metrics.spoolBytes.set(this.#spoolBytes);
     metrics.spoolFiles.set(this.#spoolFiles);
     metrics.bufferedBytes.set(this.#batcher.bufferedBytes + this.#worker.backlogBytes);
+    metrics.openBuffers.set(this.#batcher.openBuffers);
+    metrics.bufferMemory.set(this.#batcher.allocatedBytes);
     if (this.#journal !== undefined) {
       metrics.journalBytes.set(this.#journal.diskBytes);
       metrics.journalBacklogBytes.set(this.#journal.backlogBytes);

@@ -6,6 +6,7 @@
  */
 import { decodeRecord, type DeliveredEvent } from "./firehose_endpoint.ts";
 import { fetchMetrics, sumOf } from "./prometheus.ts";
+import { PROC_NET_UDP } from "../src/listen/udp_drops.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 /** Under `deno run`, Deno checks read access to the worker's modules (not in a compiled binary). */
@@ -28,7 +29,7 @@ export function relayPermissions(dirs: string[]): string[] {
     "--allow-net",
     "--allow-env",
     "--allow-sys=osRelease",
-    `--allow-read=${[SOURCES, ...dirs].join(",")}`,
+    `--allow-read=${[SOURCES, ...PROC_NET_UDP, ...dirs].join(",")}`,
     `--allow-write=${dirs.join(",")}`,
   ];
 }
@@ -438,12 +439,14 @@ export interface ClientCertificate {
 /**
  * A throwaway client certificate for mutual TLS, signed by the CA `<dir>/<ca>.crt` (made by
  * {@linkcode makeCertificate}, or by {@linkcode makeCa}), with subject CN `name` and a DNS
- * subjectAltName `<name>.example.net`; `expired` makes one whose validity ended yesterday.
+ * subjectAltName `<name>.example.net`; `expired` makes one whose validity ended yesterday;
+ * `cn` and `san` (lines of an openssl `[alt]` section, such as `URI.1 = spiffe://x`; none for
+ * no subjectAltName) replace the subject CN and the alternative names.
  */
 export async function makeClientCertificate(
   dir: string,
   name: string,
-  options: { ca?: string; expired?: boolean } = {},
+  options: { ca?: string; expired?: boolean; cn?: string; san?: string[] } = {},
 ): Promise<ClientCertificate> {
   const ca = options.ca ?? "ca";
   const base = `${dir}/${name}`;
@@ -456,12 +459,14 @@ export async function makeClientCertificate(
     "-out",
     `${base}.csr`,
     "-subj",
-    `/CN=${name}/O=kinesyslog tests`,
+    `/CN=${options.cn ?? name}/O=kinesyslog tests`,
   ]);
-  await Deno.writeTextFile(
-    `${base}.ext`,
-    `basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\nsubjectAltName=DNS:${name}.example.net\n`,
-  );
+  const san = options.san === undefined
+    ? `subjectAltName=DNS:${name}.example.net\n`
+    : options.san.length === 0
+    ? ""
+    : `subjectAltName=@alt\n[alt]\n${options.san.join("\n")}\n`;
+  await Deno.writeTextFile(`${base}.ext`, `basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n${san}`);
   await openssl([
     "x509",
     "-req",

@@ -71,7 +71,7 @@ Deno.test("mutual TLS, required: only a trusted, allowed client certificate gets
   const [tls, metricsPort] = [freePort(), freePort()];
   const relay = await startLocalRelay(dir, [
     ...["--tls-port", String(tls), "--cert", cert, "--key", key, "--client-ca", `${dir}/ca.crt`],
-    ...["--client-allow", "*.core.example.net", "--client-allow", "router1"],
+    ...["--client-allow", "*.core.example.net", "--client-allow", "router1.example.net"],
     ...["--flush-interval", "0.3", "--prometheus-port", String(metricsPort)],
   ]);
   try {
@@ -362,7 +362,7 @@ Deno.test({
     const [tls, udp] = [freePort(), freePort()];
     const relay = await startLocalRelay(dir, [
       ...["--tls-port", String(tls), "--cert", cert, "--key", key, "--client-ca", `${dir}/ca.crt`],
-      ...["--client-allow", "router1", "--flush-interval", "0.3"],
+      ...["--client-allow", "router1.example.net", "--flush-interval", "0.3"],
     ]);
     // rsyslog takes messages on a UDP port and forwards them to the relay over TLS, checking
     // the relay's certificate name (x509/name) and presenting its own client certificate.

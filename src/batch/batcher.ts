@@ -35,10 +35,30 @@ export const DEFAULT_FLUSH_BYTES = 4_194_304;
 /** Default age in ms that triggers a flush of one buffer (`--flush-interval` 60 s). */
 export const DEFAULT_FLUSH_INTERVAL_MS = 60_000;
 /**
- * Default bound on raw bytes held across all buffers. With many senders, per-sender buffers
- * of `--flush-size` each would be unbounded in total; past this bound the largest is flushed.
+ * Default bound on the memory held across all buffers, in bytes: what their chunks allocated
+ * plus {@linkcode BUFFER_OVERHEAD_BYTES} each. With many senders, per-sender buffers of
+ * `--flush-size` each would be unbounded in total; past this bound the largest is flushed.
  */
 export const DEFAULT_MAX_BUFFERED_BYTES = 64 * 1_048_576;
+/**
+ * Default bound on open sender buffers (`--max-open-buffers`): one per (log group, log
+ * stream) holding events. A fleet of quiet senders opens one each; past this bound the
+ * buffer with the oldest first event is flushed (as a record of its own).
+ */
+export const DEFAULT_MAX_OPEN_BUFFERS = 10_000;
+/**
+ * Memory an open buffer costs beyond its chunks' bytes, in bytes: the buffer object, its map
+ * entry and key, its arrays, and the allocator's cost of a chunk. Measured over 200,000
+ * buffers of one 200-byte message each, with the compile task's V8 flags: heap +686 bytes and
+ * RSS +1,479 bytes per buffer, of which 512 are its chunk.
+ */
+export const BUFFER_OVERHEAD_BYTES = 1_024;
+
+/** Why a buffer was flushed (the `reason` label of `kinesyslog_batches_flushed_total`). */
+export type FlushReason = "size" | "age" | "memory" | "open_buffers" | "journal" | "shutdown";
+
+/** Every {@linkcode FlushReason}, for metrics exported at 0. */
+export const FLUSH_REASONS: readonly FlushReason[] = ["size", "age", "memory", "open_buffers", "journal", "shutdown"];
 
 /** Weight of the newest observation in a running compression estimate. */
 export const ESTIMATE_WEIGHT = 0.3;
@@ -58,8 +78,8 @@ export function updateEstimate(estimate: number | undefined, observed: number): 
 
 /** Options of {@linkcode Batcher}. */
 export interface BatcherOptions {
-  /** Receives every flushed batch. */
-  onFlush: (batch: Batch) => void;
+  /** Receives every flushed batch, with why it was flushed. */
+  onFlush: (batch: Batch, reason: FlushReason) => void;
   /**
    * Raw message bytes of one buffer that trigger its flush.
    * @default {4194304}
@@ -71,18 +91,27 @@ export interface BatcherOptions {
    */
   flushIntervalMs?: number;
   /**
-   * Raw bytes held across all buffers before the largest is flushed early.
+   * Memory held across all buffers (chunks allocated, plus {@linkcode BUFFER_OVERHEAD_BYTES}
+   * each) before the largest is flushed early.
    * @default {67108864}
    */
   maxBufferedBytes?: number;
+  /**
+   * Open buffers (holding events) at most; past it the one with the oldest first event is flushed.
+   * @default {10000}
+   */
+  maxOpenBuffers?: number;
   /** The clock, in ms; injectable for tests. @default {Date.now} */
   now?: () => number;
 }
 
 /**
  * Groups raw events by (log group, log stream) and flushes each group when it reaches the
- * flush size or age, or when all groups together exceed their bound. Pure: it owns no timer;
- * the owner calls {@linkcode Batcher.flushDue} periodically.
+ * flush size or age, when all groups together exceed their memory bound (the largest goes),
+ * or when a new group would exceed the bound on open buffers (the oldest goes). A buffer is
+ * forgotten once flushed, so the open buffers are exactly those holding events, in the order
+ * of their first event. Pure: it owns no timer; the owner calls {@linkcode Batcher.flushDue}
+ * periodically.
  *
  * @example
  * ```ts
@@ -93,16 +122,20 @@ export interface BatcherOptions {
  * ```
  */
 export class Batcher {
-  readonly #onFlush: (batch: Batch) => void;
+  readonly #onFlush: (batch: Batch, reason: FlushReason) => void;
   readonly #maxFlushBytes: number;
   #flushBytes: number;
   #ratio: number | undefined;
   readonly #flushIntervalMs: number;
   readonly #maxBufferedBytes: number;
+  readonly #maxOpenBuffers: number;
   readonly #now: () => number;
+  /** The open buffers, oldest first event first (a buffer leaves when flushed). */
   readonly #buffers = new Map<string, GroupBuffer>();
-  /** Raw bytes across all buffers as of the last {@linkcode Batcher.afterAppend}. */
+  /** Memory across all buffers as of the last {@linkcode Batcher.afterAppend}. */
   #buffered = 0;
+  /** Raw message bytes across all buffers, likewise. */
+  #messageBytes = 0;
 
   /** Creates a batcher; see {@linkcode BatcherOptions}. */
   constructor(options: BatcherOptions) {
@@ -111,6 +144,7 @@ export class Batcher {
     this.#flushBytes = this.#maxFlushBytes;
     this.#flushIntervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
     this.#maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    this.#maxOpenBuffers = options.maxOpenBuffers ?? DEFAULT_MAX_OPEN_BUFFERS;
     this.#now = options.now ?? Date.now;
   }
 
@@ -122,37 +156,45 @@ export class Batcher {
     const key = logGroup + "\n" + logStream;
     let buffer = this.#buffers.get(key);
     if (buffer === undefined) {
-      buffer = new GroupBuffer(logGroup, logStream, format);
+      while (this.#buffers.size >= this.#maxOpenBuffers) {
+        const oldest = this.#buffers.values().next().value!;
+        this.#flush(oldest, false, "open_buffers");
+      }
+      buffer = new GroupBuffer(key, logGroup, logStream, format);
+      buffer.firstAt = this.#now();
       this.#buffers.set(key, buffer);
     }
-    if (buffer.count === 0) buffer.firstAt = this.#now();
-    buffer.touched = true;
     return buffer;
   }
 
-  /** Flushes what a run of appends to `buffer` filled up, and enforces the global bound. */
+  /** Flushes what a run of appends to `buffer` filled up, and enforces the memory bound. */
   afterAppend(buffer: GroupBuffer): void {
-    const before = buffer.accounted;
-    this.#buffered += buffer.messageBytes - before;
-    buffer.accounted = buffer.messageBytes;
-    if (buffer.messageBytes >= this.#flushBytes) this.#flush(buffer, true);
+    if (buffer.count === 0) {
+      // Nothing was appended after all: not an open buffer.
+      if (this.#buffers.get(buffer.key) === buffer) this.#buffers.delete(buffer.key);
+      return;
+    }
+    const cost = buffer.allocatedBytes + BUFFER_OVERHEAD_BYTES;
+    this.#buffered += cost - buffer.accounted;
+    this.#messageBytes += buffer.messageBytes - buffer.accountedMessageBytes;
+    buffer.accounted = cost;
+    buffer.accountedMessageBytes = buffer.messageBytes;
+    if (buffer.messageBytes >= this.#flushBytes) this.#flush(buffer, true, "size");
     while (this.#buffered > this.#maxBufferedBytes) {
       let largest: GroupBuffer | undefined;
       for (const b of this.#buffers.values()) {
-        if (largest === undefined || b.messageBytes > largest.messageBytes) largest = b;
+        if (largest === undefined || b.accounted > largest.accounted) largest = b;
       }
-      if (largest === undefined || largest.count === 0) break;
-      this.#flush(largest, true);
+      if (largest === undefined) break;
+      this.#flush(largest, true, "memory");
     }
   }
 
   /** Flushes every buffer whose first event is older than the flush interval. */
   flushDue(): void {
     const now = this.#now();
-    for (const [key, buffer] of this.#buffers) {
-      if (buffer.count > 0 && now - buffer.firstAt >= this.#flushIntervalMs) this.#flush(buffer, false);
-      else if (buffer.count === 0 && !buffer.touched) this.#buffers.delete(key);
-      buffer.touched = false;
+    for (const buffer of this.#buffers.values()) {
+      if (now - buffer.firstAt >= this.#flushIntervalMs) this.#flush(buffer, false, "age");
     }
   }
 
@@ -162,13 +204,13 @@ export class Batcher {
    */
   flushBefore(time: number): void {
     for (const buffer of this.#buffers.values()) {
-      if (buffer.count > 0 && buffer.firstAt <= time) this.#flush(buffer, false);
+      if (buffer.firstAt <= time) this.#flush(buffer, false, "journal");
     }
   }
 
   /** Flushes every buffer that holds events (at shutdown), allowing no hand-back. */
   flushAll(): void {
-    for (const buffer of this.#buffers.values()) if (buffer.count > 0) this.#flush(buffer, false);
+    for (const buffer of this.#buffers.values()) this.#flush(buffer, false, "shutdown");
   }
 
   /**
@@ -179,6 +221,9 @@ export class Batcher {
     if (events.count === 0) return;
     const buffer = this.buffer(events.logGroup, events.logStream, events.format);
     buffer.firstAt = buffer.count === 0 ? events.firstAt : Math.min(buffer.firstAt, events.firstAt);
+    // Its age is its oldest event's: it goes back in that place among the open buffers.
+    this.#buffers.delete(buffer.key);
+    this.#reinsert(buffer);
     buffer.prepend(events);
     buffer.runs = [...events.runs, ...buffer.runs];
     this.afterAppend(buffer);
@@ -202,30 +247,57 @@ export class Batcher {
 
   /** Raw message bytes held across all buffers. */
   get bufferedBytes(): number {
+    return this.#messageBytes;
+  }
+
+  /** Memory held across all buffers: chunks allocated, plus the cost of each open buffer. */
+  get allocatedBytes(): number {
     return this.#buffered;
   }
 
-  #flush(buffer: GroupBuffer, carry: boolean): void {
+  /** Open buffers (each holding events). */
+  get openBuffers(): number {
+    return this.#buffers.size;
+  }
+
+  /** Puts `buffer` back among the open ones in the order of its first event. */
+  #reinsert(buffer: GroupBuffer): void {
+    const younger: GroupBuffer[] = [];
+    for (const b of this.#buffers.values()) if (b.firstAt > buffer.firstAt) younger.push(b);
+    for (const b of younger) this.#buffers.delete(b.key);
+    this.#buffers.set(buffer.key, buffer);
+    for (const b of younger) this.#buffers.set(b.key, b);
+  }
+
+  #flush(buffer: GroupBuffer, carry: boolean, reason: FlushReason): void {
+    if (this.#buffers.get(buffer.key) === buffer) this.#buffers.delete(buffer.key);
     if (buffer.count === 0) return;
     this.#buffered -= buffer.accounted;
+    this.#messageBytes -= buffer.accountedMessageBytes;
     buffer.accounted = 0;
+    buffer.accountedMessageBytes = 0;
     const { format, logGroup, logStream, firstAt, runs } = buffer;
     buffer.runs = [];
-    this.#onFlush({ format, logGroup, logStream, firstAt, carry, runs, ...buffer.take() });
+    this.#onFlush({ format, logGroup, logStream, firstAt, carry, runs, ...buffer.take() }, reason);
   }
 }
 
 /** The event buffer of one (log group, log stream). */
 export class GroupBuffer extends EventBuffer {
-  /** Raw bytes of this buffer already added to the batcher's total. */
+  /** Memory of this buffer already added to the batcher's total. */
   accounted = 0;
-  /** Whether it was used since the last {@linkcode Batcher.flushDue}. */
-  touched = true;
+  /** Raw message bytes of this buffer already added to the batcher's total. */
+  accountedMessageBytes = 0;
   /** The journal segments of the events held (see `journal_runs.ts`). */
   runs: Runs = [];
 
-  /** Creates the buffer of one (log group, log stream). */
-  constructor(readonly logGroup: string, readonly logStream: string, readonly format: EventFormat) {
+  /** Creates the buffer of one (log group, log stream); `key` names it in the batcher. */
+  constructor(
+    readonly key: string,
+    readonly logGroup: string,
+    readonly logStream: string,
+    readonly format: EventFormat,
+  ) {
     super();
   }
 }

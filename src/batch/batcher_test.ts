@@ -1,20 +1,30 @@
 import { assertEquals } from "../../tests/assert.ts";
-import { type Batch, Batcher } from "./batcher.ts";
-import { EventBuffer, forEachEvent } from "./event_buffer.ts";
+import { type Batch, Batcher, BUFFER_OVERHEAD_BYTES, type FlushReason } from "./batcher.ts";
+import { EventBuffer, forEachEvent, MIN_CHUNK_BYTES } from "./event_buffer.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-function setup(options: { flushBytes?: number; flushIntervalMs?: number; maxBufferedBytes?: number } = {}) {
+function setup(
+  options: { flushBytes?: number; flushIntervalMs?: number; maxBufferedBytes?: number; maxOpenBuffers?: number } = {},
+) {
   let now = 1_000;
   const flushed: Batch[] = [];
-  const batcher = new Batcher({ onFlush: (b) => flushed.push(b), now: () => now, ...options });
+  const reasons: FlushReason[] = [];
+  const batcher = new Batcher({
+    onFlush: (b, reason) => {
+      flushed.push(b);
+      reasons.push(reason);
+    },
+    now: () => now,
+    ...options,
+  });
   const add = (group: string, stream: string, ...messages: string[]) => {
     const buffer = batcher.buffer(group, stream);
     for (const m of messages) buffer.append(enc.encode(m), now);
     batcher.afterAppend(buffer);
   };
-  return { batcher, flushed, add, advance: (ms: number) => (now += ms) };
+  return { batcher, flushed, reasons, add, advance: (ms: number) => (now += ms) };
 }
 
 function messages(batch: Batch): string[] {
@@ -66,14 +76,58 @@ Deno.test("Batcher flushes a buffer when its first event reaches the flush inter
   assertEquals(flushed.length, 1);
 });
 
-Deno.test("Batcher flushes the largest buffer when all together exceed their bound", () => {
-  const { batcher, flushed, add } = setup({ maxBufferedBytes: 20 });
+Deno.test("Batcher flushes the largest buffer when the memory of all together exceeds their bound", () => {
+  const small = MIN_CHUNK_BYTES + BUFFER_OVERHEAD_BYTES;
+  const large = 2_012 + BUFFER_OVERHEAD_BYTES;
+  const { batcher, flushed, reasons, add } = setup({ maxBufferedBytes: small + large + 100 });
   add("g", "small", "1234");
-  add("g", "large", "1234567890");
+  add("g", "large", "x".repeat(2_000));
   assertEquals(flushed.length, 0);
+  // Counted by what is allocated (a chunk, the buffer), not by message bytes.
+  assertEquals(batcher.allocatedBytes, small + large);
   add("g", "medium", "12345678");
   assertEquals(flushed.map((b) => b.logStream), ["large"]);
+  assertEquals(reasons, ["memory"]);
   assertEquals(batcher.bufferedBytes, 12);
+  assertEquals(batcher.allocatedBytes, 2 * small);
+});
+
+Deno.test("Batcher caps the open buffers: a new sender past the cap flushes the oldest buffer", () => {
+  const { batcher, flushed, reasons, add, advance } = setup({ maxOpenBuffers: 3 });
+  for (const source of ["a", "b", "c"]) {
+    add("g", source, `from ${source}`);
+    advance(10);
+  }
+  add("g", "a", "again from a"); // an open buffer: no new one
+  assertEquals(flushed.length, 0);
+  add("g", "d", "from d");
+  assertEquals(flushed.map(messages), [["from a", "again from a"]]);
+  assertEquals(reasons, ["open_buffers"]);
+  assertEquals(flushed[0]!.carry, false);
+  assertEquals(batcher.openBuffers, 3);
+  add("g", "e", "from e");
+  assertEquals(flushed.map((b) => b.logStream), ["a", "b"]);
+});
+
+Deno.test("Batcher holds 50,000 quiet senders within the memory their buffers really take", () => {
+  const { batcher, flushed } = setup({ maxOpenBuffers: 100_000, maxBufferedBytes: 1 << 30 });
+  const message = enc.encode("<13>Nov 30 15:00:00 host app: " + "m".repeat(170));
+  const before = Deno.memoryUsage();
+  for (let i = 0; i < 50_000; i++) {
+    const buffer = batcher.buffer("/kinesyslog/syslog/514", `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`);
+    buffer.append(message, 0);
+    batcher.afterAppend(buffer);
+  }
+  const after = Deno.memoryUsage();
+  assertEquals(flushed.length, 0);
+  assertEquals(batcher.openBuffers, 50_000);
+  // The count the bound uses is what the buffers allocated: at most about 1.2 KB a sender,
+  // and the process grew by no more than that count and a little.
+  assertEquals(batcher.allocatedBytes, 50_000 * (MIN_CHUNK_BYTES + BUFFER_OVERHEAD_BYTES));
+  const grew = after.heapUsed + after.external - before.heapUsed - before.external;
+  assertEquals(grew < 1.5 * batcher.allocatedBytes, true, `grew ${grew} for ${batcher.allocatedBytes} counted`);
+  batcher.flushAll();
+  assertEquals([flushed.length, batcher.allocatedBytes, batcher.openBuffers], [50_000, 0, 0]);
 });
 
 Deno.test("Batcher forgets idle buffers", () => {

@@ -1,7 +1,9 @@
 /**
  * The packed form of a batch of raw events, written on the main thread and read in the
- * spool worker. Events are appended into fixed-size chunks (an entry never spans two), so
- * growing never copies and an idle buffer holds no memory. Each entry is
+ * spool worker. Events are appended into chunks (an entry never spans two), so growing never
+ * copies and an idle buffer holds no memory. Chunks double in size from
+ * {@linkcode MIN_CHUNK_BYTES} to {@linkcode CHUNK_BYTES}, so a buffer costs at most about
+ * twice what it holds: a quiet sender with one message costs a small chunk, not 256 KiB. Each entry is
  * `u32 length (LE) | f64 time in ms (LE) | message bytes`; the time is the receive time of
  * a syslog message and the event time of a GELF one (see {@linkcode EventFormat}). The
  * chunks are transferred to the worker, not copied.
@@ -19,8 +21,10 @@ export type EventFormat = "syslog" | "gelf";
 /** Bytes of the per-entry header: u32 length and f64 receive time. */
 export const ENTRY_HEADER_BYTES = 12;
 
-/** Size of one chunk; an entry larger than this gets a chunk of its own size. */
+/** Largest chunk; an entry larger than this gets a chunk of its own size. */
 export const CHUNK_BYTES = 262_144;
+/** Size of a buffer's first chunk (unless its first entry is larger). */
+export const MIN_CHUNK_BYTES = 512;
 
 /** Packed events, as handed to the worker. */
 export interface PackedEvents {
@@ -41,6 +45,8 @@ export class EventBuffer {
   #bytes: Uint8Array = new Uint8Array(0);
   #view: DataView = new DataView(this.#bytes.buffer);
   #used = 0;
+  /** Bytes of every chunk held, sealed or not: what this buffer really allocated. */
+  #allocated = 0;
   /** Number of events held. */
   count = 0;
   /** Sum of the message lengths held, without entry headers. */
@@ -66,6 +72,7 @@ export class EventBuffer {
    * did not fill a record); their chunks are taken over, not copied.
    */
   prepend(packed: PackedEvents): void {
+    for (const chunk of packed.chunks) this.#allocated += chunk.byteLength;
     this.#chunks.unshift(...packed.chunks);
     this.#lengths.unshift(...packed.lengths);
     this.count += packed.count;
@@ -81,14 +88,22 @@ export class EventBuffer {
     this.#bytes = new Uint8Array(0);
     this.#view = new DataView(this.#bytes.buffer);
     this.#used = 0;
+    this.#allocated = 0;
     this.count = 0;
     this.messageBytes = 0;
     return taken;
   }
 
+  /** Bytes this buffer has allocated for its events (chunks, including their free room). */
+  get allocatedBytes(): number {
+    return this.#allocated;
+  }
+
   #newChunk(size: number): void {
     this.#seal();
-    this.#bytes = new Uint8Array(Math.max(CHUNK_BYTES, size));
+    const capacity = Math.max(size, Math.min(CHUNK_BYTES, Math.max(MIN_CHUNK_BYTES, this.#allocated)));
+    this.#allocated += capacity;
+    this.#bytes = new Uint8Array(capacity);
     this.#view = new DataView(this.#bytes.buffer);
     this.#used = 0;
   }

@@ -1,5 +1,12 @@
 import { assertEquals, assertThrows } from "../../tests/assert.ts";
-import { CHUNK_BYTES, EventBuffer, EventIndex, forEachEvent, type PackedEvents } from "./event_buffer.ts";
+import {
+  CHUNK_BYTES,
+  ENTRY_HEADER_BYTES,
+  EventBuffer,
+  EventIndex,
+  forEachEvent,
+  type PackedEvents,
+} from "./event_buffer.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -17,10 +24,10 @@ function all(events: PackedEvents): [string, number][] {
 }
 
 Deno.test("EventIndex reads any event, sums message bytes and copies a range, across chunks", () => {
-  // Two messages of half a chunk each cannot share one chunk.
+  // A small first chunk; then two messages of half a chunk each cannot share one chunk.
   const big = "x".repeat(CHUNK_BYTES / 2);
   const events = packed(["a", big, big + "y", "bc"], 100);
-  assertEquals(events.chunks.length, 2);
+  assertEquals(events.chunks.length, 3);
   const index = new EventIndex(events);
   assertEquals(index.count, 4);
   assertEquals(dec.decode(index.message(3)), "bc");
@@ -50,4 +57,26 @@ Deno.test("EventBuffer.prepend() puts events back before those held, without cop
   const taken = buffer.take();
   assertEquals(taken.chunks[0], chunk);
   assertEquals(all(taken), [["old1", 1], ["old2", 2], ["new", 5]]);
+});
+
+Deno.test("EventBuffer allocates about what it holds: a small first chunk, then doubling up to CHUNK_BYTES", () => {
+  const buffer = new EventBuffer();
+  assertEquals(buffer.allocatedBytes, 0);
+  const message = enc.encode("<13>" + "m".repeat(196));
+  buffer.append(message, 1);
+  // One 200-byte message from a quiet sender costs one small chunk, not CHUNK_BYTES.
+  assertEquals(buffer.allocatedBytes <= 1_024, true, `allocated ${buffer.allocatedBytes}`);
+  let held = message.length + ENTRY_HEADER_BYTES;
+  while (held < 8 * CHUNK_BYTES) {
+    buffer.append(message, 1);
+    held += message.length + ENTRY_HEADER_BYTES;
+    // Never more than about twice what it holds (each chunk may leave less than an entry free).
+    assertEquals(buffer.allocatedBytes <= 2 * (held + 1_024), true, `${buffer.allocatedBytes} for ${held}`);
+  }
+  const taken = buffer.take();
+  assertEquals(taken.chunks.every((c) => c.byteLength <= CHUNK_BYTES), true);
+  assertEquals(buffer.allocatedBytes, 0);
+  const back = packed(["x", "y"]);
+  buffer.prepend(back);
+  assertEquals(buffer.allocatedBytes, back.chunks[0]!.byteLength);
 });

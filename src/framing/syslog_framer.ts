@@ -14,6 +14,9 @@
  *
  * The framer is a pure state machine: it never blocks, never throws on input, keeps at most
  * `maxMessageBytes` of one frame, and yields the same frames however the bytes are chunked.
+ * A frame still open when a chunk ends is copied out of that chunk into storage of its own
+ * (grown by doubling), so a sender that trickles a line a byte at a time costs about the
+ * bytes it sent, not a whole read buffer per byte.
  *
  * @module
  */
@@ -29,6 +32,9 @@ const DIGIT_9 = 0x39;
 
 /** Longest octet count accepted, in digits; longer digit runs are message text. */
 export const MAX_OCTET_COUNT_DIGITS = 10;
+
+/** Smallest storage of an unfinished frame between chunks, in bytes. */
+const MIN_HELD_BYTES = 256;
 
 /** Default longest message kept, in bytes (`--max-message-size`). */
 export const DEFAULT_MAX_MESSAGE_BYTES = 65_536;
@@ -81,9 +87,14 @@ export class SyslogFramer {
   readonly #onTruncated: ((frameBytes: number) => void) | undefined;
   readonly #gelf: boolean;
   #state = State.Start;
-  /** Pieces of the current frame that span chunks (views into earlier chunks). */
+  /**
+   * Pieces of the current frame: while a chunk is being read, views into it; between chunks,
+   * at most one, a view into {@linkcode SyslogFramer.#held}.
+   */
   #pieces: Uint8Array[] = [];
   #kept = 0;
+  /** Storage of the current frame's bytes between chunks (owned, never a read buffer). */
+  #held: Uint8Array | undefined;
   /** Octet count digits read so far, as a number, and how many digits. */
   #count = 0;
   #countDigits = 0;
@@ -123,6 +134,7 @@ export class SyslogFramer {
             this.#count = b - DIGIT_0;
             this.#countDigits = 1;
             this.#pieces = [];
+            this.#held = undefined;
             pos++;
           } else {
             this.#beginLine();
@@ -151,6 +163,7 @@ export class SyslogFramer {
             this.#kept = 0;
             this.#truncated = false;
             this.#pieces = [];
+            this.#held = undefined;
           } else {
             this.#countToLine(true);
           }
@@ -189,6 +202,37 @@ export class SyslogFramer {
         }
       }
     }
+    this.#hold();
+  }
+
+  /** Bytes the framer holds between chunks: the storage of an unfinished frame. */
+  get heldBytes(): number {
+    return this.#held?.length ?? 0;
+  }
+
+  /**
+   * Copies the unfinished frame's pieces out of the chunk just read, so that the chunk (a
+   * read buffer of up to 64 KiB behind a view of a few bytes) can be collected.
+   */
+  #hold(): void {
+    const pieces = this.#pieces;
+    if (pieces.length === 0) return;
+    const held = this.#held;
+    if (pieces.length === 1 && held !== undefined && pieces[0]!.buffer === held.buffer) return;
+    let store = held;
+    let at = 0;
+    if (held !== undefined && pieces[0]!.buffer === held.buffer) at = pieces[0]!.length;
+    if (store === undefined || store.length < this.#kept) {
+      const capacity = Math.min(this.#max, Math.max(this.#kept, 2 * (store?.length ?? 0), MIN_HELD_BYTES));
+      store = new Uint8Array(capacity);
+      if (at > 0) store.set(pieces[0]!);
+    }
+    for (let i = at > 0 ? 1 : 0; i < pieces.length; i++) {
+      store.set(pieces[i]!, at);
+      at += pieces[i]!.length;
+    }
+    this.#held = store;
+    this.#pieces = [store.subarray(0, at)];
   }
 
   /** Ends the stream: a final frame without a delimiter is appended to `out`. */
@@ -214,6 +258,7 @@ export class SyslogFramer {
   #beginLine(): void {
     this.#state = State.Line;
     this.#pieces = [];
+    this.#held = undefined;
     this.#kept = 0;
     this.#seen = 0;
     this.#truncated = false;
@@ -251,6 +296,7 @@ export class SyslogFramer {
     if (truncated) this.#onTruncated?.(this.#seen);
     this.#state = State.Start;
     this.#pieces = [];
+    this.#held = undefined;
     this.#kept = 0;
     this.#truncated = false;
     if (truncated && this.#gelf) return; // dropped: not worth joining its pieces

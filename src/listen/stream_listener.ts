@@ -4,6 +4,7 @@ import type { Ingest, ListenerInfo } from "./ingest.ts";
 import { sourceAddress } from "./address.ts";
 import { ConnInput } from "./conn_input.ts";
 import type { TlsTerminator } from "./tls_terminator.ts";
+import type { SourceFilter } from "./source_filter.ts";
 
 /** Pause after a failed accept (for example out of file descriptors), in ms. */
 export const ACCEPT_ERROR_PAUSE_MS = 100;
@@ -15,10 +16,11 @@ export const DEFAULT_IDLE_TIMEOUT_S = 3_600;
 export const DEFAULT_HANDSHAKE_TIMEOUT_S = 10;
 /**
  * At the connection limit, a new connection may take the place of the connection that has
- * waited longest for data, if it has waited at least this long, in ms. Idle connections
- * cannot lock out a sender that has something to say.
+ * made no progress (completed no message) for longest, if for at least this long, in ms.
+ * Neither idle connections nor ones that trickle bytes of a message that never ends can lock
+ * out a sender that has something to say; a sender that completes messages keeps its slot.
  */
-export const EVICTABLE_IDLE_MS = 2_000;
+export const EVICTABLE_NO_PROGRESS_MS = 2_000;
 /** How often timeouts are checked, in ms. */
 const SWEEP_MS = 250;
 
@@ -30,6 +32,8 @@ export interface ConnectionLimits {
   idleTimeoutMs: number;
   /** PROXY header and TLS handshake must end within this, in ms. */
   handshakeTimeoutMs: number;
+  /** Open connections from one source address at most; 0 is no cap. */
+  maxConnectionsPerSource: number;
 }
 
 /** Options of {@linkcode StreamListener}. */
@@ -48,6 +52,8 @@ export interface StreamListenerOptions {
   maxMessageBytes: number;
   /** Connection limits and timeouts. */
   limits: ConnectionLimits;
+  /** Which sources may connect (`--allow-from`); judged after a PROXY header. */
+  allowFrom: SourceFilter;
 }
 
 /** One open connection, as the sweep sees it. */
@@ -56,6 +62,10 @@ interface Tracked {
   /** `handshake` until the PROXY header and TLS handshake are done. */
   phase: "handshake" | "open";
   phaseStartMs: number;
+  /** When the connection last completed a message (or opened, or ended its handshake), in ms. */
+  progressMs: number;
+  /** The source address counted against `maxConnectionsPerSource`, once admitted. */
+  source?: string;
   /** Why the relay ended it, if it did. */
   endReason?: "shutdown" | "idle_timeout" | "handshake_timeout" | "evicted";
 }
@@ -74,6 +84,8 @@ export class StreamListener {
   readonly #o: StreamListenerOptions;
   readonly #connections = new Set<Promise<void>>();
   readonly #tracked = new Set<Tracked>();
+  /** Open connections per admitted source address. */
+  readonly #perSource = new Map<string, number>();
   #stopped = false;
   #serving: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -130,6 +142,11 @@ export class StreamListener {
         await new Promise((resolve) => setTimeout(resolve, ACCEPT_ERROR_PAUSE_MS));
         continue;
       }
+      // Behind a balancer the source is known only from the PROXY header: judged there.
+      if (!this.#o.proxy && !this.#admit(sourceAddress(conn.remoteAddr))) {
+        closeQuietly(conn);
+        continue;
+      }
       if (this.#tracked.size >= this.#o.limits.maxConnections && !this.#evictOne()) {
         this.#refuse(sourceAddress(conn.remoteAddr), "connection_limit", "too many open connections", {
           limit: this.#o.limits.maxConnections,
@@ -157,8 +174,10 @@ export class StreamListener {
     const { metrics, log } = ingest;
     let source = sourceAddress(conn.remoteAddr);
     const input = new ConnInput(conn.readable.getReader());
-    const t: Tracked = { input, phase: tls || proxy ? "handshake" : "open", phaseStartMs: Date.now() };
+    const now = Date.now();
+    const t: Tracked = { input, phase: tls || proxy ? "handshake" : "open", phaseStartMs: now, progressMs: now };
     this.#tracked.add(t);
+    if (!proxy) this.#count(t, source);
     metrics.connections.inc({ listener: info.label });
     metrics.connectionsOpen.inc({ listener: info.label });
     if (this.#stopped) this.#end(t, "shutdown");
@@ -176,6 +195,9 @@ export class StreamListener {
           // The records' port is the one the client reached at the load balancer.
           info = { ...info, logGroup: info.logGroup.replace(/\/\d+$/, `/${header.destination!.port}`) };
         }
+        // The client's address (a LOCAL header's: the balancer's own), before any TLS.
+        if (!this.#admit(source)) return;
+        this.#count(t, source);
         vpce = header.vpcEndpointId;
         // A plain TCP sender may stay silent after the balancer's header: idle rules apply.
         if (tls === undefined) t.phase = "open";
@@ -229,6 +251,7 @@ export class StreamListener {
         if (result.client.identity !== undefined) log.info("TLS client connected", fields);
         else log.debug("TLS client connected", fields);
         readable = result.readable;
+        t.progressMs = Date.now();
       } else {
         log.debug("Connection opened", { listener: info.label, source, ...(vpce !== undefined && { vpce }) });
         readable = inputStream(input);
@@ -247,7 +270,9 @@ export class StreamListener {
       await readable.pipeThrough(frames).pipeTo(
         new WritableStream({
           write: (batch) => {
-            ingest.accept(connInfo, source, batch, Date.now());
+            const now = Date.now();
+            t.progressMs = now;
+            ingest.accept(connInfo, source, batch, now);
             return ingest.pressure.ready();
           },
         }),
@@ -256,6 +281,7 @@ export class StreamListener {
     } finally {
       session?.destroy();
       this.#tracked.delete(t);
+      this.#uncount(t);
       metrics.connectionsOpen.dec({ listener: info.label });
       closeQuietly(conn);
     }
@@ -340,23 +366,60 @@ export class StreamListener {
     }
   }
 
-  /** At the limit: ends the connection that has waited longest for data, if long enough. */
+  /**
+   * At the limit: ends the connection that has made no progress for longest, if long enough.
+   * A connection the relay itself holds back (not reading, because of back-pressure) is spared.
+   */
   #evictOne(): boolean {
     const now = Date.now();
     let oldest: Tracked | undefined;
     for (const t of this.#tracked) {
       if (t.endReason !== undefined || !(t.input.waiting || t.phase === "handshake")) continue;
-      if (oldest === undefined || t.input.lastActivityMs < oldest.input.lastActivityMs) oldest = t;
+      if (oldest === undefined || t.progressMs < oldest.progressMs) oldest = t;
     }
-    if (oldest === undefined || now - oldest.input.lastActivityMs < EVICTABLE_IDLE_MS) return false;
+    if (oldest === undefined || now - oldest.progressMs < EVICTABLE_NO_PROGRESS_MS) return false;
     this.#end(oldest, "evicted");
     const { ingest, info } = this.#o;
     ingest.metrics.connectionErrors.inc({ listener: info.label, reason: "evicted" });
-    ingest.log.limited("warn", `evict-${info.label}`, "At the connection limit: closed the longest-idle connection", {
-      listener: info.label,
-      limit: this.#o.limits.maxConnections,
-    });
+    ingest.log.limited(
+      "warn",
+      `evict-${info.label}`,
+      "At the connection limit: closed the connection that completed no message for longest",
+      {
+        listener: info.label,
+        limit: this.#o.limits.maxConnections,
+        ...(oldest.source !== undefined && { source: oldest.source }),
+        secondsWithoutMessage: Math.round((now - oldest.progressMs) / 1000),
+      },
+    );
     return true;
+  }
+
+  /** Whether `source` may open a connection (`--allow-from`, the per-source cap); counts a refusal. */
+  #admit(source: string): boolean {
+    if (!this.#o.allowFrom.allows(source)) {
+      this.#refuse(source, "not_allowed", "source not in --allow-from");
+      return false;
+    }
+    const cap = this.#o.limits.maxConnectionsPerSource;
+    if (cap > 0 && (this.#perSource.get(source) ?? 0) >= cap) {
+      this.#refuse(source, "source_connection_limit", "too many open connections from this source", { limit: cap });
+      return false;
+    }
+    return true;
+  }
+
+  #count(t: Tracked, source: string): void {
+    t.source = source;
+    this.#perSource.set(source, (this.#perSource.get(source) ?? 0) + 1);
+  }
+
+  #uncount(t: Tracked): void {
+    if (t.source === undefined) return;
+    const left = (this.#perSource.get(t.source) ?? 1) - 1;
+    if (left > 0) this.#perSource.set(t.source, left);
+    else this.#perSource.delete(t.source);
+    delete t.source;
   }
 
   #refuse(source: string, reason: string, message: string, fields: Record<string, unknown> = {}): void {

@@ -231,5 +231,6 @@ function peerInfo(socket: tls.TLSSocket) {
     subject: presented ? (cert.subject as unknown as Record<string, string | string[]>) : undefined,
     subjectAltName: presented ? cert.subjectaltname : undefined,
     verifyError: presented ? verifyError : undefined,
+    raw: presented && cert.raw !== undefined ? new Uint8Array(cert.raw) : undefined,
   };
 }

@@ -2,6 +2,8 @@ import { datagramMessage } from "../framing/datagram.ts";
 import { sourceAddress } from "./address.ts";
 import type { Ingest, ListenerInfo } from "./ingest.ts";
 import { ACCEPT_ERROR_PAUSE_MS } from "./stream_listener.ts";
+import type { SourceFilter } from "./source_filter.ts";
+import { readUdpDrops } from "./udp_drops.ts";
 
 /** Largest UDP payload (RFC 768: a 16-bit length, less the 8-byte UDP header). */
 export const MAX_DATAGRAM_BYTES = 65_527;
@@ -31,6 +33,8 @@ export interface UdpListenerOptions {
   maxMessageBytes: number;
   /** What to do with each datagram. @default syslog: one datagram, one message */
   handler?: DatagramHandler;
+  /** Which sources may send (`--allow-from`); other datagrams are dropped and counted. */
+  allowFrom: SourceFilter;
 }
 
 /**
@@ -43,6 +47,8 @@ export class UdpListener {
   readonly #handler: DatagramHandler;
   #serving: Promise<void> | undefined;
   #closed = false;
+  /** The kernel's drop count of this port when last read. */
+  #kernelDrops: number | undefined;
 
   /** Wraps a bound socket; call {@linkcode UdpListener.serve}. */
   constructor(options: UdpListenerOptions) {
@@ -50,13 +56,34 @@ export class UdpListener {
     this.#handler = options.handler ?? syslogDatagrams(options);
   }
 
-  /** Lets the handler do its periodic work (called by the relay about once a second). */
+  /**
+   * Lets the handler do its periodic work, and counts the datagrams the kernel dropped since
+   * the last tick (called by the relay about once a second).
+   */
   tick(): void {
     this.#handler.tick?.();
+    const drops = readUdpDrops((this.#o.socket.addr as Deno.NetAddr).port);
+    if (drops === undefined) return;
+    const { ingest, info } = this.#o;
+    if (this.#kernelDrops !== undefined && drops > this.#kernelDrops) {
+      const lost = drops - this.#kernelDrops;
+      ingest.metrics.udpKernelDrops.inc({ listener: info.label }, lost);
+      ingest.log.limited(
+        "warn",
+        `kernel-drops-${info.label}`,
+        "The kernel dropped datagrams: the receive buffer was full",
+        {
+          listener: info.label,
+          count: lost,
+        },
+      );
+    }
+    this.#kernelDrops = drops;
   }
 
   /** Starts the receive loop; it ends when the socket is closed. */
   serve(): void {
+    this.#kernelDrops ??= readUdpDrops((this.#o.socket.addr as Deno.NetAddr).port);
     this.#serving ??= this.#receive();
   }
 
@@ -73,7 +100,7 @@ export class UdpListener {
   }
 
   async #receive(): Promise<void> {
-    const { socket, info, ingest } = this.#o;
+    const { socket, info, ingest, allowFrom } = this.#o;
     const handler = this.#handler;
     const buffer = new Uint8Array(MAX_DATAGRAM_BYTES + 1);
     while (!this.#closed) {
@@ -91,7 +118,9 @@ export class UdpListener {
         continue;
       }
       const [datagram, addr] = received;
-      handler.handle(datagram, sourceAddress(addr), Date.now());
+      const source = sourceAddress(addr);
+      if (allowFrom.allows(source)) handler.handle(datagram, source, Date.now());
+      else ingest.dropped(info, source, "not_allowed");
     }
   }
 }

@@ -91,6 +91,30 @@ export class Metrics {
     "GELF chunks ignored: already held, or of a message already completed or given up",
     ["listener"],
   );
+  /** Sender buffers flushed into batches, by why. */
+  readonly batchesFlushed = this.#counter(
+    "kinesyslog_batches_flushed_total",
+    "Sender buffers flushed into batches: size, age, memory, open_buffers (the cap on senders), journal, shutdown",
+    ["reason"],
+  );
+  /** Open sender buffers. */
+  readonly openBuffers = this.#gauge(
+    "kinesyslog_open_buffers",
+    "Sender buffers holding events (one per log group and source)",
+    [],
+  );
+  /** Memory the sender buffers allocated. */
+  readonly bufferMemory = this.#gauge(
+    "kinesyslog_buffer_memory_bytes",
+    "Memory the sender buffers hold: chunks allocated plus each buffer's own cost",
+    [],
+  );
+  /** Datagrams the kernel dropped because the relay did not read them in time. */
+  readonly udpKernelDrops = this.#counter(
+    "kinesyslog_udp_kernel_drops_total",
+    "Datagrams the kernel dropped on a full receive buffer before the relay read them (/proc/net/udp)",
+    ["listener"],
+  );
   /** Events written to the spool, inside records. */
   readonly eventsSpooled = this.#counter("kinesyslog_events_spooled_total", "Events written to the spool", []);
   /** Records written to the spool. */

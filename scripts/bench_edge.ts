@@ -13,7 +13,7 @@
  * @module
  */
 import { connectUntilKept, DripFlood, fleetAddress } from "../tests/edge_senders.ts";
-import { freePort, RelayProcess, scrape } from "../tests/harness.ts";
+import { freePort, readOutputDir, RelayProcess, scrape } from "../tests/harness.ts";
 
 const enc = new TextEncoder();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -40,7 +40,9 @@ async function delivered(metrics: number, sent: number, ms: number): Promise<num
   let events = 0;
   while (Date.now() < deadline) {
     events = await scrape(metrics, "kinesyslog_events_spooled_total");
-    if (events >= sent && await scrape(metrics, "kinesyslog_spool_files") === 0) break;
+    const waiting = await scrape(metrics, "kinesyslog_spool_files") +
+      await scrape(metrics, "kinesyslog_buffered_bytes");
+    if (events >= sent && waiting === 0) break;
     await sleep(250);
   }
   return events;
@@ -70,14 +72,19 @@ async function udpFleet(dir: string): Promise<string> {
   const events = await delivered(metrics, sources, 60_000);
   const kernel = await scrape(metrics, "kinesyslog_udp_kernel_drops_total");
   const dropped = await scrape(metrics, "kinesyslog_messages_dropped_total");
+  const reasons: string[] = [];
+  for (const reason of ["spool_full", "worker_backlog", "journal_backlog"]) {
+    const n = await scrape(metrics, "kinesyslog_messages_dropped_total", { reason });
+    if (n > 0) reasons.push(`${reason} ${n}`);
+  }
   const flushedForCap = await scrape(metrics, "kinesyslog_batches_flushed_total", { reason: "open_buffers" });
   const { rss, peak } = rssMb(relay.pid);
   await relay.stop();
   return `| 50,000 UDP sources, 1 message each, 3,000/s, \`--flush-interval 10\` | ${
     (100 * events / sources).toFixed(2)
-  }% delivered (${events}); kernel drops ${kernel}, relay drops ${dropped}; ${flushedForCap} buffers flushed for the cap | ${
-    peak.toFixed(0)
-  } | ${rss.toFixed(0)} |`;
+  }% delivered (${events}); kernel drops ${kernel}, relay drops ${dropped}${
+    reasons.length > 0 ? ` (${reasons.join(", ")})` : ""
+  }; ${flushedForCap} buffers flushed for the cap | ${peak.toFixed(0)} | ${rss.toFixed(0)} |`;
 }
 
 async function slowSender(dir: string): Promise<string> {
@@ -115,15 +122,21 @@ async function slotFlood(dir: string): Promise<string> {
     legit.write(lines);
     await sleep(100);
   }
+  const cut = broken;
   legit?.end();
   await flood.stop();
-  const events = await delivered(metrics, sent, 30_000);
+  await sleep(2_000);
+  await delivered(metrics, 0, 30_000);
+  const events = (await readOutputDir(`${dir}/out`)).filter((e) => e.message.includes(" legit ")).length;
+  const unfinished = await scrape(metrics, "kinesyslog_messages_dropped_total", { reason: "unfinished" });
   const evicted = await scrape(metrics, "kinesyslog_connection_errors_total", { reason: "evicted" });
   const { rss, peak } = rssMb(relay.pid);
   await relay.stop();
   return `| 3,000 connections from 3,000 addresses trickling 1 byte/s, and a legitimate sender at 500 msgs/s for 30 s | legitimate: ${events} of ${sent} delivered (${attempts} connect attempts${
-    broken ? ", its connection was closed" : ""
-  }); ${evicted} dripping connections evicted | ${peak.toFixed(0)} | ${rss.toFixed(0)} |`;
+    cut ? ", its connection was closed" : ""
+  }); ${evicted} dripping connections evicted, their ${unfinished} unfinished lines counted, not delivered | ${
+    peak.toFixed(0)
+  } | ${rss.toFixed(0)} |`;
 }
 
 async function metricsFlood(dir: string): Promise<string> {

@@ -106,6 +106,9 @@ Deno.test("slots held by senders that never finish a message go to a sender that
       return events.filter((e) => e.message.includes(" legit ")).length === 500;
     });
     assert(await scrape(metricsPort, "kinesyslog_connection_errors_total", { reason: "evicted" }) > 0);
+    // What an evicted sender had sent of its endless line is counted, not delivered.
+    assert(await scrape(metricsPort, "kinesyslog_messages_dropped_total", { reason: "unfinished" }) > 0);
+    assertEquals((await readOutputDir(`${dir}/out`)).filter((e) => e.message.includes(" drip ")).length, 0);
     await flood.stop();
     await eventually("the flood gone", async () => await scrape(metricsPort, "kinesyslog_connections_open") === 0);
 

@@ -103,6 +103,8 @@ export class SyslogFramer {
   /** Full length of the current frame, for reporting truncation. */
   #seen = 0;
   #truncated = false;
+  /** Cut off by {@linkcode SyslogFramer.discard}: input is ignored. */
+  #discarded = false;
 
   /** Creates a framer; see {@linkcode SyslogFramerOptions}. */
   constructor(options: SyslogFramerOptions = {}) {
@@ -117,6 +119,7 @@ export class SyslogFramer {
 
   /** Feeds one chunk; complete frames are appended to `out`. */
   push(chunk: Uint8Array, out: Uint8Array[]): void {
+    if (this.#discarded) return;
     const end = chunk.length;
     let pos = 0;
     // Positions of the next LF and NUL at or after `pos`, computed lazily once per chunk
@@ -233,6 +236,21 @@ export class SyslogFramer {
     }
     this.#held = store;
     this.#pieces = [store.subarray(0, at)];
+  }
+
+  /**
+   * Forgets the unfinished frame and ignores any later input (its sender was cut off
+   * mid-message); returns whether there was one, so the owner can count it.
+   */
+  discard(): boolean {
+    const had = this.#state !== State.Start && !this.#discarded;
+    this.#discarded = true;
+    this.#state = State.Start;
+    this.#pieces = [];
+    this.#held = undefined;
+    this.#kept = 0;
+    this.#truncated = false;
+    return had;
   }
 
   /** Ends the stream: a final frame without a delimiter is appended to `out`. */

@@ -229,3 +229,17 @@ Deno.test("SyslogFramer keeps an unfinished frame in storage of its own, not in 
     });
   }
 });
+
+Deno.test("SyslogFramer.discard() forgets an unfinished frame and ignores what follows", () => {
+  const framer = new SyslogFramer();
+  const out: Uint8Array[] = [];
+  framer.push(enc.encode("<13>done\n<13>never fin"), out);
+  assertEquals(framer.discard(), true);
+  framer.push(enc.encode("ished\n<13>later\n"), out);
+  framer.finish(out);
+  assertEquals(out.map((f) => dec.decode(f)), ["<13>done"]);
+  assertEquals(framer.discard(), false);
+  const idle = new SyslogFramer();
+  idle.push(enc.encode("<13>whole\n"), []);
+  assertEquals(idle.discard(), false);
+});

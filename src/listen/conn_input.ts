@@ -3,16 +3,37 @@
  * a look-ahead took (a PROXY header's tail, the first bytes checked for a TLS hello). Records
  * when it last waited for and got data, so the listener can end idle connections.
  *
+ * Each read gets a buffer of its own (chunks are handed on, never reused), sized by what the
+ * last read brought: from {@linkcode MIN_READ_BYTES}, doubled after a read that filled it, up
+ * to {@linkcode MAX_READ_BYTES}. `conn.readable` allocates 64 KiB for every read instead, so a
+ * connection waiting for data holds 64 KiB, and one that trickles a byte a second makes 64 KiB
+ * of garbage a second: measured, 1,000 such connections took the relay from 71 MB to 392 MB.
+ *
  * @module
  */
+
+/** The first read buffer of a connection, and the smallest, in bytes. */
+export const MIN_READ_BYTES = 1_024;
+/** The largest read buffer, in bytes (what `conn.readable` reads at a time). */
+export const MAX_READ_BYTES = 65_536;
+
+/** What {@linkcode ConnInput} reads from: a `Deno.Conn`, or anything that reads like one. */
+export interface ByteSource {
+  /** Reads into `buffer`; the number of bytes, or null at the end. */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /** Closes the source: a pending read ends. */
+  close(): void;
+}
 
 /** Why reading a connection ended. */
 export type InputEnd = "eof" | "reset" | "broken_pipe" | "closed" | "read_error";
 
 /** Pull-based input of one connection. */
 export class ConnInput {
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #source: ByteSource;
   readonly #now: () => number;
+  /** Size of the next read's buffer. */
+  #readBytes = MIN_READ_BYTES;
   #leftover: Uint8Array | undefined;
   /** When the last read started or returned data, in ms. */
   lastActivityMs: number;
@@ -23,9 +44,9 @@ export class ConnInput {
   /** The error that ended it, for the log. */
   error: Error | undefined;
 
-  /** Reads from `reader`; `now` is the clock (injectable for tests). */
-  constructor(reader: ReadableStreamDefaultReader<Uint8Array>, now: () => number = Date.now) {
-    this.#reader = reader;
+  /** Reads from `source`; `now` is the clock (injectable for tests). */
+  constructor(source: ByteSource, now: () => number = Date.now) {
+    this.#source = source;
     this.#now = now;
     this.lastActivityMs = now();
   }
@@ -41,13 +62,18 @@ export class ConnInput {
     this.waiting = true;
     this.lastActivityMs = this.#now();
     try {
-      const result = await this.#reader.read();
-      if (result.done) {
-        this.ended ??= "eof";
+      const buffer = new Uint8Array(this.#readBytes);
+      const n = await this.#source.read(buffer);
+      if (this.ended !== undefined) return undefined;
+      if (n === null) {
+        this.ended = "eof";
         return undefined;
       }
       this.lastActivityMs = this.#now();
-      return result.value;
+      this.#readBytes = n === buffer.length
+        ? Math.min(MAX_READ_BYTES, 2 * n)
+        : Math.max(MIN_READ_BYTES, Math.min(this.#readBytes, 2 ** Math.ceil(Math.log2(Math.max(1, 2 * n)))));
+      return n === buffer.length ? buffer : buffer.subarray(0, n);
     } catch (error) {
       this.ended ??= inputEnd(error);
       this.error = error as Error;
@@ -70,11 +96,15 @@ export class ConnInput {
     this.#leftover = joined;
   }
 
-  /** Ends reading (shutdown, a limit): a pending read returns undefined. Idempotent. */
+  /** Ends reading (shutdown, a limit) by closing the source: a pending read returns undefined. Idempotent. */
   cancel(): void {
-    this.ended ??= "closed";
+    if (this.ended === undefined) {
+      this.ended = "closed";
+      try {
+        this.#source.close();
+      } catch { /* already closed */ }
+    }
     this.#leftover = undefined;
-    this.#reader.cancel().catch(() => {});
   }
 }
 

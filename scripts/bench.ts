@@ -7,7 +7,8 @@
  * Usage: deno task bench [--quick] [--sink dir|firehose] [--only TEXT] [--out BENCHMARKS.md]
  * (BENCH_TRACE=1 prints the timeline of spooled events per case.)
  *
- * `deno task bench --edge` runs the cases at the limits of the edge instead (`bench_edge.ts`).
+ * `deno task bench --edge` runs the cases at the limits of the edge instead (`bench_edge.ts`);
+ * `deno task bench --quota`, delivery at the Firehose quota (`bench_quota.ts`).
  *
  * `deno task bench --soak MINUTES` runs the soak instead: sustained TCP load for that long
  * against the local Firehose endpoint with faults (10% record failures, 503s, periods of
@@ -19,6 +20,7 @@
 import { deflateSync } from "node:zlib";
 import { decodeRecord, FirehoseEndpoint } from "../tests/firehose_endpoint.ts";
 import { benchEdge } from "./bench_edge.ts";
+import { benchQuota } from "./bench_quota.ts";
 import { awsTestEnv, freePort, makeCertificate, RelayProcess, scrape, startFirehoseRelay } from "../tests/harness.ts";
 
 interface Case {
@@ -521,6 +523,14 @@ async function soak(minutes: number, dir: string): Promise<void> {
 }
 
 const dir = await Deno.makeTempDir({ prefix: "kinesyslog-bench-" });
+if (args.has("--quota")) {
+  try {
+    await benchQuota(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  Deno.exit();
+}
 if (args.has("--edge")) {
   try {
     await benchEdge(dir, only);

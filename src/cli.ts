@@ -26,8 +26,8 @@ import { VERSION } from "./version.ts";
 
 /** The relay's configuration, validated. */
 export interface Config {
-  /** Firehose delivery stream, or undefined with `outputDir`. */
-  stream: string | undefined;
+  /** Firehose delivery streams (records spread over them), or none with `outputDir`. */
+  streams: string[];
   /** Local delivery directory, or undefined with `stream`. */
   outputDir: string | undefined;
   /** Bind address of every listener. */
@@ -326,7 +326,10 @@ export function listenOptions(): ListenOption[] {
 function listenCommand(): Command {
   return new Command("listen")
     .description("receive syslog and GELF and deliver them to Firehose (or a local directory)")
-    .addOption(option("--stream <name>", "Firehose delivery stream (exactly one of --stream and --output-dir)"))
+    .addOption(
+      option("--stream <name>", "Firehose delivery stream; repeatable: records spread over the streams by their quotas")
+        .argParser(collect),
+    )
     .addOption(option("--output-dir <dir>", "deliver each record as a file in DIR instead of Firehose"))
     .addOption(option("--address <addr>", "bind address of every listener (IPv4 or IPv6)").default("0.0.0.0"))
     .addOption(option("--udp-port <port>", "UDP syslog port; repeatable; 0 is off").argParser(ports("--udp-port")))
@@ -475,7 +478,7 @@ function listenCommand(): Command {
 function validate(o: Record<string, unknown>): Config {
   const str = (key: string) => (o[key] === undefined || o[key] === "" ? undefined : String(o[key]));
   const config: Config = {
-    stream: str("stream"),
+    streams: (o.stream as string[] | undefined) ?? [],
     outputDir: str("outputDir"),
     address: String(o.address),
     udpPorts: (o.udpPort as number[] | undefined) ?? [],
@@ -527,9 +530,11 @@ function validate(o: Record<string, unknown>): Config {
     config.tcpPorts = [];
     config.tlsPorts = [];
   }
-  if ((config.stream === undefined) === (config.outputDir === undefined)) {
-    throw new ConfigError("Give exactly one of --stream NAME (Firehose) and --output-dir DIR (local files)");
+  if ((config.streams.length === 0) === (config.outputDir === undefined)) {
+    throw new ConfigError("Give either --stream NAME (Firehose; repeatable) or --output-dir DIR (local files)");
   }
+  const twice = config.streams.find((name, i) => config.streams.indexOf(name) !== i);
+  if (twice !== undefined) throw new ConfigError(`--stream ${twice} is given twice`);
   const streamPorts = [...config.tcpPorts, ...config.tlsPorts, ...config.gelfTcpPorts, ...config.gelfTlsPorts];
   const udpPorts = [...config.udpPorts, ...config.gelfUdpPorts];
   if (streamPorts.length + udpPorts.length === 0) {

@@ -9,8 +9,8 @@
 import { Batcher } from "./batch/batcher.ts";
 import type { Config } from "./cli.ts";
 import { DirSink } from "./firehose/dir_sink.ts";
-import { type RecordSink, UNKNOWN_OWNER } from "./firehose/record_sink.ts";
-import { Uploader } from "./firehose/uploader.ts";
+import { UNKNOWN_OWNER } from "./firehose/record_sink.ts";
+import { type NamedSink, Uploader } from "./firehose/uploader.ts";
 import { Ingest, type ListenerInfo } from "./listen/ingest.ts";
 import { GelfDatagrams } from "./listen/gelf_datagrams.ts";
 import type { EventFormat } from "./batch/event_buffer.ts";
@@ -59,7 +59,7 @@ export class Relay {
   readonly #log: Logger;
   readonly metrics = new Metrics();
   readonly #spool: SpoolDir;
-  readonly #sink: RecordSink;
+  readonly #sink: Sink;
   readonly #worker: SpoolWorkerClient;
   readonly #batcher: Batcher;
   readonly #uploader: Uploader;
@@ -101,7 +101,7 @@ export class Relay {
     this.#tls = tls;
     this.#log = log;
     this.#spool = spool;
-    this.#sink = sink.sink;
+    this.#sink = sink;
     this.#lookupOwner = sink.owner;
     const metrics = this.metrics;
     this.#worker = new SpoolWorkerClient(config.spoolDir, {
@@ -155,7 +155,7 @@ export class Relay {
     });
     this.#uploader = new Uploader({
       spool,
-      sink: this.#sink,
+      sinks: sink.sinks,
       metrics,
       log,
       onRemoved: (bytes, records) => {
@@ -170,6 +170,7 @@ export class Relay {
       return created === undefined ? 0 : Math.max(0, Date.now() - created) / 1000;
     };
     metrics.live.deliveryPauseSeconds = () => this.#uploader.paceMs / 1000;
+    metrics.live.streamRates = () => this.#uploader.learnedRates;
     metrics.live.deliveryFailingSeconds = () => {
       const since = this.#uploader.failingSince;
       return since === undefined ? 0 : (Date.now() - since) / 1000;
@@ -253,7 +254,7 @@ export class Relay {
     try {
       bound = bindAll(config);
     } catch (error) {
-      sink.sink.close();
+      sink.close();
       throw error;
     }
     // Journal errors are reported by the relay, which exists only once the journal is open.
@@ -269,7 +270,7 @@ export class Relay {
         });
       } catch (error) {
         closeAll(bound);
-        sink.sink.close();
+        sink.close();
         throw new StartupError(
           `Cannot use the journal in '${config.spoolDir}/${JOURNAL_DIR}': ${(error as Error).message}`,
         );
@@ -319,7 +320,7 @@ export class Relay {
     // Never blocks startup: records wait for the owner at most OWNER_TIMEOUT_MS. It is looked
     // up first, so that the journal's replay, which waits for the workers, is not waiting on it.
     void this.#lookupOwner().then((account) => {
-      if (account === undefined && config.stream !== undefined) {
+      if (account === undefined && config.streams.length > 0) {
         this.#log.warn("Cannot get the AWS account id from STS; records carry owner 000000000000");
       }
       this.#worker.setOwner(account ?? UNKNOWN_OWNER);
@@ -345,7 +346,7 @@ export class Relay {
       version: VERSION,
       listeners: this.listening.join(","),
       address: config.address,
-      sink: config.stream !== undefined ? `firehose:${config.stream}` : `dir:${config.outputDir}`,
+      sink: config.streams.length > 0 ? `firehose:${config.streams.join(",")}` : `dir:${config.outputDir}`,
       spool: config.spoolDir,
       spoolMaxSize: config.spoolMaxSize,
       spoolWorkers: config.spoolWorkers,
@@ -561,7 +562,10 @@ function hostPort(host: string, port: number): string {
 }
 
 interface Sink {
-  sink: RecordSink;
+  /** The destinations: one directory, or one Firehose sink per `--stream`. */
+  sinks: NamedSink[];
+  /** Closes every destination. */
+  close(): void;
   owner: () => Promise<string | undefined>;
 }
 
@@ -571,17 +575,19 @@ interface Sink {
  */
 async function openSink(config: Config): Promise<Sink> {
   if (config.outputDir !== undefined) {
-    return { sink: new DirSink(config.outputDir), owner: () => Promise.resolve(undefined) };
+    const sink = new DirSink(config.outputDir);
+    return { sinks: [{ name: "local", sink }], close: () => sink.close(), owner: () => Promise.resolve(undefined) };
   }
   const aws = await import("./firehose/firehose_sink.ts");
-  const sink = new aws.FirehoseSink(config.stream!, config);
+  const sinks = config.streams.map((stream) => ({ name: stream, sink: new aws.FirehoseSink(stream, config) }));
+  const close = () => sinks.forEach((s) => s.sink.close());
   try {
-    await sink.region();
+    for (const { sink } of sinks) await sink.region();
   } catch (error) {
-    sink.close();
+    close();
     throw new StartupError((error as Error).message);
   }
-  return { sink, owner: () => aws.lookupAccountId(config) };
+  return { sinks, close, owner: () => aws.lookupAccountId(config) };
 }
 
 /** The PEM files of the TLS listeners; throws naming the flag and file that cannot be read. */

@@ -2,7 +2,10 @@
  * A local HTTP endpoint that speaks the Firehose JSON protocol
  * (`X-Amz-Target: Firehose_20150804.PutRecordBatch`), for the real AWS SDK through
  * `--endpoint-url`. It enforces the service's limits (500 records and 4 MiB a call,
- * 1,024,000 bytes a record), keeps every accepted record, and injects faults: per-record
+ * 1,024,000 bytes a record), keeps every accepted record, meters each stream's quota as the
+ * service does ({@linkcode FirehoseEndpoint.setQuota}: token buckets of bytes, records and calls
+ * per second with one second's burst; records past the bytes or records quota fail one by one
+ * with "Slow down.", calls past the calls quota are refused whole), and injects faults: per-record
  * failures, bursts of 500 and 503, throttling (per-record "Slow down" in a 200 response past a
  * rate), slow responses, expired credentials, invalid-record rejections and downtime. It also
  * answers STS `GetCallerIdentity`, so the owner lookup can be pointed at it
@@ -43,6 +46,51 @@ export interface Faults {
   rejectRecord: ((data: Uint8Array) => boolean) | undefined;
 }
 
+/** A stream's quota, per second (https://docs.aws.amazon.com/firehose/latest/dev/limits.html). */
+export interface StreamQuota {
+  bytesPerSecond: number;
+  recordsPerSecond: number;
+  callsPerSecond: number;
+}
+
+/** A token bucket that holds one second of its rate, full at the start. */
+class QuotaBucket {
+  #tokens: number;
+  #last = performance.now();
+  constructor(public rate: number) {
+    this.#tokens = rate;
+  }
+  /** Changes the rate (a bucket that was unlimited starts full). */
+  setRate(rate: number): void {
+    if (this.rate === Infinity) this.#tokens = rate;
+    this.rate = rate;
+  }
+  /** Takes `amount` if the bucket holds it. */
+  take(amount: number): boolean {
+    if (this.rate === Infinity) return true;
+    const now = performance.now();
+    this.#tokens = Math.min(this.rate, this.#tokens + this.rate * (now - this.#last) / 1000);
+    this.#last = now;
+    if (this.#tokens < amount) return false;
+    this.#tokens -= amount;
+    return true;
+  }
+  /** Gives back what a take took (the record failed on another quota); false, for chaining. */
+  give(amount: number): false {
+    if (this.rate === Infinity) return false;
+    this.#tokens = Math.min(this.rate, this.#tokens + amount);
+    return false;
+  }
+}
+
+/** An accepted record, for measuring a stream's rate. */
+export interface Accepted {
+  stream: string;
+  /** `performance.now()` when accepted. */
+  at: number;
+  bytes: number;
+}
+
 /** An event as delivered, with its record's group and stream. */
 export interface DeliveredEvent {
   logGroup: string;
@@ -57,6 +105,11 @@ export interface DeliveredEvent {
 export class FirehoseEndpoint {
   /** Accepted records, in order. */
   readonly records: Uint8Array[] = [];
+  /** Accepted records' stream, time and size, in order. */
+  readonly accepted: Accepted[] = [];
+  /** The delivery streams that exist. */
+  readonly streams: string[];
+  readonly #quotas = new Map<string, { bytes: QuotaBucket; records: QuotaBucket; calls: QuotaBucket }>();
   /** Calls received, by outcome. */
   readonly calls = {
     ok: 0,
@@ -66,6 +119,7 @@ export class FirehoseEndpoint {
     records: 0,
     failedRecords: 0,
     throttledRecords: 0,
+    throttledCalls: 0,
     delayed: 0,
     delayedRecords: 0,
     expired: 0,
@@ -93,8 +147,9 @@ export class FirehoseEndpoint {
   #random: () => number;
   #nextId = 1;
 
-  /** Creates the endpoint; `seed` makes the injected faults repeatable. */
-  constructor(readonly stream = "test-stream", seed = 42) {
+  /** Creates the endpoint for one or more delivery streams; `seed` makes the injected faults repeatable. */
+  constructor(stream: string | string[] = "test-stream", seed = 42) {
+    this.streams = typeof stream === "string" ? [stream] : stream;
     let x = seed;
     // A small deterministic generator (mulberry32), so that fault runs repeat.
     this.#random = () => {
@@ -103,6 +158,42 @@ export class FirehoseEndpoint {
       t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
       return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
     };
+  }
+
+  /** The first (or only) delivery stream. */
+  get stream(): string {
+    return this.streams[0]!;
+  }
+
+  /**
+   * Meters `stream` at a quota from now on (any part left out is unlimited); the buckets
+   * start full, as a stream's does. Called again, it changes the rates.
+   */
+  setQuota(stream: string, quota: Partial<StreamQuota>): void {
+    const q = this.#quotas.get(stream);
+    const rates = {
+      bytes: quota.bytesPerSecond ?? Infinity,
+      records: quota.recordsPerSecond ?? Infinity,
+      calls: quota.callsPerSecond ?? Infinity,
+    };
+    if (q === undefined) {
+      this.#quotas.set(stream, {
+        bytes: new QuotaBucket(rates.bytes),
+        records: new QuotaBucket(rates.records),
+        calls: new QuotaBucket(rates.calls),
+      });
+    } else {
+      q.bytes.setRate(rates.bytes);
+      q.records.setRate(rates.records);
+      q.calls.setRate(rates.calls);
+    }
+  }
+
+  /** Bytes per second `stream` accepted between `from` and `to` (`performance.now()` readings). */
+  acceptedRate(stream: string, from: number, to: number): number {
+    let bytes = 0;
+    for (const a of this.accepted) if (a.stream === stream && a.at >= from && a.at < to) bytes += a.bytes;
+    return bytes / ((to - from) / 1000);
   }
 
   /** Listens on 127.0.0.1 (the same port again after {@linkcode FirehoseEndpoint.stop}). */
@@ -177,8 +268,14 @@ export class FirehoseEndpoint {
       return error(503, "ServiceUnavailableException", "Slow down.");
     }
     const input = JSON.parse(body) as { DeliveryStreamName?: string; Records?: { Data: string }[] };
-    if (input.DeliveryStreamName !== this.stream) {
+    const stream = input.DeliveryStreamName ?? "";
+    if (!this.streams.includes(stream)) {
       return error(400, "ResourceNotFoundException", `Firehose ${input.DeliveryStreamName} not found.`);
+    }
+    const quota = this.#quotas.get(stream);
+    if (quota !== undefined && !quota.calls.take(1)) {
+      this.calls.throttledCalls++;
+      return error(400, "ThrottlingException", `Rate exceeded for delivery stream ${stream}.`);
     }
     const records = (input.Records ?? []).map((r) => Uint8Array.from(atob(r.Data), (c) => c.charCodeAt(0)));
     const total = records.reduce((n, r) => n + r.length, 0);
@@ -201,7 +298,10 @@ export class FirehoseEndpoint {
     if (this.#window.second !== second) this.#window = { second, records: 0 };
     const responses = records.map((data) => {
       this.calls.records++;
-      if (this.#window.records >= this.faults.recordsPerSecond) {
+      if (
+        this.#window.records >= this.faults.recordsPerSecond ||
+        (quota !== undefined && !(quota.records.take(1) && (quota.bytes.take(data.length) || quota.records.give(1))))
+      ) {
         failed++;
         this.calls.throttledRecords++;
         return { ErrorCode: "ServiceUnavailableException", ErrorMessage: "Slow down." };
@@ -211,6 +311,7 @@ export class FirehoseEndpoint {
         return { ErrorCode: "InternalFailure", ErrorMessage: "Internal service failure." };
       }
       this.records.push(data);
+      this.accepted.push({ stream, at: performance.now(), bytes: data.length });
       this.#window.records++;
       return { RecordId: `record-${this.#nextId++}` };
     });

@@ -288,6 +288,30 @@ export function noisyLines(total: number, seed: number): Uint8Array {
   return enc.encode(parts.join(""));
 }
 
+/**
+ * Sends `perSecond` realistic 200-byte lines ({@linkcode noisyLines}, `seq=N`) for `seconds`
+ * over two TCP connections to 127.0.0.1:`port`, paced in 100 ms steps; returns how many.
+ */
+export async function sendLinesAtRate(port: number, perSecond: number, seconds: number, seed = 7): Promise<number> {
+  const total = perSecond * seconds;
+  const bytes = noisyLines(total, seed);
+  const conns = [
+    await Deno.connect({ hostname: "127.0.0.1", port }),
+    await Deno.connect({ hostname: "127.0.0.1", port }),
+  ];
+  const step = perSecond / 10 * 200; // 100 ms of lines, in bytes (every line is 200 bytes)
+  const start = performance.now();
+  for (let at = 0, i = 0; at < bytes.length; at += step, i++) {
+    const chunk = bytes.subarray(at, Math.min(bytes.length, at + step));
+    const conn = conns[i % 2]!;
+    for (let w = 0; w < chunk.length;) w += await conn.write(chunk.subarray(w));
+    const due = start + (i + 1) * 100;
+    if (due > performance.now()) await new Promise((resolve) => setTimeout(resolve, due - performance.now()));
+  }
+  for (const c of conns) c.close();
+  return total;
+}
+
 /** A TCP sender writing `bytes` as fast as the relay lets it, 64 KiB at a time, then closing. */
 export class TcpFlood {
   /** Bytes written so far. */

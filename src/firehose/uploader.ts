@@ -4,6 +4,7 @@ import type { Metrics } from "../metrics/metrics.ts";
 import { checkRecord } from "../spool/record_check.ts";
 import type { SpoolDir, SpoolEntry } from "../spool/spool_dir.ts";
 import { type RecordSink, SinkError, type SinkRecord, THROTTLE_CODES } from "./record_sink.ts";
+import { StreamPacer } from "./stream_pacer.ts";
 
 /**
  * Most records in one PutRecordBatch call
@@ -16,18 +17,6 @@ export const MAX_BATCH_BYTES = 4_194_304;
 export const RETRY_BASE_MS = 100;
 /** Longest retry delay, in ms. */
 export const RETRY_CAP_MS = 30_000;
-/**
- * Adaptive slowdown. Each call with a throttled record (a per-record
- * `ServiceUnavailableException` "Slow down" in a 200 response, or a throttled call) halves
- * the records sent per call and doubles the pause between calls (from this first pause);
- * each call without one grows the records per call by a quarter and shrinks the pause by a
- * quarter, down to none; a call that empties the queue unthrottled ends the slowdown. Records
- * and pause together set the rate, so it settles near what the stream accepts instead of
- * resending most of each call.
- */
-export const PACE_MIN_MS = 100;
-/** Longest pause between calls after throttling, in ms. */
-export const PACE_MAX_MS = 10_000;
 /** Longest retry delay during the last delivery attempt at shutdown, in ms. */
 export const DRAIN_RETRY_CAP_MS = 500;
 
@@ -35,8 +24,8 @@ export const DRAIN_RETRY_CAP_MS = 500;
 export interface UploaderOptions {
   /** The spool the records live in. */
   spool: SpoolDir;
-  /** Where records go. */
-  sink: RecordSink;
+  /** Where records go: one or more destinations (delivery streams), each paced on its own. */
+  sinks: readonly NamedSink[];
   /** Counters. */
   metrics: Metrics;
   /** Logs. */
@@ -47,6 +36,25 @@ export interface UploaderOptions {
   now?: () => number;
   /** Random numbers in [0, 1) for jitter. @default {Math.random} */
   random?: () => number;
+}
+
+/** A destination of records and the name its metrics carry (`stream` label). */
+export interface NamedSink {
+  /** The delivery stream's name (or `local` for a directory). */
+  name: string;
+  /** Where the records go. */
+  sink: RecordSink;
+}
+
+/** A destination as the uploader drives it: one call in flight at most, paced at its quota. */
+interface Lane extends NamedSink {
+  pacer: StreamPacer;
+  /** A call is in flight. */
+  busy: boolean;
+  /** After a failed call: no call before this clock reading. */
+  pausedUntil: number;
+  /** Failed calls in a row. */
+  callFailures: number;
 }
 
 interface Pending extends SpoolEntry {
@@ -60,6 +68,8 @@ interface Pending extends SpoolEntry {
   alone: boolean;
   /** Left by an earlier run: checked (`record_check.ts`) before it is sent. */
   verify: boolean;
+  /** In a call in flight. */
+  reserved: boolean;
 }
 
 /**
@@ -67,6 +77,12 @@ interface Pending extends SpoolEntry {
  * record's file is deleted only once the sink accepted it. Failed records are retried with
  * exponential backoff and full jitter; a call refused as invalid is split into single
  * records, and a single record refused as invalid is quarantined, so it never blocks others.
+ *
+ * With several destinations (`--stream` given more than once) each has one call in flight at
+ * most and a {@linkcode StreamPacer} that learns its quota: each record goes to exactly one,
+ * whichever is free and has room by its learned rate, and a record one refused for its quota
+ * may go to another next. Records refused for the quota are not backed off: the pacing times
+ * their next try.
  */
 export class Uploader {
   readonly #o: UploaderOptions;
@@ -75,12 +91,8 @@ export class Uploader {
   #queue: Pending[] = [];
   /** Entries of the queue marked done and not yet compacted away. */
   #done = 0;
-  #callFailures = 0;
-  #pausedUntil = 0;
-  /** Pause between calls while Firehose throttles, in ms (0 when it does not). */
-  #pace = 0;
-  /** Records per call now (fewer while Firehose throttles). */
-  #window: number = MAX_BATCH_RECORDS;
+  readonly #lanes: Lane[];
+  readonly #calls = new Set<Promise<void>>();
   #wake: (() => void) | undefined;
   #running: Promise<void> | undefined;
   #stopping = false;
@@ -94,6 +106,14 @@ export class Uploader {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
+    const now = this.#now();
+    this.#lanes = options.sinks.map((s) => ({
+      ...s,
+      pacer: new StreamPacer(now),
+      busy: false,
+      pausedUntil: 0,
+      callFailures: 0,
+    }));
   }
 
   /**
@@ -105,7 +125,9 @@ export class Uploader {
     const now = this.#now();
     // A failure streak ends when nothing is left to deliver (records set aside), not only on a delivery.
     if (this.pendingRecords === 0) this.#failingSince = undefined;
-    for (const e of entries) this.#queue.push({ ...e, done: false, attempts: 0, notBefore: now, alone: false, verify });
+    for (const e of entries) {
+      this.#queue.push({ ...e, done: false, attempts: 0, notBefore: now, alone: false, verify, reserved: false });
+    }
     this.#signal();
   }
 
@@ -122,9 +144,20 @@ export class Uploader {
     return this.pendingRecords === 0 ? undefined : this.#failingSince;
   }
 
-  /** The pause between calls that throttling imposes now, in ms. */
+  /**
+   * How long the pacing holds the oldest waiting record back now, in ms: the shortest wait of
+   * any destination (0 when nothing waits or a destination is free to take it).
+   */
   get paceMs(): number {
-    return this.#pace;
+    const oldest = this.#queue.find((p) => !p.done && !p.reserved);
+    if (oldest === undefined) return 0;
+    const now = this.#now();
+    return Math.min(...this.#lanes.map((l) => l.pacer.waitMs(oldest.bytes, now)));
+  }
+
+  /** Each destination's learned byte rate (Infinity while it has refused nothing). */
+  get learnedRates(): { name: string; bytesPerSecond: number }[] {
+    return this.#lanes.map((l) => ({ name: l.name, bytesPerSecond: l.pacer.rates.bytesPerSecond }));
   }
 
   /** The name of the oldest record waiting, if any (the queue is in spool order, oldest first). */
@@ -147,7 +180,7 @@ export class Uploader {
       // The last attempts: whatever waits for a retry is due now, and retries come quickly.
       this.#draining = true;
       const now = this.#now();
-      this.#pausedUntil = Math.min(this.#pausedUntil, now);
+      for (const lane of this.#lanes) lane.pausedUntil = Math.min(lane.pausedUntil, now);
       for (const p of this.#queue) p.notBefore = Math.min(p.notBefore, now);
       this.#signal();
       while (this.pendingRecords > 0 && this.#now() < deadline) {
@@ -162,52 +195,73 @@ export class Uploader {
   async #loop(): Promise<void> {
     while (!this.#stopping) {
       const now = this.#now();
-      if (now < this.#pausedUntil) {
-        await this.#sleep(this.#pausedUntil - now);
-        continue;
-      }
-      const batch = this.#pick(now);
-      if (batch.length === 0) {
-        let next = Infinity;
-        for (const p of this.#queue) if (!p.done) next = Math.min(next, p.notBefore);
-        await this.#sleep(next === Infinity ? undefined : Math.max(1, next - now));
-        continue;
-      }
-      try {
-        await this.#send(batch);
-        if (this.#pace > 0) {
-          const pace = this.#draining ? Math.min(this.#pace, DRAIN_RETRY_CAP_MS) : this.#pace;
-          this.#pausedUntil = Math.max(this.#pausedUntil, this.#now() + pace);
+      let wake = Infinity;
+      let launched = false;
+      for (const lane of this.#lanes) {
+        if (lane.busy) continue;
+        if (now < lane.pausedUntil) {
+          wake = Math.min(wake, lane.pausedUntil);
+          continue;
         }
-      } catch (error) {
+        const due = this.#pick(now);
+        if (due.length === 0) break;
+        const n = lane.pacer.take(due.map((p) => p.bytes), now);
+        if (n === 0) {
+          wake = Math.min(wake, now + Math.max(1, lane.pacer.waitMs(due[0]!.bytes, now)));
+          continue;
+        }
+        launched = true;
+        this.#launch(lane, due.slice(0, n));
+      }
+      if (launched) continue;
+      // Due records with every destination busy wait for a call to end (it signals).
+      for (const p of this.#queue) if (!p.done && !p.reserved && p.notBefore > now) wake = Math.min(wake, p.notBefore);
+      await this.#sleep(wake === Infinity ? undefined : Math.max(1, wake - now));
+    }
+    await Promise.all(this.#calls);
+  }
+
+  /** Starts one call on `lane`; when it ends, the lane and its records are free again. */
+  #launch(lane: Lane, batch: Pending[]): void {
+    lane.busy = true;
+    for (const p of batch) p.reserved = true;
+    const call = this.#send(lane, batch)
+      .catch((error) => {
         // A local failure (deleting or moving a spool file): keep going after a pause.
         this.#o.log.limited("error", "uploader", "Delivery loop failed; retrying", {
           error: (error as Error).message,
         });
-        this.#pausedUntil = this.#now() + RETRY_CAP_MS / 30;
-      }
-    }
+        lane.pausedUntil = this.#now() + RETRY_CAP_MS / 30;
+      })
+      .finally(() => {
+        for (const p of batch) p.reserved = false;
+        lane.busy = false;
+        this.#calls.delete(call);
+        this.#signal();
+      });
+    this.#calls.add(call);
   }
 
-  /** Oldest-first records that are due, within the call limits. */
+  /** Oldest-first records that are due and in no call, within the call limits. */
   #pick(now: number): Pending[] {
     const batch: Pending[] = [];
     let bytes = 0;
     for (const p of this.#queue) {
-      if (p.done || p.notBefore > now) continue;
+      if (p.done || p.reserved || p.notBefore > now) continue;
       if (p.alone) {
         if (batch.length === 0) batch.push(p);
         break;
       }
-      if (batch.length >= this.#window || bytes + p.bytes > MAX_BATCH_BYTES) break;
+      if (batch.length >= MAX_BATCH_RECORDS || bytes + p.bytes > MAX_BATCH_BYTES) break;
       batch.push(p);
       bytes += p.bytes;
     }
     return batch;
   }
 
-  async #send(batch: Pending[]): Promise<void> {
-    const { spool, sink, metrics, log } = this.#o;
+  async #send(lane: Lane, batch: Pending[]): Promise<void> {
+    const { spool, metrics, log } = this.#o;
+    const stream = lane.name;
     const records: SinkRecord[] = [];
     const sent: Pending[] = [];
     for (const p of batch) {
@@ -242,17 +296,24 @@ export class Uploader {
     let results;
     const timer = metrics.putDuration.startTimer();
     try {
-      results = await sink.put(records);
+      results = await lane.sink.put(records);
       timer();
-      metrics.putCalls.inc({ result: "ok" });
-      this.#callFailures = 0;
+      metrics.putCalls.inc({ result: "ok", stream });
+      lane.callFailures = 0;
     } catch (error) {
       timer();
       const e = error instanceof SinkError ? error : new SinkError((error as Error).message, "Error");
-      metrics.putCalls.inc({ result: e.code });
+      metrics.putCalls.inc({ result: e.code, stream });
       if (e.options.throttled) {
-        metrics.throttles.inc();
-        this.#slowDown();
+        // The whole call was over the stream's quota: the pacing times the next, no backoff.
+        metrics.throttles.inc({ stream });
+        lane.pacer.callThrottled(this.#now());
+        log.limited("warn", `call-throttled-${stream}`, "Firehose refused a call for the stream's quota; pacing", {
+          stream,
+          error: e.message,
+          callsPerSecond: Math.round(lane.pacer.rates.callsPerSecond),
+        });
+        return;
       }
       if (e.options.expiredCredentials) {
         metrics.credentialRefreshes.inc();
@@ -270,13 +331,14 @@ export class Uploader {
         }
         return;
       }
-      this.#callFailures++;
+      lane.callFailures++;
       this.#failingSince ??= this.#now();
-      const delay = this.#backoff(this.#callFailures);
-      this.#pausedUntil = this.#now() + delay;
-      metrics.recordsFailed.inc({ code: e.code }, sent.length);
+      const delay = this.#backoff(lane.callFailures);
+      lane.pausedUntil = this.#now() + delay;
+      metrics.recordsFailed.inc({ code: e.code, stream }, sent.length);
       metrics.recordRetries.inc(sent.length);
-      log.limited("warn", "put-failed", "PutRecordBatch failed; retrying", {
+      log.limited("warn", `put-failed-${stream}`, "PutRecordBatch failed; retrying", {
+        stream,
         error: e.message,
         records: sent.length,
         retryInMs: Math.round(delay),
@@ -286,6 +348,7 @@ export class Uploader {
     let delivered = 0;
     let deliveredBytes = 0;
     let throttled = 0;
+    let throttledBytes: number | undefined;
     const now = this.#now();
     for (let i = 0; i < sent.length; i++) {
       const p = sent[i]!;
@@ -299,34 +362,36 @@ export class Uploader {
       }
       p.attempts++;
       this.#failingSince ??= now;
-      metrics.recordsFailed.inc({ code: result.code });
+      metrics.recordsFailed.inc({ code: result.code, stream });
       metrics.recordRetries.inc();
       if (THROTTLE_CODES.test(result.code)) {
-        // Throttling is about the stream's rate, not this record: the slowdown of every
-        // call paces its retry, not a backoff of its own.
-        metrics.throttles.inc();
+        // Throttling is about the stream's rate, not this record: the pacing times its next
+        // try (on whichever stream has room), not a backoff of its own.
+        metrics.throttles.inc({ stream });
         throttled++;
+        throttledBytes ??= p.bytes;
         p.notBefore = now;
       } else {
         p.notBefore = now + this.#backoff(p.attempts);
       }
+      if (THROTTLE_CODES.test(result.code)) continue;
       log.limited("warn", `record-failed-${result.code}`, "Firehose did not accept a record; retrying", {
+        stream,
         code: result.code,
         error: result.message,
         attempts: p.attempts,
       });
     }
-    if (throttled > 0) this.#slowDown();
-    else if (this.pendingRecords === 0) {
-      // Caught up without being throttled: the stream takes what comes.
-      this.#pace = 0;
-      this.#window = MAX_BATCH_RECORDS;
-    } else {
-      this.#pace = this.#pace * 0.75 < PACE_MIN_MS ? 0 : this.#pace * 0.75;
-      this.#window = Math.min(MAX_BATCH_RECORDS, Math.ceil(this.#window * 1.25));
+    lane.pacer.result(now, { bytes: deliveredBytes, records: delivered }, throttledBytes);
+    if (throttled > 0) {
+      log.limited("info", `throttled-${stream}`, "Firehose refused records for the stream's quota; pacing to it", {
+        stream,
+        throttled,
+        bytesPerSecond: Math.round(lane.pacer.rates.bytesPerSecond),
+      });
     }
-    metrics.recordsDelivered.inc(delivered);
-    metrics.deliveredBytes.inc(deliveredBytes);
+    metrics.recordsDelivered.inc({ stream }, delivered);
+    metrics.deliveredBytes.inc({ stream }, deliveredBytes);
     if (delivered > 0) {
       this.#failingSince = undefined;
       metrics.lastDelivery.set(now / 1000);
@@ -361,12 +426,6 @@ export class Uploader {
       this.#queue = this.#queue.filter((q) => !q.done);
       this.#done = 0;
     }
-  }
-
-  /** Firehose asked to slow down: fewer records per call, and a longer pause between calls. */
-  #slowDown(): void {
-    this.#pace = Math.min(PACE_MAX_MS, Math.max(PACE_MIN_MS, this.#pace * 2));
-    this.#window = Math.max(1, Math.floor(this.#window / 2));
   }
 
   /** Full jitter: uniform in [0, min(cap, base * 2^attempts)). */

@@ -20,7 +20,7 @@ async function setup(random?: () => number) {
   const lines: string[] = [];
   const uploader = new Uploader({
     spool,
-    sink,
+    sinks: [{ name: "logs", sink }],
     metrics,
     log: new Logger({ write: (l) => lines.push(l) }),
     ...(random === undefined ? {} : { random }),

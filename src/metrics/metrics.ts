@@ -138,17 +138,27 @@ export class Metrics {
     [],
   );
   /** PutRecordBatch calls, by result. */
-  readonly putCalls = this.#counter("kinesyslog_put_record_batch_calls_total", "PutRecordBatch calls", ["result"]);
+  readonly putCalls = this.#counter("kinesyslog_put_record_batch_calls_total", "PutRecordBatch calls", [
+    "result",
+    "stream",
+  ]);
   /** Records delivered. */
-  readonly recordsDelivered = this.#counter("kinesyslog_records_delivered_total", "Records delivered", []);
+  readonly recordsDelivered = this.#counter("kinesyslog_records_delivered_total", "Records delivered", ["stream"]);
   /** Record bytes delivered. */
-  readonly deliveredBytes = this.#counter("kinesyslog_delivered_bytes_total", "Record bytes delivered", []);
+  readonly deliveredBytes = this.#counter("kinesyslog_delivered_bytes_total", "Record bytes delivered", ["stream"]);
   /** Records that failed, by error code (each is retried). */
-  readonly recordsFailed = this.#counter("kinesyslog_records_failed_total", "Record delivery failures", ["code"]);
+  readonly recordsFailed = this.#counter("kinesyslog_records_failed_total", "Record delivery failures", [
+    "code",
+    "stream",
+  ]);
   /** Records sent again after a failure. */
   readonly recordRetries = this.#counter("kinesyslog_record_retries_total", "Records sent again", []);
   /** Calls or records throttled by Firehose. */
-  readonly throttles = this.#counter("kinesyslog_throttles_total", "Throttling responses from Firehose", []);
+  readonly throttles = this.#counter(
+    "kinesyslog_throttles_total",
+    "Records (or whole calls) Firehose refused for the stream's quota",
+    ["stream"],
+  );
   /** Credentials renewed after Firehose refused them as expired. */
   readonly credentialRefreshes = this.#counter(
     "kinesyslog_credential_refreshes_total",
@@ -166,13 +176,30 @@ export class Metrics {
    * Values read when `/metrics` is scraped, set by the relay: the age of the oldest spooled
    * record, how long deliveries have been failing, and the pause throttling imposes, in seconds.
    */
-  readonly live = { spoolOldestAgeSeconds: () => 0, deliveryFailingSeconds: () => 0, deliveryPauseSeconds: () => 0 };
-  /** Pause between calls while Firehose throttles. */
+  readonly live = {
+    spoolOldestAgeSeconds: () => 0,
+    deliveryFailingSeconds: () => 0,
+    deliveryPauseSeconds: () => 0,
+    streamRates: (): { name: string; bytesPerSecond: number }[] => [],
+  };
+  /** How long the pacing holds the oldest waiting record back. */
   readonly deliveryPause = this.#liveGauge(
     "kinesyslog_delivery_pause_seconds",
-    "Pause between PutRecordBatch calls that throttling imposes now; 0 when Firehose does not throttle",
+    "How long pacing at the streams' learned quotas holds the oldest waiting record back now; 0 when not",
     () => this.live.deliveryPauseSeconds(),
   );
+  /** Each stream's learned quota. */
+  readonly streamRate = new client.Gauge({
+    name: "kinesyslog_stream_rate_bytes_per_second",
+    help: "The byte rate each delivery stream is paced at, learned from what it accepts and refuses; 0 while not paced",
+    labelNames: ["stream"],
+    registers: [this.registry],
+    collect: () => {
+      for (const { name, bytesPerSecond } of this.live.streamRates()) {
+        this.streamRate.set({ stream: name }, bytesPerSecond === Infinity ? 0 : Math.round(bytesPerSecond));
+      }
+    },
+  });
   /** Age of the oldest record waiting in the spool. */
   readonly spoolOldestAge = this.#liveGauge(
     "kinesyslog_spool_oldest_record_age_seconds",

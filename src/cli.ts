@@ -7,6 +7,7 @@
  * @module
  */
 import { Command, CommanderError, Option } from "commander";
+import type { EventEmitter } from "node:events";
 import type { ClientAuthMode } from "./listen/client_auth.ts";
 import { type Level, LEVELS, LOG_FORMATS, type LogFormat } from "./log.ts";
 import { DEFAULT_READY_DELIVERY_TIMEOUT_S } from "./metrics/readiness.ts";
@@ -192,6 +193,52 @@ function integer(flag: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
+/** Multipliers of the units a byte size may carry: K, M, G, T (and KiB, ...) are powers of 1024, KB, MB, GB, TB of 1000. */
+const BYTE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  kb: 1000,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  mb: 1000 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  gb: 1000 ** 3,
+  t: 1024 ** 4,
+  tib: 1024 ** 4,
+  tb: 1000 ** 4,
+};
+
+/**
+ * A byte size such as `1073741824`, `10G`, `512MiB` or `1.5GB`; undefined when it is not one.
+ *
+ * @example
+ * ```ts
+ * parseBytes("10G"); // 10737418240
+ * ```
+ */
+export function parseBytes(text: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  const unit = match === null ? undefined : BYTE_UNITS[match[2]!.toLowerCase()];
+  if (match === null || unit === undefined) return undefined;
+  const bytes = Math.round(Number(match[1]) * unit);
+  return Number.isSafeInteger(bytes) ? bytes : undefined;
+}
+
+function bytes(flag: string, min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = parseBytes(value);
+    if (n === undefined || n < min || n > max) {
+      throw new ConfigError(
+        `Invalid ${flag} '${value}': give a size from ${min} to ${max} bytes, with a unit if you like (64K, 512M, 10G)`,
+      );
+    }
+    return n;
+  };
+}
+
 function seconds(flag: string) {
   return (value: string): number => {
     const n = Number(value);
@@ -324,155 +371,211 @@ export function listenOptions(): ListenOption[] {
 }
 
 function listenCommand(): Command {
-  return new Command("listen")
-    .description("receive syslog and GELF and deliver them to Firehose (or a local directory)")
-    .addOption(
-      option("--stream <name>", "Firehose delivery stream; repeatable: records spread over the streams by their quotas")
-        .argParser(collect),
-    )
-    .addOption(option("--output-dir <dir>", "deliver each record as a file in DIR instead of Firehose"))
-    .addOption(option("--address <addr>", "bind address of every listener (IPv4 or IPv6)").default("0.0.0.0"))
-    .addOption(option("--udp-port <port>", "UDP syslog port; repeatable; 0 is off").argParser(ports("--udp-port")))
-    .addOption(option("--tcp-port <port>", "TCP syslog port; repeatable; 0 is off").argParser(ports("--tcp-port")))
-    .addOption(
-      option("--tls-port <port>", "TLS syslog port; repeatable; 0 is off; needs --cert and --key")
-        .argParser(ports("--tls-port")).default(DEFAULT_TLS_PORTS, "6514"),
-    )
-    .addOption(
-      option("--port <port>", "the predecessor's name for --tls-port (kept for compatibility)")
-        .argParser(ports("--port")).hideHelp(),
-    )
-    .addOption(option("--gelf", "every listener of this process speaks GELF instead of syslog"))
-    .addOption(
-      option("--gelf-udp-port <port>", "UDP GELF port beside the syslog ones; repeatable; 0 is off")
-        .argParser(ports("--gelf-udp-port")),
-    )
-    .addOption(
-      option("--gelf-tcp-port <port>", "TCP GELF port (NUL-delimited); repeatable; 0 is off")
-        .argParser(ports("--gelf-tcp-port")),
-    )
-    .addOption(
-      option("--gelf-tls-port <port>", "TLS GELF port (NUL-delimited); repeatable; 0 is off; needs --cert and --key")
-        .argParser(ports("--gelf-tls-port")),
-    )
-    .addOption(option("--cert <path>", "PEM certificate chain for TLS"))
-    .addOption(option("--key <path>", "PEM private key for TLS"))
-    .addOption(option("--client-ca <path>", "PEM CA bundle to verify client certificates (mutual TLS)"))
-    .addOption(
-      option("--client-auth <mode>", "client certificates: none, optional or required")
-        .choices(["none", "optional", "required"]).default(undefined, "required with --client-ca, else none"),
-    )
-    .addOption(
-      option(
-        "--client-allow <name>",
-        "with --client-auth required: a client certificate CN or SAN to accept; repeatable; *.domain allowed",
+  return fromEnvironment(
+    new Command("listen")
+      .description("receive syslog and GELF and deliver them to Firehose (or a local directory)")
+      .addOption(
+        option(
+          "--stream <name>",
+          "Firehose delivery stream; repeatable: records spread over the streams by their quotas",
+        )
+          .argParser(collect),
       )
-        .argParser(collect),
-    )
-    .addOption(
-      option(
-        "--proxy-protocol <port>",
-        "a TCP or TLS port whose connections start with a PROXY v1/v2 header; repeatable",
+      .addOption(option("--output-dir <dir>", "deliver each record as a file in DIR instead of Firehose"))
+      .addOption(option("--address <addr>", "bind address of every listener (IPv4 or IPv6)").default("0.0.0.0"))
+      .addOption(option("--udp-port <port>", "UDP syslog port; repeatable; 0 is off").argParser(ports("--udp-port")))
+      .addOption(option("--tcp-port <port>", "TCP syslog port; repeatable; 0 is off").argParser(ports("--tcp-port")))
+      .addOption(
+        option("--tls-port <port>", "TLS syslog port; repeatable; 0 is off; needs --cert and --key")
+          .argParser(ports("--tls-port")).default(DEFAULT_TLS_PORTS, "6514"),
       )
-        .argParser(ports("--proxy-protocol")),
-    )
-    .addOption(
-      option(
-        "--max-connections <n>",
-        "open connections per TCP/TLS listener; at the limit the longest-idle one makes room",
+      .addOption(
+        option("--port <port>", "the predecessor's name for --tls-port (kept for compatibility)")
+          .argParser(ports("--port")).hideHelp(),
       )
-        .argParser(integer("--max-connections", 1)).default(DEFAULT_MAX_CONNECTIONS),
-    )
-    .addOption(
-      option("--idle-timeout <seconds>", "close a TCP/TLS connection silent this long; 0 is off")
-        .argParser(secondsOrOff("--idle-timeout")).default(DEFAULT_IDLE_TIMEOUT_S),
-    )
-    .addOption(
-      option("--handshake-timeout <seconds>", "time for the PROXY header and the TLS handshake")
-        .argParser(seconds("--handshake-timeout")).default(DEFAULT_HANDSHAKE_TIMEOUT_S),
-    )
-    .addOption(option("--spool-dir <dir>", "where records wait for delivery").default("/var/spool/kinesyslog"))
-    .addOption(
-      option("--spool-max-size <bytes>", "bound on the spool; when full, TCP/TLS senders are slowed and UDP dropped")
-        .argParser(integer("--spool-max-size", 1_048_576)).default(1_073_741_824),
-    )
-    .addOption(
-      option("--fsync-interval <seconds>", "how often the journal is fsynced: the most a crash loses")
-        .argParser(seconds("--fsync-interval")).default(DEFAULT_FSYNC_INTERVAL_MS / 1000),
-    )
-    .addOption(option("--no-journal", "keep buffered messages only in memory (a crash loses them)"))
-    .addOption(
-      option("--request-timeout <seconds>", "longest wait for one PutRecordBatch response")
-        .argParser(seconds("--request-timeout")).default(DEFAULT_PUT_TIMEOUT_MS / 1000),
-    )
-    .addOption(option("--region <region>", "AWS region (default: the SDK's chain)"))
-    .addOption(option("--profile <name>", "AWS credentials profile (default: the SDK's chain)"))
-    .addOption(option("--endpoint-url <url>", "Firehose endpoint override (VPC endpoint, local endpoint)"))
-    .addOption(option("--group-prefix <text>", "prefix of logGroup in records").default("/kinesyslog"))
-    .addOption(
-      option("--prometheus-port <port>", "HTTP port for /metrics, /health and /ready; repeatable; 0 is off")
-        .argParser(ports("--prometheus-port")),
-    )
-    .addOption(option("--metrics-address <addr>", "bind address of the metrics ports (default: --address)"))
-    .addOption(
-      option("--metrics-max-connections <n>", "open connections per metrics port; more are refused")
-        .argParser(integer("--metrics-max-connections", 1)).default(DEFAULT_METRICS_MAX_CONNECTIONS),
-    )
-    .addOption(
-      option(
-        "--allow-from <cidr>",
-        "accept only sources in this range (IPv4 or IPv6 CIDR, or one address); repeatable; default: any",
+      .addOption(option("--gelf", "every listener of this process speaks GELF instead of syslog"))
+      .addOption(
+        option("--gelf-udp-port <port>", "UDP GELF port beside the syslog ones; repeatable; 0 is off")
+          .argParser(ports("--gelf-udp-port")),
       )
-        .argParser(collect),
-    )
-    .addOption(
-      option(
-        "--max-connections-per-source <n>",
-        "open connections from one source address per TCP/TLS listener; 0 is no cap",
+      .addOption(
+        option("--gelf-tcp-port <port>", "TCP GELF port (NUL-delimited); repeatable; 0 is off")
+          .argParser(ports("--gelf-tcp-port")),
       )
-        .argParser(integer("--max-connections-per-source", 0)).default(0),
-    )
-    .addOption(
-      option(
-        "--max-open-buffers <n>",
-        "sender buffers (one per log group and source) held at once; past it the oldest is flushed",
+      .addOption(
+        option("--gelf-tls-port <port>", "TLS GELF port (NUL-delimited); repeatable; 0 is off; needs --cert and --key")
+          .argParser(ports("--gelf-tls-port")),
       )
-        .argParser(integer("--max-open-buffers", 1)).default(DEFAULT_MAX_OPEN_BUFFERS),
-    )
-    .addOption(
-      option("--max-message-size <bytes>", "longer messages are truncated and counted")
-        .argParser(integer("--max-message-size", 64, MAX_MESSAGE_SIZE_LIMIT)).default(65_536),
-    )
-    .addOption(
-      option("--flush-size <bytes>", "raw bytes of one sender's buffer that trigger a flush")
-        .argParser(integer("--flush-size", 1)).default(4_194_304),
-    )
-    .addOption(
-      option("--flush-interval <seconds>", "age of a buffer that triggers a flush")
-        .argParser(seconds("--flush-interval")).default(60),
-    )
-    .addOption(
-      option("--spool-workers <n>", "workers that build and compress records (one core each)")
-        .argParser(integer("--spool-workers", 1, MAX_SPOOL_WORKERS)).default(DEFAULT_SPOOL_WORKERS),
-    )
-    .addOption(
-      option("--compression-level <n>", "gzip level of records: 1 is fastest, 9 smallest")
-        .argParser(integer("--compression-level", 1, 9)).default(GZIP_LEVEL),
-    )
-    .addOption(
-      option("--shutdown-grace <seconds>", "at shutdown, how long open connections may take to finish")
-        .argParser(seconds("--shutdown-grace")).default(5),
-    )
-    .addOption(
-      option(
-        "--ready-delivery-timeout <seconds>",
-        "/ready fails once deliveries have failed this long with nothing delivered; 0 is never",
+      .addOption(option("--cert <path>", "PEM certificate chain for TLS"))
+      .addOption(option("--key <path>", "PEM private key for TLS"))
+      .addOption(option("--client-ca <path>", "PEM CA bundle to verify client certificates (mutual TLS)"))
+      .addOption(
+        option("--client-auth <mode>", "client certificates: none, optional or required")
+          .choices(["none", "optional", "required"]).default(undefined, "required with --client-ca, else none"),
       )
-        .argParser(secondsOrOff("--ready-delivery-timeout")).default(DEFAULT_READY_DELIVERY_TIMEOUT_S),
-    )
-    .addOption(option("--log-level <level>", "lowest level logged to stderr").choices(LEVELS).default("info"))
-    .addOption(option("--log-format <format>", "log lines as text or JSON").choices(LOG_FORMATS).default("text"))
-    .addOption(option("--debug", "the same as --log-level debug"));
+      .addOption(
+        option(
+          "--client-allow <name>",
+          "with --client-auth required: a client certificate CN or SAN to accept; repeatable; *.domain allowed",
+        )
+          .argParser(collect),
+      )
+      .addOption(
+        option(
+          "--proxy-protocol <port>",
+          "a TCP or TLS port whose connections start with a PROXY v1/v2 header; repeatable",
+        )
+          .argParser(ports("--proxy-protocol")),
+      )
+      .addOption(
+        option(
+          "--max-connections <n>",
+          "open connections per TCP/TLS listener; at the limit the longest-idle one makes room",
+        )
+          .argParser(integer("--max-connections", 1)).default(DEFAULT_MAX_CONNECTIONS),
+      )
+      .addOption(
+        option("--idle-timeout <seconds>", "close a TCP/TLS connection silent this long; 0 is off")
+          .argParser(secondsOrOff("--idle-timeout")).default(DEFAULT_IDLE_TIMEOUT_S),
+      )
+      .addOption(
+        option("--handshake-timeout <seconds>", "time for the PROXY header and the TLS handshake")
+          .argParser(seconds("--handshake-timeout")).default(DEFAULT_HANDSHAKE_TIMEOUT_S),
+      )
+      .addOption(option("--spool-dir <dir>", "where records wait for delivery").default("/var/spool/kinesyslog"))
+      .addOption(
+        option("--spool-max-size <bytes>", "bound on the spool; when full, TCP/TLS senders are slowed and UDP dropped")
+          .argParser(bytes("--spool-max-size", 1_048_576)).default(1_073_741_824),
+      )
+      .addOption(
+        option("--fsync-interval <seconds>", "how often the journal is fsynced: the most a crash loses")
+          .argParser(seconds("--fsync-interval")).default(DEFAULT_FSYNC_INTERVAL_MS / 1000),
+      )
+      .addOption(option("--no-journal", "keep buffered messages only in memory (a crash loses them)"))
+      .addOption(
+        option("--request-timeout <seconds>", "longest wait for one PutRecordBatch response")
+          .argParser(seconds("--request-timeout")).default(DEFAULT_PUT_TIMEOUT_MS / 1000),
+      )
+      .addOption(option("--region <region>", "AWS region (default: the SDK's chain)"))
+      .addOption(option("--profile <name>", "AWS credentials profile (default: the SDK's chain)"))
+      .addOption(option("--endpoint-url <url>", "Firehose endpoint override (VPC endpoint, local endpoint)"))
+      .addOption(option("--group-prefix <text>", "prefix of logGroup in records").default("/kinesyslog"))
+      .addOption(
+        option("--prometheus-port <port>", "HTTP port for /metrics, /health and /ready; repeatable; 0 is off")
+          .argParser(ports("--prometheus-port")),
+      )
+      .addOption(option("--metrics-address <addr>", "bind address of the metrics ports (default: --address)"))
+      .addOption(
+        option("--metrics-max-connections <n>", "open connections per metrics port; more are refused")
+          .argParser(integer("--metrics-max-connections", 1)).default(DEFAULT_METRICS_MAX_CONNECTIONS),
+      )
+      .addOption(
+        option(
+          "--allow-from <cidr>",
+          "accept only sources in this range (IPv4 or IPv6 CIDR, or one address); repeatable; default: any",
+        )
+          .argParser(collect),
+      )
+      .addOption(
+        option(
+          "--max-connections-per-source <n>",
+          "open connections from one source address per TCP/TLS listener; 0 is no cap",
+        )
+          .argParser(integer("--max-connections-per-source", 0)).default(0),
+      )
+      .addOption(
+        option(
+          "--max-open-buffers <n>",
+          "sender buffers (one per log group and source) held at once; past it the oldest is flushed",
+        )
+          .argParser(integer("--max-open-buffers", 1)).default(DEFAULT_MAX_OPEN_BUFFERS),
+      )
+      .addOption(
+        option("--max-message-size <bytes>", "longer messages are truncated and counted")
+          .argParser(bytes("--max-message-size", 64, MAX_MESSAGE_SIZE_LIMIT)).default(65_536),
+      )
+      .addOption(
+        option("--flush-size <bytes>", "raw bytes of one sender's buffer that trigger a flush")
+          .argParser(bytes("--flush-size", 1)).default(4_194_304),
+      )
+      .addOption(
+        option("--flush-interval <seconds>", "age of a buffer that triggers a flush")
+          .argParser(seconds("--flush-interval")).default(60),
+      )
+      .addOption(
+        option("--spool-workers <n>", "workers that build and compress records (one core each)")
+          .argParser(integer("--spool-workers", 1, MAX_SPOOL_WORKERS)).default(DEFAULT_SPOOL_WORKERS),
+      )
+      .addOption(
+        option("--compression-level <n>", "gzip level of records: 1 is fastest, 9 smallest")
+          .argParser(integer("--compression-level", 1, 9)).default(GZIP_LEVEL),
+      )
+      .addOption(
+        option("--shutdown-grace <seconds>", "at shutdown, how long open connections may take to finish")
+          .argParser(seconds("--shutdown-grace")).default(5),
+      )
+      .addOption(
+        option(
+          "--ready-delivery-timeout <seconds>",
+          "/ready fails once deliveries have failed this long with nothing delivered; 0 is never",
+        )
+          .argParser(secondsOrOff("--ready-delivery-timeout")).default(DEFAULT_READY_DELIVERY_TIMEOUT_S),
+      )
+      .addOption(option("--log-level <level>", "lowest level logged to stderr").choices(LEVELS).default("info"))
+      .addOption(option("--log-format <format>", "log lines as text or JSON").choices(LOG_FORMATS).default("text"))
+      .addOption(option("--debug", "the same as --log-level debug")),
+  );
+}
+
+/** The values an on/off variable takes (SPEC section 1), case-insensitive. */
+const ON = new Set(["true", "1", "yes", "on"]);
+const OFF = new Set(["false", "0", "no", "off"]);
+
+/**
+ * Makes the options' environment variables honest: an on/off variable (`KINESYSLOG_GELF`,
+ * `KINESYSLOG_NO_JOURNAL`, ...) is on or off by its value, and anything but true/false,
+ * 1/0, yes/no, on/off is an error (commander would take any value, even `false`, as on); an
+ * error in a value from a variable names the variable.
+ */
+function fromEnvironment(command: Command): Command {
+  // A Command is an EventEmitter; its typings leave out prependListener.
+  const events = command as unknown as EventEmitter;
+  for (const o of command.options) {
+    const envVar = o.envVar;
+    if (envVar === undefined) continue;
+    const event = `optionEnv:${o.name()}`;
+    if (o.required || o.optional) {
+      const parse = o.parseArg;
+      if (parse === undefined) continue;
+      let fromEnv = false;
+      events.prependListener(event, () => (fromEnv = true));
+      command.on(event, () => (fromEnv = false));
+      o.argParser((value: string, previous: unknown) => {
+        try {
+          return parse(value, previous);
+        } catch (error) {
+          if (!fromEnv || !(error instanceof ConfigError)) throw error;
+          const flag = o.long ?? o.name();
+          throw new ConfigError(error.message.replace(`Invalid ${flag} `, `Invalid ${envVar} (${flag}) `));
+        }
+      });
+      continue;
+    }
+    let value = "";
+    events.prependListener(event, () => {
+      value = (Deno.env.get(envVar) ?? "").trim().toLowerCase();
+      if (!ON.has(value) && !OFF.has(value)) {
+        throw new ConfigError(
+          `Invalid ${envVar} '${Deno.env.get(envVar)}': give true or false (also 1/0, yes/no, on/off)`,
+        );
+      }
+    });
+    // commander has set the flag as if given; an "off" value takes it back.
+    command.on(event, () => {
+      if (OFF.has(value)) command.setOptionValueWithSource(o.attributeName(), o.negate ? true : undefined, "env");
+    });
+  }
+  return command;
 }
 
 function validate(o: Record<string, unknown>): Config {

@@ -171,6 +171,7 @@ export class Relay {
     };
     metrics.live.deliveryPauseSeconds = () => this.#uploader.paceMs / 1000;
     metrics.live.streamRates = () => this.#uploader.learnedRates;
+    metrics.spoolLimitBytes.set(config.spoolMaxSize);
     metrics.live.deliveryFailingSeconds = () => {
       const since = this.#uploader.failingSince;
       return since === undefined ? 0 : (Date.now() - since) / 1000;

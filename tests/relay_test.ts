@@ -430,7 +430,9 @@ Deno.test("configuration errors stop startup with one line naming the flag", asy
     await t.step("a bad number in an environment variable", async () => {
       const { code, lines } = await run(["listen", ...base], { KINESYSLOG_UDP_PORT: "514 seventy" });
       assertEquals(code, 2);
-      assertEquals(lines, ["kinesyslog: Invalid --udp-port 'seventy': give a port number from 0 (off) to 65535"]);
+      assertEquals(lines, [
+        "kinesyslog: Invalid KINESYSLOG_UDP_PORT (--udp-port) 'seventy': give a port number from 0 (off) to 65535",
+      ]);
     });
     await t.step("out-of-range worker count and compression level", async () => {
       const workers = await run(["listen", ...base, "--udp-port", "5514", "--spool-workers", "0"]);
@@ -438,7 +440,9 @@ Deno.test("configuration errors stop startup with one line naming the flag", asy
       assertEquals(workers.lines, ["kinesyslog: Invalid --spool-workers '0': give a whole number from 1 to 32"]);
       const level = await run(["listen", ...base, "--udp-port", "5514"], { KINESYSLOG_COMPRESSION_LEVEL: "10" });
       assertEquals(level.code, 2);
-      assertEquals(level.lines, ["kinesyslog: Invalid --compression-level '10': give a whole number from 1 to 9"]);
+      assertEquals(level.lines, [
+        "kinesyslog: Invalid KINESYSLOG_COMPRESSION_LEVEL (--compression-level) '10': give a whole number from 1 to 9",
+      ]);
     });
     await t.step("Firehose without an AWS region", async () => {
       const { code, lines } = await run(

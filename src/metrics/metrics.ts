@@ -131,6 +131,12 @@ export class Metrics {
   readonly spoolFiles = this.#gauge("kinesyslog_spool_files", "Records waiting in the spool", []);
   /** Bytes in the spool. */
   readonly spoolBytes = this.#gauge("kinesyslog_spool_bytes", "Bytes waiting in the spool", []);
+  /** The bound on the spool (`--spool-max-size`). */
+  readonly spoolLimitBytes = this.#gauge(
+    "kinesyslog_spool_limit_bytes",
+    "The bound on the spool (--spool-max-size): when kinesyslog_spool_bytes reaches it, intake is held back",
+    [],
+  );
   /** Raw bytes buffered in memory or waiting for the worker. */
   readonly bufferedBytes = this.#gauge(
     "kinesyslog_buffered_bytes",

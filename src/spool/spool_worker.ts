@@ -31,7 +31,14 @@ function reply(message: FromWorker, transfer: Transferable[] = []): void {
  * 6,965/s 32 at a time. A fleet of quiet senders makes one small record each.
  */
 export const MAX_WRITES_IN_FLIGHT = 8;
+/**
+ * Record bytes being written at most before the next batch is built: small records (a fleet
+ * of quiet senders) are written eight at a time, full ones one after the other, so the
+ * worker never runs far ahead of the disk holding built records.
+ */
+export const MAX_WRITING_BYTES = 262_144;
 const writing = new Set<Promise<void>>();
+let writingBytes = 0;
 
 /** Longest pause between attempts to write a record, in ms. */
 const MAX_WRITE_RETRY_MS = 10_000;
@@ -70,17 +77,19 @@ async function handle(message: ToWorker): Promise<void> {
         const header = { owner: await owner, logGroup: message.logGroup, logStream: message.logStream };
         const built = await buildRecords(header, message, { deflater, carry: message.carry });
         const dir = spool;
+        // What the reply needs, and not the batch's raw chunks: they are garbage once built.
+        const { id, byteLength, count, format, logGroup, logStream, firstAt } = message;
+        const bytes = built.records.reduce((sum, r) => sum + r.data.length, 0);
         const write = (async () => {
           const entries = [];
           try {
             for (const record of built.records) entries.push(...(await writeWithRetry(dir, record.data)));
-            const { format, logGroup, logStream, firstAt } = message;
             const carried = built.carried && { ...built.carried, format, logGroup, logStream, firstAt };
             reply({
               type: "spooled",
-              id: message.id,
+              id,
               entries,
-              byteLength: message.byteLength,
+              byteLength,
               events: built.events,
               timestampFallbacks: built.timestampFallbacks,
               oversizeEvents: built.oversizeEvents,
@@ -88,12 +97,17 @@ async function handle(message: ToWorker): Promise<void> {
               carried,
             }, carried?.chunks ?? []);
           } catch (error) {
-            failed(message, error);
+            failed({ id, byteLength, count }, error);
+          } finally {
+            writingBytes -= bytes;
           }
         })();
         writing.add(write);
+        writingBytes += bytes;
         void write.finally(() => writing.delete(write));
-        while (writing.size >= MAX_WRITES_IN_FLIGHT) await Promise.race(writing);
+        while (writing.size >= MAX_WRITES_IN_FLIGHT || writingBytes > MAX_WRITING_BYTES) {
+          await Promise.race(writing);
+        }
       } catch (error) {
         failed(message, error);
       }
@@ -101,7 +115,10 @@ async function handle(message: ToWorker): Promise<void> {
   }
 }
 
-function failed(message: Extract<ToWorker, { type: "batch" }>, error: unknown): void {
+function failed(
+  message: Pick<Extract<ToWorker, { type: "batch" }>, "id" | "byteLength" | "count">,
+  error: unknown,
+): void {
   reply({
     type: "failed",
     id: message.id,

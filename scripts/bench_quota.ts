@@ -70,7 +70,7 @@ async function overload(dir: string, streams: string[], seconds: number): Promis
     const spool = await scrape(metrics, "kinesyslog_spool_bytes");
     const total = each.reduce((a, b) => a + b, 0);
     rows.push(
-      `| ${second} | ${sending ? "sending" : "drained"} | ${each.map((b) => (b / MiB).toFixed(2)).join(" / ")} | ${
+      `| ${second} | ${sending ? "sending" : "no load"} | ${each.map((b) => (b / MiB).toFixed(2)).join(" / ")} | ${
         (100 * total / (streams.length * MiB)).toFixed(0)
       }% | ${learned.map((b) => (b / MiB).toFixed(2)).join(" / ")} | ${(spool / 1e6).toFixed(1)} |`,
     );

@@ -6,7 +6,6 @@
  */
 import { decodeRecord, type DeliveredEvent } from "./firehose_endpoint.ts";
 import { fetchMetrics, sumOf } from "./prometheus.ts";
-import { PROC_NET_UDP } from "../src/listen/udp_drops.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 /** Under `deno run`, Deno checks read access to the worker's modules (not in a compiled binary). */
@@ -29,7 +28,7 @@ export function relayPermissions(dirs: string[]): string[] {
     "--allow-net",
     "--allow-env",
     "--allow-sys=osRelease",
-    `--allow-read=${[SOURCES, ...PROC_NET_UDP, ...dirs].join(",")}`,
+    `--allow-read=${[SOURCES, ...dirs].join(",")}`,
     `--allow-write=${dirs.join(",")}`,
   ];
 }

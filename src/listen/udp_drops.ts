@@ -3,6 +3,12 @@
  * the `drops` column of `/proc/net/udp` and `/proc/net/udp6` (Linux). Nothing else counts
  * them: a datagram the relay never read never reaches its counters.
  *
+ * Deno 2.9.6 lets a program read `/proc` (and `/sys`) only with `--allow-all`, whatever
+ * `--allow-read` says (measured: "Requires all access to /proc/net/udp"), so the relay, which
+ * runs with narrower permissions, can count these drops only when run with `--allow-all`;
+ * otherwise it says so once at startup and the host's own counter
+ * (`netstat -su`, "receive buffer errors") is the place to watch.
+ *
  * @module
  */
 

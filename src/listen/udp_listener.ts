@@ -84,6 +84,14 @@ export class UdpListener {
   /** Starts the receive loop; it ends when the socket is closed. */
   serve(): void {
     this.#kernelDrops ??= readUdpDrops((this.#o.socket.addr as Deno.NetAddr).port);
+    if (this.#kernelDrops === undefined && this.#serving === undefined) {
+      const { ingest, info } = this.#o;
+      ingest.log.warn("Cannot count datagrams the kernel drops on a full receive buffer", {
+        listener: info.label,
+        why: "/proc/net/udp is not readable (Deno reads /proc only with --allow-all)",
+        watch: "netstat -su (receive buffer errors) on the host",
+      });
+    }
     this.#serving ??= this.#receive();
   }
 

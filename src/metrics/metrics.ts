@@ -112,7 +112,7 @@ export class Metrics {
   /** Datagrams the kernel dropped because the relay did not read them in time. */
   readonly udpKernelDrops = this.#counter(
     "kinesyslog_udp_kernel_drops_total",
-    "Datagrams the kernel dropped on a full receive buffer before the relay read them (/proc/net/udp)",
+    "Datagrams the kernel dropped on a full receive buffer before the relay read them (read from /proc/net/udp, which Deno allows only with --allow-all)",
     ["listener"],
   );
   /** Events written to the spool, inside records. */

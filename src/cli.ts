@@ -430,7 +430,7 @@ function listenCommand(): Command {
       .addOption(
         option(
           "--max-connections <n>",
-          "open connections per TCP/TLS listener; at the limit the longest-idle one makes room",
+          "open connections per TCP/TLS listener; at the limit the one that completed no message for longest makes room",
         )
           .argParser(integer("--max-connections", 1)).default(DEFAULT_MAX_CONNECTIONS),
       )

@@ -14,8 +14,9 @@
  *
  * - Until the first refusal a stream is not paced; the first sets each rate from what the
  *   stream accepted over the last {@linkcode RATE_WINDOW_MS} (at least one second).
- * - A refusal (taken once a second at most) marks the rate it came at as about the quota and
- *   cuts the rate to {@linkcode CUT} of it.
+ * - A refusal (taken once a second at most) marks the rate it came at as about the quota (no
+ *   more than {@linkcode OVERSHOOT} times what the stream accepted of late) and cuts the rate
+ *   to {@linkcode CUT} of it.
  * - While the pacer is what holds records back, the rate climbs back along a cubic curve (as
  *   TCP CUBIC probes a link): to the quota, slowly around it, then ever faster past it, so a
  *   raised quota is found within seconds and a refusal now and then keeps the rate at the
@@ -45,7 +46,7 @@ export const CURVE_S = 2;
 export const CURVE_GROWTH = 0.15;
 /**
  * After a refusal, the share of the refused record's size left in the bucket: a record the
- * size of a second's quota is tried again after a sixth of its time instead of a whole one.
+ * size of a second's quota is tried again after a fiftieth of its time instead of a whole one.
  */
 export const RETRY_SHARE = 0.98;
 /** How far above the rate accepted of late a refusal's rate is still taken as the quota (5%). */
@@ -54,7 +55,7 @@ export const OVERSHOOT = 1.05;
 export const CUT_INTERVAL_MS = 1_000;
 /** Lowest learned byte rate, in bytes/s (a stream is never paced to a standstill). */
 export const MIN_BYTES_PER_SECOND = 16_384;
-/** Lowest learned record and call rates, per second. */
+/** Lowest learned call rate, per second. */
 export const MIN_PER_SECOND = 1;
 /** The token buckets hold this many seconds of their rate (the service's burst is one second). */
 export const BURST_SECONDS = 1;

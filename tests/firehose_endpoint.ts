@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import { gunzipSync } from "node:zlib";
 
 /** Limits of PutRecordBatch (https://docs.aws.amazon.com/firehose/latest/APIReference/API_PutRecordBatch.html). */
@@ -277,7 +278,9 @@ export class FirehoseEndpoint {
       this.calls.throttledCalls++;
       return error(400, "ThrottlingException", `Rate exceeded for delivery stream ${stream}.`);
     }
-    const records = (input.Records ?? []).map((r) => Uint8Array.from(atob(r.Data), (c) => c.charCodeAt(0)));
+    // Decoded natively: a 1 MB record a second per stream would otherwise cost the tests' own
+    // process a core's worth of a per-character loop beside the relay under test.
+    const records = (input.Records ?? []).map((r) => new Uint8Array(Buffer.from(r.Data, "base64")));
     const total = records.reduce((n, r) => n + r.length, 0);
     const invalid = records.length === 0 || records.length > LIMITS.records
       ? `${records.length} records`

@@ -57,9 +57,6 @@ export const BUFFER_OVERHEAD_BYTES = 1_024;
 /** Why a buffer was flushed (the `reason` label of `kinesyslog_batches_flushed_total`). */
 export type FlushReason = "size" | "age" | "memory" | "open_buffers" | "journal" | "shutdown";
 
-/** Every {@linkcode FlushReason}, for metrics exported at 0. */
-export const FLUSH_REASONS: readonly FlushReason[] = ["size", "age", "memory", "open_buffers", "journal", "shutdown"];
-
 /** Weight of the newest observation in a running compression estimate. */
 export const ESTIMATE_WEIGHT = 0.3;
 

@@ -90,10 +90,10 @@ class Bucket {
 
   /**
    * A refusal: the quota is about the rate the refusal came at (as TCP CUBIC takes the window
-   * at a loss), but no less than the rate accepted of late (`measured`) and no more than half
-   * again that (the first time, and after an overshoot, `measured` is all there is); the rate
-   * drops to {@linkcode CUT} of it (the point of the curve where it is that), and the bucket is
-   * emptied but for a retry.
+   * at a loss), but no less than the rate accepted of late (`measured`) and no more than
+   * {@linkcode OVERSHOOT} times that (the first time, and after an overshoot, `measured` is all
+   * there is); the rate drops to {@linkcode CUT} of it (the point of the curve where it is
+   * that), and the bucket is emptied but for a retry.
    */
   refused(measured: number, size: number): void {
     const at = this.rate === Infinity ? measured : Math.min(Math.max(this.rate, measured), OVERSHOOT * measured);
@@ -125,8 +125,8 @@ export class StreamPacer {
   readonly #bytes = new Bucket(MIN_BYTES_PER_SECOND);
   readonly #calls = new Bucket(MIN_PER_SECOND);
   #last: number;
-  /** Accepted traffic: [time, bytes, records, calls], oldest first, within the window. */
-  readonly #accepted: [number, number, number, number][] = [];
+  /** Accepted traffic: [time, bytes, calls], oldest first, within the window. */
+  readonly #accepted: [number, number, number][] = [];
   /** When the stream was first used, for a window shorter than {@linkcode RATE_WINDOW_MS}. */
   #since: number | undefined;
   /** Whether the pacer held records back since the last result (demand above the rates). */
@@ -146,7 +146,7 @@ export class StreamPacer {
 
   /**
    * How many of the leading records (their sizes in bytes, in order) may go in one call now;
-   * their bytes, records and the call are taken from the buckets. 0 means wait
+   * their bytes and the call are taken from the buckets. 0 means wait
    * {@linkcode StreamPacer.waitMs}.
    */
   take(sizes: readonly number[], now: number): number {
@@ -185,7 +185,7 @@ export class StreamPacer {
    */
   result(now: number, accepted: { bytes: number; records: number }, throttledBytes: number | undefined): void {
     this.#refill(now);
-    this.#note(now, accepted.bytes, accepted.records, 1);
+    this.#accepted.push([now, accepted.bytes, 1]);
     if (throttledBytes !== undefined) {
       if (now - this.#cutAt >= CUT_INTERVAL_MS) {
         this.#cutAt = now;
@@ -202,7 +202,7 @@ export class StreamPacer {
     this.#refill(now);
     if (now - this.#cutAt < CUT_INTERVAL_MS) return;
     this.#cutAt = now;
-    this.#calls.refused(this.#acceptedRate(now, 3), 1);
+    this.#calls.refused(this.#acceptedRate(now, 2), 1);
     this.#holding = false;
   }
 
@@ -218,17 +218,13 @@ export class StreamPacer {
     while (this.#accepted.length > 0 && this.#accepted[0]![0] <= now - RATE_WINDOW_MS) this.#accepted.shift();
   }
 
-  #note(now: number, bytes: number, records: number, calls: number): void {
-    this.#accepted.push([now, bytes, records, calls]);
-  }
-
   /**
-   * What the stream accepted of late per second, of field `field` (1 bytes, 3 calls): over
+   * What the stream accepted of late per second, of field `field` (1 bytes, 2 calls): over
    * the window, the traffic after its first acceptance divided by the time since it (while
    * records wait, acceptances follow the service's refill, so this is its rate); with fewer
    * than two acceptances, all of it over the time since first use, at least one second.
    */
-  #acceptedRate(now: number, field: 1 | 3): number {
+  #acceptedRate(now: number, field: 1 | 2): number {
     const accepted = this.#accepted.filter((a) => a[field] > 0);
     const span = accepted.length >= 2 ? (accepted.at(-1)![0] - accepted[0]![0]) / 1000 : 0;
     if (span >= 0.5) {

@@ -69,6 +69,8 @@ export interface Config {
   spoolMaxSize: number;
   /** Whether accepted messages are journaled before they are buffered. */
   journal: boolean;
+  /** Whether every `--stream` is checked with `DescribeDeliveryStream` at startup. */
+  streamCheck: boolean;
   /** How often the journal is fsynced, in seconds. */
   fsyncInterval: number;
   /** Longest wait for one PutRecordBatch response, in seconds. */
@@ -381,6 +383,12 @@ function listenCommand(): Command {
         )
           .argParser(collect),
       )
+      .addOption(
+        option(
+          "--no-stream-check",
+          "do not check each --stream with DescribeDeliveryStream at startup (by default one that does not exist stops the start)",
+        ),
+      )
       .addOption(option("--output-dir <dir>", "deliver each record as a file in DIR instead of Firehose"))
       .addOption(option("--address <addr>", "bind address of every listener (IPv4 or IPv6)").default("0.0.0.0"))
       .addOption(option("--udp-port <port>", "UDP syslog port; repeatable; 0 is off").argParser(ports("--udp-port")))
@@ -444,7 +452,10 @@ function listenCommand(): Command {
       )
       .addOption(option("--spool-dir <dir>", "where records wait for delivery").default("/var/spool/kinesyslog"))
       .addOption(
-        option("--spool-max-size <bytes>", "bound on the spool; when full, TCP/TLS senders are slowed and UDP dropped")
+        option(
+          "--spool-max-size <bytes>",
+          "bound on the spool (records and journal); when full, TCP/TLS senders are slowed and UDP dropped",
+        )
           .argParser(bytes("--spool-max-size", 1_048_576)).default(1_073_741_824),
       )
       .addOption(
@@ -602,6 +613,7 @@ function validate(o: Record<string, unknown>): Config {
     spoolDir: String(o.spoolDir),
     spoolMaxSize: o.spoolMaxSize as number,
     journal: o.journal !== false,
+    streamCheck: o.streamCheck !== false,
     fsyncInterval: o.fsyncInterval as number,
     requestTimeout: o.requestTimeout as number,
     region: str("region"),

@@ -9,6 +9,7 @@
 import { Batcher } from "./batch/batcher.ts";
 import type { Config } from "./cli.ts";
 import { DirSink } from "./firehose/dir_sink.ts";
+import type { FirehoseSink } from "./firehose/firehose_sink.ts";
 import { UNKNOWN_OWNER } from "./firehose/record_sink.ts";
 import { type NamedSink, Uploader } from "./firehose/uploader.ts";
 import { Ingest, type ListenerInfo } from "./listen/ingest.ts";
@@ -21,8 +22,10 @@ import { UdpListener } from "./listen/udp_listener.ts";
 import { SourceFilter } from "./listen/source_filter.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics/metrics.ts";
+import { declareKnownSeries } from "./metrics/known_series.ts";
 import { metricsRoutes, MetricsServer } from "./metrics/metrics_server.ts";
 import { judgeReadiness, type Readiness } from "./metrics/readiness.ts";
+import type { SetAside } from "./spool/own_paths.ts";
 import { QUARANTINE_DIR, recordCreatedMs, SpoolDir } from "./spool/spool_dir.ts";
 import { Journal } from "./journal/journal.ts";
 import { runsCount, splitRuns } from "./journal/journal_runs.ts";
@@ -37,6 +40,8 @@ export const SHUTDOWN_UPLOAD_TIMEOUT_MS = 10_000;
 const FLUSH_CHECK_MS = 1_000;
 /** The journal's directory, inside the spool directory. */
 export const JOURNAL_DIR = "journal";
+/** A spool write error that says the disk is full (`ENOSPC`). */
+const DISK_FULL = /No space left|os error 28|ENOSPC/i;
 /** `/ready` probes the spool directory at most this often, in ms. */
 const SPOOL_PROBE_INTERVAL_MS = 1_000;
 
@@ -73,6 +78,8 @@ export class Relay {
   #spoolFiles = 0;
   /** Why the last attempt to write a record failed (cleared by the next success). */
   #spoolWriteError: string | undefined;
+  /** The journal's segments are being deleted to make room on a full disk. */
+  #shedding = false;
   /** The last probe of the spool directory by `/ready`. */
   #spoolProbe: { at: number; result: Promise<string | undefined> } | undefined;
   /** Every listener serves. */
@@ -84,7 +91,7 @@ export class Relay {
   /** Addresses the listeners are bound to, as `<protocol>/<port>`. */
   readonly listening: string[] = [];
 
-  readonly #lookupOwner: () => Promise<string | undefined>;
+  readonly #lookupOwner: () => Promise<{ account?: string | undefined; error?: string | undefined }>;
   readonly #tls: TlsTerminator | undefined;
 
   private constructor(
@@ -142,6 +149,7 @@ export class Relay {
         this.#spoolWriteError = error;
         metrics.spoolWriteErrors.inc();
         log.limited("error", "spool-write", "Cannot write a record to the spool; retrying", { error, attempt });
+        if (DISK_FULL.test(error)) void this.#shedJournal();
       },
     }, { count: config.spoolWorkers, compressionLevel: config.compressionLevel });
     this.#batcher = new Batcher({
@@ -177,7 +185,13 @@ export class Relay {
       return since === undefined ? 0 : (Date.now() - since) / 1000;
     };
     this.#pressure = new Pressure({
-      spoolBytes: () => this.#spoolBytes,
+      // What the spool's disk will hold: records, journal segments (on the same disk), and
+      // the bytes on their way to either. Raw bytes on their way to records are counted at
+      // their size: compressed they are smaller, so the bound holds, a little early.
+      // A record that cannot be written (a full or failing disk) holds intake back until one is.
+      spoolBytes: () =>
+        this.#spoolWriteError !== undefined ? Infinity : this.#spoolBytes + this.#worker.backlogBytes +
+          (this.#journal === undefined ? 0 : this.#journal.diskBytes + this.#journal.backlogBytes),
       spoolMaxBytes: config.spoolMaxSize,
       backlogBytes: () => this.#worker.backlogBytes,
       maxBacklogBytes: DEFAULT_MAX_BACKLOG_BYTES,
@@ -188,7 +202,7 @@ export class Relay {
     this.#ingest = ingest;
     for (const b of bound) {
       const info: ListenerInfo = {
-        label: `${b.format === "gelf" ? "gelf-" : ""}${b.kind}/${b.port}`,
+        label: listenerLabel(b),
         logGroup: `${config.groupPrefix}/${b.format}/${b.port}`,
         format: b.format,
       };
@@ -219,6 +233,11 @@ export class Relay {
         );
       }
     }
+    declareKnownSeries(metrics, {
+      listeners: bound.map((b) => ({ label: listenerLabel(b), kind: b.kind, format: b.format })),
+      streams: sink.sinks.map((s) => s.name),
+      tls: tls !== undefined,
+    });
   }
 
   /**
@@ -228,8 +247,9 @@ export class Relay {
    */
   static async start(config: Config, log: Logger): Promise<Relay> {
     const spool = new SpoolDir(config.spoolDir);
+    let setAside: SetAside[];
     try {
-      await spool.prepare();
+      setAside = await spool.prepare();
     } catch (error) {
       throw new StartupError(`${(error as Error).message} (--spool-dir)`);
     }
@@ -250,7 +270,7 @@ export class Relay {
         throw new StartupError(`Cannot listen on TLS port ${tlsPorts.join(", ")}: ${(error as Error).message}`);
       }
     }
-    const sink = await openSink(config);
+    const sink = await openSink(config, log);
     let bound: Bound[];
     try {
       bound = bindAll(config);
@@ -282,6 +302,7 @@ export class Relay {
     let relay: Relay;
     try {
       relay = new Relay(config, log, spool, sink, bound, tls, journal);
+      relay.#reportSetAside([...setAside, ...(journal?.setAside ?? [])]);
     } catch (error) {
       closeAll(bound);
       await journal?.close();
@@ -320,13 +341,18 @@ export class Relay {
     const config = this.#config;
     // Never blocks startup: records wait for the owner at most OWNER_TIMEOUT_MS. It is looked
     // up first, so that the journal's replay, which waits for the workers, is not waiting on it.
-    void this.#lookupOwner().then((account) => {
-      if (account === undefined && config.streams.length > 0) {
-        this.#log.warn("Cannot get the AWS account id from STS; records carry owner 000000000000");
+    void this.#lookupOwner().then(({ account, error }) => {
+      if (account === undefined && error !== undefined) {
+        this.#log.warn("Cannot get the AWS account id from STS; records carry owner 000000000000", {
+          error,
+          hint: "allow sts:GetCallerIdentity; in a private VPC, reach STS through an interface endpoint " +
+            "(its regional name, or AWS_ENDPOINT_URL_STS)",
+        });
       }
       this.#worker.setOwner(account ?? UNKNOWN_OWNER);
     });
-    const leftovers = await this.#spool.list();
+    const { records: leftovers, setAside } = await this.#spool.list();
+    this.#reportSetAside(setAside);
     for (const e of leftovers) this.#spoolBytes += e.bytes;
     this.#spoolFiles = leftovers.length;
     this.#uploader.add(leftovers, { verify: true });
@@ -339,6 +365,13 @@ export class Relay {
       this.#batcher.flushDue();
       const before = this.#journal?.flushBefore();
       if (before !== undefined) this.#batcher.flushBefore(before);
+      else if (this.#journal !== undefined && this.#journal.diskBytes > 0 && this.#pressure.reason() === "spool_full") {
+        // The bound is reached and the journal holds part of it: spooling the buffers and
+        // closing the segment lets the journal's bytes go (records are a fifth of them), not
+        // after --flush-interval and the segment's age.
+        this.#batcher.flushBefore(Date.now());
+        void this.#journal.closeSegment().catch(() => {});
+      }
       for (const l of this.#udp) l.tick();
       this.#updateGauges();
     }, Math.min(FLUSH_CHECK_MS, config.flushInterval * 1000));
@@ -523,6 +556,42 @@ export class Relay {
     log.info("kinesyslog stopped", { undeliveredRecords: this.#uploader.pendingRecords });
   }
 
+  /**
+   * The disk is full and a record cannot be written: when the journal holds the space, its
+   * closed segments are deleted (their events are in memory, on their way to the spool), or
+   * the journal would keep the disk full for good. Intake stays held back meanwhile (the
+   * spool cannot be written), so the journal does not fill the space again first.
+   */
+  async #shedJournal(): Promise<void> {
+    const journal = this.#journal;
+    if (journal === undefined || this.#shedding || journal.diskBytes === 0) return;
+    this.#shedding = true;
+    try {
+      const freed = await journal.shed();
+      if (freed === 0) return;
+      this.metrics.journalShedBytes.inc(freed);
+      this.#log.error(
+        "The disk is full and the journal holds the space the spool needs: deleted the journal's copy of " +
+          "messages waiting to be spooled (a crash before they are spooled loses them)",
+        { freedBytes: freed },
+      );
+    } finally {
+      this.#shedding = false;
+    }
+  }
+
+  /** Counts and logs entries of the spool or journal that were not the relay's and were moved aside. */
+  #reportSetAside(setAside: readonly SetAside[]): void {
+    for (const { path, movedTo, reason } of setAside) {
+      this.metrics.foreignFiles.inc({ reason });
+      this.#log.error("Found a file in the spool that the relay did not write; moved aside, not used", {
+        path,
+        movedTo,
+        reason,
+      });
+    }
+  }
+
   /** Counts and logs (rate-limited) a refused or failed connection to a metrics port. */
   #metricsProblem(listener: string, reason: string, error: string | undefined): void {
     const refused = reason === "connection_limit";
@@ -557,6 +626,11 @@ export class Relay {
   }
 }
 
+/** A listener's `listener` label: `<protocol>/<port>`, GELF ones `gelf-<protocol>/<port>`. */
+function listenerLabel(b: Bound): string {
+  return `${b.format === "gelf" ? "gelf-" : ""}${b.kind}/${b.port}`;
+}
+
 /** `host:port`, with an IPv6 host in brackets. */
 function hostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
@@ -567,28 +641,64 @@ interface Sink {
   sinks: NamedSink[];
   /** Closes every destination. */
   close(): void;
-  owner: () => Promise<string | undefined>;
+  /** The account id for the records' owner, or why it could not be had; nothing for local delivery. */
+  owner: () => Promise<{ account?: string | undefined; error?: string | undefined }>;
 }
 
 /**
  * The sink of the configuration. The AWS SDK is loaded only for `--stream`: it reads the
  * environment as it loads, and local delivery needs none of it.
  */
-async function openSink(config: Config): Promise<Sink> {
+async function openSink(config: Config, log: Logger): Promise<Sink> {
   if (config.outputDir !== undefined) {
     const sink = new DirSink(config.outputDir);
-    return { sinks: [{ name: "local", sink }], close: () => sink.close(), owner: () => Promise.resolve(undefined) };
+    return { sinks: [{ name: "local", sink }], close: () => sink.close(), owner: () => Promise.resolve({}) };
   }
   const aws = await import("./firehose/firehose_sink.ts");
   const sinks = config.streams.map((stream) => ({ name: stream, sink: new aws.FirehoseSink(stream, config) }));
   const close = () => sinks.forEach((s) => s.sink.close());
   try {
     for (const { sink } of sinks) await sink.region();
+    if (config.streamCheck) await checkStreams(sinks.map((s) => s.sink), log);
   } catch (error) {
     close();
-    throw new StartupError((error as Error).message);
+    throw error instanceof StartupError ? error : new StartupError((error as Error).message);
   }
   return { sinks, close, owner: () => aws.lookupAccountId(config) };
+}
+
+/**
+ * Asks Firehose about every `--stream` at once (`DescribeDeliveryStream`): one that does not
+ * exist stops the start (a relay that could never deliver must not look healthy); one the
+ * credentials may not describe, or that cannot be reached now, is logged and tried anyway.
+ */
+async function checkStreams(sinks: FirehoseSink[], log: Logger): Promise<void> {
+  const checks = await Promise.all(sinks.map(async (sink) => ({ stream: sink.stream, check: await sink.check() })));
+  for (const { stream, check } of checks) {
+    if (check.result === "not_found") {
+      throw new StartupError(
+        `Delivery stream '${stream}' does not exist in this region and account (DescribeDeliveryStream: ` +
+          `${check.error}); check --stream and --region, or skip this check with --no-stream-check`,
+      );
+    }
+    if (check.result === "ok") {
+      if (check.type !== "DirectPut") {
+        log.warn("The delivery stream's source is not Direct PUT: PutRecordBatch will be refused", {
+          stream,
+          type: check.type,
+        });
+      } else if (check.status !== "ACTIVE") {
+        log.warn("The delivery stream is not active yet; records wait in the spool", { stream, status: check.status });
+      }
+      continue;
+    }
+    log.warn(
+      check.result === "denied"
+        ? "May not describe the delivery stream (allow firehose:DescribeDeliveryStream to check it at start); going on"
+        : "Cannot check the delivery stream now; going on, records wait in the spool until it is reached",
+      { stream, error: check.error },
+    );
+  }
 }
 
 /** The PEM files of the TLS listeners; throws naming the flag and file that cannot be read. */

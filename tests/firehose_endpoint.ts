@@ -45,6 +45,8 @@ export interface Faults {
   expiredKeys: Set<string>;
   /** Records whose decoded data matches are refused with `InvalidArgumentException`. */
   rejectRecord: ((data: Uint8Array) => boolean) | undefined;
+  /** `DescribeDeliveryStream` is refused with `AccessDeniedException` (credentials without the permission). */
+  describeDenied: boolean;
 }
 
 /** A stream's quota, per second (https://docs.aws.amazon.com/firehose/latest/dev/limits.html). */
@@ -136,7 +138,10 @@ export class FirehoseEndpoint {
     delayMs: 0,
     expiredKeys: new Set(),
     rejectRecord: undefined,
+    describeDenied: false,
   };
+  /** `DescribeDeliveryStream` calls, by stream name. */
+  readonly describes: string[] = [];
   /** The credentials served at `/credentials`, each with an expiry an hour ahead. */
   credentials = { accessKeyId: "AKIDCONTAINER1", secretAccessKey: "secret1", token: "token1" };
   /** Access key ids of the PutRecordBatch calls, in order. */
@@ -240,6 +245,7 @@ export class FirehoseEndpoint {
       if (body.includes("Action=GetCallerIdentity")) return stsIdentity();
       return error(400, "UnknownOperationException", "unknown operation");
     }
+    if (target === "Firehose_20150804.DescribeDeliveryStream") return this.#describe(body);
     if (target !== "Firehose_20150804.PutRecordBatch") {
       return error(400, "UnknownOperationException", `unsupported target ${target}`);
     }
@@ -322,6 +328,29 @@ export class FirehoseEndpoint {
     return Response.json({ FailedPutCount: failed, Encrypted: false, RequestResponses: responses }, {
       headers: { "content-type": "application/x-amz-json-1.1" },
     });
+  }
+
+  /** `DescribeDeliveryStream`: an active Direct PUT stream, or the error Firehose gives. */
+  #describe(body: string): Response {
+    const name = (JSON.parse(body) as { DeliveryStreamName?: string }).DeliveryStreamName ?? "";
+    this.describes.push(name);
+    if (this.faults.describeDenied) {
+      return error(400, "AccessDeniedException", `not authorized to perform: firehose:DescribeDeliveryStream`);
+    }
+    if (!this.streams.includes(name)) {
+      return error(400, "ResourceNotFoundException", `Firehose ${name} under account ${TEST_ACCOUNT_ID} not found.`);
+    }
+    return Response.json({
+      DeliveryStreamDescription: {
+        DeliveryStreamName: name,
+        DeliveryStreamARN: `arn:aws:firehose:us-east-1:${TEST_ACCOUNT_ID}:deliverystream/${name}`,
+        DeliveryStreamStatus: "ACTIVE",
+        DeliveryStreamType: "DirectPut",
+        VersionId: "1",
+        Destinations: [],
+        HasMoreDestinations: false,
+      },
+    }, { headers: { "content-type": "application/x-amz-json-1.1" } });
   }
 }
 

@@ -12,6 +12,7 @@ import {
   makeCertificate,
   makeClientCertificate,
   readOutputDir,
+  runMain,
   scrape,
   sendStream,
   startLocalRelay,
@@ -314,15 +315,24 @@ Deno.test("SIGHUP reloads the certificates for new connections and keeps establi
     relay.signal("SIGHUP");
     await relay.waitFor(/Cannot reload the TLS certificates; the old ones stay in use/);
     assert(await tlsClient(tls, renewed.ca, "<13>after a failed reload\n"));
-    await eventually("delivered", async () => (await readOutputDir(`${dir}/out`)).length === 4);
+    // A certificate with a key that is not its own: refused, the pair in use stays.
+    await Deno.copyFile(renewed.cert, `${dir}/live.crt`);
+    await Deno.copyFile(old.key, `${dir}/live.key`);
+    relay.signal("SIGHUP");
+    await relay.waitFor(
+      /Cannot reload the TLS certificates; the old ones stay in use.*does not belong to the certificate/,
+    );
+    assert(await tlsClient(tls, renewed.ca, "<13>after a mismatched reload\n"));
+    await eventually("delivered", async () => (await readOutputDir(`${dir}/out`)).length === 5);
     assertEquals((await readOutputDir(`${dir}/out`)).map((e) => e.message).sort(), [
       "<13>after a failed reload",
+      "<13>after a mismatched reload",
       "<13>before the reload",
       "<13>established, after the reload",
       "<13>new connection, new certificate",
     ]);
     assertEquals(await scrape(metricsPort, "kinesyslog_tls_reloads_total", { result: "ok" }), 1);
-    assertEquals(await scrape(metricsPort, "kinesyslog_tls_reloads_total", { result: "error" }), 1);
+    assertEquals(await scrape(metricsPort, "kinesyslog_tls_reloads_total", { result: "error" }), 2);
   } finally {
     assertEquals(await relay.stop(), 0);
     await Deno.remove(dir, { recursive: true });
@@ -413,4 +423,23 @@ action(type="omfwd" target="127.0.0.1" port="${tls}" protocol="tcp" TCP_Framing=
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("a certificate and a key that are not a pair stop the relay at startup, saying so", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
+  try {
+    await Deno.mkdir(`${dir}/a`);
+    await Deno.mkdir(`${dir}/b`);
+    const a = await makeCertificate(`${dir}/a`);
+    const b = await makeCertificate(`${dir}/b`);
+    const { code, stderr } = await runMain([
+      "listen",
+      ...["--output-dir", `${dir}/out`, "--spool-dir", `${dir}/spool`, "--address", "127.0.0.1"],
+      ...["--tls-port", String(freePort()), "--cert", a.cert, "--key", b.key],
+    ], [dir]);
+    assertEquals(code, 1, stderr);
+    assert(stderr.includes("does not belong to the certificate"), stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

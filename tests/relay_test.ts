@@ -740,7 +740,11 @@ Deno.test("a full spool slows TCP senders and drops UDP (counted) until Firehose
     // spool, the 6 MiB worker backlog, one 4 MiB buffer, and the kernel's socket buffers).
     const total = 400_000;
     const flood = await TcpFlood.start(tcp, noisyLines(total, 1));
-    await eventually("the spool to fill", async () => await scrape(metricsPort, "kinesyslog_spool_bytes") >= 1_048_576);
+    // Full: records, journal and what is on its way to them reach the bound.
+    await eventually(
+      "the spool to fill",
+      async () => (await fetch(`http://127.0.0.1:${metricsPort}/ready`)).status === 503,
+    );
     // The sender is held back: nothing more is written for a while, well short of the total.
     await flood.stalled(500);
     const { written, bytes } = flood;

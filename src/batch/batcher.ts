@@ -54,8 +54,10 @@ export const DEFAULT_MAX_OPEN_BUFFERS = 10_000;
  */
 export const BUFFER_OVERHEAD_BYTES = 1_024;
 
-/** Why a buffer was flushed (the `reason` label of `kinesyslog_batches_flushed_total`). */
-export type FlushReason = "size" | "age" | "memory" | "open_buffers" | "journal" | "shutdown";
+/** Every reason a buffer is flushed for (the `reason` label of `kinesyslog_batches_flushed_total`). */
+export const FLUSH_REASONS = ["size", "age", "memory", "open_buffers", "journal", "shutdown"] as const;
+/** Why a buffer was flushed (`kinesyslog_batches_flushed_total{reason}`). */
+export type FlushReason = typeof FLUSH_REASONS[number];
 
 /** Weight of the newest observation in a running compression estimate. */
 export const ESTIMATE_WEIGHT = 0.3;

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { FirehoseClient, PutRecordBatchCommand } from "@aws-sdk/client-firehose";
+import { DescribeDeliveryStreamCommand, FirehoseClient, PutRecordBatchCommand } from "@aws-sdk/client-firehose";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import {
   DEFAULT_PUT_TIMEOUT_MS,
@@ -35,6 +35,27 @@ export interface AwsOptions {
 export const CONNECT_TIMEOUT_MS = 5_000;
 /** Longest wait for the account id at startup, in ms. */
 export const OWNER_TIMEOUT_MS = 3_000;
+/** Longest wait for `DescribeDeliveryStream` at startup, in ms. */
+export const STREAM_CHECK_TIMEOUT_MS = 10_000;
+
+/** What `DescribeDeliveryStream` said of a stream at startup. */
+export type StreamCheck =
+  | { result: "ok"; status: string; type: string }
+  | { result: "not_found" | "denied" | "error"; error: string };
+
+/**
+ * A short code for an error of the SDK: the service's error name, or for a failure to reach
+ * the service the system's code (`ECONNREFUSED`, `ETIMEDOUT`, `ENOTFOUND`, ...), where the
+ * error's name says only `Error`.
+ */
+export function errorCode(error: unknown): string {
+  const e = error as { name?: unknown; code?: unknown };
+  const name = typeof e?.name === "string" && e.name !== "" ? e.name : "Error";
+  if ((name === "Error" || name === "TypeError") && typeof e.code === "string" && /^E[A-Z0-9_]+$/.test(e.code)) {
+    return e.code;
+  }
+  return name;
+}
 
 /** Error names of a request Firehose refused as malformed: retrying it cannot help. */
 const INVALID_REQUEST = new Set(["InvalidArgumentException", "ValidationException", "SerializationException"]);
@@ -103,7 +124,7 @@ export class FirehoseSink implements RecordSink {
       );
     } catch (error) {
       const e = error as Error & { $metadata?: { httpStatusCode?: number } };
-      const code = e.name || "Error";
+      const code = errorCode(e);
       const status = e.$metadata?.httpStatusCode;
       const expired = EXPIRED_CREDENTIALS.test(code);
       if (expired && !this.#closed) {
@@ -124,6 +145,30 @@ export class FirehoseSink implements RecordSink {
     });
   }
 
+  /**
+   * Asks Firehose whether the stream exists and takes records (`DescribeDeliveryStream`).
+   * Never throws: what it could not learn is in the result.
+   */
+  async check(): Promise<StreamCheck> {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), STREAM_CHECK_TIMEOUT_MS);
+    try {
+      const { DeliveryStreamDescription: d } = await this.#client.send(
+        new DescribeDeliveryStreamCommand({ DeliveryStreamName: this.stream }),
+        { abortSignal: abort.signal },
+      );
+      return { result: "ok", status: d?.DeliveryStreamStatus ?? "UNKNOWN", type: d?.DeliveryStreamType ?? "UNKNOWN" };
+    } catch (error) {
+      const code = errorCode(error);
+      const message = `${code}: ${(error as Error).message}`;
+      if (code === "ResourceNotFoundException") return { result: "not_found", error: message };
+      if (/AccessDenied|UnauthorizedOperation|NotAuthorized/i.test(code)) return { result: "denied", error: message };
+      return { result: "error", error: message };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Closes the client's connections; idempotent. */
   close(): void {
     if (this.#closed) return;
@@ -133,18 +178,23 @@ export class FirehoseSink implements RecordSink {
 }
 
 /**
- * The AWS account id of the credentials in use, from STS `GetCallerIdentity`, or
- * `undefined` after {@linkcode OWNER_TIMEOUT_MS} or any error. Never throws.
+ * The AWS account id of the credentials in use, from STS `GetCallerIdentity`, or why it
+ * could not be had (after {@linkcode OWNER_TIMEOUT_MS} at most). Never throws. The SDK
+ * calls the regional STS endpoint of the region in use, or `AWS_ENDPOINT_URL_STS` (or
+ * `AWS_ENDPOINT_URL`) when set: a private VPC needs an STS interface endpoint there.
  */
-export async function lookupAccountId(options: AwsOptions): Promise<string | undefined> {
+export async function lookupAccountId(
+  options: AwsOptions,
+): Promise<{ account: string; error?: undefined } | { account?: undefined; error: string }> {
   const client = new STSClient(clientConfig(options, OWNER_TIMEOUT_MS));
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), OWNER_TIMEOUT_MS);
   try {
     const identity = await client.send(new GetCallerIdentityCommand({}), { abortSignal: abort.signal });
-    return identity.Account;
-  } catch {
-    return undefined;
+    return identity.Account === undefined ? { error: "no Account in the answer" } : { account: identity.Account };
+  } catch (error) {
+    const why = abort.signal.aborted ? `no answer within ${OWNER_TIMEOUT_MS} ms` : (error as Error).message;
+    return { error: `${errorCode(error)}: ${why}` };
   } finally {
     clearTimeout(timer);
     client.destroy();

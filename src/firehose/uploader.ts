@@ -19,6 +19,8 @@ export const RETRY_BASE_MS = 100;
 export const RETRY_CAP_MS = 30_000;
 /** Longest retry delay during the last delivery attempt at shutdown, in ms. */
 export const DRAIN_RETRY_CAP_MS = 500;
+/** Pause between attempts to delete delivered records whose files could not be deleted, in ms. */
+export const DELETE_RETRY_MS = 1_000;
 
 /** Options of {@linkcode Uploader}. */
 export interface UploaderOptions {
@@ -100,6 +102,10 @@ export class Uploader {
   #draining = false;
   /** When deliveries began failing with nothing delivered since; undefined while delivering. */
   #failingSince: number | undefined;
+  /** Delivered records whose files could not be deleted yet: name to bytes. */
+  readonly #undeleted = new Map<string, number>();
+  #deleteTimer: ReturnType<typeof setTimeout> | undefined;
+  #stopped = false;
 
   /** Creates an uploader; call {@linkcode Uploader.start}. */
   constructor(options: UploaderOptions) {
@@ -190,6 +196,14 @@ export class Uploader {
     this.#stopping = true;
     this.#signal();
     await this.#running;
+    this.#stopped = true;
+    clearTimeout(this.#deleteTimer);
+    if (this.#undeleted.size > 0) await this.#retryDeletes();
+    if (this.#undeleted.size > 0) {
+      this.#o.log.error("Delivered records could not be deleted; the next start sends them again", {
+        records: this.#undeleted.size,
+      });
+    }
   }
 
   async #loop(): Promise<void> {
@@ -252,6 +266,12 @@ export class Uploader {
         if (batch.length === 0) batch.push(p);
         break;
       }
+      // A record over a call's limit (a file that grew after it was listed) goes alone: read,
+      // it is found too large and set aside, instead of stopping every delivery behind it.
+      if (batch.length === 0 && p.bytes > MAX_BATCH_BYTES) {
+        batch.push(p);
+        break;
+      }
       if (batch.length >= MAX_BATCH_RECORDS || bytes + p.bytes > MAX_BATCH_BYTES) break;
       batch.push(p);
       bytes += p.bytes;
@@ -269,6 +289,11 @@ export class Uploader {
       try {
         data = await spool.read(p.name);
       } catch (error) {
+        if (error instanceof RangeError || (error as { code?: string }).code === "ELOOP") {
+          // Larger than any record, or a symlink planted in its place: not the relay's.
+          await this.#quarantine(p, (error as Error).message, "damaged");
+          continue;
+        }
         log.error("Cannot read spooled record; leaving it for the next start", {
           record: p.name,
           error: (error as Error).message,
@@ -277,15 +302,16 @@ export class Uploader {
         continue;
       }
       if (data.length > MAX_RECORD_BYTES || data.length === 0) {
-        await this.#quarantine(p, `record of ${data.length} bytes is outside 1..${MAX_RECORD_BYTES}`);
+        await this.#quarantine(p, `record of ${data.length} bytes is outside 1..${MAX_RECORD_BYTES}`, "damaged");
         continue;
       }
       if (p.verify) {
-        const damage = checkRecord(data);
-        if (damage !== undefined) {
-          await this.#quarantine(p, damage, "damaged");
+        const check = checkRecord(data);
+        if ("damage" in check) {
+          await this.#quarantine(p, check.damage, "damaged");
           continue;
         }
+        p.events = check.events;
         p.verify = false;
       }
       records.push({ name: p.name, data });
@@ -347,6 +373,9 @@ export class Uploader {
     }
     let delivered = 0;
     let deliveredBytes = 0;
+    let deliveredEvents = 0;
+    let undeleted = 0;
+    let undeletedBytes = 0;
     let throttled = 0;
     let throttledBytes: number | undefined;
     const now = this.#now();
@@ -354,10 +383,14 @@ export class Uploader {
       const p = sent[i]!;
       const result = results[i]!;
       if (result.ok) {
-        await spool.remove(p.name);
         this.#forget(p);
         delivered++;
         deliveredBytes += p.bytes;
+        deliveredEvents += p.events ?? 0;
+        if (!(await this.#remove(p))) {
+          undeleted++;
+          undeletedBytes += p.bytes;
+        }
         continue;
       }
       p.attempts++;
@@ -392,11 +425,61 @@ export class Uploader {
     }
     metrics.recordsDelivered.inc({ stream }, delivered);
     metrics.deliveredBytes.inc({ stream }, deliveredBytes);
+    metrics.eventsDelivered.inc({ stream }, deliveredEvents);
     if (delivered > 0) {
       this.#failingSince = undefined;
       metrics.lastDelivery.set(now / 1000);
-      this.#o.onRemoved?.(deliveredBytes, delivered);
+      const removed = delivered - undeleted;
+      if (removed > 0) this.#o.onRemoved?.(deliveredBytes - undeletedBytes, removed);
     }
+  }
+
+  /**
+   * Deletes a delivered record's file. When it cannot be deleted (a read-only or failing
+   * disk), the record is remembered as delivered, never sent again by this run, and its
+   * deletion retried every {@linkcode DELETE_RETRY_MS}. Returns whether it is gone.
+   */
+  async #remove(p: Pending): Promise<boolean> {
+    try {
+      await this.#o.spool.remove(p.name);
+      return true;
+    } catch (error) {
+      this.#undeleted.set(p.name, p.bytes);
+      this.#o.metrics.spoolDeleteErrors.inc();
+      this.#o.log.limited("error", "spool-delete", "Cannot delete a delivered record; it is not sent again, retrying", {
+        record: p.name,
+        error: (error as Error).message,
+        undeleted: this.#undeleted.size,
+      });
+      this.#deleteTimer ??= setTimeout(() => void this.#retryDeletes(), DELETE_RETRY_MS);
+      return false;
+    }
+  }
+
+  /** Retries deleting delivered records whose files could not be deleted. */
+  async #retryDeletes(): Promise<void> {
+    this.#deleteTimer = undefined;
+    let bytes = 0;
+    let records = 0;
+    for (const [name, size] of [...this.#undeleted]) {
+      try {
+        await this.#o.spool.remove(name);
+      } catch {
+        break;
+      }
+      this.#undeleted.delete(name);
+      bytes += size;
+      records++;
+    }
+    if (records > 0) this.#o.onRemoved?.(bytes, records);
+    if (this.#undeleted.size > 0 && !this.#stopped) {
+      this.#deleteTimer = setTimeout(() => void this.#retryDeletes(), DELETE_RETRY_MS);
+    }
+  }
+
+  /** Delivered records whose files could not be deleted yet (sent again after a restart). */
+  get undeletedRecords(): number {
+    return this.#undeleted.size;
   }
 
   /** Sets a record aside: `invalid` when Firehose refused it, `damaged` when the file is not a record. */

@@ -50,8 +50,10 @@ Deno.test("Uploader sends oldest first in calls within 500 records and 4 MiB", a
     const order = endpoint.records.slice(0, 1_100).map((r) => new TextDecoder().decode(r));
     assertEquals(order, small.map((_, i) => `small-${i}`), "oldest first");
     // A file is deleted once the response is back, a moment after the endpoint kept it.
-    while ((await spool.list()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    assertEquals((await spool.list()).length, 0, "delivered records are deleted");
+    while ((await spool.list()).records.length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assertEquals((await spool.list()).records.length, 0, "delivered records are deleted");
   } finally {
     await close();
   }
@@ -67,7 +69,12 @@ Deno.test("Uploader quarantines a record over 1,024,000 bytes and delivers the r
     while (endpoint.records.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assertEquals(endpoint.records.map((r) => r[0]), [1, 3]);
     assertEquals([...Deno.readDirSync(`${spool.dir}/quarantine`)].map((f) => f.name), [entries[1]!.name]);
-    assertEquals((await metrics.recordsQuarantined.get()).values[0]!.value, 1);
+    assertEquals((await metrics.corruptFiles.get()).values[0]!.value, 1);
+    assertEquals(
+      (await metrics.recordsQuarantined.get()).values[0]?.value ?? 0,
+      0,
+      "not counted as refused by Firehose",
+    );
   } finally {
     await close();
   }

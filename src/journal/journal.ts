@@ -29,6 +29,7 @@
 import type { EventFormat } from "../batch/event_buffer.ts";
 import { BlockWriter, type DecodedSegment, decodeSegment, SEGMENT_MAGIC } from "./journal_format.ts";
 import type { Runs } from "./journal_runs.ts";
+import { moveAside, notRegular, ownDirectory, readOwnFile, type SetAside } from "../spool/own_paths.ts";
 
 /** Default `--fsync-interval`, in ms. */
 export const DEFAULT_FSYNC_INTERVAL_MS = 1_000;
@@ -109,9 +110,16 @@ export class Journal {
   /** Deletions of released segments under way. */
   readonly #deleting = new Set<Promise<void>>();
   #closed = false;
+  /** Close the current segment at the next write, whatever its size and age. */
+  #closeNow = false;
   #diskBytes = 0;
   /** Names of the segments left by the previous run, oldest first, to replay. */
   readonly leftovers: string[];
+  /**
+   * Entries named like segments (or the journal directory itself) that the relay did not
+   * write, found at open and moved to the quarantine directory: never followed or truncated.
+   */
+  readonly setAside: SetAside[] = [];
 
   private constructor(options: JournalOptions, leftovers: string[]) {
     this.#o = {
@@ -126,15 +134,24 @@ export class Journal {
 
   /** Creates the directories, lists the leftover segments, and starts a new segment. */
   static async open(options: JournalOptions): Promise<Journal> {
-    await Deno.mkdir(options.dir, { recursive: true });
     await Deno.mkdir(options.quarantineDir, { recursive: true });
+    const setAside: SetAside[] = [];
+    const dir = await ownDirectory(options.dir);
+    if (dir !== undefined) setAside.push(dir);
     const names: string[] = [];
+    let last = 0;
     for await (const item of Deno.readDir(options.dir)) {
-      if (item.isFile && SEGMENT_NAME.test(item.name)) names.push(item.name);
+      if (!SEGMENT_NAME.test(item.name)) continue;
+      // Numbers go on after every name found, planted ones too.
+      last = Math.max(last, parseInt(item.name, 10));
+      const path = `${options.dir}/${item.name}`;
+      const reason = notRegular(await Deno.lstat(path));
+      if (reason === undefined) names.push(item.name);
+      else setAside.push(await moveAside(path, options.quarantineDir, reason));
     }
     names.sort();
     const journal = new Journal(options, names);
-    const last = names.length === 0 ? 0 : parseInt(names[names.length - 1]!, 10);
+    journal.setAside.push(...setAside);
     journal.#current = journal.#allocate(last + 1);
     journal.#lastSync = journal.#o.now();
     const tick = Math.min(WRITE_INTERVAL_MS, journal.#o.fsyncIntervalMs);
@@ -210,12 +227,14 @@ export class Journal {
 
   /** Reads a leftover segment (a damaged one decodes up to the damage). */
   async readLeftover(name: string): Promise<DecodedSegment & { bytes: number }> {
-    const path = `${this.#o.dir}/${name}`;
-    const { size } = await Deno.stat(path);
-    if (size > MAX_LEFTOVER_BYTES) {
-      return { blocks: [], goodBytes: 0, damage: `${size} bytes, more than a segment can be`, bytes: size };
+    let data: Uint8Array;
+    try {
+      data = await readOwnFile(`${this.#o.dir}/${name}`, MAX_LEFTOVER_BYTES);
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      return { blocks: [], goodBytes: 0, damage: `${error.message}: not a segment`, bytes: 0 };
     }
-    return { ...decodeSegment(await Deno.readFile(path)), bytes: size };
+    return { ...decodeSegment(data), bytes: data.length };
   }
 
   /**
@@ -226,6 +245,30 @@ export class Journal {
     const path = `${this.#o.dir}/${name}`;
     if (damaged) await Deno.rename(path, `${this.#o.quarantineDir}/journal-${this.#o.now()}-${name}`);
     else await Deno.remove(path);
+  }
+
+  /**
+   * Deletes the files of the closed segments, keeping their counts: a way out when the disk
+   * is full and the spool cannot write the records those segments wait for (without it, a
+   * journal that filled the disk holds itself there for good). Every event they hold is in
+   * memory, on its way to the spool; until it is spooled, a crash loses it. The segment being
+   * written is closed at its next write, so that it can go too. Returns the bytes freed.
+   */
+  async shed(): Promise<number> {
+    this.#closeNow = true;
+    let freed = 0;
+    for (const s of this.#segments.values()) {
+      if (s.closedAt === undefined || s.bytes === 0) continue;
+      try {
+        await Deno.remove(`${this.#o.dir}/${s.name}`);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) continue;
+      }
+      this.#diskBytes -= s.bytes;
+      freed += s.bytes;
+      s.bytes = 0;
+    }
+    return freed;
   }
 
   /**
@@ -329,7 +372,18 @@ export class Journal {
   #rotationDue(): boolean {
     const s = this.#current;
     const used = s.bytes > 0 || this.#writer.length > 0;
+    if (used && this.#closeNow) return true;
     return s.bytes >= this.#o.segmentBytes || (used && this.#o.now() - s.openedAt >= this.#o.segmentAgeMs);
+  }
+
+  /**
+   * Closes the segment being written now rather than at its size or age, so that it can be
+   * deleted as soon as its events are in the spool (the spool's bound is reached and the
+   * journal holds part of it). Resolves once it is closed, written and fsynced.
+   */
+  closeSegment(): Promise<void> {
+    this.#closeNow = true;
+    return this.#kick(true);
   }
 
   /**
@@ -337,6 +391,7 @@ export class Journal {
    * bytes; blocks ended from now on belong to the next segment.
    */
   #rotate(): void {
+    this.#closeNow = false;
     const old = this.#current;
     if (this.#writer.length > 0) {
       if (this.#unwritten !== undefined) throw new Error("journal rotation with bytes unwritten");
@@ -362,14 +417,25 @@ export class Journal {
     return segment;
   }
 
-  /** Creates a segment's file with its magic, durably (the directory is fsynced too). */
+  /**
+   * Creates a segment's file with its magic, durably (the directory is fsynced too). The file
+   * is new (`O_EXCL`): an entry planted under its name since the journal was opened is moved
+   * aside, never followed or truncated.
+   */
   async #create(segment: Segment): Promise<Deno.FsFile> {
     const path = `${this.#o.dir}/${segment.name}`;
-    const options = { write: true, create: true, truncate: true };
-    // The directory may have been removed under the relay: make it again rather than fail forever.
+    const options = { write: true, createNew: true };
     const file = await Deno.open(path, options).catch(async (error) => {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-      await Deno.mkdir(this.#o.dir, { recursive: true });
+      if (error instanceof Deno.errors.AlreadyExists) {
+        const info = await Deno.lstat(path);
+        const moved = await moveAside(path, this.#o.quarantineDir, notRegular(info) ?? "foreign_name");
+        this.#o.onError?.(`${path} was not the journal's (${moved.reason}); moved to ${moved.movedTo}`, 1);
+      } else if (error instanceof Deno.errors.NotFound) {
+        // The directory was removed under the relay: make it again rather than fail forever.
+        await ownDirectory(this.#o.dir);
+      } else {
+        throw error;
+      }
       return await Deno.open(path, options);
     });
     try {
@@ -378,6 +444,8 @@ export class Journal {
       await syncDir(this.#o.dir);
     } catch (error) {
       file.close();
+      // A full disk: the file is made again at the next attempt (it is new each time).
+      await Deno.remove(path).catch(() => {});
       throw error;
     }
     segment.bytes = SEGMENT_MAGIC.length;

@@ -133,3 +133,43 @@ Deno.test("Journal: bytes are written at 256 KiB without waiting for the fsync t
     assert(size > 1_000_000, `segment holds ${size} bytes`);
   });
 });
+
+Deno.test("Journal: shed() deletes closed segments and keeps their counts; closeSegment() closes the one written", async () => {
+  await withJournal({}, async (dir, open) => {
+    const journal = await open();
+    const a = append(journal, "10.0.0.1", "a", "b");
+    await journal.closeSegment();
+    const b = append(journal, "10.0.0.1", "c");
+    await journal.sync();
+    assertEquals(await files(`${dir}/journal`), ["000000000001.ksj", "000000000002.ksj"]);
+    const before = journal.diskBytes;
+    const freed = await journal.shed();
+    assertEquals(await files(`${dir}/journal`), ["000000000002.ksj"], "the closed segment went, the open one stayed");
+    assertEquals(journal.diskBytes, before - freed);
+    assert(freed > 0);
+    // Its events are spooled later: releasing them is no error, and the other segment is kept.
+    journal.release(a);
+    await journal.sync();
+    assertEquals(await files(`${dir}/journal`), ["000000000002.ksj"]);
+    journal.release(b);
+    await journal.closeSegment();
+    await journal.sync();
+    assertEquals(await files(`${dir}/journal`), [], "closed and released: deleted");
+    assertEquals(journal.diskBytes, 0);
+  });
+});
+
+Deno.test("Journal: a symlink planted where the next segment goes is moved aside, never written through", async () => {
+  await withJournal({}, async (dir, open) => {
+    await Deno.mkdir(`${dir}/journal`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/target`, "precious");
+    await Deno.symlink(`${dir}/target`, `${dir}/journal/000000000001.ksj`);
+    const journal = await open();
+    assertEquals(journal.setAside.map((s) => s.reason), ["symlink"]);
+    assertEquals(journal.leftovers, []);
+    append(journal, "10.0.0.1", "a");
+    await journal.sync();
+    assertEquals(await Deno.readTextFile(`${dir}/target`), "precious");
+    assert(!Deno.lstatSync(`${dir}/journal/${(await files(`${dir}/journal`))[0]}`).isSymlink);
+  });
+});

@@ -26,8 +26,10 @@ export const MAX_JOURNAL_BACKLOG_BYTES = 8 * 1_048_576;
  */
 export const DEFAULT_MAX_BACKLOG_BYTES = 6 * 1_048_576;
 
+/** Why intake is held back (a UDP message dropped then counts under the same reason). */
+export const PRESSURE_REASONS = ["spool_full", "worker_backlog", "journal_backlog"] as const;
 /** Why intake is held back. */
-export type PressureReason = "spool_full" | "worker_backlog" | "journal_backlog";
+export type PressureReason = typeof PRESSURE_REASONS[number];
 
 /** How often a blocked reader looks again, in ms. */
 const POLL_MS = 20;

@@ -20,6 +20,7 @@
 import { Buffer } from "node:buffer";
 import { Duplex } from "node:stream";
 import tls from "node:tls";
+import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import { type ClientAuthMode, type ClientVerdict, judgeClient } from "./client_auth.ts";
 import type { ConnInput } from "./conn_input.ts";
 
@@ -199,6 +200,7 @@ export class TlsTerminator {
 }
 
 function secureContext(material: TlsMaterial, policy: ClientPolicy): tls.SecureContext {
+  checkPair(material);
   try {
     return tls.createSecureContext({
       cert: material.cert,
@@ -207,6 +209,31 @@ function secureContext(material: TlsMaterial, policy: ClientPolicy): tls.SecureC
     });
   } catch (error) {
     throw new TypeError(`Cannot use the certificate and key: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Throws unless the key is the private half of the certificate's public key. Measured on
+ * Deno 2.9.6: `createSecureContext` takes a mismatched pair without a word, and every
+ * handshake then fails with "unsupported protocol".
+ */
+function checkPair(material: TlsMaterial): void {
+  let cert: X509Certificate;
+  let key: KeyObject;
+  try {
+    cert = new X509Certificate(material.cert);
+  } catch (error) {
+    throw new TypeError(`Cannot read the certificate: ${(error as Error).message}`);
+  }
+  try {
+    key = createPrivateKey(material.key);
+  } catch (error) {
+    throw new TypeError(`Cannot read the private key: ${(error as Error).message}`);
+  }
+  if (!cert.checkPrivateKey(key)) {
+    throw new TypeError(
+      `The private key does not belong to the certificate (subject ${cert.subject.replace(/\n/g, ", ")})`,
+    );
   }
 }
 

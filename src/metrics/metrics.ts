@@ -127,14 +127,30 @@ export class Metrics {
     "Failed attempts to write a record to the spool (retried)",
     [],
   );
+  /** Failed attempts to delete a delivered record's file. */
+  readonly spoolDeleteErrors = this.#counter(
+    "kinesyslog_spool_delete_errors_total",
+    "Failed attempts to delete a delivered record (retried; the record is not sent again)",
+    [],
+  );
+  /** Entries in the spool or journal that the relay did not write, moved aside. */
+  readonly foreignFiles = this.#counter(
+    "kinesyslog_foreign_files_total",
+    "Entries named like spool records or journal segments that the relay did not write (symlink, not_regular, foreign_name, oversize, empty), moved to the quarantine directory",
+    ["reason"],
+  );
   /** Records in the spool. */
   readonly spoolFiles = this.#gauge("kinesyslog_spool_files", "Records waiting in the spool", []);
   /** Bytes in the spool. */
-  readonly spoolBytes = this.#gauge("kinesyslog_spool_bytes", "Bytes waiting in the spool", []);
+  readonly spoolBytes = this.#gauge(
+    "kinesyslog_spool_bytes",
+    "Record bytes waiting in the spool (the bound, kinesyslog_spool_limit_bytes, counts these plus kinesyslog_journal_bytes)",
+    [],
+  );
   /** The bound on the spool (`--spool-max-size`). */
   readonly spoolLimitBytes = this.#gauge(
     "kinesyslog_spool_limit_bytes",
-    "The bound on the spool (--spool-max-size): when kinesyslog_spool_bytes reaches it, intake is held back",
+    "The bound on the spool (--spool-max-size): when kinesyslog_spool_bytes plus kinesyslog_journal_bytes reach it, intake is held back",
     [],
   );
   /** Raw bytes buffered in memory or waiting for the worker. */
@@ -150,6 +166,12 @@ export class Metrics {
   ]);
   /** Records delivered. */
   readonly recordsDelivered = this.#counter("kinesyslog_records_delivered_total", "Records delivered", ["stream"]);
+  /** Events delivered, inside the records delivered. */
+  readonly eventsDelivered = this.#counter(
+    "kinesyslog_events_delivered_total",
+    "Events (messages) in the records Firehose accepted",
+    ["stream"],
+  );
   /** Record bytes delivered. */
   readonly deliveredBytes = this.#counter("kinesyslog_delivered_bytes_total", "Record bytes delivered", ["stream"]);
   /** Records that failed, by error code (each is retried). */
@@ -243,6 +265,12 @@ export class Metrics {
   readonly journalBacklogBytes = this.#gauge(
     "kinesyslog_journal_backlog_bytes",
     "Journal bytes encoded in memory and not yet written",
+    [],
+  );
+  /** Journal bytes deleted to make room for the spool on a full disk. */
+  readonly journalShedBytes = this.#counter(
+    "kinesyslog_journal_shed_bytes_total",
+    "Journal segment bytes deleted before their messages were spooled, to make room for the spool on a full disk (a crash before they are spooled loses them)",
     [],
   );
   /** Failed journal writes or fsyncs. */

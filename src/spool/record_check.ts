@@ -12,31 +12,36 @@ import { recordEvents } from "../decode/record_events.ts";
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
- * Why `data` is not a whole record (gzip with a good CRC, UTF-8, JSON shaped like a record),
- * or `undefined` when it is.
+ * Why `data` is not a whole record (one gzip member with a good CRC, UTF-8, JSON shaped like
+ * a record), or the number of its events when it is.
  *
  * @example
  * ```ts
- * checkRecord(new TextEncoder().encode("not gzip")); // "not gzip: ..."
+ * checkRecord(new TextEncoder().encode("not gzip")); // { damage: "not gzip: ..." }
  * ```
  */
-export function checkRecord(data: Uint8Array): string | undefined {
+export function checkRecord(data: Uint8Array): { damage: string } | { events: number } {
   let json: Uint8Array;
   try {
     json = gunzipSync(data);
   } catch (error) {
-    return `not gzip: ${(error as Error).message}`;
+    return { damage: `not gzip: ${(error as Error).message}` };
+  }
+  // gunzip reads members one after another; the relay writes exactly one. The last member's
+  // trailer holds its own length (mod 2^32): when it is not the whole length, there were more.
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  if (view.getUint32(data.length - 4, true) !== json.length % 2 ** 32) {
+    return { damage: "not one gzip member: more data follows its end" };
   }
   let text: string;
   try {
     text = decoder.decode(json);
   } catch {
-    return "not UTF-8 text";
+    return { damage: "not UTF-8 text" };
   }
   try {
-    recordEvents(text);
+    return { events: recordEvents(text).length };
   } catch (error) {
-    return `not a record: ${(error as Error).message}`;
+    return { damage: `not a record: ${(error as Error).message}` };
   }
-  return undefined;
 }

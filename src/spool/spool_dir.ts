@@ -12,10 +12,17 @@
  *   sink wrote it). A record Firehose rejects as invalid is moved to `<dir>/quarantine/`.
  * - Recovery: at startup, `*.tmp` files (a write cut short by a crash) are removed and every
  *   complete record is queued for delivery, oldest first. Only names and sizes are read at
- *   startup, never the records themselves.
+ *   startup, never the records themselves. A write that fails removes its `.tmp` file.
+ * - Nothing in the spool is followed out of it (`own_paths.ts`): entries are judged by
+ *   `lstat`, records read with `O_NOFOLLOW`. An entry named like a record that the relay
+ *   would not have written (a symlink, not a regular file, a name it does not make, empty or
+ *   over 1,024,000 bytes) is moved to the quarantine directory when the spool is listed, so
+ *   it neither blocks delivery nor counts toward `--spool-max-size`.
  *
  * @module
  */
+import { MAX_RECORD_BYTES } from "../batch/record_builder.ts";
+import { moveAside, notRegular, ownDirectory, readOwnFile, type SetAside } from "./own_paths.ts";
 
 /** Suffix of a complete record file. */
 export const RECORD_SUFFIX = ".json.gz";
@@ -29,6 +36,19 @@ export interface SpoolEntry {
   name: string;
   /** Size in bytes. */
   bytes: number;
+  /** Events in the record, when known (records left by an earlier run learn it when checked). */
+  events?: number;
+}
+
+/** Names the relay gives records: `<ms, 13 digits>-<sequence>-<8 hex digits>.json.gz`. */
+const RECORD_NAME = /^\d{13}-\d{9,}-[0-9a-f]{8}\.json\.gz$/;
+
+/** What {@linkcode SpoolDir.list} found. */
+export interface SpoolListing {
+  /** Complete records, oldest first. */
+  records: SpoolEntry[];
+  /** Entries named like records that the relay did not write, now in the quarantine directory. */
+  setAside: SetAside[];
 }
 
 let sequence = 0;
@@ -48,13 +68,18 @@ export class SpoolDir {
    * Creates the directory (and its quarantine), removes leftover temporary files, and
    * proves it is writable; throws with the path and the cause when it is not.
    */
-  async prepare(): Promise<void> {
+  async prepare(): Promise<SetAside[]> {
     try {
-      await Deno.mkdir(`${this.dir}/${QUARANTINE_DIR}`, { recursive: true });
+      await Deno.mkdir(this.dir, { recursive: true });
+      const quarantine = await ownDirectory(`${this.dir}/${QUARANTINE_DIR}`);
       for await (const item of Deno.readDir(this.dir)) {
-        if (item.isFile && item.name.endsWith(TMP_SUFFIX)) await Deno.remove(`${this.dir}/${item.name}`);
+        // A symlink named like a temporary file is removed as a link: its target is untouched.
+        if ((item.isFile || item.isSymlink) && item.name.endsWith(TMP_SUFFIX)) {
+          await Deno.remove(`${this.dir}/${item.name}`);
+        }
       }
       await this.probe();
+      return quarantine === undefined ? [] : [quarantine];
     } catch (error) {
       throw new Error(`Cannot use spool directory '${this.dir}': ${(error as Error).message}`);
     }
@@ -70,13 +95,19 @@ export class SpoolDir {
       const tmp = `${this.dir}/${name}${TMP_SUFFIX}`;
       const file = await Deno.open(tmp, { write: true, createNew: true });
       try {
-        let written = 0;
-        while (written < data.length) written += await file.write(data.subarray(written));
-        await file.sync();
-      } finally {
-        file.close();
+        try {
+          let written = 0;
+          while (written < data.length) written += await file.write(data.subarray(written));
+          await file.sync();
+        } finally {
+          file.close();
+        }
+        await Deno.rename(tmp, `${this.dir}/${name}`);
+      } catch (error) {
+        // A full or failing disk: the half-written file must not stay (the write is retried).
+        await Deno.remove(tmp).catch(() => {});
+        throw error;
       }
-      await Deno.rename(tmp, `${this.dir}/${name}`);
       entries.push({ name, bytes: data.length });
     }
     if (entries.length > 0) await this.#syncDir();
@@ -90,24 +121,39 @@ export class SpoolDir {
     await Deno.remove(probe);
   }
 
-  /** Complete records, oldest first. */
-  async list(): Promise<SpoolEntry[]> {
-    const entries: SpoolEntry[] = [];
+  /**
+   * Complete records, oldest first; entries named like records that the relay would not have
+   * written are moved to the quarantine directory and reported.
+   */
+  async list(): Promise<SpoolListing> {
+    const records: SpoolEntry[] = [];
+    const setAside: SetAside[] = [];
     for await (const item of Deno.readDir(this.dir)) {
-      if (!item.isFile || !item.name.endsWith(RECORD_SUFFIX)) continue;
+      if (!item.name.endsWith(RECORD_SUFFIX)) continue;
+      const path = `${this.dir}/${item.name}`;
       try {
-        const info = await Deno.stat(`${this.dir}/${item.name}`);
-        entries.push({ name: item.name, bytes: info.size });
+        const info = await Deno.lstat(path);
+        const reason = notRegular(info) ??
+          (!RECORD_NAME.test(item.name)
+            ? "foreign_name"
+            : info.size === 0
+            ? "empty"
+            : info.size > MAX_RECORD_BYTES
+            ? "oversize"
+            : undefined);
+        if (reason === undefined) records.push({ name: item.name, bytes: info.size });
+        else setAside.push(await moveAside(path, `${this.dir}/${QUARANTINE_DIR}`, reason));
       } catch (error) {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
       }
     }
-    return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    records.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return { records, setAside };
   }
 
-  /** The bytes of one record. */
+  /** The bytes of one record, never through a symlink; throws for a file larger than a record. */
   read(name: string): Promise<Uint8Array> {
-    return Deno.readFile(`${this.dir}/${name}`);
+    return readOwnFile(`${this.dir}/${name}`, MAX_RECORD_BYTES);
   }
 
   /** Deletes a delivered record; a record already gone is not an error. */

@@ -83,7 +83,11 @@ async function handle(message: ToWorker): Promise<void> {
         const write = (async () => {
           const entries = [];
           try {
-            for (const record of built.records) entries.push(...(await writeWithRetry(dir, record.data)));
+            for (const record of built.records) {
+              for (const entry of await writeWithRetry(dir, record.data)) {
+                entries.push({ ...entry, events: record.events });
+              }
+            }
             const carried = built.carried && { ...built.carried, format, logGroup, logStream, firstAt };
             reply({
               type: "spooled",

@@ -1,0 +1,106 @@
+/**
+ * What ships in `contrib/`: the Prometheus alerting rules and the Grafana dashboard use only
+ * metrics the relay exports, and their PromQL is valid (`promtool`, from Debian's
+ * `prometheus` package, installed by `.ci/run`; those tests are skipped where it is missing).
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { Metrics } from "../src/metrics/metrics.ts";
+
+const CONTRIB = new URL("../contrib/", import.meta.url).pathname;
+const ALERTS = `${CONTRIB}prometheus/alerts.yml`;
+const DASHBOARD = `${CONTRIB}grafana/kinesyslog.json`;
+
+const PROMTOOL = (() => {
+  try {
+    return new Deno.Command("promtool", { args: ["--version"], stdout: "null", stderr: "null" }).outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+if (!PROMTOOL) console.log("promtool is not installed (Debian: prometheus): the promtool checks are skipped");
+
+/** Every PromQL expression of the dashboard, by panel. */
+function dashboardExpressions(): { panel: string; expr: string }[] {
+  const dashboard = JSON.parse(Deno.readTextFileSync(DASHBOARD)) as {
+    panels: { title: string; targets: { expr: string }[] }[];
+    templating: { list: { query?: unknown }[] };
+  };
+  const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => ({ panel: p.title, expr: t.expr })));
+  for (const v of dashboard.templating.list) {
+    const query = (v.query as { query?: string } | undefined)?.query;
+    // Grafana's `label_values(<selector>, <label>)` asks Prometheus for the selector's series.
+    if (query !== undefined) {
+      exprs.push({ panel: "variable", expr: query.replace(/^label_values\((.+), *\w+\)$/, "$1") });
+    }
+  }
+  return exprs;
+}
+
+/** The metric names in `text`: the relay's own and the process metrics it exports. */
+function metricNames(text: string): Set<string> {
+  return new Set(text.match(/\b(?:kinesyslog|process)_[a-z0-9_]+\b/g) ?? []);
+}
+
+/** Every name the relay's registry renders, histogram series included. */
+async function exportedNames(): Promise<Set<string>> {
+  const names = new Set<string>();
+  for (const metric of await new Metrics().registry.getMetricsAsJSON()) {
+    names.add(metric.name);
+    if (String(metric.type) === "histogram") {
+      for (const s of ["_bucket", "_sum", "_count"]) names.add(metric.name + s);
+    }
+  }
+  return names;
+}
+
+Deno.test("the alerting rules and the dashboard use only metrics the relay exports", async () => {
+  const exported = await exportedNames();
+  const alerts = metricNames(await Deno.readTextFile(ALERTS));
+  const dashboard = metricNames(dashboardExpressions().map((e) => e.expr).join("\n"));
+  assert(alerts.size >= 10 && dashboard.size >= 20, `${alerts.size} and ${dashboard.size} metrics used`);
+  for (const [file, used] of [["alerts.yml", alerts], ["kinesyslog.json", dashboard]] as const) {
+    const unknown = [...used].filter((name) => !exported.has(name));
+    assertEquals(unknown, [], `${file} uses metrics the relay does not export`);
+  }
+  // Names the relay renders only for labels it has (counters at 0): spelled as exported.
+  assert(exported.has("kinesyslog_events_delivered_total") && exported.has("kinesyslog_spool_limit_bytes"));
+});
+
+async function promtool(args: string[], cwd = CONTRIB): Promise<string> {
+  const out = await new Deno.Command("promtool", { args, cwd }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert(out.success, `promtool ${args.join(" ")}:\n${text}`);
+  return text;
+}
+
+Deno.test({
+  name: "promtool: the alerting rules are valid and fire on the first drop, as exported from 0",
+  ignore: !PROMTOOL,
+  fn: async () => {
+    assert((await promtool(["check", "rules", ALERTS])).includes("SUCCESS"));
+    assert((await promtool(["test", "rules", "alerts_test.yml"], `${CONTRIB}prometheus`)).includes("SUCCESS"));
+  },
+});
+
+Deno.test({
+  name: "promtool: every query of the dashboard is valid PromQL",
+  ignore: !PROMTOOL,
+  fn: async () => {
+    // Grafana's variables as Prometheus would see them once substituted.
+    const rules = dashboardExpressions().map(({ expr }, i) =>
+      `      - record: dashboard:query_${i}\n        expr: ${
+        JSON.stringify(expr.replaceAll("$__rate_interval", "5m").replaceAll("$instance", ".*"))
+      }`
+    );
+    const dir = await Deno.makeTempDir({ prefix: "kinesyslog-contrib-" });
+    try {
+      await Deno.writeTextFile(
+        `${dir}/dashboard.yml`,
+        `groups:\n  - name: dashboard\n    rules:\n${rules.join("\n")}\n`,
+      );
+      assert((await promtool(["check", "rules", `${dir}/dashboard.yml`])).includes(`${rules.length} rules found`));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -1,0 +1,151 @@
+/**
+ * What the relay checks before it says it started, and what it says when a check fails:
+ * `main.ts listen` as a subprocess against the local Firehose endpoint.
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { withEndpoint } from "./fault_helpers.ts";
+import { TEST_ACCOUNT_ID } from "./firehose_endpoint.ts";
+import { awsTestEnv, eventually, freePort, RelayProcess, scrape, sendTcp, startFirehoseRelay } from "./harness.ts";
+import { fetchMetrics } from "./prometheus.ts";
+
+Deno.test("a --stream that does not exist stops the start, saying so; --no-stream-check skips the check", async () => {
+  await withEndpoint(async (dir, endpoint) => {
+    const args = ["--stream", "nosuch-stream", "--tcp-port", String(freePort()), "--tls-port", "0"];
+    const relay = RelayProcess.spawn([
+      ...["listen", "--stream", "logs", "--endpoint-url", endpoint.url, "--spool-dir", `${dir}/spool`],
+      ...["--address", "127.0.0.1", ...args],
+    ], { dirs: [dir], env: awsTestEnv(endpoint.url) });
+    assertEquals(await relay.exited(), 1);
+    const said = relay.lines.join("\n");
+    assert(said.includes("Delivery stream 'nosuch-stream' does not exist"), said);
+    assert(said.includes("--no-stream-check"), said);
+    assert(!said.includes("kinesyslog started"), said);
+    assert(endpoint.describes.includes("nosuch-stream") && endpoint.describes.includes("logs"));
+
+    const skipped = await startFirehoseRelay(dir, endpoint.url, `${dir}/spool`, [...args, "--no-stream-check"]);
+    try {
+      await skipped.waitFor(/kinesyslog started/);
+    } finally {
+      assertEquals(await skipped.stop(), 0);
+    }
+    assertEquals(endpoint.describes.filter((n) => n === "nosuch-stream").length, 1, "not asked again");
+  });
+});
+
+Deno.test("credentials that may not describe the stream: a warning, then delivery as usual", async () => {
+  await withEndpoint(async (dir, endpoint) => {
+    endpoint.faults.describeDenied = true;
+    const tcp = freePort();
+    const relay = await startFirehoseRelay(dir, endpoint.url, `${dir}/spool`, [
+      ...["--tcp-port", String(tcp), "--tls-port", "0", "--flush-interval", "0.2"],
+    ]);
+    try {
+      await relay.waitFor(/kinesyslog started/);
+      assert(relay.lines.some((l) => l.includes("May not describe the delivery stream") && l.includes("AccessDenied")));
+      await sendTcp(tcp, "<13>after the warning\n");
+      await eventually("delivered", () => endpoint.events().length === 1);
+      assertEquals(endpoint.events()[0]!.owner, TEST_ACCOUNT_ID);
+    } finally {
+      assertEquals(await relay.stop(), 0);
+    }
+  });
+});
+
+Deno.test("STS out of reach: records carry owner 000000000000 and the warning says why", async () => {
+  await withEndpoint(async (dir, endpoint) => {
+    const tcp = freePort();
+    // STS at a port where nothing listens (as a private VPC without an STS endpoint).
+    const env = { ...awsTestEnv(endpoint.url), AWS_ENDPOINT_URL_STS: `http://127.0.0.1:${freePort()}` };
+    const relay = await startFirehoseRelay(dir, endpoint.url, `${dir}/spool`, [
+      ...["--tcp-port", String(tcp), "--tls-port", "0", "--flush-interval", "0.2"],
+    ], env);
+    try {
+      const warning = await relay.waitFor(/Cannot get the AWS account id from STS/);
+      assert(warning.includes("ECONNREFUSED"), warning);
+      assert(warning.includes("AWS_ENDPOINT_URL_STS"), warning);
+      await sendTcp(tcp, "<13>owner unknown\n");
+      await eventually("delivered", () => endpoint.events().length === 1);
+      assertEquals(endpoint.events()[0]!.owner, "000000000000");
+    } finally {
+      assertEquals(await relay.stop(), 0);
+    }
+  });
+});
+
+Deno.test("network errors are counted by what happened (ECONNREFUSED), not as Error", async () => {
+  await withEndpoint(async (dir, endpoint) => {
+    const [tcp, metricsPort] = [freePort(), freePort()];
+    const relay = await startFirehoseRelay(dir, endpoint.url, `${dir}/spool`, [
+      ...["--tcp-port", String(tcp), "--tls-port", "0", "--flush-interval", "0.2"],
+      ...["--prometheus-port", String(metricsPort)],
+    ]);
+    try {
+      await relay.waitFor(/kinesyslog started/);
+      await endpoint.stop();
+      await sendTcp(tcp, "<13>while Firehose is unreachable\n");
+      await eventually(
+        "the refused call counted",
+        async () =>
+          await scrape(metricsPort, "kinesyslog_put_record_batch_calls_total", { result: "ECONNREFUSED" }) > 0,
+      );
+      assertEquals(await scrape(metricsPort, "kinesyslog_put_record_batch_calls_total", { result: "Error" }), 0);
+      endpoint.start();
+      await eventually("delivered once back", () => endpoint.events().length === 1, 45_000);
+    } finally {
+      assertEquals(await relay.stop(), 0);
+    }
+  });
+});
+
+Deno.test("every series with labels known at start is exported at 0 before any traffic", async () => {
+  await withEndpoint(async (dir, endpoint) => {
+    const [udp, tcp, gelf, metricsPort] = [freePort(), freePort(), freePort(), freePort()];
+    const relay = await startFirehoseRelay(dir, endpoint.url, `${dir}/spool`, [
+      ...["--udp-port", String(udp), "--tcp-port", String(tcp), "--gelf-udp-port", String(gelf), "--tls-port", "0"],
+      ...["--flush-interval", "0.2", "--prometheus-port", String(metricsPort)],
+    ]);
+    try {
+      const families = await fetchMetrics(metricsPort);
+      /** The value of the series with exactly these labels; undefined when it is not exported. */
+      const value = (name: string, labels: Record<string, string>) =>
+        families.get(name)?.samples.find((s) =>
+          Object.keys(s.labels).length === Object.keys(labels).length &&
+          Object.entries(labels).every(([k, v]) => s.labels[k] === v)
+        )?.value;
+      const expected: [string, Record<string, string>][] = [
+        ["kinesyslog_messages_dropped_total", { listener: `udp/${udp}`, reason: "spool_full" }],
+        ["kinesyslog_messages_dropped_total", { listener: `tcp/${tcp}`, reason: "unfinished" }],
+        ["kinesyslog_messages_dropped_total", { listener: `gelf-udp/${gelf}`, reason: "decompress_error" }],
+        ["kinesyslog_messages_dropped_total", { listener: "all", reason: "oversize_record" }],
+        ["kinesyslog_messages_received_total", { listener: `tcp/${tcp}` }],
+        ["kinesyslog_udp_kernel_drops_total", { listener: `udp/${udp}` }],
+        ["kinesyslog_connections_refused_total", { listener: `tcp/${tcp}`, reason: "connection_limit" }],
+        ["kinesyslog_connection_errors_total", { listener: `tcp/${tcp}`, reason: "evicted" }],
+        ["kinesyslog_batches_flushed_total", { reason: "open_buffers" }],
+        ["kinesyslog_foreign_files_total", { reason: "symlink" }],
+        ["kinesyslog_corrupt_files_total", { kind: "spool" }],
+        ["kinesyslog_records_delivered_total", { stream: "logs" }],
+        ["kinesyslog_events_delivered_total", { stream: "logs" }],
+        ["kinesyslog_throttles_total", { stream: "logs" }],
+        ["kinesyslog_put_record_batch_calls_total", { result: "ok", stream: "logs" }],
+        ["kinesyslog_spool_delete_errors_total", {}],
+      ];
+      for (const [name, labels] of expected) {
+        assertEquals(value(name, labels), 0, `${name}${JSON.stringify(labels)}`);
+      }
+      assertEquals(
+        value("kinesyslog_messages_dropped_total", { listener: `udp/${udp}`, reason: "unfinished" }),
+        undefined,
+      );
+
+      await sendTcp(tcp, Array.from({ length: 250 }, (_, i) => `<13>event ${i}\n`).join(""));
+      await eventually("delivered", () => endpoint.events().length === 250);
+      await eventually(
+        "events delivered counted",
+        async () => await scrape(metricsPort, "kinesyslog_events_delivered_total", { stream: "logs" }) === 250,
+      );
+    } finally {
+      assertEquals(await relay.stop(), 0);
+    }
+  });
+});

@@ -19,6 +19,7 @@ import { DEFAULT_MAX_BACKLOG_BYTES, Pressure } from "./listen/pressure.ts";
 import { StreamListener } from "./listen/stream_listener.ts";
 import { type TlsMaterial, TlsTerminator } from "./listen/tls_terminator.ts";
 import { UdpListener } from "./listen/udp_listener.ts";
+import { UdpReceiver } from "./listen/udp_receiver.ts";
 import { SourceFilter } from "./listen/source_filter.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics/metrics.ts";
@@ -55,7 +56,7 @@ export class StartupError extends Error {
 }
 
 type Bound =
-  | { kind: "udp"; format: EventFormat; port: number; socket: Deno.DatagramConn }
+  | { kind: "udp"; format: EventFormat; port: number; receiver: UdpReceiver }
   | { kind: "tcp" | "tls"; format: EventFormat; port: number; listener: Deno.Listener };
 
 /** A running relay. */
@@ -211,7 +212,14 @@ export class Relay {
         const maxMessageBytes = config.maxMessageSize;
         const handler = b.format === "gelf" ? new GelfDatagrams({ info, ingest, maxMessageBytes }) : undefined;
         this.#udp.push(
-          new UdpListener({ socket: b.socket, info, ingest, maxMessageBytes, allowFrom, ...(handler && { handler }) }),
+          new UdpListener({
+            receiver: b.receiver,
+            info,
+            ingest,
+            maxMessageBytes,
+            allowFrom,
+            ...(handler && { handler }),
+          }),
         );
       } else {
         this.#streams.push(
@@ -273,7 +281,7 @@ export class Relay {
     const sink = await openSink(config, log);
     let bound: Bound[];
     try {
-      bound = bindAll(config);
+      bound = await bindAll(config);
     } catch (error) {
       sink.close();
       throw error;
@@ -722,12 +730,12 @@ async function readPem(flag: string, path: string): Promise<string> {
   return text;
 }
 
-function bindAll(config: Config): Bound[] {
+async function bindAll(config: Config): Promise<Bound[]> {
   const bound: Bound[] = [];
   const hostname = config.address;
-  const attempt = (kind: string, port: number, bind: () => Bound) => {
+  const attempt = async (kind: string, port: number, bind: () => Bound | Promise<Bound>) => {
     try {
-      bound.push(bind());
+      bound.push(await bind());
     } catch (error) {
       closeAll(bound);
       const why = error instanceof Deno.errors.AddrInUse ? "address already in use" : (error as Error).message;
@@ -743,17 +751,18 @@ function bindAll(config: Config): Bound[] {
   ]] as const;
   for (const [format, name, udpPorts, tcpPorts, tlsPorts] of formats) {
     for (const port of udpPorts) {
-      attempt(`${name}UDP`, port, () => ({
+      // Received by a worker of its own (udp_receive_worker.ts), bound there.
+      await attempt(`${name}UDP`, port, async () => ({
         kind: "udp",
         format,
         port,
-        socket: Deno.listenDatagram({ transport: "udp", hostname, port }),
+        receiver: await UdpReceiver.bind(hostname, port),
       }));
     }
     // TLS runs over a plain TCP listener too, through node:tls (see tls_terminator.ts).
     for (const [kind, ports] of [["tcp", tcpPorts], ["tls", tlsPorts]] as const) {
       for (const port of ports) {
-        attempt(`${name}${kind.toUpperCase()}`, port, () => ({
+        await attempt(`${name}${kind.toUpperCase()}`, port, () => ({
           kind,
           format,
           port,
@@ -768,7 +777,7 @@ function bindAll(config: Config): Bound[] {
 function closeAll(bound: Bound[]): void {
   for (const b of bound) {
     try {
-      if (b.kind === "udp") b.socket.close();
+      if (b.kind === "udp") void b.receiver.close();
       else b.listener.close();
     } catch { /* already closed */ }
   }

@@ -33,7 +33,7 @@ export interface GelfDatagramsOptions {
  *
  * @example
  * ```ts
- * new UdpListener({ socket, info, ingest, maxMessageBytes, handler: new GelfDatagrams({ info, ingest, maxMessageBytes }) });
+ * new UdpListener({ receiver, info, ingest, maxMessageBytes, handler: new GelfDatagrams({ info, ingest, maxMessageBytes }) });
  * ```
  */
 export class GelfDatagrams implements DatagramHandler {

@@ -1,12 +1,10 @@
 import { datagramMessage } from "../framing/datagram.ts";
-import { sourceAddress } from "./address.ts";
 import type { Ingest, ListenerInfo } from "./ingest.ts";
-import { ACCEPT_ERROR_PAUSE_MS } from "./stream_listener.ts";
 import type { SourceFilter } from "./source_filter.ts";
 import { readUdpDrops } from "./udp_drops.ts";
+import type { DatagramPack, UdpReceiver } from "./udp_receiver.ts";
 
-/** Largest UDP payload (RFC 768: a 16-bit length, less the 8-byte UDP header). */
-export const MAX_DATAGRAM_BYTES = 65_527;
+export { MAX_DATAGRAM_BYTES } from "./udp_receive_protocol.ts";
 
 /**
  * What a UDP listener does with each datagram (syslog by default; see `gelf_datagrams.ts`).
@@ -23,8 +21,8 @@ export interface DatagramHandler {
 
 /** Options of {@linkcode UdpListener}. */
 export interface UdpListenerOptions {
-  /** A bound UDP socket. */
-  socket: Deno.DatagramConn;
+  /** A bound UDP socket, received on by its own worker. */
+  receiver: UdpReceiver;
   /** Names for records and metrics. */
   info: ListenerInfo;
   /** Where messages go. */
@@ -39,13 +37,14 @@ export interface UdpListenerOptions {
 
 /**
  * Receives syslog over UDP (RFC 5426): one datagram, one message, nothing shared between
- * senders; or GELF, with another {@linkcode DatagramHandler}. The loop reads as fast as it can into one reused buffer: the message is copied
- * into its batch at once, so the kernel's receive buffer drains quickly.
+ * senders; or GELF, with another {@linkcode DatagramHandler}. A worker drains the socket
+ * (`udp_receive_worker.ts`), so the kernel's receive buffer empties while this thread works;
+ * the datagrams come here in packs, and each message is copied into its batch at once.
  */
 export class UdpListener {
   readonly #o: UdpListenerOptions;
   readonly #handler: DatagramHandler;
-  #serving: Promise<void> | undefined;
+  #started = false;
   #closed = false;
   /** The kernel's drop count of this port when last read. */
   #kernelDrops: number | undefined;
@@ -62,7 +61,7 @@ export class UdpListener {
    */
   tick(): void {
     this.#handler.tick?.();
-    const drops = readUdpDrops((this.#o.socket.addr as Deno.NetAddr).port);
+    const drops = readUdpDrops(this.#o.receiver.port);
     if (drops === undefined) return;
     const { ingest, info } = this.#o;
     if (this.#kernelDrops !== undefined && drops > this.#kernelDrops) {
@@ -83,8 +82,8 @@ export class UdpListener {
 
   /** Starts the receive loop; it ends when the socket is closed. */
   serve(): void {
-    this.#kernelDrops ??= readUdpDrops((this.#o.socket.addr as Deno.NetAddr).port);
-    if (this.#kernelDrops === undefined && this.#serving === undefined) {
+    this.#kernelDrops ??= readUdpDrops(this.#o.receiver.port);
+    if (this.#kernelDrops === undefined && !this.#started) {
       const { ingest, info } = this.#o;
       ingest.log.warn("Cannot count datagrams the kernel drops on a full receive buffer", {
         listener: info.label,
@@ -92,44 +91,41 @@ export class UdpListener {
         watch: "netstat -su (receive buffer errors) on the host",
       });
     }
-    this.#serving ??= this.#receive();
+    if (this.#started) return;
+    this.#started = true;
+    const { ingest, info } = this.#o;
+    this.#o.receiver.start({
+      onPack: (pack) => this.#take(pack),
+      onError: (error) => {
+        ingest.metrics.connectionErrors.inc({ listener: info.label, reason: "receive_error" });
+        ingest.log.limited("error", `udp-${info.label}`, "Cannot receive a datagram", { listener: info.label, error });
+      },
+    });
   }
 
-  /** Closes the socket and waits for the loop to end; idempotent. */
+  /** Closes the socket and takes in what its worker still had; idempotent. */
   async close(): Promise<void> {
-    if (!this.#closed) {
-      this.#closed = true;
-      try {
-        this.#o.socket.close();
-      } catch { /* already closed */ }
-    }
-    await this.#serving;
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#o.receiver.close();
     this.#handler.close?.();
   }
 
-  async #receive(): Promise<void> {
-    const { socket, info, ingest, allowFrom } = this.#o;
+  /** Takes a pack of datagrams from the worker. */
+  #take(pack: DatagramPack): void {
+    const { info, ingest, allowFrom } = this.#o;
     const handler = this.#handler;
-    const buffer = new Uint8Array(MAX_DATAGRAM_BYTES + 1);
-    while (!this.#closed) {
-      let received: [Uint8Array, Deno.Addr];
-      try {
-        received = await socket.receive(buffer);
-      } catch (error) {
-        if (this.#closed || error instanceof Deno.errors.BadResource) return;
-        ingest.metrics.connectionErrors.inc({ listener: info.label, reason: "receive_error" });
-        ingest.log.limited("error", `udp-${info.label}`, "Cannot receive a datagram", {
-          listener: info.label,
-          error: (error as Error).message,
-        });
-        await new Promise((resolve) => setTimeout(resolve, ACCEPT_ERROR_PAUSE_MS));
-        continue;
-      }
-      const [datagram, addr] = received;
-      const source = sourceAddress(addr);
-      if (allowFrom.allows(source)) handler.handle(datagram, source, Date.now());
+    const { data, ends, from, sources, receivedMs } = pack;
+    if (pack.dropped > 0) ingest.dropped(info, "-", "receive_queue_full", pack.dropped);
+    let start = 0;
+    for (let i = 0; i < ends.length; i++) {
+      const end = ends[i]!;
+      const source = sources[from[i]!]!;
+      if (allowFrom.allows(source)) handler.handle(data.subarray(start, end), source, receivedMs);
       else ingest.dropped(info, source, "not_allowed");
+      start = end;
     }
+    this.#o.receiver.done(pack);
   }
 }
 

@@ -1,0 +1,92 @@
+/**
+ * The main thread's side of a UDP receive worker (`udp_receive_worker.ts`): binds a UDP
+ * socket in its own worker and hands over what it receives, in packs.
+ *
+ * @module
+ */
+import type { FromReceiver, ToReceiver } from "./udp_receive_protocol.ts";
+
+/** Datagrams received together; see {@linkcode FromReceiver}. */
+export type DatagramPack = Extract<FromReceiver, { type: "datagrams" }>;
+
+/** What the receiver tells its listener. */
+export interface ReceiverEvents {
+  /** A pack of datagrams; call {@linkcode UdpReceiver.done} once it is processed. */
+  onPack(pack: DatagramPack): void;
+  /** A receive failed (the worker goes on after a pause). */
+  onError(error: string): void;
+}
+
+/** A UDP socket received on by a worker of its own. */
+export class UdpReceiver {
+  readonly #worker: Worker;
+  #events: ReceiverEvents | undefined;
+  /** Packs that came before {@linkcode UdpReceiver.start}. */
+  readonly #early: DatagramPack[] = [];
+  readonly #closed = Promise.withResolvers<void>();
+
+  private constructor(worker: Worker, readonly port: number) {
+    this.#worker = worker;
+  }
+
+  /**
+   * Binds `hostname:port` in a new worker; throws `Deno.errors.AddrInUse` or an `Error` with
+   * the system's message when it cannot.
+   */
+  static async bind(hostname: string, port: number): Promise<UdpReceiver> {
+    const worker = new Worker(new URL("./udp_receive_worker.ts", import.meta.url), { type: "module" });
+    const bound = Promise.withResolvers<UdpReceiver>();
+    worker.onmessage = (event: MessageEvent<FromReceiver>) => {
+      const message = event.data;
+      if (message.type === "bound") {
+        const receiver = new UdpReceiver(worker, message.port);
+        worker.onmessage = (e: MessageEvent<FromReceiver>) => receiver.#receive(e.data);
+        bound.resolve(receiver);
+      } else if (message.type === "bind_error") {
+        worker.terminate();
+        bound.reject(message.addressInUse ? new Deno.errors.AddrInUse(message.error) : new Error(message.error));
+      }
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      worker.terminate();
+      bound.reject(new Error(`UDP receive worker failed: ${event.message}`));
+    };
+    worker.postMessage({ type: "bind", hostname, port } satisfies ToReceiver);
+    return await bound.promise;
+  }
+
+  /** Starts handing packs to `events` (those received since binding first). */
+  start(events: ReceiverEvents): void {
+    this.#events = events;
+    for (const pack of this.#early.splice(0)) events.onPack(pack);
+  }
+
+  /** The main thread is done with `pack`: its bytes no longer count against the worker's bound. */
+  done(pack: DatagramPack): void {
+    this.#worker.postMessage({ type: "ack", bytes: pack.data.length } satisfies ToReceiver);
+  }
+
+  /** Closes the socket; resolves once the last pack was handed over and the worker ended. */
+  async close(): Promise<void> {
+    this.#worker.postMessage({ type: "close" } satisfies ToReceiver);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.#closed.promise, new Promise((resolve) => (timer = setTimeout(resolve, 1_000)))]);
+    clearTimeout(timer);
+    this.#worker.terminate();
+  }
+
+  #receive(message: FromReceiver): void {
+    switch (message.type) {
+      case "datagrams":
+        if (this.#events === undefined) this.#early.push(message);
+        else this.#events.onPack(message);
+        return;
+      case "receive_error":
+        this.#events?.onError(message.error);
+        return;
+      case "closed":
+        this.#closed.resolve();
+    }
+  }
+}

@@ -1,0 +1,73 @@
+import { assert, assertEquals } from "../../tests/assert.ts";
+import { MAX_QUEUED_BYTES } from "./udp_receive_worker.ts";
+import { type DatagramPack, UdpReceiver } from "./udp_receiver.ts";
+
+async function send(port: number, datagrams: Uint8Array[], paceEvery = 64): Promise<void> {
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  try {
+    for (const [i, d] of datagrams.entries()) {
+      await socket.send(d, { transport: "udp", hostname: "127.0.0.1", port });
+      if (i % paceEvery === paceEvery - 1) await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  } finally {
+    socket.close();
+  }
+}
+
+Deno.test("UdpReceiver hands over every datagram, in order, with its source, and closes", async () => {
+  const receiver = await UdpReceiver.bind("127.0.0.1", 0);
+  const got: string[] = [];
+  const sources = new Set<string>();
+  receiver.start({
+    onPack(pack) {
+      let start = 0;
+      for (const [i, end] of pack.ends.entries()) {
+        got.push(new TextDecoder().decode(pack.data.subarray(start, end)));
+        sources.add(pack.sources[pack.from[i]!]!);
+        start = end;
+      }
+      receiver.done(pack);
+    },
+    onError: (error) => assert(false, error),
+  });
+  const sent = Array.from({ length: 5_000 }, (_, i) => `<13>datagram ${i}`);
+  await send(receiver.port, sent.map((s) => new TextEncoder().encode(s)));
+  const deadline = Date.now() + 10_000;
+  while (got.length < sent.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  await receiver.close();
+  assertEquals(got, sent);
+  assertEquals([...sources], ["127.0.0.1"]);
+});
+
+Deno.test("UdpReceiver: packs the main thread has not finished are bounded; past the bound drops are counted", async () => {
+  const receiver = await UdpReceiver.bind("127.0.0.1", 0);
+  const packs: DatagramPack[] = [];
+  let dropped = 0;
+  // The main thread never finishes a pack: the worker may queue MAX_QUEUED_BYTES, no more.
+  receiver.start({ onPack: (pack) => void (packs.push(pack), dropped += pack.dropped), onError: () => {} });
+  const size = 8_192;
+  const count = Math.ceil((MAX_QUEUED_BYTES * 1.5) / size);
+  await send(receiver.port, Array.from({ length: count }, () => new Uint8Array(size)), 16);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  await receiver.close();
+  const queued = packs.reduce((n, p) => n + p.data.length, 0);
+  assert(queued <= MAX_QUEUED_BYTES, `${queued} bytes queued`);
+  assert(dropped > 0, "drops counted");
+  assert(queued / size + dropped <= count, `${queued / size} + ${dropped} of ${count}`);
+});
+
+Deno.test("UdpReceiver: a port in use is refused as AddrInUse", async () => {
+  const taken = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = (taken.addr as Deno.NetAddr).port;
+    let error: unknown;
+    try {
+      await UdpReceiver.bind("127.0.0.1", port);
+    } catch (e) {
+      error = e;
+    }
+    assert(error instanceof Deno.errors.AddrInUse, String(error));
+  } finally {
+    taken.close();
+  }
+});

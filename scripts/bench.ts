@@ -8,7 +8,8 @@
  * (BENCH_TRACE=1 prints the timeline of spooled events per case.)
  *
  * `deno task bench --edge` runs the cases at the limits of the edge instead (`bench_edge.ts`);
- * `deno task bench --quota`, delivery at the Firehose quota (`bench_quota.ts`).
+ * `deno task bench --quota`, delivery at the Firehose quota (`bench_quota.ts`);
+ * `deno task bench --peer rsyslog`, the TCP case beside rsyslog on the same load (`bench_peer.ts`).
  *
  * `deno task bench --soak MINUTES` runs the soak instead: sustained TCP load for that long
  * against the local Firehose endpoint with faults (10% record failures, 503s, periods of
@@ -21,6 +22,7 @@ import { deflateSync } from "node:zlib";
 import { decodeRecord, FirehoseEndpoint } from "../tests/firehose_endpoint.ts";
 import { benchEdge } from "./bench_edge.ts";
 import { generator, message } from "./bench_messages.ts";
+import { rsyslogInstalled, runRsyslog } from "./bench_peer.ts";
 import { benchQuota } from "./bench_quota.ts";
 import { awsTestEnv, freePort, makeCertificate, RelayProcess, scrape, startFirehoseRelay } from "../tests/harness.ts";
 
@@ -458,6 +460,70 @@ async function soak(minutes: number, dir: string): Promise<void> {
   }
 }
 
+/** Sends case `c` over TCP to `port` (its connections at once); resolves with the messages sent. */
+async function sendTcpCase(c: Case, port: number): Promise<number> {
+  const { bytes, count } = block(c);
+  const perConnection = Math.ceil(Math.round(c.messages * scale) / count / c.connections);
+  await Promise.all(Array.from({ length: c.connections }, async () => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    for (let i = 0; i < perConnection; i++) await writeAll(conn, bytes);
+    conn.close();
+  }));
+  return perConnection * count * c.connections;
+}
+
+/**
+ * `--peer rsyslog`: the TCP case of issue 17 (4 connections, 200-byte RFC 5424) into rsyslog
+ * and into the relay, one after the other in one run, and the ratios (`bench_peer.ts`).
+ */
+async function peer(name: string, dir: string): Promise<void> {
+  if (name !== "rsyslog") {
+    console.log(`--peer: only rsyslog is supported, not '${name}'`);
+    Deno.exitCode = 2;
+    return;
+  }
+  if (!rsyslogInstalled()) {
+    console.log("--peer rsyslog: skipped, rsyslogd is not installed (Debian: apt-get install rsyslog)");
+    return;
+  }
+  const c = CASES.find((c) => c.name === "TCP, 4 connections, RFC 5424, 200 B")!;
+  const rsyslogDir = await Deno.makeTempDir({ dir, prefix: "rsyslog-" });
+  const theirs = await runRsyslog(rsyslogDir, (port) => sendTcpCase(c, port));
+  const tls = await makeCertificate(dir);
+  const r = await run(c, dir, tls);
+  const ours = {
+    delivered: r.delivered,
+    rate: r.rate,
+    overall: r.delivered / r.seconds,
+    cpuPerMillion: r.cpuSeconds / (r.delivered / 1e6),
+    peakRssMb: r.peakRssMb,
+  };
+  const n = (x: number) => Math.round(x).toLocaleString("en-US");
+  console.log(
+    `Command: \`deno task bench --peer rsyslog\`; ${
+      new Date().toISOString().slice(0, 10)
+    }; ${navigator.hardwareConcurrency} cores, ` +
+      `Deno ${Deno.version.deno}; ${c.name}, ${
+        n(Math.round(c.messages * scale))
+      } messages; the load generator shares the cores.`,
+  );
+  console.log("");
+  console.log("| | delivered | messages/s (10-90%) | overall | CPU s per 1M msgs | peak RSS MB |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+  for (const [who, x] of [["rsyslog (imtcp, omfile zipLevel 6)", theirs], ["kinesyslog", ours]] as const) {
+    console.log(
+      `| ${who} | ${n(x.delivered)} | ${n(x.rate)} | ${n(x.overall)} | ${x.cpuPerMillion.toFixed(1)} | ${
+        x.peakRssMb.toFixed(0)
+      } |`,
+    );
+  }
+  console.log(
+    `| ratio (kinesyslog / rsyslog) | | x${(ours.rate / theirs.rate).toFixed(2)} | x${
+      (ours.overall / theirs.overall).toFixed(2)
+    } | x${(ours.cpuPerMillion / theirs.cpuPerMillion).toFixed(2)} | |`,
+  );
+}
+
 const dir = await Deno.makeTempDir({ prefix: "kinesyslog-bench-" });
 if (args.has("--quota")) {
   try {
@@ -470,6 +536,14 @@ if (args.has("--quota")) {
 if (args.has("--edge")) {
   try {
     await benchEdge(dir, only);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  Deno.exit();
+}
+if (args.has("--peer")) {
+  try {
+    await peer(Deno.args[Deno.args.indexOf("--peer") + 1] ?? "", dir);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -4,8 +4,6 @@ import type { SourceFilter } from "./source_filter.ts";
 import { readUdpDrops } from "./udp_drops.ts";
 import type { DatagramPack, UdpReceiver } from "./udp_receiver.ts";
 
-export { MAX_DATAGRAM_BYTES } from "./udp_receive_protocol.ts";
-
 /**
  * What a UDP listener does with each datagram (syslog by default; see `gelf_datagrams.ts`).
  * `datagram` is a view into a reused buffer: copy what must outlive the call.

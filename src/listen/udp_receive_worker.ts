@@ -10,8 +10,8 @@
  * 50,000/s where `Deno.listenDatagram` delivered 94,954).
  *
  * Datagrams are copied into packs (up to {@linkcode PACK_DATAGRAMS} datagrams or
- * {@linkcode PACK_BYTES}), handed over without copying every {@linkcode PACK_INTERVAL_MS} or
- * when full. Packs the main thread has not finished with are bounded by
+ * {@linkcode PACK_BYTES}); a pack is handed over (a copy of what it holds, transferred) once
+ * full or every {@linkcode PACK_INTERVAL_MS}. Packs the main thread has not finished with are bounded by
  * {@linkcode MAX_QUEUED_BYTES}: past it, datagrams are dropped here and counted (they would
  * otherwise be dropped, uncounted, by the kernel).
  *
@@ -37,9 +37,9 @@ let dropped = 0;
 const pack = new Uint8Array(PACK_BYTES);
 let used = 0;
 let ends: number[] = [];
-/** Per datagram, its source's index in `sources` (a sender's address is sent once per pack). */
+/** Per datagram, its source's index among the pack's sources (an address is sent once per pack). */
 let from: number[] = [];
-let sources: string[] = [];
+/** The pack's sources, in order of first appearance, and their indexes. */
 let sourceIndex = new Map<string, number>();
 let firstAt = 0;
 
@@ -49,6 +49,7 @@ function reply(message: FromReceiver, transfer: Transferable[] = []): void {
 
 function flush(): void {
   if (ends.length === 0 && dropped === 0) return;
+  const sources = [...sourceIndex.keys()];
   const data = pack.slice(0, used);
   const ending = Uint32Array.from(ends);
   const source = Uint32Array.from(from);
@@ -60,7 +61,6 @@ function flush(): void {
   used = 0;
   ends = [];
   from = [];
-  sources = [];
   sourceIndex = new Map();
   dropped = 0;
 }
@@ -92,7 +92,7 @@ async function receive(conn: Deno.DatagramConn): Promise<void> {
       const source = sourceAddress(addr);
       let index = sourceIndex.get(source);
       if (index === undefined) {
-        index = sources.push(source) - 1;
+        index = sourceIndex.size;
         sourceIndex.set(source, index);
       }
       from.push(index);

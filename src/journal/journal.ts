@@ -113,6 +113,15 @@ export class Journal {
   /** Close the current segment at the next write, whatever its size and age. */
   #closeNow = false;
   #diskBytes = 0;
+  /** Bytes written to segments since open, in all (positions for {@linkcode Journal.durable}). */
+  #writtenTotal = 0;
+  /** Of {@linkcode Journal.#writtenTotal}, the bytes also fsynced. */
+  #syncedTotal = 0;
+  /** Bytes taken from the writer since open (written or on their way). */
+  #takenTotal = 0;
+  /** Who waits for bytes to be written (`fsync` false) or fsynced, in the order they asked. */
+  readonly #waiters: { upTo: number; fsync: boolean; resolve: () => void }[] = [];
+  #waitKick = false;
   /** Names of the segments left by the previous run, oldest first, to replay. */
   readonly leftovers: string[];
   /**
@@ -178,6 +187,38 @@ export class Journal {
     this.#current.held += count;
     if (this.#writer.length >= WRITE_BYTES) void this.#kick(false).catch(() => {});
     return { segment: this.#current.number, count };
+  }
+
+  /**
+   * Resolves once every block ended so far is written to its segment (so that the death of
+   * the process loses none of it), or also fsynced when `fsync` is true (so that a power cut
+   * does not either). A write is started at once rather than at the next tick; the writes
+   * asked for within one turn of the event loop are one. While the disk refuses writes the
+   * promise waits (the journal retries); {@linkcode Journal.close} ends every wait.
+   */
+  durable(fsync: boolean): Promise<void> {
+    const upTo = this.#takenTotal + this.#writer.length;
+    if (upTo <= (fsync ? this.#syncedTotal : this.#writtenTotal) || this.#closed) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#waiters.push({ upTo, fsync, resolve });
+    if (!this.#waitKick) {
+      this.#waitKick = true;
+      setTimeout(() => {
+        this.#waitKick = false;
+        if (!this.#closed) void this.#kick(this.#waiters.some((w) => w.fsync)).catch(() => {});
+      }, 0);
+    }
+    return promise;
+  }
+
+  /** Resolves the waits that the bytes written (and fsynced) so far satisfy. */
+  #wake(): void {
+    let kept = 0;
+    for (const w of this.#waiters) {
+      if (w.upTo <= (w.fsync ? this.#syncedTotal : this.#writtenTotal) || this.#closed) w.resolve();
+      else this.#waiters[kept++] = w;
+    }
+    this.#waiters.length = kept;
   }
 
   /** The events of `runs` are in the spool (or were dropped and counted): their segments may go. */
@@ -286,6 +327,7 @@ export class Journal {
     await Promise.race([(pending ? this.sync() : this.#io ?? Promise.resolve()).catch(() => {}), deadline]);
     clearTimeout(timer);
     this.#closed = true;
+    this.#wake();
     for (const s of [...this.#segments.values()]) {
       s.file?.close();
       s.file = undefined;
@@ -308,7 +350,13 @@ export class Journal {
   /** Starts (or joins) the write loop. */
   #kick(sync: boolean): Promise<void> {
     this.#wantSync ||= sync;
-    this.#io ??= this.#writeLoop().finally(() => (this.#io = undefined));
+    this.#io ??= this.#writeLoop().finally(() => {
+      this.#io = undefined;
+      // Blocks ended while the loop was fsyncing are written now if someone waits for them.
+      if (this.#waiters.length > 0 && !this.#closed) {
+        void this.#kick(this.#waiters.some((w) => w.fsync)).catch(() => {});
+      }
+    });
     return this.#io;
   }
 
@@ -320,6 +368,7 @@ export class Journal {
           this.#wantSync = false;
           if (this.#rotationDue()) this.#rotate();
           await this.#writeAll();
+          const upTo = this.#writtenTotal;
           while (this.#closing.length > 0) {
             const s = this.#closing[0]!;
             if (s.unsynced) await s.file!.sync();
@@ -335,6 +384,8 @@ export class Journal {
             await current.file!.sync();
             current.unsynced = false;
           }
+          this.#syncedTotal = upTo;
+          this.#wake();
         }
         return;
       } catch (error) {
@@ -352,6 +403,7 @@ export class Journal {
       if (this.#unwritten === undefined) {
         if (this.#writer.length === 0) return;
         const taken = this.#writer.take();
+        this.#takenTotal += taken.length;
         this.#unwritten = { segment: this.#current, bytes: taken, taken };
       }
       const w = this.#unwritten;
@@ -362,10 +414,12 @@ export class Journal {
         w.bytes = w.bytes.subarray(n);
         segment.bytes += n;
         this.#diskBytes += n;
+        this.#writtenTotal += n;
         segment.unsynced = true;
       }
       this.#writer.recycle(w.taken);
       this.#unwritten = undefined;
+      this.#wake();
     }
   }
 
@@ -396,6 +450,7 @@ export class Journal {
     if (this.#writer.length > 0) {
       if (this.#unwritten !== undefined) throw new Error("journal rotation with bytes unwritten");
       const taken = this.#writer.take();
+      this.#takenTotal += taken.length;
       this.#unwritten = { segment: old, bytes: taken, taken };
     }
     this.#closing.push(old);

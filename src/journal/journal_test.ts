@@ -173,3 +173,39 @@ Deno.test("Journal: a symlink planted where the next segment goes is moved aside
     assert(!Deno.lstatSync(`${dir}/journal/${(await files(`${dir}/journal`))[0]}`).isSymlink);
   });
 });
+
+Deno.test("Journal: durable() resolves once the blocks ended so far are in the segment file, not before", async () => {
+  // No tick would write within the test: writes come only from durable().
+  await withJournal({ fsyncIntervalMs: 60_000 }, async (dir, open) => {
+    const journal = await open();
+    const segmentText = async () => {
+      try {
+        return dec.decode(await Deno.readFile(`${dir}/journal/000000000001.ksj`));
+      } catch {
+        return "";
+      }
+    };
+    append(journal, "10.0.0.1", "first-message");
+    assert(!(await segmentText()).includes("first-message"));
+    let written = false;
+    const wait = journal.durable(false).then(() => (written = true));
+    assert(!written);
+    await wait;
+    assert((await segmentText()).includes("first-message"));
+    // Nothing new: resolves at once. A later block needs a write of its own.
+    await journal.durable(false);
+    append(journal, "10.0.0.1", "second-message");
+    await journal.durable(true);
+    assert((await segmentText()).includes("second-message"));
+  });
+});
+
+Deno.test("Journal: close() ends the waits of durable()", async () => {
+  await withJournal({}, async (_dir, open) => {
+    const journal = await open();
+    append(journal, "10.0.0.1", "a");
+    const wait = journal.durable(true);
+    await journal.close();
+    await wait;
+  });
+});

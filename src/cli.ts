@@ -25,6 +25,9 @@ import { GZIP_LEVEL } from "./spool/gzip_deflater.ts";
 import { DEFAULT_SPOOL_WORKERS, MAX_SPOOL_WORKERS } from "./spool/spool_worker_client.ts";
 import { VERSION } from "./version.ts";
 
+/** When a RELP message is acknowledged (`--relp-ack`). */
+export type RelpAck = "written" | "fsync";
+
 /** The relay's configuration, validated. */
 export interface Config {
   /** Firehose delivery streams (records spread over them), or none with `outputDir`. */
@@ -45,6 +48,12 @@ export interface Config {
   gelfTcpPorts: number[];
   /** TLS GELF ports. */
   gelfTlsPorts: number[];
+  /** RELP ports (plain TCP). */
+  relpPorts: number[];
+  /** RELP ports over TLS. */
+  relpTlsPorts: number[];
+  /** When a RELP message is acknowledged: once journaled (`written`), or also fsynced. */
+  relpAck: RelpAck;
   /** PEM certificate chain for TLS. */
   cert: string | undefined;
   /** PEM private key for TLS. */
@@ -414,6 +423,21 @@ function listenCommand(): Command {
         option("--gelf-tls-port <port>", "TLS GELF port (NUL-delimited); repeatable; 0 is off; needs --cert and --key")
           .argParser(ports("--gelf-tls-port")),
       )
+      .addOption(
+        option("--relp-port <port>", "RELP port (rsyslog omrelp): every message acknowledged once durable; repeatable")
+          .argParser(ports("--relp-port")),
+      )
+      .addOption(
+        option("--relp-tls-port <port>", 'RELP over TLS (omrelp tls="on"); repeatable; needs --cert and --key')
+          .argParser(ports("--relp-tls-port")),
+      )
+      .addOption(
+        option(
+          "--relp-ack <when>",
+          "acknowledge a RELP message once journaled (written: a crash of the relay loses none) or also fsynced (fsync: a power cut neither)",
+        )
+          .choices(["written", "fsync"]).default("written"),
+      )
       .addOption(option("--cert <path>", "PEM certificate chain for TLS"))
       .addOption(option("--key <path>", "PEM private key for TLS"))
       .addOption(option("--client-ca <path>", "PEM CA bundle to verify client certificates (mutual TLS)"))
@@ -601,6 +625,9 @@ function validate(o: Record<string, unknown>): Config {
     gelfUdpPorts: (o.gelfUdpPort as number[] | undefined) ?? [],
     gelfTcpPorts: (o.gelfTcpPort as number[] | undefined) ?? [],
     gelfTlsPorts: (o.gelfTlsPort as number[] | undefined) ?? [],
+    relpPorts: (o.relpPort as number[] | undefined) ?? [],
+    relpTlsPorts: (o.relpTlsPort as number[] | undefined) ?? [],
+    relpAck: o.relpAck as RelpAck,
     cert: str("cert"),
     key: str("key"),
     clientCa: str("clientCa"),
@@ -650,11 +677,18 @@ function validate(o: Record<string, unknown>): Config {
   }
   const twice = config.streams.find((name, i) => config.streams.indexOf(name) !== i);
   if (twice !== undefined) throw new ConfigError(`--stream ${twice} is given twice`);
-  const streamPorts = [...config.tcpPorts, ...config.tlsPorts, ...config.gelfTcpPorts, ...config.gelfTlsPorts];
+  const streamPorts = [
+    ...config.tcpPorts,
+    ...config.tlsPorts,
+    ...config.gelfTcpPorts,
+    ...config.gelfTlsPorts,
+    ...config.relpPorts,
+    ...config.relpTlsPorts,
+  ];
   const udpPorts = [...config.udpPorts, ...config.gelfUdpPorts];
   if (streamPorts.length + udpPorts.length === 0) {
     throw new ConfigError(
-      "No listener enabled: give --udp-port, --tcp-port, --tls-port or a --gelf-*-port",
+      "No listener enabled: give --udp-port, --tcp-port, --tls-port, --relp-port or a --gelf-*-port",
     );
   }
   for (const [kind, list] of [["TCP", streamPorts], ["UDP", udpPorts]] as const) {
@@ -663,10 +697,14 @@ function validate(o: Record<string, unknown>): Config {
       throw new ConfigError(`${kind} port ${twice} is given to two listeners; give each its own`);
     }
   }
-  const tlsPorts = [...config.tlsPorts, ...config.gelfTlsPorts];
+  const tlsPorts = [...config.tlsPorts, ...config.gelfTlsPorts, ...config.relpTlsPorts];
   if (tlsPorts.length > 0 && (config.cert === undefined || config.key === undefined)) {
     const missing = config.cert === undefined ? (config.key === undefined ? "--cert and --key" : "--cert") : "--key";
-    const off = config.gelfTlsPorts.length > 0 && o.gelf !== true ? "--gelf-tls-port 0" : "--tls-port 0";
+    const off = config.relpTlsPorts.length > 0
+      ? "--relp-tls-port 0"
+      : config.gelfTlsPorts.length > 0 && o.gelf !== true
+      ? "--gelf-tls-port 0"
+      : "--tls-port 0";
     throw new ConfigError(
       `Cannot listen on TLS port ${tlsPorts.join(", ")}: ${missing} not given; ` +
         `give --cert and --key, or turn TLS off with ${off}`,
@@ -678,14 +716,18 @@ function validate(o: Record<string, unknown>): Config {
     );
   }
   if (config.clientCa !== undefined && tlsPorts.length === 0) {
-    throw new ConfigError("--client-ca is given but no TLS listener is enabled; give --tls-port or --gelf-tls-port");
+    throw new ConfigError(
+      "--client-ca is given but no TLS listener is enabled; give --tls-port, --gelf-tls-port or --relp-tls-port",
+    );
   }
   if (config.clientAllow.length > 0 && config.clientAuth !== "required") {
     throw new ConfigError("--client-allow needs --client-auth required (an unverified client proves no name)");
   }
   for (const port of config.proxyPorts) {
     if (!streamPorts.includes(port)) {
-      throw new ConfigError(`--proxy-protocol ${port} names no TCP or TLS listener; give a --tcp-port or --tls-port`);
+      throw new ConfigError(
+        `--proxy-protocol ${port} names no TCP, TLS or RELP listener; give a --tcp-port, --tls-port or --relp-port`,
+      );
     }
   }
   try {

@@ -16,6 +16,10 @@ import { Ingest, type ListenerInfo } from "./listen/ingest.ts";
 import { GelfDatagrams } from "./listen/gelf_datagrams.ts";
 import type { EventFormat } from "./batch/event_buffer.ts";
 import { DEFAULT_MAX_BACKLOG_BYTES, Pressure } from "./listen/pressure.ts";
+import { syslogProtocol } from "./listen/syslog_protocol.ts";
+import { relpProtocol } from "./listen/relp_protocol.ts";
+import { relpDurability } from "./listen/relp_durability.ts";
+import { MemoryLedger } from "./journal/memory_ledger.ts";
 import { StreamListener } from "./listen/stream_listener.ts";
 import { type TlsMaterial, TlsTerminator } from "./listen/tls_terminator.ts";
 import { UdpListener } from "./listen/udp_listener.ts";
@@ -57,7 +61,7 @@ export class StartupError extends Error {
 
 type Bound =
   | { kind: "udp"; format: EventFormat; port: number; receiver: UdpReceiver }
-  | { kind: "tcp" | "tls"; format: EventFormat; port: number; listener: Deno.Listener };
+  | { kind: "tcp" | "tls"; format: EventFormat; port: number; listener: Deno.Listener; relp: boolean };
 
 /** A running relay. */
 export class Relay {
@@ -74,6 +78,11 @@ export class Relay {
   readonly #servers: MetricsServer[] = [];
   readonly #pressure: Pressure;
   readonly #journal: Journal | undefined;
+  /**
+   * Without a journal and with RELP listeners: events on their way to the spool, counted in
+   * memory, for RELP acknowledgements that wait for the spool.
+   */
+  readonly #ledger: MemoryLedger | undefined;
   readonly #ingest: Ingest;
   #spoolBytes = 0;
   #spoolFiles = 0;
@@ -106,6 +115,8 @@ export class Relay {
   ) {
     this.#config = config;
     this.#journal = journal;
+    const relpListening = config.relpPorts.length + config.relpTlsPorts.length > 0;
+    this.#ledger = journal === undefined && relpListening ? new MemoryLedger() : undefined;
     this.#tls = tls;
     this.#log = log;
     this.#spool = spool;
@@ -132,12 +143,12 @@ export class Relay {
         // The events in records (or dropped as oversize) free their journal segments; the
         // events handed back keep theirs.
         const [done, kept] = splitRuns(runs, runsCount(runs) - (report.carried?.count ?? 0));
-        this.#journal?.release(done);
+        (this.#journal ?? this.#ledger)?.release(done);
         if (report.carried !== undefined) this.#batcher.requeue({ ...report.carried, runs: kept });
         this.#updateGauges();
       },
       onFailed: (events, error, runs) => {
-        this.#journal?.release(runs);
+        (this.#journal ?? this.#ledger)?.release(runs);
         metrics.messagesDropped.inc({ listener: "all", reason: "record_build_failed" }, events);
         log.error("Cannot build records from a batch; its events are lost", { events, error });
       },
@@ -198,9 +209,13 @@ export class Relay {
       maxBacklogBytes: DEFAULT_MAX_BACKLOG_BYTES,
       journalBacklogBytes: () => this.#journal?.backlogBytes ?? 0,
     });
-    const ingest = new Ingest(this.#batcher, this.#pressure, metrics, log, journal);
+    const ingest = new Ingest(this.#batcher, this.#pressure, metrics, log, journal ?? this.#ledger);
     const allowFrom = SourceFilter.parse(config.allowFrom);
     this.#ingest = ingest;
+    const relp = relpProtocol({
+      durable: relpDurability({ journal, ledger: this.#ledger, batcher: this.#batcher, ack: config.relpAck }),
+      software: { name: "kinesyslog", version: VERSION, url: "https://github.com/kinesyslog/kinesyslog" },
+    });
     for (const b of bound) {
       const info: ListenerInfo = {
         label: listenerLabel(b),
@@ -229,6 +244,7 @@ export class Relay {
             proxy: config.proxyPorts.includes(b.port),
             info,
             ingest,
+            protocol: b.relp ? relp : syslogProtocol,
             maxMessageBytes: config.maxMessageSize,
             allowFrom,
             limits: {
@@ -242,7 +258,12 @@ export class Relay {
       }
     }
     declareKnownSeries(metrics, {
-      listeners: bound.map((b) => ({ label: listenerLabel(b), kind: b.kind, format: b.format })),
+      listeners: bound.map((b) => ({
+        label: listenerLabel(b),
+        kind: b.kind,
+        format: b.format,
+        relp: b.kind !== "udp" && b.relp,
+      })),
       streams: sink.sinks.map((s) => s.name),
       tls: tls !== undefined,
     });
@@ -269,7 +290,7 @@ export class Relay {
       }
     }
     let tls: TlsTerminator | undefined;
-    const tlsPorts = [...config.tlsPorts, ...config.gelfTlsPorts];
+    const tlsPorts = [...config.tlsPorts, ...config.gelfTlsPorts, ...config.relpTlsPorts];
     if (tlsPorts.length > 0) {
       const policy = { mode: config.clientAuth, allow: config.clientAllow };
       try {
@@ -535,6 +556,7 @@ export class Relay {
     // Readers blocked on a full spool must still take in what they have.
     this.#pressure.release();
     await this.#closeListeners(this.#config.shutdownGrace * 1000);
+    this.#ledger?.close();
     clearInterval(this.#flushTimer);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise((resolve) => (timer = setTimeout(resolve, SHUTDOWN_SPOOL_TIMEOUT_MS)));
@@ -636,6 +658,7 @@ export class Relay {
 
 /** A listener's `listener` label: `<protocol>/<port>`, GELF ones `gelf-<protocol>/<port>`. */
 function listenerLabel(b: Bound): string {
+  if (b.kind !== "udp" && b.relp) return `relp${b.kind === "tls" ? "-tls" : ""}/${b.port}`;
   return `${b.format === "gelf" ? "gelf-" : ""}${b.kind}/${b.port}`;
 }
 
@@ -767,8 +790,21 @@ async function bindAll(config: Config): Promise<Bound[]> {
           format,
           port,
           listener: Deno.listen({ transport: "tcp", hostname, port }),
+          relp: false,
         }));
       }
+    }
+  }
+  // RELP: syslog messages, acknowledged (relp_protocol.ts); TLS through node:tls as above.
+  for (const [kind, ports] of [["tcp", config.relpPorts], ["tls", config.relpTlsPorts]] as const) {
+    for (const port of ports) {
+      await attempt(`RELP${kind === "tls" ? " TLS" : ""}`, port, () => ({
+        kind,
+        format: "syslog",
+        port,
+        listener: Deno.listen({ transport: "tcp", hostname, port }),
+        relp: true,
+      }));
     }
   }
   return bound;

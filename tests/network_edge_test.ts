@@ -2,6 +2,7 @@
  * End-to-end tests of the network edge: mutual TLS, PROXY protocol, connection limits and
  * timeouts, certificate reload, all through `main.ts` as a subprocess on 127.0.0.1.
  */
+import { rsyslogWith } from "./rsyslog.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { buildProxyV2, PP2_TYPE_AWS } from "../src/framing/proxy_header.ts";
 import {
@@ -340,23 +341,7 @@ Deno.test("SIGHUP reloads the certificates for new connections and keeps establi
 });
 
 /** rsyslogd and its GnuTLS driver (Debian: `rsyslog`, `rsyslog-gnutls`), when installed. */
-function rsyslogWithGnuTls(): string | undefined {
-  const exists = (path: string) => {
-    try {
-      Deno.statSync(path);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!exists("/usr/sbin/rsyslogd")) return undefined;
-  const driver = ["x86_64-linux-gnu", "aarch64-linux-gnu"].some((arch) =>
-    exists(`/usr/lib/${arch}/rsyslog/lmnsd_gtls.so`)
-  );
-  return driver ? "/usr/sbin/rsyslogd" : undefined;
-}
-
-const rsyslogd = rsyslogWithGnuTls();
+const rsyslogd = rsyslogWith("lmnsd_gtls");
 if (rsyslogd === undefined) {
   console.error("SKIP rsyslog gtls test: install rsyslog and rsyslog-gnutls (.ci/run does) to run it");
 }

@@ -55,7 +55,7 @@ export const DEFAULT_MAX_OPEN_BUFFERS = 10_000;
 export const BUFFER_OVERHEAD_BYTES = 1_024;
 
 /** Every reason a buffer is flushed for (the `reason` label of `kinesyslog_batches_flushed_total`). */
-export const FLUSH_REASONS = ["size", "age", "memory", "open_buffers", "journal", "shutdown"] as const;
+export const FLUSH_REASONS = ["size", "age", "memory", "open_buffers", "journal", "acknowledge", "shutdown"] as const;
 /** Why a buffer was flushed (`kinesyslog_batches_flushed_total{reason}`). */
 export type FlushReason = typeof FLUSH_REASONS[number];
 
@@ -205,6 +205,15 @@ export class Batcher {
     for (const buffer of this.#buffers.values()) {
       if (buffer.firstAt <= time) this.#flush(buffer, false, "journal");
     }
+  }
+
+  /**
+   * Flushes the buffer of (`logGroup`, `logStream`) now, allowing no hand-back (a sender
+   * waits for the acknowledgement of its events, which come only once they are spooled).
+   */
+  flushGroup(logGroup: string, logStream: string, reason: FlushReason): void {
+    const buffer = this.#buffers.get(logGroup + "\n" + logStream);
+    if (buffer !== undefined && buffer.count > 0) this.#flush(buffer, false, reason);
   }
 
   /** Flushes every buffer that holds events (at shutdown), allowing no hand-back. */

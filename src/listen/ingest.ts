@@ -1,5 +1,4 @@
 import type { Batcher, GroupBuffer } from "../batch/batcher.ts";
-import type { Journal } from "../journal/journal.ts";
 import { forEachBlockEvent, type JournalBlock } from "../journal/journal_format.ts";
 import { addRun } from "../journal/journal_runs.ts";
 import type { EventFormat } from "../batch/event_buffer.ts";
@@ -16,6 +15,20 @@ export interface ListenerInfo {
   logGroup: string;
   /** What the listener receives. */
   format: EventFormat;
+}
+
+/**
+ * Where accepted messages are noted before they wait in memory: the journal, or without one
+ * the in-memory ledger (`memory_ledger.ts`). Either numbers the blocks so that buffers can
+ * say which of their events are not yet in the spool.
+ */
+export interface EventLog {
+  /** Opens a block of messages of one (log group, log stream). */
+  begin(format: EventFormat, logGroup: string, logStream: string): void;
+  /** Adds one message to the open block. */
+  add(message: Uint8Array, timeMs: number): void;
+  /** Closes the block: the segment (or ticket) its messages are held under, and their number. */
+  end(): { segment: number; count: number };
 }
 
 /** Whether a frame holds only white space (such messages are dropped and counted). */
@@ -40,7 +53,7 @@ export class Ingest {
     readonly pressure: Pressure,
     readonly metrics: Metrics,
     readonly log: Logger,
-    readonly journal?: Journal,
+    readonly journal?: EventLog,
   ) {}
 
   /** Appends the messages of a block left in the journal by a crash; returns their number. */

@@ -1,11 +1,10 @@
-import { SyslogFrameStream } from "../framing/syslog_frame_stream.ts";
-import type { SyslogFramer } from "../framing/syslog_framer.ts";
 import { parseProxyHeader, type ProxyHeader } from "../framing/proxy_header.ts";
 import type { Ingest, ListenerInfo } from "./ingest.ts";
 import { sourceAddress } from "./address.ts";
 import { ConnInput } from "./conn_input.ts";
 import type { TlsTerminator } from "./tls_terminator.ts";
 import type { SourceFilter } from "./source_filter.ts";
+import type { ProtocolSession, StreamProtocol } from "./stream_protocol.ts";
 
 /** Pause after a failed accept (for example out of file descriptors), in ms. */
 export const ACCEPT_ERROR_PAUSE_MS = 100;
@@ -22,6 +21,11 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_S = 10;
  * out a sender that has something to say; a sender that completes messages keeps its slot.
  */
 export const EVICTABLE_NO_PROGRESS_MS = 2_000;
+/**
+ * A connection whose answer (a RELP acknowledgement) has waited this long to be written is
+ * closed: a peer that sends and never reads would otherwise hold its slot for good, in ms.
+ */
+export const REPLY_TIMEOUT_MS = 60_000;
 /** How often timeouts are checked, in ms. */
 const SWEEP_MS = 250;
 
@@ -49,6 +53,8 @@ export interface StreamListenerOptions {
   info: ListenerInfo;
   /** Where messages go. */
   ingest: Ingest;
+  /** What is spoken over each connection once it is ready (syslog, RELP). */
+  protocol: StreamProtocol;
   /** Longest message kept, in bytes. */
   maxMessageBytes: number;
   /** Connection limits and timeouts. */
@@ -67,20 +73,20 @@ interface Tracked {
   progressMs: number;
   /** The source address counted against `maxConnectionsPerSource`, once admitted. */
   source?: string;
-  /** The framer, once the connection is open. */
-  framer?: SyslogFramer;
+  /** The protocol's session, once the connection is open. */
+  session?: ProtocolSession;
   /** The records' names of the connection, once known. */
   info?: ListenerInfo;
   /** Why the relay ended it, if it did. */
-  endReason?: "shutdown" | "idle_timeout" | "handshake_timeout" | "evicted";
+  endReason?: "shutdown" | "idle_timeout" | "handshake_timeout" | "evicted" | "reply_timeout" | "protocol";
 }
 
 /**
  * Accepts TCP connections and, per connection: reads the PROXY header when configured,
- * tells a TLS hello from plain text, runs the TLS handshake for a TLS listener, then pipes the
- * bytes through a {@linkcode SyslogFrameStream} (in GELF mode for a GELF listener) into the
- * ingest. Reads are pull-driven: while the relay is over a bound, reading stops and the kernel
- * slows the sender. Enforces the connection limit and the timeouts; every refusal and every
+ * tells a TLS hello from plain text, runs the TLS handshake for a TLS listener, then hands the
+ * bytes to a session of the listener's protocol (`stream_protocol.ts`: syslog, GELF, RELP),
+ * which frames them into the ingest and writes back its answers, if it has any. Reads are
+ * pull-driven: while the relay is over a bound, reading stops and the kernel slows the sender. Enforces the connection limit and the timeouts; every refusal and every
  * connection it ends is counted by reason and logged (rate-limited) with the peer address.
  * Owns its connections: {@linkcode StreamListener.close} stops accepting, lets connections
  * finish for a grace period, then ends them, delivering every frame already received.
@@ -114,6 +120,8 @@ export class StreamListener {
         this.#o.listener.close();
       } catch { /* already closed */ }
       await this.#serving;
+      // Protocols that answer (RELP) answer what they owe, say goodbye and end at once.
+      for (const t of this.#tracked) t.session?.shutdown();
       if (this.#connections.size > 0) {
         let timer: ReturnType<typeof setTimeout> | undefined;
         await Promise.race([
@@ -223,6 +231,7 @@ export class StreamListener {
         return;
       }
       let readable: ReadableStream<Uint8Array>;
+      let reply = (bytes: Uint8Array) => writeAll(conn, bytes);
       if (tls !== undefined) {
         const result = await tls.accept({
           input,
@@ -244,6 +253,7 @@ export class StreamListener {
           return;
         }
         session = result;
+        reply = result.write;
         const fields = {
           listener: info.label,
           source,
@@ -262,28 +272,18 @@ export class StreamListener {
         readable = inputStream(input);
       }
       t.phase = "open";
-      const gelf = info.format === "gelf";
       const connInfo = info;
-      const frames = new SyslogFrameStream({
-        maxMessageBytes,
-        gelf,
-        // A cut GELF document is useless: the framer drops it, counted here.
-        onTruncated: gelf
-          ? () => ingest.dropped(connInfo, source, "oversize")
-          : (bytes) => ingest.truncated(connInfo, source, bytes, maxMessageBytes),
-      });
-      t.framer = frames.framer;
       t.info = connInfo;
-      await readable.pipeThrough(frames).pipeTo(
-        new WritableStream({
-          write: (batch) => {
-            const now = Date.now();
-            t.progressMs = now;
-            ingest.accept(connInfo, source, batch, now);
-            return ingest.pressure.ready();
-          },
-        }),
-      );
+      t.session = this.#o.protocol.open({
+        info: connInfo,
+        source,
+        ingest,
+        maxMessageBytes,
+        reply,
+        end: () => this.#end(t, "protocol"),
+        progress: () => void (t.progressMs = Date.now()),
+      });
+      await t.session.consume(readable);
       this.#ended(t, source, false);
     } finally {
       session?.destroy();
@@ -353,10 +353,11 @@ export class StreamListener {
     t.endReason = reason;
     // Cut off by the relay in the middle of a message (evicted, idle): the part received is
     // no message; it is counted, not delivered. At shutdown what arrived is delivered.
-    if (reason !== "shutdown" && t.framer?.discard() === true) {
+    if (reason !== "shutdown" && reason !== "protocol" && t.session?.discard() === true) {
       this.#o.ingest.dropped(t.info ?? this.#o.info, t.source ?? "unknown", "unfinished");
     }
     t.input.cancel();
+    t.session?.abort();
   }
 
   /** Ends timed-out connections (handshake, idle). */
@@ -365,8 +366,17 @@ export class StreamListener {
     const { ingest, info } = this.#o;
     for (const t of this.#tracked) {
       if (t.endReason !== undefined) continue;
+      const replyWaiting = t.session?.replyWaitingSinceMs;
       if (t.phase === "handshake") {
         if (now - t.phaseStartMs > handshakeTimeoutMs) this.#end(t, "handshake_timeout");
+      } else if (replyWaiting !== undefined && now - replyWaiting > REPLY_TIMEOUT_MS) {
+        this.#end(t, "reply_timeout");
+        ingest.metrics.connectionErrors.inc({ listener: info.label, reason: "reply_timeout" });
+        ingest.log.limited("warn", `reply-${info.label}`, "Connection closed: the peer reads no answers", {
+          listener: info.label,
+          ...(t.source !== undefined && { source: t.source }),
+          waitedSeconds: Math.round((now - replyWaiting) / 1000),
+        });
       } else if (idleTimeoutMs > 0 && t.input.waiting && now - t.input.lastActivityMs > idleTimeoutMs) {
         this.#end(t, "idle_timeout");
         ingest.metrics.connectionErrors.inc({ listener: info.label, reason: "idle_timeout" });
@@ -474,6 +484,11 @@ function preview(bytes: Uint8Array): string {
   let out = "";
   for (const b of bytes.subarray(0, 24)) out += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : ".";
   return out;
+}
+
+/** Writes all of `bytes` (a write may take part of them). */
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  while (bytes.length > 0) bytes = bytes.subarray(await conn.write(bytes));
 }
 
 function closeQuietly(conn: Deno.Conn): void {

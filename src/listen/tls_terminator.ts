@@ -53,6 +53,8 @@ export interface TlsSession {
   client: ClientVerdict;
   /** Negotiated protocol, such as `TLSv1.3`. */
   protocol: string;
+  /** Writes bytes to the client, encrypted; resolves once they are handed to the connection. */
+  write(bytes: Uint8Array): Promise<void>;
   /** Ends the session and its connection. Idempotent. */
   destroy(): void;
 }
@@ -179,6 +181,11 @@ export class TlsTerminator {
         readable,
         client,
         protocol: socket.getProtocol() ?? "unknown",
+        write: (bytes) =>
+          new Promise<void>((resolve, reject) => {
+            if (socket.destroyed) reject(new Deno.errors.BrokenPipe("the TLS session has ended"));
+            else socket.write(bytes, (error) => (error ? reject(error) : resolve()));
+          }),
         destroy: () => socket.destroy(),
       });
     });

@@ -15,6 +15,7 @@ import type { GelfMessageError } from "../parse/gelf_message.ts";
 import type { GelfPayloadError } from "../parse/gelf_payload.ts";
 import { FOREIGN_REASONS } from "../spool/own_paths.ts";
 import type { Metrics } from "./metrics.ts";
+import { RELP_SESSION_ERRORS } from "../listen/relp_protocol.ts";
 
 /** A listener as its metrics name it. */
 export interface KnownListener {
@@ -24,6 +25,8 @@ export interface KnownListener {
   kind: "udp" | "tcp" | "tls";
   /** What it receives. */
   format: "syslog" | "gelf";
+  /** Whether it speaks RELP. */
+  relp: boolean;
 }
 
 /** Reasons any listener drops a message for. */
@@ -65,7 +68,7 @@ export function declareKnownSeries(
     counter: { inc(labels: Record<string, string>, value: number): void },
     labels: Record<string, string>,
   ) => counter.inc(labels, 0);
-  for (const { label: listener, kind, format } of known.listeners) {
+  for (const { label: listener, kind, format, relp } of known.listeners) {
     zero(metrics.messagesReceived, { listener });
     zero(metrics.bytesReceived, { listener });
     zero(metrics.framesTruncated, { listener });
@@ -82,6 +85,11 @@ export function declareKnownSeries(
     zero(metrics.connections, { listener });
     metrics.connectionsOpen.set({ listener }, 0);
     for (const reason of CONNECTION_ERRORS) zero(metrics.connectionErrors, { listener, reason });
+    if (relp) {
+      for (const reason of [...RELP_SESSION_ERRORS, "reply_timeout"]) {
+        zero(metrics.connectionErrors, { listener, reason });
+      }
+    }
     for (const reason of REFUSALS) zero(metrics.connectionsRefused, { listener, reason });
     if (kind === "tls") {
       for (const reason of HANDSHAKE_FAILURES) zero(metrics.tlsHandshakeFailures, { listener, reason });

@@ -1,0 +1,45 @@
+import type { Batcher } from "../batch/batcher.ts";
+import type { RelpAck } from "../cli.ts";
+import type { Journal } from "../journal/journal.ts";
+import type { MemoryLedger } from "../journal/memory_ledger.ts";
+import type { ListenerInfo } from "./ingest.ts";
+
+/** What a RELP acknowledgement waits for; see {@linkcode relpDurability}. */
+export interface RelpDurabilityOptions {
+  /** The journal, when there is one. */
+  journal: Journal | undefined;
+  /** Without a journal: the ledger of events on their way to the spool. */
+  ledger: MemoryLedger | undefined;
+  /** The buffers, flushed at once when an acknowledgement waits for the spool. */
+  batcher: Batcher;
+  /** `--relp-ack`. */
+  ack: RelpAck;
+}
+
+/**
+ * When the messages handed to the ingest so far are durable enough to acknowledge over RELP:
+ * with a journal, once written to it (the death of the process loses none), or fsynced too
+ * with `--relp-ack fsync` (a power cut neither); without one, once their record is in the
+ * spool: the sender's buffer is then flushed at once (within this turn of the event loop),
+ * since its sender sends no more than its window until answered.
+ */
+export function relpDurability(o: RelpDurabilityOptions): (info: ListenerInfo, source: string) => Promise<void> {
+  const journal = o.journal;
+  if (journal !== undefined) {
+    const fsync = o.ack === "fsync";
+    return () => journal.durable(fsync);
+  }
+  const ledger = o.ledger!;
+  const due = new Map<string, { logGroup: string; source: string }>();
+  return (info, source) => {
+    const key = `${info.logGroup}\n${source}`;
+    if (due.size === 0) {
+      setTimeout(() => {
+        for (const { logGroup, source } of due.values()) o.batcher.flushGroup(logGroup, source, "acknowledge");
+        due.clear();
+      }, 0);
+    }
+    due.set(key, { logGroup: info.logGroup, source });
+    return ledger.spooled();
+  };
+}

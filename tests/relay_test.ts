@@ -370,7 +370,7 @@ Deno.test("configuration errors stop startup with one line naming the flag", asy
       const { code, lines } = await run(["listen", ...base, "--tls-port", "0"]);
       assertEquals(code, 2);
       assertEquals(lines, [
-        "kinesyslog: No listener enabled: give --udp-port, --tcp-port, --tls-port or a --gelf-*-port",
+        "kinesyslog: No listener enabled: give --udp-port, --tcp-port, --tls-port, --relp-port or a --gelf-*-port",
       ]);
     });
     await t.step("GELF listeners: TLS without a certificate, and one port given twice", async () => {
@@ -397,7 +397,7 @@ Deno.test("configuration errors stop startup with one line naming the flag", asy
         ],
         [
           ["--tls-port", "0", "--tcp-port", "5514", "--client-ca", "ca.pem"],
-          "--client-ca is given but no TLS listener is enabled; give --tls-port or --gelf-tls-port",
+          "--client-ca is given but no TLS listener is enabled; give --tls-port, --gelf-tls-port or --relp-tls-port",
         ],
         [
           [...tls, "--client-ca", "ca.pem", "--client-auth", "optional", "--client-allow", "router1"],
@@ -405,7 +405,7 @@ Deno.test("configuration errors stop startup with one line naming the flag", asy
         ],
         [
           [...tls, "--udp-port", "5514", "--proxy-protocol", "5514"],
-          "--proxy-protocol 5514 names no TCP or TLS listener; give a --tcp-port or --tls-port",
+          "--proxy-protocol 5514 names no TCP, TLS or RELP listener; give a --tcp-port, --tls-port or --relp-port",
         ],
         [
           ["--tls-port", "0", "--tcp-port", "5514", "--idle-timeout", "-1"],

@@ -24,11 +24,12 @@ import { benchEdge } from "./bench_edge.ts";
 import { generator, message } from "./bench_messages.ts";
 import { rsyslogInstalled, runRsyslog } from "./bench_peer.ts";
 import { benchQuota } from "./bench_quota.ts";
+import { sendRelp } from "./relp_sender.ts";
 import { awsTestEnv, freePort, makeCertificate, RelayProcess, scrape, startFirehoseRelay } from "../tests/harness.ts";
 
 interface Case {
   name: string;
-  protocol: "tcp" | "tls" | "udp";
+  protocol: "tcp" | "tls" | "udp" | "relp";
   format: "rfc5424" | "rfc3164" | "gelf";
   bytes: number;
   connections: number;
@@ -38,6 +39,8 @@ interface Case {
   seconds?: number;
   /** Options added to the relay's command line. */
   args?: string[];
+  /** RELP only: commands a connection keeps unanswered at most (omrelp's default is 128). */
+  window?: number;
 }
 
 interface Result {
@@ -137,6 +140,34 @@ const CASES: Case[] = [
     bytes: 200,
     connections: 4,
     messages: 500_000,
+  },
+  {
+    name: "RELP, 4 connections, window 128, RFC 5424, 200 B",
+    protocol: "relp",
+    format: "rfc5424",
+    bytes: 200,
+    connections: 4,
+    messages: 1_000_000,
+    window: 128,
+  },
+  {
+    name: "RELP, 4 connections, window 1024, RFC 5424, 200 B",
+    protocol: "relp",
+    format: "rfc5424",
+    bytes: 200,
+    connections: 4,
+    messages: 1_000_000,
+    window: 1024,
+  },
+  {
+    name: "RELP, 4 connections, window 1024, RFC 5424, 200 B, --relp-ack fsync",
+    protocol: "relp",
+    format: "rfc5424",
+    bytes: 200,
+    connections: 4,
+    messages: 300_000,
+    window: 1024,
+    args: ["--relp-ack", "fsync"],
   },
   {
     name: "GELF TCP, 4 connections, 300 B",
@@ -246,6 +277,16 @@ async function run(c: Case, dir: string, tls: { cert: string; key: string; ca: s
   let sent = 0;
   if (c.protocol === "udp") {
     sent = await sendUdpAtRate(port, c);
+  } else if (c.protocol === "relp") {
+    const random = generator(7);
+    const messages = Array.from({ length: 5_000 }, (_, i) => message(c.format, c.bytes, i, random).replace(/\n$/, ""));
+    const perConnection = Math.ceil(Math.round(c.messages * scale) / c.connections);
+    await Promise.all(Array.from({ length: c.connections }, async () => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await sendRelp(conn, messages, perConnection, c.window ?? 128);
+      conn.close();
+    }));
+    sent = perConnection * c.connections;
   } else {
     const { bytes, count } = block(c);
     const total = Math.round(c.messages * scale);

@@ -110,6 +110,24 @@ const CASES: Case[] = [
     args: ["--compression-level", "4"],
   },
   {
+    name: "TCP, 4 connections, RFC 5424, 200 B, --record-format ndjson",
+    protocol: "tcp",
+    format: "rfc5424",
+    bytes: 200,
+    connections: 4,
+    messages: 1_000_000,
+    args: ["--record-format", "ndjson"],
+  },
+  {
+    name: "TCP, 4 connections, RFC 5424, 200 B, --record-format ndjson --record-compression none",
+    protocol: "tcp",
+    format: "rfc5424",
+    bytes: 200,
+    connections: 4,
+    messages: 1_000_000,
+    args: ["--record-format", "ndjson", "--record-compression", "none"],
+  },
+  {
     name: "TCP, 4 connections, RFC 3164, 200 B",
     protocol: "tcp",
     format: "rfc3164",
@@ -375,7 +393,7 @@ function row(r: Result): string {
     (rate * r.case.bytes / 1e6).toFixed(1)
   } | ${(r.cpuSeconds / (r.delivered / 1e6)).toFixed(1)} | ${r.peakRssMb.toFixed(0)} | ${loss.toFixed(2)}% | ${
     fill.toFixed(0)
-  }% (${r.records}) |`;
+  }% (${r.records}) | ${r.delivered === 0 ? "" : (r.recordBytes / r.delivered).toFixed(1)} |`;
 }
 
 /** Resident memory of a process now, in MB. */
@@ -612,8 +630,8 @@ try {
     "over the offered time); overall is all messages over the whole run, start-up and the last",
     "flush included. MB/s, CPU and fill are of the steady rate and the whole run.",
     "",
-    "| case | messages/s | overall | MB/s | CPU s per 1M msgs | peak RSS MB | loss | record fill (records) |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| case | messages/s | overall | MB/s | CPU s per 1M msgs | peak RSS MB | loss | record fill (records) | record B/msg |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   console.log(header.join("\n"));
   const rows: string[] = [];

@@ -24,6 +24,8 @@ import { DEFAULT_FSYNC_INTERVAL_MS } from "./journal/journal.ts";
 import { GZIP_LEVEL } from "./spool/gzip_deflater.ts";
 import { DEFAULT_SPOOL_WORKERS, MAX_SPOOL_WORKERS } from "./spool/spool_worker_client.ts";
 import { VERSION } from "./version.ts";
+import type { RecordFormatName } from "./batch/record_formats.ts";
+import type { RecordCompression } from "./spool/worker_protocol.ts";
 
 /** When a RELP message is acknowledged (`--relp-ack`). */
 export type RelpAck = "written" | "fsync";
@@ -114,6 +116,10 @@ export interface Config {
   spoolWorkers: number;
   /** gzip level of records. */
   compressionLevel: number;
+  /** `--record-format`. */
+  recordFormat: RecordFormatName;
+  /** `--record-compression`. */
+  recordCompression: RecordCompression;
   /** How long connections may take to finish at shutdown, in seconds. */
   shutdownGrace: number;
   /** How long deliveries may fail before `/ready` fails, in seconds; 0 is never. */
@@ -546,6 +552,17 @@ function listenCommand(): Command {
           .argParser(integer("--compression-level", 1, 9)).default(GZIP_LEVEL),
       )
       .addOption(
+        option(
+          "--record-format <format>",
+          "records as CloudWatch Logs subscription data (cwl) or one JSON object per event and line with parsed fields (ndjson)",
+        )
+          .choices(["cwl", "ndjson"]).default("cwl"),
+      )
+      .addOption(
+        option("--record-compression <mode>", "gzip, or none (only with --record-format ndjson)")
+          .choices(["gzip", "none"]).default("gzip"),
+      )
+      .addOption(
         option("--shutdown-grace <seconds>", "at shutdown, how long open connections may take to finish")
           .argParser(seconds("--shutdown-grace")).default(5),
       )
@@ -658,6 +675,8 @@ function validate(o: Record<string, unknown>): Config {
     flushInterval: o.flushInterval as number,
     spoolWorkers: o.spoolWorkers as number,
     compressionLevel: o.compressionLevel as number,
+    recordFormat: o.recordFormat as RecordFormatName,
+    recordCompression: o.recordCompression as RecordCompression,
     shutdownGrace: o.shutdownGrace as number,
     readyDeliveryTimeout: o.readyDeliveryTimeout as number,
     logLevel: o.debug === true ? "debug" : o.logLevel as Level,
@@ -729,6 +748,11 @@ function validate(o: Record<string, unknown>): Config {
         `--proxy-protocol ${port} names no TCP, TLS or RELP listener; give a --tcp-port, --tls-port or --relp-port`,
       );
     }
+  }
+  if (config.recordCompression === "none" && config.recordFormat !== "ndjson") {
+    throw new ConfigError(
+      "--record-compression none needs --record-format ndjson (CloudWatch-Logs-shaped records are always gzip)",
+    );
   }
   try {
     SourceFilter.parse(config.allowFrom);

@@ -163,7 +163,12 @@ export class Relay {
         log.limited("error", "spool-write", "Cannot write a record to the spool; retrying", { error, attempt });
         if (DISK_FULL.test(error)) void this.#shedJournal();
       },
-    }, { count: config.spoolWorkers, compressionLevel: config.compressionLevel });
+    }, {
+      count: config.spoolWorkers,
+      compressionLevel: config.compressionLevel,
+      recordFormat: config.recordFormat,
+      recordCompression: config.recordCompression,
+    });
     this.#batcher = new Batcher({
       onFlush: (batch, reason) => {
         metrics.batchesFlushed.inc({ reason });
@@ -221,6 +226,7 @@ export class Relay {
         label: listenerLabel(b),
         logGroup: `${config.groupPrefix}/${b.format}/${b.port}`,
         format: b.format,
+        transport: b.kind !== "udp" && b.relp ? "relp" : b.kind,
       };
       this.listening.push(info.label);
       if (b.kind === "udp") {
@@ -414,6 +420,7 @@ export class Relay {
       spoolMaxSize: config.spoolMaxSize,
       spoolWorkers: config.spoolWorkers,
       compressionLevel: config.compressionLevel,
+      recordFormat: `${config.recordFormat}/${config.recordCompression}`,
       leftoverRecords: leftovers.length,
       journal: this.#journal === undefined ? "off" : `fsync every ${config.fsyncInterval}s`,
       replayedMessages: replayed,

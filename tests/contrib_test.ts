@@ -1,10 +1,15 @@
 /**
- * What ships in `contrib/`: the Prometheus alerting rules and the Grafana dashboard use only
- * metrics the relay exports, and their PromQL is valid (`promtool`, from Debian's
- * `prometheus` package, installed by `.ci/run`; those tests are skipped where it is missing).
+ * What ships beside the relay: the Prometheus alerting rules and the Grafana dashboard in
+ * `contrib/` use only metrics the relay exports, and their PromQL is valid (`promtool`, from
+ * Debian's `prometheus` package, installed by `.ci/run`; those tests are skipped where it is
+ * missing); the README's Athena tables name the fields the relay writes.
  */
 import { assert, assertEquals } from "./assert.ts";
 import { Metrics } from "../src/metrics/metrics.ts";
+import { buildRecords } from "../src/batch/record_builder.ts";
+import { EventBuffer, type EventFormat } from "../src/batch/event_buffer.ts";
+import { RECORD_FORMATS } from "../src/batch/record_formats.ts";
+import { PlainDeflater } from "../src/batch/plain_deflater.ts";
 
 const CONTRIB = new URL("../contrib/", import.meta.url).pathname;
 const ALERTS = `${CONTRIB}prometheus/alerts.yml`;
@@ -103,4 +108,54 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+/** The column names of the README's `CREATE EXTERNAL TABLE name (...)`, nested struct fields as `column.field`. */
+function athenaColumns(table: string): string[] {
+  const readme = Deno.readTextFileSync(new URL("../README.md", import.meta.url));
+  const ddl = new RegExp(`CREATE EXTERNAL TABLE ${table} \\(\\n([\\s\\S]*?)\\n\\)`).exec(readme)?.[1];
+  assert(ddl !== undefined, `README has no table ${table}`);
+  const columns: string[] = [];
+  for (const line of ddl.split("\n")) {
+    const m = /^\s*`?(\w+)`?\s+(.*?),?$/.exec(line);
+    if (m === null) continue;
+    columns.push(m[1]!);
+    for (const field of m[2]!.matchAll(/struct<(.*)>/g)) {
+      for (const part of field[1]!.split(",")) columns.push(`${m[1]}.${part.trim().split(/[`:\s]+/).find((w) => w)}`);
+    }
+  }
+  return columns.sort();
+}
+
+/** The keys of what the relay writes for `messages` in `format` (nested CWL events as `logEvents.key`). */
+async function writtenKeys(format: "cwl" | "ndjson", messages: [EventFormat, string][]): Promise<string[]> {
+  const keys = new Set<string>();
+  for (const [kind, message] of messages) {
+    const buffer = new EventBuffer();
+    buffer.append(new TextEncoder().encode(message), 1_700_000_000_000);
+    const built = await buildRecords(
+      { owner: "123456789012", logGroup: `/kinesyslog/${kind}/514`, logStream: "10.0.0.1" },
+      { ...buffer.take(), format: kind, transport: "udp" },
+      { deflater: () => new PlainDeflater(), format: RECORD_FORMATS[format] },
+    );
+    for (const line of new TextDecoder().decode(built.records[0]!.data).split("\n")) {
+      if (line === "") continue;
+      const value = JSON.parse(line) as Record<string, unknown>;
+      for (const key of Object.keys(value)) keys.add(key);
+      for (const e of (value.logEvents as Record<string, unknown>[] | undefined) ?? []) {
+        for (const key of Object.keys(e)) keys.add(`logEvents.${key}`);
+      }
+    }
+  }
+  return [...keys].sort();
+}
+
+Deno.test("the README's Athena tables have a column for every field the relay writes, and no other", async () => {
+  const messages: [EventFormat, string][] = [
+    ["syslog", '<165>1 2003-10-11T22:14:15.003Z h app 42 ID47 [x@1 k="v"] msg'],
+    ["syslog", "<13>Nov 30 10:00:00 host app[7]: msg"],
+    ["gelf", JSON.stringify({ version: "1.1", host: "h", short_message: "m", level: 3 })],
+  ];
+  assertEquals(athenaColumns("kinesyslog_events"), await writtenKeys("ndjson", messages));
+  assertEquals(athenaColumns("kinesyslog_records"), await writtenKeys("cwl", messages));
 });

@@ -16,6 +16,8 @@
  *
  * @module
  */
+import { type DecodedEvent, textEvents } from "../src/decode/record_events.ts";
+import { JsonTextSplitter } from "../src/decode/json_text_stream.ts";
 import { Buffer } from "node:buffer";
 import { gunzipSync } from "node:zlib";
 
@@ -228,6 +230,11 @@ export class FirehoseEndpoint {
     return this.records.flatMap(decodeRecord);
   }
 
+  /** Every event of every accepted record, of any record format (CWL events, NDJSON objects). */
+  objects(): DecodedEvent[] {
+    return this.records.flatMap(recordObjects);
+  }
+
   async #handle(request: Request): Promise<Response> {
     const target = request.headers.get("x-amz-target") ?? "";
     const body = await request.text();
@@ -354,7 +361,19 @@ export class FirehoseEndpoint {
   }
 }
 
-/** Decodes one record: gunzip, JSON, its events with the record's fields. */
+/**
+ * The events of one record of any format, read through the relay's own record-format seam
+ * (`src/batch/record_format.ts`): gunzipped when it is gzip, split into JSON texts.
+ */
+export function recordObjects(data: Uint8Array): DecodedEvent[] {
+  const bytes = data[0] === 0x1f && data[1] === 0x8b ? gunzipSync(data) : data;
+  const splitter = new JsonTextSplitter();
+  const texts = splitter.push(new TextDecoder().decode(bytes));
+  splitter.end();
+  return texts.flatMap((text) => textEvents(text).events);
+}
+
+/** Decodes one CWL record: gunzip, JSON, its events with the record's fields. */
 export function decodeRecord(data: Uint8Array): DeliveredEvent[] {
   const record = JSON.parse(new TextDecoder().decode(gunzipSync(data)));
   return record.logEvents.map((e: { id: string; timestamp: number; message: string }) => ({

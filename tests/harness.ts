@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { decodeRecord, type DeliveredEvent } from "./firehose_endpoint.ts";
+import { decodeRecord, type DeliveredEvent, recordObjects } from "./firehose_endpoint.ts";
+import type { DecodedEvent } from "../src/decode/record_events.ts";
 import { fetchMetrics, sumOf } from "./prometheus.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -355,6 +356,11 @@ export async function readRecordFiles(dir: string): Promise<Uint8Array[]> {
 /** Every event in the record files of an `--output-dir`. */
 export async function readOutputDir(dir: string): Promise<DeliveredEvent[]> {
   return (await readRecordFiles(dir)).flatMap(decodeRecord);
+}
+
+/** Every event in the record files of an `--output-dir`, of any record format. */
+export async function readOutputObjects(dir: string): Promise<DecodedEvent[]> {
+  return (await readRecordFiles(dir)).flatMap(recordObjects);
 }
 
 /** Polls `check` until it returns true, or throws after `timeoutMs` with `what`. */

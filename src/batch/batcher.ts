@@ -1,4 +1,4 @@
-import { EventBuffer, type EventFormat, type PackedEvents } from "./event_buffer.ts";
+import { EventBuffer, type EventFormat, type PackedEvents, type Transport } from "./event_buffer.ts";
 import { MAX_RECORD_BYTES } from "./record_builder.ts";
 import type { Runs } from "../journal/journal_runs.ts";
 
@@ -6,6 +6,8 @@ import type { Runs } from "../journal/journal_runs.ts";
 export interface Batch extends PackedEvents {
   /** How to read the events' times. */
   format: EventFormat;
+  /** How the events arrived. */
+  transport: Transport;
   /** `<prefix>/<syslog|gelf>/<destination port>`. */
   logGroup: string;
   /** The source address. */
@@ -151,15 +153,20 @@ export class Batcher {
    * The buffer of one (log group, log stream). Append to it, then call
    * {@linkcode Batcher.afterAppend} once for the whole run of appends.
    */
-  buffer(logGroup: string, logStream: string, format: EventFormat = "syslog"): GroupBuffer {
-    const key = logGroup + "\n" + logStream;
+  buffer(
+    logGroup: string,
+    logStream: string,
+    format: EventFormat = "syslog",
+    transport: Transport = "unknown",
+  ): GroupBuffer {
+    const key = logGroup + "\n" + logStream + "\n" + transport;
     let buffer = this.#buffers.get(key);
     if (buffer === undefined) {
       while (this.#buffers.size >= this.#maxOpenBuffers) {
         const oldest = this.#buffers.values().next().value!;
         this.#flush(oldest, false, "open_buffers");
       }
-      buffer = new GroupBuffer(key, logGroup, logStream, format);
+      buffer = new GroupBuffer(key, logGroup, logStream, format, transport);
       buffer.firstAt = this.#now();
       this.#buffers.set(key, buffer);
     }
@@ -211,8 +218,8 @@ export class Batcher {
    * Flushes the buffer of (`logGroup`, `logStream`) now, allowing no hand-back (a sender
    * waits for the acknowledgement of its events, which come only once they are spooled).
    */
-  flushGroup(logGroup: string, logStream: string, reason: FlushReason): void {
-    const buffer = this.#buffers.get(logGroup + "\n" + logStream);
+  flushGroup(logGroup: string, logStream: string, transport: Transport, reason: FlushReason): void {
+    const buffer = this.#buffers.get(logGroup + "\n" + logStream + "\n" + transport);
     if (buffer !== undefined && buffer.count > 0) this.#flush(buffer, false, reason);
   }
 
@@ -227,7 +234,7 @@ export class Batcher {
    */
   requeue(events: Omit<Batch, "carry">): void {
     if (events.count === 0) return;
-    const buffer = this.buffer(events.logGroup, events.logStream, events.format);
+    const buffer = this.buffer(events.logGroup, events.logStream, events.format, events.transport);
     buffer.firstAt = buffer.count === 0 ? events.firstAt : Math.min(buffer.firstAt, events.firstAt);
     // Its age is its oldest event's: it goes back in that place among the open buffers.
     this.#buffers.delete(buffer.key);
@@ -284,9 +291,9 @@ export class Batcher {
     this.#messageBytes -= buffer.accountedMessageBytes;
     buffer.accounted = 0;
     buffer.accountedMessageBytes = 0;
-    const { format, logGroup, logStream, firstAt, runs } = buffer;
+    const { format, transport, logGroup, logStream, firstAt, runs } = buffer;
     buffer.runs = [];
-    this.#onFlush({ format, logGroup, logStream, firstAt, carry, runs, ...buffer.take() }, reason);
+    this.#onFlush({ format, transport, logGroup, logStream, firstAt, carry, runs, ...buffer.take() }, reason);
   }
 }
 
@@ -305,6 +312,7 @@ export class GroupBuffer extends EventBuffer {
     readonly logGroup: string,
     readonly logStream: string,
     readonly format: EventFormat,
+    readonly transport: Transport,
   ) {
     super();
   }

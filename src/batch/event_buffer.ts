@@ -18,6 +18,12 @@
  */
 export type EventFormat = "syslog" | "gelf";
 
+/**
+ * How events arrived (SPEC section 4.2's `transport`). `unknown` only for events replayed from
+ * a journal written before the transport was recorded.
+ */
+export type Transport = "udp" | "tcp" | "tls" | "relp" | "unknown";
+
 /** Bytes of the per-entry header: u32 length and f64 receive time. */
 export const ENTRY_HEADER_BYTES = 12;
 

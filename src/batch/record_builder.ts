@@ -1,6 +1,8 @@
-import { type EventFormat, EventIndex, type PackedEvents } from "./event_buffer.ts";
+import { type EventFormat, EventIndex, type PackedEvents, type Transport } from "./event_buffer.ts";
 import { EventJsonWriter } from "./event_json.ts";
 import { parseSyslogTimestamp } from "../parse/syslog_timestamp.ts";
+import type { RecordFormat } from "./record_format.ts";
+import { cwlFormat } from "./cwl_format.ts";
 
 /**
  * Largest Firehose record, in bytes after compression: "The maximum size of a record sent
@@ -66,6 +68,11 @@ export interface BuildOptions {
   /** Makes the compressor of one record. */
   deflater: () => Deflater;
   /**
+   * What a record is made of (`--record-format`).
+   * @default {cwlFormat}
+   */
+  format?: RecordFormat;
+  /**
    * Largest compressed record, in bytes.
    * @default {1024000}
    */
@@ -94,8 +101,6 @@ export const END_RESERVE_BYTES = 64;
 /** Bytes of a message's start searched for its timestamp (RFC 5424's header fits in 64). */
 const HEADER_BYTES = 64;
 
-const encoder = new TextEncoder();
-
 /**
  * Turns a batch of raw events (see `event_buffer.ts`) into compressed records of at most
  * `maxRecordBytes`, split along event boundaries and filled closely: events are serialized
@@ -114,20 +119,20 @@ const encoder = new TextEncoder();
  */
 export async function buildRecords(
   header: RecordHeader,
-  batch: PackedEvents & { format: EventFormat },
+  batch: PackedEvents & { format: EventFormat; transport?: Transport },
   options: BuildOptions,
 ): Promise<BuildResult> {
   const max = options.maxRecordBytes ?? MAX_RECORD_BYTES;
   const limit = max - END_RESERVE_BYTES;
   const index = new EventIndex(batch);
   const count = index.count;
-  const group = JSON.stringify(header.logGroup);
-  const prefix = encoder.encode(
-    `{"owner":${JSON.stringify(header.owner)},"logGroup":${group},"logStream":${
-      JSON.stringify(header.logStream)
-    },"subscriptionFilters":[${group}],"messageType":"DATA_MESSAGE","logEvents":[`,
-  );
-  const suffix = encoder.encode("]}");
+  const recordWriter = (options.format ?? cwlFormat).writer({
+    ...header,
+    format: batch.format,
+    transport: batch.transport ?? "unknown",
+  });
+  const prefix = recordWriter.open;
+  const suffix = recordWriter.close;
   const result: BuildResult = {
     records: [],
     events: 0,
@@ -141,7 +146,7 @@ export async function buildRecords(
   /** Events that fell back to the receive time (set when serialized, counted when emitted). */
   const fallbacks = new Uint8Array(count);
 
-  const serialize = (i: number, comma: boolean): void => {
+  const serialize = (i: number, notFirst: boolean): void => {
     const message = index.message(i);
     const stored = index.time(i);
     let timestamp: number | undefined = Math.floor(stored);
@@ -153,7 +158,7 @@ export async function buildRecords(
         fallbacks[i] = 1;
       }
     }
-    writer.add(crypto.randomUUID(), timestamp, message, comma);
+    recordWriter.write(writer, message, timestamp, !notFirst);
   };
 
   const emit = (data: Uint8Array, from: number, to: number): void => {

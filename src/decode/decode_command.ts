@@ -1,11 +1,14 @@
 /**
  * `kinesyslog decode [FILES...]`: prints the events of record files, spool files, or objects
- * downloaded from the S3 destination, one JSON line per event with its `logGroup` and
- * `logStream`; `--count` prints totals instead. It reads stdin when no file is given, and
+ * downloaded from the S3 destination, one JSON line per event: a CWL event with its record's
+ * `logGroup` and `logStream`, an NDJSON event as it is (either record format, told apart per
+ * JSON text, `batch/record_format.ts`); `--count` prints totals instead (records counts CWL
+ * records; an NDJSON record is a text per event). It reads stdin when no file is given, and
  * every record file (`*.json.gz`) of a directory given (a spool, or its quarantine).
  *
  * Input may be gzip (one member per record, or an S3 object of many members concatenated),
- * gzip again on top (a Firehose stream that compresses S3 objects), or plain JSON. A file
+ * gzip again on top (a Firehose stream that compresses S3 objects), or plain JSON (NDJSON
+ * records with `--record-compression none`). A file
  * that cannot be read is reported on stderr with the record number, and the next file is
  * read; the exit code is 1 when anything could not be read.
  *
@@ -16,7 +19,8 @@ import { createGunzip } from "node:zlib";
 import type { DecodeOptions } from "../cli.ts";
 import { RECORD_SUFFIX } from "../spool/spool_dir.ts";
 import { JsonTextStream } from "./json_text_stream.ts";
-import { recordEvents } from "./record_events.ts";
+import { textEvents } from "./record_events.ts";
+import { RECORD_FORMATS } from "../batch/record_formats.ts";
 
 /** Characters of output gathered before one write to stdout. */
 const OUTPUT_BUFFER_CHARS = 65_536;
@@ -64,8 +68,9 @@ export async function decode(options: DecodeOptions, io: DecodeOutput): Promise<
           .pipeThrough(new JsonTextStream());
         for await (const text of texts) {
           record++;
-          const events = recordEvents(text);
-          totals.records++;
+          const { format, events } = textEvents(text);
+          // A CWL record is one JSON text; an NDJSON one a text per event (not counted as records).
+          if (RECORD_FORMATS[format].perRecord) totals.records++;
           totals.events += events.length;
           if (options.count) continue;
           for (const e of events) pending += JSON.stringify(e) + "\n";

@@ -26,7 +26,7 @@
  *
  * @module
  */
-import type { EventFormat } from "../batch/event_buffer.ts";
+import type { EventFormat, Transport } from "../batch/event_buffer.ts";
 import { BlockWriter, type DecodedSegment, decodeSegment, SEGMENT_MAGIC } from "./journal_format.ts";
 import type { Runs } from "./journal_runs.ts";
 import { moveAside, notRegular, ownDirectory, readOwnFile, type SetAside } from "../spool/own_paths.ts";
@@ -168,9 +168,9 @@ export class Journal {
     return journal;
   }
 
-  /** Opens a block of messages of one (log group, log stream). */
-  begin(format: EventFormat, logGroup: string, logStream: string): void {
-    this.#writer.begin(format, logGroup, logStream);
+  /** Opens a block of messages of one (log group, log stream) that arrived by `transport`. */
+  begin(format: EventFormat, logGroup: string, logStream: string, transport?: Transport): void {
+    this.#writer.begin(format, logGroup, logStream, transport);
   }
 
   /** Adds one message to the open block. */

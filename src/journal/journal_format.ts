@@ -6,7 +6,8 @@
  *
  * ```
  * block   = u32 payload length (LE) | u32 CRC-32 of payload (LE) | payload
- * payload = u8 format (0 syslog, 1 gelf) | u16 length | log group (UTF-8)
+ * payload = u8 format (low nibble: 0 syslog, 1 gelf; high nibble: transport, 0 unknown,
+ *           1 udp, 2 tcp, 3 tls, 4 relp) | u16 length | log group (UTF-8)
  *         | u16 length | log stream (UTF-8) | entries
  * entries = (u32 length (LE) | f64 time in ms (LE) | message bytes)*
  * ```
@@ -18,7 +19,7 @@
  * @module
  */
 import { crc32 } from "node:zlib";
-import { ENTRY_HEADER_BYTES, type EventFormat } from "../batch/event_buffer.ts";
+import { ENTRY_HEADER_BYTES, type EventFormat, type Transport } from "../batch/event_buffer.ts";
 
 /** The first bytes of every segment. */
 export const SEGMENT_MAGIC = new TextEncoder().encode("KSJ1");
@@ -28,12 +29,15 @@ export const BLOCK_HEADER_BYTES = 8;
 export const MAX_BLOCK_BYTES = 64 * 1_048_576;
 
 const FORMATS: readonly EventFormat[] = ["syslog", "gelf"];
+/** Transports by the high nibble of the format byte (0, `unknown`, in segments written before it was kept). */
+const TRANSPORTS: readonly Transport[] = ["unknown", "udp", "tcp", "tls", "relp"];
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** One decoded block. */
 export interface JournalBlock {
   format: EventFormat;
+  transport: Transport;
   logGroup: string;
   logStream: string;
   /** The entries, a view into the segment's bytes (read them with {@linkcode forEachBlockEvent}). */
@@ -77,8 +81,8 @@ export class BlockWriter {
     return this.#used;
   }
 
-  /** Opens a block for messages of one (log group, log stream). */
-  begin(format: EventFormat, logGroup: string, logStream: string): void {
+  /** Opens a block for messages of one (log group, log stream) that arrived by `transport`. */
+  begin(format: EventFormat, logGroup: string, logStream: string, transport: Transport = "unknown"): void {
     if (this.#open >= 0) throw new Error("journal block already open");
     const group = encoder.encode(logGroup);
     const stream = encoder.encode(logStream);
@@ -86,7 +90,7 @@ export class BlockWriter {
     this.#open = this.#used;
     this.#count = 0;
     let at = this.#used + BLOCK_HEADER_BYTES;
-    this.#bytes[at++] = FORMATS.indexOf(format);
+    this.#bytes[at++] = FORMATS.indexOf(format) | (TRANSPORTS.indexOf(transport) << 4);
     this.#view.setUint16(at, group.length, true);
     this.#bytes.set(group, at + 2);
     at += 2 + group.length;
@@ -192,8 +196,9 @@ export function decodeSegment(bytes: Uint8Array): DecodedSegment {
 
 function parsePayload(payload: Uint8Array): JournalBlock | string {
   const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-  const format = FORMATS[payload[0] ?? 255];
-  if (format === undefined) return "unknown format";
+  const format = FORMATS[(payload[0] ?? 255) & 0x0f];
+  const transport = TRANSPORTS[(payload[0] ?? 255) >> 4];
+  if (format === undefined || transport === undefined) return "unknown format";
   try {
     let at = 1;
     const groupLength = view.getUint16(at, true);
@@ -207,7 +212,7 @@ function parsePayload(payload: Uint8Array): JournalBlock | string {
     let count = 0;
     const fits = eachEntry(entries, () => count++);
     if (!fits) return "an entry runs past the block";
-    return { format, logGroup, logStream, entries, count };
+    return { format, transport, logGroup, logStream, entries, count };
   } catch (error) {
     return (error as Error).message;
   }

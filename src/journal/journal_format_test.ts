@@ -112,3 +112,28 @@ Deno.test("property: any damage to a segment is found at or before the damaged b
     { numRuns: 300 },
   );
 });
+
+Deno.test("a block keeps the transport its messages came by; a block written without one reads as unknown", () => {
+  const writer = new BlockWriter();
+  for (const transport of ["udp", "tcp", "tls", "relp"] as const) {
+    writer.begin("gelf", "/k/gelf/12201", "10.0.0.1", transport);
+    writer.add(enc.encode("{}"), 1);
+    writer.end();
+  }
+  writer.begin("syslog", "/k/syslog/514", "10.0.0.1");
+  writer.add(enc.encode("<13>a"), 1);
+  writer.end();
+  const body = writer.take();
+  const bytes = new Uint8Array(SEGMENT_MAGIC.length + body.length);
+  bytes.set(SEGMENT_MAGIC);
+  bytes.set(body, SEGMENT_MAGIC.length);
+  const decoded = decodeSegment(bytes);
+  assertEquals(decoded.damage, undefined);
+  assertEquals(decoded.blocks.map((b) => `${b.format}/${b.transport}`), [
+    "gelf/udp",
+    "gelf/tcp",
+    "gelf/tls",
+    "gelf/relp",
+    "syslog/unknown",
+  ]);
+});

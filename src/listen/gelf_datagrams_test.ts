@@ -12,7 +12,12 @@ import { Pressure } from "./pressure.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const info: ListenerInfo = { label: "gelf-udp/12201", logGroup: "/kinesyslog/gelf/12201", format: "gelf" };
+const info: ListenerInfo = {
+  label: "gelf-udp/12201",
+  logGroup: "/kinesyslog/gelf/12201",
+  format: "gelf",
+  transport: "udp",
+};
 
 /** A GELF UDP pipeline into a real batcher, with what it delivered, dropped and logged. */
 function pipeline(maxMessageBytes = 65_536, reassembly = {}) {

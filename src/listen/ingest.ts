@@ -1,7 +1,7 @@
 import type { Batcher, GroupBuffer } from "../batch/batcher.ts";
 import { forEachBlockEvent, type JournalBlock } from "../journal/journal_format.ts";
 import { addRun } from "../journal/journal_runs.ts";
-import type { EventFormat } from "../batch/event_buffer.ts";
+import type { EventFormat, Transport } from "../batch/event_buffer.ts";
 import { parseGelfMessage } from "../parse/gelf_message.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
@@ -15,6 +15,8 @@ export interface ListenerInfo {
   logGroup: string;
   /** What the listener receives. */
   format: EventFormat;
+  /** How its events arrive. */
+  transport: Transport;
 }
 
 /**
@@ -23,8 +25,8 @@ export interface ListenerInfo {
  * say which of their events are not yet in the spool.
  */
 export interface EventLog {
-  /** Opens a block of messages of one (log group, log stream). */
-  begin(format: EventFormat, logGroup: string, logStream: string): void;
+  /** Opens a block of messages of one (log group, log stream) that arrived by `transport`. */
+  begin(format: EventFormat, logGroup: string, logStream: string, transport: Transport): void;
   /** Adds one message to the open block. */
   add(message: Uint8Array, timeMs: number): void;
   /** Closes the block: the segment (or ticket) its messages are held under, and their number. */
@@ -58,8 +60,8 @@ export class Ingest {
 
   /** Appends the messages of a block left in the journal by a crash; returns their number. */
   replay(block: JournalBlock): number {
-    const buffer = this.batcher.buffer(block.logGroup, block.logStream, block.format);
-    this.journal?.begin(block.format, block.logGroup, block.logStream);
+    const buffer = this.batcher.buffer(block.logGroup, block.logStream, block.format, block.transport);
+    this.journal?.begin(block.format, block.logGroup, block.logStream, block.transport);
     forEachBlockEvent(block, (message, time) => {
       buffer.append(message, time);
       this.journal?.add(message, time);
@@ -78,10 +80,10 @@ export class Ingest {
 
   /** Takes the frames of one read from a stream connection. */
   accept(info: ListenerInfo, source: string, frames: readonly Uint8Array[], receivedMs: number): void {
-    const buffer = this.batcher.buffer(info.logGroup, source, info.format);
+    const buffer = this.batcher.buffer(info.logGroup, source, info.format, info.transport);
     const gelf = info.format === "gelf";
     const journal = this.journal;
-    journal?.begin(info.format, info.logGroup, source);
+    journal?.begin(info.format, info.logGroup, source, info.transport);
     let count = 0;
     let bytes = 0;
     let blank = 0;
@@ -117,9 +119,9 @@ export class Ingest {
     }
     const time = info.format === "gelf" ? this.#gelfTime(info, source, message, receivedMs) : receivedMs;
     if (time === undefined) return;
-    const buffer = this.batcher.buffer(info.logGroup, source, info.format);
+    const buffer = this.batcher.buffer(info.logGroup, source, info.format, info.transport);
     if (this.journal !== undefined) {
-      this.journal.begin(info.format, info.logGroup, source);
+      this.journal.begin(info.format, info.logGroup, source, info.transport);
       this.journal.add(message, time);
     }
     buffer.append(message, time);

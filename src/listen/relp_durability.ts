@@ -35,7 +35,7 @@ export function relpDurability(o: RelpDurabilityOptions): (info: ListenerInfo, s
     const key = `${info.logGroup}\n${source}`;
     if (due.size === 0) {
       setTimeout(() => {
-        for (const { logGroup, source } of due.values()) o.batcher.flushGroup(logGroup, source, "acknowledge");
+        for (const { logGroup, source } of due.values()) o.batcher.flushGroup(logGroup, source, "relp", "acknowledge");
         due.clear();
       }, 0);
     }

@@ -7,31 +7,35 @@
  * @module
  */
 import { gunzipSync } from "node:zlib";
-import { recordEvents } from "../decode/record_events.ts";
+import { textEvents } from "../decode/record_events.ts";
+import { JsonTextSplitter } from "../decode/json_text_stream.ts";
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
- * Why `data` is not a whole record (one gzip member with a good CRC, UTF-8, JSON shaped like
- * a record), or the number of its events when it is.
+ * Why `data` is not a whole record, or the number of its events when it is: one gzip member
+ * with a good CRC (or, with `--record-compression none`, plain bytes), UTF-8, and JSON of one
+ * record format (`batch/record_format.ts`): one CWL record object, or NDJSON event lines.
  *
  * @example
  * ```ts
- * checkRecord(new TextEncoder().encode("not gzip")); // { damage: "not gzip: ..." }
+ * checkRecord(new TextEncoder().encode("not gzip")); // { damage: "not a record: ..." }
  * ```
  */
 export function checkRecord(data: Uint8Array): { damage: string } | { events: number } {
-  let json: Uint8Array;
-  try {
-    json = gunzipSync(data);
-  } catch (error) {
-    return { damage: `not gzip: ${(error as Error).message}` };
-  }
-  // gunzip reads members one after another; the relay writes exactly one. The last member's
-  // trailer holds its own length (mod 2^32): when it is not the whole length, there were more.
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  if (view.getUint32(data.length - 4, true) !== json.length % 2 ** 32) {
-    return { damage: "not one gzip member: more data follows its end" };
+  let json = data;
+  if (data[0] === 0x1f && data[1] === 0x8b) {
+    try {
+      json = gunzipSync(data);
+    } catch (error) {
+      return { damage: `not gzip: ${(error as Error).message}` };
+    }
+    // gunzip reads members one after another; the relay writes exactly one. The last member's
+    // trailer holds its own length (mod 2^32): when it is not the whole length, there were more.
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    if (view.getUint32(data.length - 4, true) !== json.length % 2 ** 32) {
+      return { damage: "not one gzip member: more data follows its end" };
+    }
   }
   let text: string;
   try {
@@ -40,7 +44,21 @@ export function checkRecord(data: Uint8Array): { damage: string } | { events: nu
     return { damage: "not UTF-8 text" };
   }
   try {
-    return { events: recordEvents(text).length };
+    const splitter = new JsonTextSplitter();
+    const texts = splitter.push(text);
+    splitter.end();
+    if (texts.length === 0) return { damage: "not a record: no JSON in it" };
+    let events = 0;
+    const formats = new Set<string>();
+    for (const t of texts) {
+      const read = textEvents(t);
+      formats.add(read.format);
+      events += read.events.length;
+    }
+    if (formats.size > 1 || (formats.has("cwl") && texts.length > 1)) {
+      return { damage: "not a record: more than one record, or formats mixed" };
+    }
+    return { events };
   } catch (error) {
     return { damage: `not a record: ${(error as Error).message}` };
   }

@@ -8,7 +8,10 @@
  *
  * @module
  */
-import { buildRecords } from "../batch/record_builder.ts";
+import { buildRecords, type Deflater } from "../batch/record_builder.ts";
+import type { RecordFormat } from "../batch/record_format.ts";
+import { RECORD_FORMATS } from "../batch/record_formats.ts";
+import { PlainDeflater } from "../batch/plain_deflater.ts";
 import { GZIP_LEVEL, GzipDeflater } from "./gzip_deflater.ts";
 import { SpoolDir } from "./spool_dir.ts";
 import type { FromWorker, ToWorker } from "./worker_protocol.ts";
@@ -18,7 +21,8 @@ let resolveOwner: (owner: string) => void = () => {};
 const owner = new Promise<string>((resolve) => (resolveOwner = resolve));
 let queue: Promise<void> = Promise.resolve();
 let level = GZIP_LEVEL;
-const deflater = () => new GzipDeflater(level);
+let recordFormat: RecordFormat = RECORD_FORMATS.cwl;
+let deflater: () => Deflater = () => new GzipDeflater(level);
 
 function reply(message: FromWorker, transfer: Transferable[] = []): void {
   self.postMessage(message, transfer);
@@ -63,6 +67,8 @@ async function handle(message: ToWorker): Promise<void> {
     case "init":
       spool = new SpoolDir(message.spoolDir);
       level = message.compressionLevel;
+      recordFormat = RECORD_FORMATS[message.recordFormat];
+      if (message.recordCompression === "none") deflater = () => new PlainDeflater();
       return;
     case "owner":
       resolveOwner(message.owner);
@@ -75,10 +81,10 @@ async function handle(message: ToWorker): Promise<void> {
       try {
         if (spool === undefined) throw new Error("spool worker used before init");
         const header = { owner: await owner, logGroup: message.logGroup, logStream: message.logStream };
-        const built = await buildRecords(header, message, { deflater, carry: message.carry });
+        const built = await buildRecords(header, message, { deflater, format: recordFormat, carry: message.carry });
         const dir = spool;
         // What the reply needs, and not the batch's raw chunks: they are garbage once built.
-        const { id, byteLength, count, format, logGroup, logStream, firstAt } = message;
+        const { id, byteLength, count, format, transport, logGroup, logStream, firstAt } = message;
         const bytes = built.records.reduce((sum, r) => sum + r.data.length, 0);
         const write = (async () => {
           const entries = [];
@@ -88,7 +94,7 @@ async function handle(message: ToWorker): Promise<void> {
                 entries.push({ ...entry, events: record.events });
               }
             }
-            const carried = built.carried && { ...built.carried, format, logGroup, logStream, firstAt };
+            const carried = built.carried && { ...built.carried, format, transport, logGroup, logStream, firstAt };
             reply({
               type: "spooled",
               id,

@@ -2,7 +2,8 @@ import type { Batch } from "../batch/batcher.ts";
 import type { Runs } from "../journal/journal_runs.ts";
 import { GZIP_LEVEL } from "./gzip_deflater.ts";
 import type { SpoolEntry } from "./spool_dir.ts";
-import type { FromWorker, ToWorker } from "./worker_protocol.ts";
+import type { FromWorker, RecordCompression, ToWorker } from "./worker_protocol.ts";
+import type { RecordFormatName } from "../batch/record_formats.ts";
 
 /** What the spool worker reports back for each batch. */
 export interface SpoolWorkerEvents {
@@ -50,6 +51,16 @@ export interface SpoolWorkerOptions {
    * @default {6}
    */
   compressionLevel?: number;
+  /**
+   * `--record-format`.
+   * @default {"cwl"}
+   */
+  recordFormat?: RecordFormatName;
+  /**
+   * `--record-compression`.
+   * @default {"gzip"}
+   */
+  recordCompression?: RecordCompression;
 }
 
 /**
@@ -85,7 +96,15 @@ export class SpoolWorkerClient {
         this.#drains.clear();
         this.#events.onCrash(event.message);
       };
-      slot.worker.postMessage({ type: "init", spoolDir, compressionLevel } satisfies ToWorker);
+      slot.worker.postMessage(
+        {
+          type: "init",
+          spoolDir,
+          compressionLevel,
+          recordFormat: options.recordFormat ?? "cwl",
+          recordCompression: options.recordCompression ?? "gzip",
+        } satisfies ToWorker,
+      );
       this.#workers.push(slot);
     }
   }

@@ -1,9 +1,19 @@
 import type { Batch } from "../batch/batcher.ts";
+import type { RecordFormatName } from "../batch/record_formats.ts";
+
+/** `--record-compression`: gzip, or none (NDJSON only). */
+export type RecordCompression = "gzip" | "none";
 import type { SpoolEntry } from "./spool_dir.ts";
 
 /** Messages from the main thread to the spool worker. */
 export type ToWorker =
-  | { type: "init"; spoolDir: string; compressionLevel: number }
+  | {
+    type: "init";
+    spoolDir: string;
+    compressionLevel: number;
+    recordFormat: RecordFormatName;
+    recordCompression: RecordCompression;
+  }
   | { type: "owner"; owner: string }
   | ({ type: "batch"; id: number; byteLength: number } & Omit<Batch, "runs">)
   | { type: "drain"; id: number };

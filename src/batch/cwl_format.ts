@@ -1,0 +1,44 @@
+import type { DecodedEvent, RecordContext, RecordFormat, RecordWriter } from "./record_format.ts";
+import { RecordShapeError } from "./record_format.ts";
+import type { EventJsonWriter } from "./event_json.ts";
+
+const encoder = new TextEncoder();
+
+/**
+ * CloudWatch-Logs-shaped records (SPEC section 4, the default): one JSON object per record
+ * with `owner`, `logGroup`, `logStream`, `subscriptionFilters`, `messageType` and
+ * `logEvents` of `{id, timestamp, message}`, the message verbatim (a random UUID per event).
+ */
+export const cwlFormat: RecordFormat = {
+  name: "cwl",
+  perRecord: true,
+  writer(context: RecordContext): RecordWriter {
+    const group = JSON.stringify(context.logGroup);
+    return {
+      open: encoder.encode(
+        `{"owner":${JSON.stringify(context.owner)},"logGroup":${group},"logStream":${
+          JSON.stringify(context.logStream)
+        },"subscriptionFilters":[${group}],"messageType":"DATA_MESSAGE","logEvents":[`,
+      ),
+      close: encoder.encode("]}"),
+      write: (writer: EventJsonWriter, message: Uint8Array, timestamp: number, first: boolean) =>
+        writer.add(crypto.randomUUID(), timestamp, message, !first),
+    };
+  },
+  events(r: Record<string, unknown>): DecodedEvent[] | undefined {
+    if (!("logEvents" in r) && !("messageType" in r)) return undefined;
+    // A CloudWatch Logs CONTROL_MESSAGE has no events.
+    if (r.messageType === "CONTROL_MESSAGE") return [];
+    const { logGroup, logStream, logEvents } = r;
+    if (typeof logGroup !== "string" || typeof logStream !== "string" || !Array.isArray(logEvents)) {
+      throw new RecordShapeError("not a record: logGroup, logStream and logEvents are required");
+    }
+    return logEvents.map((event: unknown, i) => {
+      const e = event as Record<string, unknown> | null;
+      if (typeof e?.id !== "string" || typeof e.timestamp !== "number" || typeof e.message !== "string") {
+        throw new RecordShapeError(`event ${i + 1} lacks a string id, a numeric timestamp or a string message`);
+      }
+      return { logGroup, logStream, id: e.id, timestamp: e.timestamp, message: e.message };
+    });
+  },
+};

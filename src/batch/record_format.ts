@@ -1,0 +1,66 @@
+/**
+ * The seam between events and a record's bytes: a record format is chosen once
+ * (`--record-format`) and is all that the spool worker (build), the check of records left by
+ * an earlier run, `kinesyslog decode` and the tests' Firehose endpoint (read) know of it.
+ * `cwl_format.ts` and `ndjson_format.ts` are the two; a new format is a new file and a line
+ * in {@linkcode RECORD_FORMATS}.
+ *
+ * Reading does not need to be told the format: every record is JSON texts (CWL: one object
+ * per record; NDJSON: one object per event), and each format says which texts are its own,
+ * so a spool or an S3 object written under either format reads the same way.
+ *
+ * @module
+ */
+import type { EventFormat, Transport } from "./event_buffer.ts";
+import type { EventJsonWriter } from "./event_json.ts";
+
+/** What a record is made for: the fields shared by all its events. */
+export interface RecordContext {
+  /** AWS account id, or `000000000000`. */
+  owner: string;
+  /** `<prefix>/<syslog|gelf>/<port>`. */
+  logGroup: string;
+  /** The source address. */
+  logStream: string;
+  /** What the events are. */
+  format: EventFormat;
+  /** How they arrived. */
+  transport: Transport;
+}
+
+/** Writes the events of records of one context. */
+export interface RecordWriter {
+  /** Bytes that open a record. */
+  readonly open: Uint8Array;
+  /** Bytes that close a record. */
+  readonly close: Uint8Array;
+  /** Appends one event (`first`: the record's first); `timestamp` is the event time in ms. */
+  write(writer: EventJsonWriter, message: Uint8Array, timestamp: number, first: boolean): void;
+}
+
+/** A decoded event: CWL's `{logGroup, logStream, id, timestamp, message}`, or an NDJSON object. */
+export type DecodedEvent = Record<string, unknown> & { timestamp: number; message: string };
+
+/** A record format; see the module documentation. */
+export interface RecordFormat {
+  /** `--record-format` value. */
+  readonly name: string;
+  /** The writer of records for `context`. */
+  writer(context: RecordContext): RecordWriter;
+  /**
+   * The events of one JSON value read from a record, when the value is this format's (else
+   * undefined). Throws `RecordShapeError` for a value of this format that is malformed.
+   */
+  events(value: Record<string, unknown>): DecodedEvent[] | undefined;
+  /** Whether one JSON value of this format is a whole record (CWL) or one event of one (NDJSON). */
+  readonly perRecord: boolean;
+}
+
+/** A JSON text that is not a kinesyslog record or event. */
+export class RecordShapeError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "RecordShapeError";
+  }
+}

@@ -6,6 +6,7 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { withEndpoint } from "./fault_helpers.ts";
+import { rsyslogWith } from "./rsyslog.ts";
 import { SEVERITIES } from "../src/parse/syslog_fields.ts";
 import { recordObjects } from "./firehose_endpoint.ts";
 import { MAX_RECORD_BYTES } from "../src/batch/record_builder.ts";
@@ -13,6 +14,7 @@ import { NDJSON_FIELDS, NDJSON_GELF_FIELDS, NDJSON_SYSLOG_FIELDS } from "../src/
 import {
   eventually,
   freePort,
+  makeCertificate,
   nodeClientModules,
   readOutputObjects,
   readRecordFiles,
@@ -25,6 +27,11 @@ import {
 import type { DecodedEvent } from "../src/decode/record_events.ts";
 
 const FIXTURES = new URL("./fixtures/wire/", import.meta.url);
+/** rsyslogd with its GnuTLS driver (Debian: `rsyslog-gnutls`), when installed. */
+const RSYSLOGD_WITH_GTLS = rsyslogWith("lmnsd_gtls");
+if (RSYSLOGD_WITH_GTLS === undefined) {
+  console.error("SKIP rsyslog NDJSON test: install rsyslog and rsyslog-gnutls (.ci/run does) to run it");
+}
 const enc = new TextEncoder();
 
 /** Runs util-linux `logger` sending `lines` (one message each) to 127.0.0.1:`port`. */
@@ -114,6 +121,68 @@ Deno.test("NDJSON records: logger's RFC 3164 and 5424 over UDP and TCP arrive on
     assertEquals(await relay.stop(), 0);
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name: "NDJSON records: rsyslog forwarding over TLS (gtls, RFC 5424) gives its header fields and transport tls",
+  ignore: RSYSLOGD_WITH_GTLS === undefined,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "kinesyslog-ndjson-" });
+    const { cert, key } = await makeCertificate(dir);
+    await Deno.mkdir(`${dir}/rsyslog`);
+    const [tls, udp] = [freePort(), freePort()];
+    const relay = await startLocalRelay(dir, [
+      ...["--record-format", "ndjson", "--tls-port", String(tls), "--cert", cert, "--key", key],
+      ...["--flush-interval", "0.3"],
+    ]);
+    await Deno.writeTextFile(
+      `${dir}/rsyslog.conf`,
+      `global(workDirectory="${dir}/rsyslog" defaultNetstreamDriverCAFile="${dir}/ca.crt")
+module(load="imudp")
+input(type="imudp" address="127.0.0.1" port="${udp}")
+action(type="omfwd" target="127.0.0.1" port="${tls}" protocol="tcp" TCP_Framing="octet-counted"
+  StreamDriver="gtls" StreamDriverMode="1" StreamDriverAuthMode="x509/name" StreamDriverPermittedPeers="localhost"
+  template="RSYSLOG_SyslogProtocol23Format" action.resumeRetryCount="-1")
+`,
+    );
+    const rsyslog = new Deno.Command(RSYSLOGD_WITH_GTLS!, {
+      args: ["-n", "-f", `${dir}/rsyslog.conf`, "-i", `${dir}/rsyslog.pid`],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 500)); // rsyslog binds its input
+      const count = 20;
+      await sendUdp(
+        udp,
+        Array.from({ length: count }, (_, i) => `<190>Nov 30 10:00:00 router7 fw[99]: viartls=${i} ok`),
+      );
+      await eventually(
+        "rsyslog's messages",
+        async () => (await readOutputObjects(`${dir}/out`)).length >= count,
+        20_000,
+      );
+      const events = await readOutputObjects(`${dir}/out`);
+      assertEquals(
+        [...byNumber(events, "viartls").keys()].sort((a, b) => a - b),
+        Array.from({ length: count }, (_, i) => i),
+      );
+      for (const e of events) {
+        assertShape(e);
+        assertEquals(
+          [e.transport, e.port, e.facility, e.severity, e.version, e.hostname, e.appname, e.procid],
+          ["tls", tls, "local7", "info", 1, "router7", "fw", "99"],
+        );
+        // rsyslog's %msg% keeps the space that followed the sender's TAG.
+        assert(/^ viartls=\d+ ok$/.test(e.message), e.message);
+      }
+    } finally {
+      rsyslog.kill("SIGTERM");
+      await rsyslog.output();
+      assertEquals(await relay.stop(), 0);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
 
 Deno.test("NDJSON records: the captures of loggen and rsyslog over TCP and TLS framing give their header fields", async () => {

@@ -119,6 +119,15 @@ const CASES: Case[] = [
     args: ["--record-format", "ndjson"],
   },
   {
+    name: "TCP, 4 connections, RFC 5424, 200 B, --record-format ndjson --flush-size 6M",
+    protocol: "tcp",
+    format: "rfc5424",
+    bytes: 200,
+    connections: 4,
+    messages: 1_000_000,
+    args: ["--record-format", "ndjson", "--flush-size", "6M"],
+  },
+  {
     name: "TCP, 4 connections, RFC 5424, 200 B, --record-format ndjson --record-compression none",
     protocol: "tcp",
     format: "rfc5424",
@@ -345,6 +354,13 @@ async function run(c: Case, dir: string, tls: { cert: string; key: string; ca: s
   const [t10, n10] = at(0.1), [t90, n90] = at(0.9);
   const steady = t90 > t10 ? (n90 - n10) / ((t90 - t10) / 1000) : delivered / total;
   const after = procStats(pid);
+  if (Deno.env.get("BENCH_TRACE")) {
+    const reasons: string[] = [];
+    for (const reason of ["size", "age", "memory", "open_buffers", "journal", "acknowledge", "shutdown"]) {
+      reasons.push(`${reason}=${await scrape(metricsPort, "kinesyslog_batches_flushed_total", { reason })}`);
+    }
+    console.error(`flushes: ${reasons.join(" ")}`);
+  }
   const records = await scrape(metricsPort, "kinesyslog_records_delivered_total");
   const recordBytes = await scrape(metricsPort, "kinesyslog_delivered_bytes_total");
   await relay.stop();

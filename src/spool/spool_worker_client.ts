@@ -28,13 +28,16 @@ export interface SpoolWorkerEvents {
 }
 
 /**
- * Default number of spool workers: one per core but one, which the main thread keeps for
- * the sockets; at least 1, at most 4. JSON and gzip are their cost. Measured on 2 cores
- * (`deno task bench`, TCP, 4 connections, 200-byte RFC 5424): one worker sustains about
- * 165,000 messages/s within 150 MB of RSS; two, about 250,000/s at about 200 MB, with the
- * load generator on the same two cores.
+ * Default number of spool workers: one per core, at most 4. JSON and gzip are their cost;
+ * the main thread, which reads the sockets, frames and journals, needs little of a core
+ * (idle 87% of the time under a TCP load one worker cannot keep up with), so a worker per
+ * core, sharing the main thread's, uses the machine. Measured on 2 cores (`deno task bench`,
+ * TCP, 4 connections, 200-byte RFC 5424, 2026-11-30): one worker 79,370 messages/s at 162 MB
+ * peak RSS; two 128,007/s at 198 MB, and 119,568 to 123,079/s beside rsyslog's 71,201 to
+ * 73,953 (imtcp, omfile zipLevel 6) in `deno task bench --peer rsyslog`: x1.62 to x1.73.
+ * `--spool-workers 1` is the choice where memory counts more than throughput.
  */
-export const DEFAULT_SPOOL_WORKERS = Math.max(1, Math.min(4, (navigator.hardwareConcurrency || 1) - 1));
+export const DEFAULT_SPOOL_WORKERS = Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
 
 /** Most spool workers `--spool-workers` allows; each is an isolate of about 10 MB at rest. */
 export const MAX_SPOOL_WORKERS = 32;

@@ -599,12 +599,27 @@ async function peer(name: string, dir: string): Promise<void> {
   );
 }
 
+/**
+ * Removes the benchmark's directory, trying again twice: seen once after the fleet case,
+ * `Directory not empty` from a recursive remove of a spool that held 50,000 records.
+ */
+async function removeDir(path: string): Promise<void> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await Deno.remove(path, { recursive: true });
+    } catch (error) {
+      if (attempt >= 3) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}
+
 const dir = await Deno.makeTempDir({ prefix: "kinesyslog-bench-" });
 if (args.has("--quota")) {
   try {
     await benchQuota(dir);
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    await removeDir(dir);
   }
   Deno.exit();
 }
@@ -612,7 +627,7 @@ if (args.has("--edge")) {
   try {
     await benchEdge(dir, only);
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    await removeDir(dir);
   }
   Deno.exit();
 }
@@ -620,7 +635,7 @@ if (args.has("--peer")) {
   try {
     await peer(Deno.args[Deno.args.indexOf("--peer") + 1] ?? "", dir);
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    await removeDir(dir);
   }
   Deno.exit();
 }
@@ -628,7 +643,7 @@ if (args.has("--soak")) {
   try {
     await soak(Number(Deno.args[Deno.args.indexOf("--soak") + 1]), dir);
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    await removeDir(dir);
   }
   Deno.exit();
 }

@@ -86,8 +86,9 @@ interface Tracked {
  * tells a TLS hello from plain text, runs the TLS handshake for a TLS listener, then hands the
  * bytes to a session of the listener's protocol (`stream_protocol.ts`: syslog, GELF, RELP),
  * which frames them into the ingest and writes back its answers, if it has any. Reads are
- * pull-driven: while the relay is over a bound, reading stops and the kernel slows the sender. Enforces the connection limit and the timeouts; every refusal and every
- * connection it ends is counted by reason and logged (rate-limited) with the peer address.
+ * pull-driven: while the relay is over a bound, reading stops and the kernel slows the
+ * sender. Enforces the connection limit and the timeouts; every refusal and every connection
+ * it ends is counted by reason and logged (rate-limited) with the peer address.
  * Owns its connections: {@linkcode StreamListener.close} stops accepting, lets connections
  * finish for a grace period, then ends them, delivering every frame already received.
  */

@@ -1,5 +1,4 @@
-import { parseSyslogFields } from "../parse/syslog_fields.ts";
-import { SEVERITIES } from "../parse/syslog_fields.ts";
+import { parseSyslogFields, SEVERITIES } from "../parse/syslog_fields.ts";
 import type { EventJsonWriter } from "./event_json.ts";
 import type { DecodedEvent, RecordContext, RecordFormat, RecordWriter } from "./record_format.ts";
 import { RecordShapeError } from "./record_format.ts";

@@ -146,7 +146,7 @@ export async function buildRecords(
   /** Events that fell back to the receive time (set when serialized, counted when emitted). */
   const fallbacks = new Uint8Array(count);
 
-  const serialize = (i: number, notFirst: boolean): void => {
+  const serialize = (i: number, first: boolean): void => {
     const message = index.message(i);
     const stored = index.time(i);
     let timestamp: number | undefined = Math.floor(stored);
@@ -158,7 +158,7 @@ export async function buildRecords(
         fallbacks[i] = 1;
       }
     }
-    recordWriter.write(writer, message, timestamp, !notFirst);
+    recordWriter.write(writer, message, timestamp, first);
   };
 
   const emit = (data: Uint8Array, from: number, to: number): void => {
@@ -177,7 +177,7 @@ export async function buildRecords(
     for (;;) {
       writer.reset();
       writer.raw(prefix);
-      for (let i = from; i < to; i++) serialize(i, i > from);
+      for (let i = from; i < to; i++) serialize(i, i === from);
       writer.raw(suffix);
       const data = await options.deflater().end(writer.bytes());
       if (data.length <= max) {
@@ -203,7 +203,7 @@ export async function buildRecords(
     let target = CHUNK_BYTES;
     let i = first;
     while (i < count) {
-      serialize(i, i > first);
+      serialize(i, i === first);
       i++;
       if (writer.length < target && i < count) continue;
       const staged = writer.length;

@@ -29,20 +29,24 @@ export function nextTxnr(txnr: number): number {
   return txnr >= MAX_TXNR ? 1 : txnr + 1;
 }
 
-/** One frame, `TXNR SP COMMAND SP DATALEN [SP DATA] LF`, as bytes. */
-export function encodeFrame(txnr: number, command: string, data: string): Uint8Array {
-  const body = enc.encode(data);
-  const head = enc.encode(`${txnr} ${command} ${body.length}${body.length > 0 ? " " : ""}`);
-  const frame = new Uint8Array(head.length + body.length + 1);
-  frame.set(head);
-  frame.set(body, head.length);
-  frame[frame.length - 1] = 0x0a;
-  return frame;
+/**
+ * One frame, `TXNR SP COMMAND SP DATALEN [SP DATA] LF`, as text (DATALEN counts the UTF-8
+ * bytes of `data`), so that the frames of one read are encoded once, together.
+ */
+export function frameText(txnr: number, command: string, data: string): string {
+  // deno-lint-ignore no-control-regex
+  const bytes = /^[\x00-\x7f]*$/.test(data) ? data.length : enc.encode(data).length;
+  return `${txnr} ${command} ${bytes}${bytes > 0 ? " " : ""}${data}\n`;
 }
 
-/** An `rsp` frame answering `txnr` with `text` (`200 OK`, `500 ...`, or empty for `close`). */
-export function encodeResponse(txnr: number, text: string): Uint8Array {
-  return encodeFrame(txnr, "rsp", text);
+/** One frame as bytes (see {@linkcode frameText}). */
+export function encodeFrame(txnr: number, command: string, data: string): Uint8Array {
+  return enc.encode(frameText(txnr, command, data));
+}
+
+/** An `rsp` frame answering `txnr` with `text` (`200 OK`, `500 ...`, or empty for `close`), as text. */
+export function responseText(txnr: number, text: string): string {
+  return frameText(txnr, "rsp", text);
 }
 
 /** The `serverclose` hint: the server is ending the session. */

@@ -1,5 +1,5 @@
 import { assertEquals } from "../../tests/assert.ts";
-import { encodeFrame, encodeResponse, nextTxnr, openAnswer, parseOffers, SERVERCLOSE } from "./relp_answer.ts";
+import { encodeFrame, nextTxnr, openAnswer, parseOffers, responseText, SERVERCLOSE } from "./relp_answer.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -7,7 +7,7 @@ const SOFTWARE = { name: "kinesyslog", version: "2.0.0", url: "https://example.n
 
 Deno.test("encodeFrame() writes RELP frames as librelp does: no space and no data when empty", () => {
   assertEquals(dec.decode(encodeFrame(2, "rsp", "200 OK")), "2 rsp 6 200 OK\n");
-  assertEquals(dec.decode(encodeResponse(4, "")), "4 rsp 0\n");
+  assertEquals(responseText(4, ""), "4 rsp 0\n");
   assertEquals(dec.decode(SERVERCLOSE), "0 serverclose 0\n");
   // DATALEN counts bytes, not characters.
   assertEquals(dec.decode(encodeFrame(1, "rsp", "500 \u00e9")), "1 rsp 6 500 \u00e9\n");

@@ -26,18 +26,19 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
 import { type RelpFrame, RelpFramer } from "../framing/relp_framer.ts";
 import {
-  encodeResponse,
   nextTxnr,
   openAnswer,
   parseOffers,
   type RelpSoftware,
+  responseText,
   SERVERCLOSE,
 } from "../framing/relp_answer.ts";
 import type { ListenerInfo } from "./ingest.ts";
 import type { ProtocolContext, ProtocolSession, StreamProtocol } from "./stream_protocol.ts";
+
+const encoder = new TextEncoder();
 
 /** Commands of one session waiting for their answer, at most. */
 export const MAX_UNANSWERED = 1_024;
@@ -131,7 +132,7 @@ class RelpSession implements ProtocolSession {
     const frames: RelpFrame[] = [];
     const intact = this.#framer.push(chunk, frames);
     const messages: Uint8Array[] = [];
-    const answers: Uint8Array[] = [];
+    const answers: string[] = [];
     let error: (typeof RELP_SESSION_ERRORS)[number] | undefined;
     let closing = false;
     for (const frame of frames) {
@@ -143,44 +144,41 @@ class RelpSession implements ProtocolSession {
       this.#expected = nextTxnr(this.#expected);
       if (frame.command === "syslog") {
         if (!this.#open) {
-          answers.push(encodeResponse(frame.txnr, "500 command disabled"));
+          answers.push(responseText(frame.txnr, "500 command disabled"));
           error = "relp_not_open";
           break;
         }
-        messages.push(frame.data);
-        answers.push(encodeResponse(frame.txnr, "200 OK"));
+        // Data over --max-message-size is cut here (the framer keeps up to the offers' bound).
+        messages.push(frame.data.subarray(0, maxMessageBytes));
+        answers.push(responseText(frame.txnr, "200 OK"));
         if (frame.dataBytes > maxMessageBytes) ingest.truncated(info, source, frame.dataBytes, maxMessageBytes);
       } else if (frame.command === "open") {
         if (this.#open) {
-          answers.push(encodeResponse(frame.txnr, "500 protocol error: connection already open"));
+          answers.push(responseText(frame.txnr, "500 protocol error: connection already open"));
           error = "relp_open_twice";
           break;
         }
         const answer = frame.dataBytes > MAX_OFFERS_BYTES
           ? { ok: false, text: "500 offers too long" }
           : openAnswer(parseOffers(frame.data), this.#o.software);
-        answers.push(encodeResponse(frame.txnr, answer.text));
+        answers.push(responseText(frame.txnr, answer.text));
         if (!answer.ok) {
           error = "relp_bad_offers";
           break;
         }
         this.#open = true;
       } else if (frame.command === "close") {
-        answers.push(encodeResponse(frame.txnr, ""));
+        answers.push(responseText(frame.txnr, ""));
         closing = true;
         break;
       } else {
-        answers.push(encodeResponse(frame.txnr, "500 unknown command"));
+        answers.push(responseText(frame.txnr, "500 unknown command"));
         error = "relp_unknown_command";
         break;
       }
     }
     if (error === undefined && !intact) error = `relp_${this.#framer.error!}`;
     if (messages.length > 0) {
-      // Messages over --max-message-size were cut by the framer to the limit.
-      for (let i = 0; i < messages.length; i++) {
-        if (messages[i]!.length > maxMessageBytes) messages[i] = messages[i]!.subarray(0, maxMessageBytes);
-      }
       this.#c.progress();
       ingest.accept(info, source, messages, Date.now());
     }
@@ -203,10 +201,10 @@ class RelpSession implements ProtocolSession {
   }
 
   /** Queues the answers of one read, to be written once `durable` resolves (and those before). */
-  #queue(answers: Uint8Array[], durable: Promise<void> | undefined): void {
+  #queue(answers: string[], durable: Promise<void> | undefined): void {
     if (answers.length === 0) return;
     this.#unanswered += answers.length;
-    const bytes = answers.length === 1 ? answers[0]! : Buffer.concat(answers);
+    const bytes = encoder.encode(answers.join(""));
     this.#answering = this.#answering.then(async () => {
       if (durable !== undefined) await Promise.race([durable, this.#over.promise]);
       if (this.#isOver) return;

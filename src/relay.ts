@@ -230,6 +230,7 @@ export class Relay {
       };
       this.listening.push(info.label);
       if (b.kind === "udp") {
+        this.#reportReceiveBuffer(info.label, b.receiver);
         const maxMessageBytes = config.maxMessageSize;
         const handler = b.format === "gelf" ? new GelfDatagrams({ info, ingest, maxMessageBytes }) : undefined;
         this.#udp.push(
@@ -427,6 +428,35 @@ export class Relay {
       metrics: config.prometheusPorts.map((p) => `http://${hostPort(config.metricsAddress, p)}/metrics`).join(",") ||
         undefined,
     });
+  }
+
+  /**
+   * Logs and exports the receive buffer a UDP socket got; warns where it is smaller than
+   * asked (the kernel caps it at `net.core.rmem_max` without `CAP_NET_ADMIN`) or unknown.
+   */
+  #reportReceiveBuffer(listener: string, receiver: UdpReceiver): void {
+    const asked = this.#config.udpRecvBuffer;
+    const granted = receiver.receiveBuffer;
+    if (granted === undefined) {
+      this.#log.warn("The UDP receive buffer is the kernel's default: it cannot be set here", {
+        listener,
+        why: receiver.unset,
+        watch: "kinesyslog_udp_kernel_drops_total; or raise net.core.rmem_default (README: UDP receive buffer)",
+      });
+      return;
+    }
+    this.metrics.udpReceiveBuffer.set({ listener }, granted);
+    // Linux reports twice what it keeps for data; less than asked means it was capped.
+    if (asked > 0 && granted < asked) {
+      this.#log.warn("The UDP receive buffer is smaller than asked: the kernel capped it", {
+        listener,
+        askedBytes: asked,
+        grantedBytes: granted,
+        raise: `sysctl -w net.core.rmem_max=${asked} (or run with CAP_NET_ADMIN)`,
+      });
+    } else {
+      this.#log.info("UDP receive buffer", { listener, askedBytes: asked, grantedBytes: granted });
+    }
   }
 
   /**
@@ -786,7 +816,7 @@ async function bindAll(config: Config): Promise<Bound[]> {
         kind: "udp",
         format,
         port,
-        receiver: await UdpReceiver.bind(hostname, port),
+        receiver: await UdpReceiver.bind(hostname, port, config.udpRecvBuffer),
       }));
     }
     // TLS runs over a plain TCP listener too, through node:tls (see tls_terminator.ts).

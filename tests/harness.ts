@@ -7,6 +7,7 @@
 import { decodeRecord, type DeliveredEvent, recordObjects } from "./firehose_endpoint.ts";
 import type { DecodedEvent } from "../src/decode/record_events.ts";
 import { fetchMetrics, sumOf } from "./prometheus.ts";
+import { LIBC_PATHS } from "../src/listen/socket_options.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 /** Under `deno run`, Deno checks read access to the worker's modules (not in a compiled binary). */
@@ -31,7 +32,16 @@ export function relayPermissions(dirs: string[]): string[] {
     "--allow-sys=osRelease",
     `--allow-read=${[SOURCES, ...dirs].join(",")}`,
     `--allow-write=${dirs.join(",")}`,
+    `--allow-ffi=${LIBC_PATHS.join(",")}`,
   ];
+}
+
+/** Options of a relay subprocess: the directories it may use, its environment, other permissions. */
+export interface RelaySpawnOptions {
+  dirs: string[];
+  env?: Record<string, string>;
+  /** Instead of {@linkcode relayPermissions}. */
+  permissions?: string[];
 }
 
 /** Fake credentials and region, and no instance metadata: nothing leaves the machine. */
@@ -73,9 +83,10 @@ export class RelayProcess {
   }
 
   /** Runs `main.ts` with `args` (and the environment `env` added). */
-  static spawn(args: string[], options: { dirs: string[]; env?: Record<string, string> }): RelayProcess {
+  static spawn(args: string[], options: RelaySpawnOptions): RelayProcess {
+    const permissions = options.permissions ?? relayPermissions(options.dirs);
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...RELAY_V8_FLAGS, ...relayPermissions(options.dirs), MAIN, ...args],
+      args: ["run", ...RELAY_V8_FLAGS, ...permissions, MAIN, ...args],
       env: { NO_COLOR: "1", ...options.env },
       stdin: "null",
       stdout: "piped",
@@ -86,7 +97,7 @@ export class RelayProcess {
   }
 
   /** Starts a relay and waits for its startup line; throws with its output if it exits first. */
-  static async start(args: string[], options: { dirs: string[]; env?: Record<string, string> }): Promise<RelayProcess> {
+  static async start(args: string[], options: RelaySpawnOptions): Promise<RelayProcess> {
     const relay = RelayProcess.spawn(args, options);
     const started = relay.waitFor(/kinesyslog started/);
     const exited = relay.status.then((s) => {

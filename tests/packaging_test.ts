@@ -26,10 +26,12 @@ Deno.test("the Dockerfile builds with the pinned Deno and the compile task, and 
 Deno.test("the compile task includes every worker module and runs with the documented permissions", async () => {
   const compile: string = JSON.parse(await read("deno.json")).tasks.compile;
   const workers: string[] = [];
-  for await (const entry of Deno.readDir(new URL("src/spool", root))) {
-    if (!entry.name.endsWith(".ts")) continue;
-    const text = await read(`src/spool/${entry.name}`);
-    for (const m of text.matchAll(/new Worker\(new URL\("\.\/([a-z_]+\.ts)"/g)) workers.push(`src/spool/${m[1]}`);
+  for (const dir of ["src/spool", "src/listen"]) {
+    for await (const entry of Deno.readDir(new URL(dir, root))) {
+      if (!entry.name.endsWith(".ts")) continue;
+      const text = await read(`${dir}/${entry.name}`);
+      for (const m of text.matchAll(/new Worker\(new URL\("\.\/([a-z_]+\.ts)"/g)) workers.push(`${dir}/${m[1]}`);
+    }
   }
   assert(workers.length > 0, "a worker module");
   for (const w of workers) assert(compile.includes(`--include ${w}`), `${w} is bundled`);
@@ -39,6 +41,11 @@ Deno.test("the compile task includes every worker module and runs with the docum
   for (const flag of ["--allow-all", "-A", "--allow-run", "--allow-ffi"]) {
     assert(!compile.split(" ").includes(flag), flag);
   }
+  // FFI for libc only (the UDP receive buffer: src/listen/socket_options.ts), by its paths.
+  const { LIBC_PATHS } = await import("../src/listen/socket_options.ts");
+  const ffi = `--allow-ffi=${LIBC_PATHS.join(",")}`;
+  assert(compile.split(" ").includes(ffi), ffi);
+  assert(JSON.parse(await read("deno.json")).tasks.start.split(" ").includes(ffi), `deno task start: ${ffi}`);
 });
 
 Deno.test("the start task and the tests run with the V8 flags the binary embeds", async () => {

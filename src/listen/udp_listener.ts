@@ -59,7 +59,7 @@ export class UdpListener {
    */
   tick(): void {
     this.#handler.tick?.();
-    const drops = readUdpDrops(this.#o.receiver.port);
+    const drops = this.#drops();
     if (drops === undefined) return;
     const { ingest, info } = this.#o;
     if (this.#kernelDrops !== undefined && drops > this.#kernelDrops) {
@@ -80,12 +80,12 @@ export class UdpListener {
 
   /** Starts the receive loop; it ends when the socket is closed. */
   serve(): void {
-    this.#kernelDrops ??= readUdpDrops(this.#o.receiver.port);
-    if (this.#kernelDrops === undefined && !this.#started) {
+    this.#kernelDrops ??= this.#drops();
+    if (this.#kernelDrops === undefined && this.#o.receiver.unset !== undefined && !this.#started) {
       const { ingest, info } = this.#o;
       ingest.log.warn("Cannot count datagrams the kernel drops on a full receive buffer", {
         listener: info.label,
-        why: "/proc/net/udp is not readable (Deno reads /proc only with --allow-all)",
+        why: `${this.#o.receiver.unset}, and /proc/net/udp is not readable (Deno reads /proc only with --allow-all)`,
         watch: "netstat -su (receive buffer errors) on the host",
       });
     }
@@ -107,6 +107,13 @@ export class UdpListener {
     this.#closed = true;
     await this.#o.receiver.close();
     this.#handler.close?.();
+  }
+
+  /** The kernel's drop count of the socket: from its worker (`SO_MEMINFO`), else from `/proc/net/udp`. */
+  #drops(): number | undefined {
+    const { receiver } = this.#o;
+    if (receiver.unset === undefined) return receiver.kernelDrops ?? 0;
+    return readUdpDrops(receiver.port);
   }
 
   /** Takes a pack of datagrams from the worker. */

@@ -10,8 +10,11 @@ export const MAX_DATAGRAM_BYTES = 65_527;
 
 /** To the worker. */
 export type ToReceiver =
-  /** Bind `hostname:port` (0: any free port) and start receiving. */
-  | { type: "bind"; hostname: string; port: number }
+  /**
+   * Bind `hostname:port` (0: any free port) and start receiving; ask the kernel for a receive
+   * buffer of `receiveBuffer` bytes (0: keep its default).
+   */
+  | { type: "bind"; hostname: string; port: number; receiveBuffer: number }
   /** The main thread is done with a pack of this many bytes. */
   | { type: "ack"; bytes: number }
   /** Close the socket. */
@@ -19,7 +22,11 @@ export type ToReceiver =
 
 /** From the worker. */
 export type FromReceiver =
-  | { type: "bound"; port: number }
+  /**
+   * Bound. `receiveBuffer`: the socket's receive buffer as the kernel reports it, or
+   * undefined with `unset` saying why it could not be read or set.
+   */
+  | { type: "bound"; port: number; receiveBuffer: number | undefined; unset?: string }
   | { type: "bind_error"; error: string; addressInUse: boolean }
   /**
    * Datagrams received: datagram `i` is `data[ends[i-1] ?? 0 .. ends[i]]` from
@@ -36,4 +43,6 @@ export type FromReceiver =
     dropped: number;
   }
   | { type: "receive_error"; error: string }
+  /** The socket's count of datagrams the kernel dropped on a full buffer, about once a second. */
+  | { type: "kernel_drops"; total: number }
   | { type: "closed" };

@@ -5,9 +5,9 @@
  * A UDP receive worker: owns one UDP socket and drains it on a thread of its own, so that the
  * kernel's receive buffer empties while the main thread frames, journals and batches. Measured
  * on this 2-core machine: on the main thread every receive op costs about 4 us beside all that
- * work, and bursts overflow the kernel's 208 KiB default buffer (`node:dgram` can set a larger
- * one, but its receive path in Deno 2.9.6 delivered 1,093 of 100,000 datagrams sent at
- * 50,000/s where `Deno.listenDatagram` delivered 94,954).
+ * work, and bursts overflow the kernel's 208 KiB default buffer. The socket's buffer is
+ * enlarged through libc (`socket_options.ts`: Deno has no option for it), and the socket's
+ * own drop count is reported about once a second.
  *
  * Datagrams are copied into packs (up to {@linkcode PACK_DATAGRAMS} datagrams or
  * {@linkcode PACK_BYTES}); a pack is handed over (a copy of what it holds, transferred) once
@@ -18,6 +18,7 @@
  * @module
  */
 import { sourceAddress } from "./address.ts";
+import { UdpSocketOptions } from "./socket_options.ts";
 import { type FromReceiver, MAX_DATAGRAM_BYTES, type ToReceiver } from "./udp_receive_protocol.ts";
 
 /** Most datagrams in one pack. */
@@ -28,6 +29,8 @@ export const PACK_BYTES = 262_144;
 export const PACK_INTERVAL_MS = 5;
 /** Bytes of packs handed over and not yet processed by the main thread, at most. */
 export const MAX_QUEUED_BYTES = 16 * 1_048_576;
+/** How often the kernel's drop count is reported, in ms. */
+const DROPS_INTERVAL_MS = 1_000;
 
 let socket: Deno.DatagramConn | undefined;
 let closed = false;
@@ -65,9 +68,13 @@ function flush(): void {
   dropped = 0;
 }
 
-async function receive(conn: Deno.DatagramConn): Promise<void> {
+async function receive(conn: Deno.DatagramConn, options: UdpSocketOptions | undefined): Promise<void> {
   const buffer = new Uint8Array(MAX_DATAGRAM_BYTES + 1);
   const timer = setInterval(flush, PACK_INTERVAL_MS);
+  const drops = options && setInterval(() => {
+    const total = options.drops();
+    if (total !== undefined) reply({ type: "kernel_drops", total });
+  }, DROPS_INTERVAL_MS);
   try {
     while (!closed) {
       let received: [Uint8Array, Deno.Addr];
@@ -100,9 +107,22 @@ async function receive(conn: Deno.DatagramConn): Promise<void> {
     }
   } finally {
     clearInterval(timer);
+    clearInterval(drops);
     flush();
     reply({ type: "closed" });
   }
+}
+
+/** Sets the socket's receive buffer where it can, says what it is, and returns its options. */
+function bound(addr: Deno.NetAddr, receiveBuffer: number): UdpSocketOptions | undefined {
+  const options = UdpSocketOptions.find(addr.port, addr.hostname.includes(":"));
+  if (typeof options === "string") {
+    reply({ type: "bound", port: addr.port, receiveBuffer: undefined, unset: options });
+    return undefined;
+  }
+  const granted = receiveBuffer > 0 ? options.setReceiveBuffer(receiveBuffer) : options.receiveBuffer();
+  reply({ type: "bound", port: addr.port, receiveBuffer: granted });
+  return options;
 }
 
 self.onmessage = (event: MessageEvent<ToReceiver>) => {
@@ -119,8 +139,7 @@ self.onmessage = (event: MessageEvent<ToReceiver>) => {
         });
         return;
       }
-      reply({ type: "bound", port: (socket.addr as Deno.NetAddr).port });
-      void receive(socket);
+      void receive(socket, bound(socket.addr as Deno.NetAddr, message.receiveBuffer));
       return;
     case "ack":
       queued -= message.bytes;

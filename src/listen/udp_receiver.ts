@@ -24,22 +24,32 @@ export class UdpReceiver {
   /** Packs that came before {@linkcode UdpReceiver.start}. */
   readonly #early: DatagramPack[] = [];
   readonly #closed = Promise.withResolvers<void>();
+  /** The socket's count of kernel drops as last reported, if the worker can read it. */
+  #kernelDrops: number | undefined;
 
-  private constructor(worker: Worker, readonly port: number) {
+  private constructor(
+    worker: Worker,
+    readonly port: number,
+    /** The socket's receive buffer as the kernel reports it (Linux: twice what was asked); undefined: unknown. */
+    readonly receiveBuffer: number | undefined,
+    /** Why the receive buffer could not be set or read, where it could not. */
+    readonly unset: string | undefined,
+  ) {
     this.#worker = worker;
   }
 
   /**
-   * Binds `hostname:port` in a new worker; throws `Deno.errors.AddrInUse` or an `Error` with
-   * the system's message when it cannot.
+   * Binds `hostname:port` in a new worker, asking for a receive buffer of `receiveBuffer`
+   * bytes (0: the kernel's default); throws `Deno.errors.AddrInUse` or an `Error` with the
+   * system's message when it cannot bind.
    */
-  static async bind(hostname: string, port: number): Promise<UdpReceiver> {
+  static async bind(hostname: string, port: number, receiveBuffer = 0): Promise<UdpReceiver> {
     const worker = new Worker(new URL("./udp_receive_worker.ts", import.meta.url), { type: "module" });
     const bound = Promise.withResolvers<UdpReceiver>();
     worker.onmessage = (event: MessageEvent<FromReceiver>) => {
       const message = event.data;
       if (message.type === "bound") {
-        const receiver = new UdpReceiver(worker, message.port);
+        const receiver = new UdpReceiver(worker, message.port, message.receiveBuffer, message.unset);
         worker.onmessage = (e: MessageEvent<FromReceiver>) => receiver.#receive(e.data);
         bound.resolve(receiver);
       } else if (message.type === "bind_error") {
@@ -52,8 +62,13 @@ export class UdpReceiver {
       worker.terminate();
       bound.reject(new Error(`UDP receive worker failed: ${event.message}`));
     };
-    worker.postMessage({ type: "bind", hostname, port } satisfies ToReceiver);
+    worker.postMessage({ type: "bind", hostname, port, receiveBuffer } satisfies ToReceiver);
     return await bound.promise;
+  }
+
+  /** Datagrams the kernel dropped on this socket's full buffer so far, where the worker can tell. */
+  get kernelDrops(): number | undefined {
+    return this.#kernelDrops;
   }
 
   /** Starts handing packs to `events` (those received since binding first). */
@@ -84,6 +99,9 @@ export class UdpReceiver {
         return;
       case "receive_error":
         this.#events?.onError(message.error);
+        return;
+      case "kernel_drops":
+        this.#kernelDrops = message.total;
         return;
       case "closed":
         this.#closed.resolve();

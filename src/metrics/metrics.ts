@@ -112,7 +112,13 @@ export class Metrics {
   /** Datagrams the kernel dropped because the relay did not read them in time. */
   readonly udpKernelDrops = this.#counter(
     "kinesyslog_udp_kernel_drops_total",
-    "Datagrams the kernel dropped on a full receive buffer before the relay read them (read from /proc/net/udp, which Deno allows only with --allow-all)",
+    "Datagrams the kernel dropped on a full receive buffer before the relay read them (the socket's SO_MEMINFO through libc, else /proc/net/udp under --allow-all)",
+    ["listener"],
+  );
+  /** The receive buffer each UDP socket has. */
+  readonly udpReceiveBuffer = this.#gauge(
+    "kinesyslog_udp_receive_buffer_bytes",
+    "Receive buffer of each UDP socket as the kernel reports it (Linux counts twice what is asked); absent where it cannot be read",
     ["listener"],
   );
   /** Events written to the spool, inside records. */

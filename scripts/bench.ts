@@ -25,6 +25,7 @@ import { generator, message } from "./bench_messages.ts";
 import { rsyslogInstalled, runRsyslog } from "./bench_peer.ts";
 import { benchQuota } from "./bench_quota.ts";
 import { sendRelp } from "./relp_sender.ts";
+import { fetchMetrics } from "../tests/prometheus.ts";
 import { awsTestEnv, freePort, makeCertificate, RelayProcess, scrape, startFirehoseRelay } from "../tests/harness.ts";
 
 interface Case {
@@ -41,6 +42,11 @@ interface Case {
   args?: string[];
   /** RELP only: commands a connection keeps unanswered at most (omrelp's default is 128). */
   window?: number;
+  /**
+   * UDP only: each socket starts with this many seconds' worth of its rate at once, as
+   * syslog-ng's `loggen` does (0.9 s), then keeps the rate.
+   */
+  burstSeconds?: number;
 }
 
 interface Result {
@@ -55,6 +61,11 @@ interface Result {
   peakRssMb: number;
   records: number;
   recordBytes: number;
+  /** UDP: datagrams the kernel dropped (the socket's counter). */
+  kernelDrops: number;
+  /** Messages the relay dropped, and why (`reason=count` pairs). */
+  relayDrops: number;
+  relayDropReasons: string;
 }
 
 const args = new Set(Deno.args);
@@ -363,6 +374,10 @@ async function run(c: Case, dir: string, tls: { cert: string; key: string; ca: s
   }
   const records = await scrape(metricsPort, "kinesyslog_records_delivered_total");
   const recordBytes = await scrape(metricsPort, "kinesyslog_delivered_bytes_total");
+  const kernelDrops = await scrape(metricsPort, "kinesyslog_udp_kernel_drops_total");
+  const drops = (await fetchMetrics(metricsPort)).get("kinesyslog_messages_dropped_total")?.samples ?? [];
+  const relayDrops = drops.reduce((sum, s) => sum + s.value, 0);
+  const relayDropReasons = drops.filter((s) => s.value > 0).map((s) => `${s.labels.reason}=${s.value}`).join(" ");
   await relay.stop();
   await endpoint?.stop();
   await Deno.remove(caseDir, { recursive: true });
@@ -376,11 +391,21 @@ async function run(c: Case, dir: string, tls: { cert: string; key: string; ca: s
     peakRssMb: after.peakRssMb,
     records,
     recordBytes,
+    kernelDrops,
+    relayDrops,
+    relayDropReasons,
   };
 }
 
+/**
+ * Offers `c.messages` datagrams a second for `c.seconds` from `c.connections` sockets, the
+ * first `c.burstSeconds` seconds' worth at once.
+ */
 async function sendUdpAtRate(port: number, c: Case): Promise<number> {
-  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const sockets = Array.from(
+    { length: c.connections },
+    () => Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 }),
+  );
   const target = { transport: "udp" as const, hostname: "127.0.0.1", port };
   const random = generator(7);
   const datagrams = Array.from({ length: 1000 }, (_, i) => {
@@ -388,15 +413,18 @@ async function sendUdpAtRate(port: number, c: Case): Promise<number> {
     return c.format === "gelf" ? deflateSync(bytes) : bytes;
   });
   const total = c.messages * c.seconds!;
-  const start = performance.now();
+  const start = performance.now() - (c.burstSeconds ?? 0) * 1000;
   let sent = 0;
   while (sent < total) {
     // Send what is due by now, then yield; keeps the offered rate without a busy loop.
     const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * c.messages));
-    while (sent < due) await socket.send(datagrams[sent++ % datagrams.length]!, target);
+    while (sent < due) {
+      await sockets[sent % sockets.length]!.send(datagrams[sent % datagrams.length]!, target);
+      sent++;
+    }
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
-  socket.close();
+  for (const socket of sockets) socket.close();
   return sent;
 }
 
@@ -548,8 +576,24 @@ async function sendTcpCase(c: Case, port: number): Promise<number> {
 }
 
 /**
- * `--peer rsyslog`: the TCP case of issue 17 (4 connections, 200-byte RFC 5424) into rsyslog
- * and into the relay, one after the other in one run, and the ratios (`bench_peer.ts`).
+ * The UDP cases beside rsyslog: 4 sockets, each starting with a burst of 0.9 s of its rate, as
+ * syslog-ng's `loggen` sends (issue 17), for 10 s.
+ */
+const PEER_UDP_CASES: Case[] = [50_000, 100_000].map((rate) => ({
+  name: `UDP, 4 sockets, ${rate.toLocaleString("en-US")}/s offered with loggen's bursts, RFC 5424, 200 B`,
+  protocol: "udp",
+  format: "rfc5424",
+  bytes: 200,
+  connections: 4,
+  messages: rate,
+  seconds: 10,
+  burstSeconds: 0.9,
+}));
+
+/**
+ * `--peer rsyslog`: the TCP case of issue 17 (4 connections, 200-byte RFC 5424) and the UDP
+ * cases of {@linkcode PEER_UDP_CASES} into rsyslog and into the relay, one after the other in
+ * one run, and the ratios (`bench_peer.ts`). `--only TEXT` picks cases by name.
  */
 async function peer(name: string, dir: string): Promise<void> {
   if (name !== "rsyslog") {
@@ -561,42 +605,68 @@ async function peer(name: string, dir: string): Promise<void> {
     console.log("--peer rsyslog: skipped, rsyslogd is not installed (Debian: apt-get install rsyslog)");
     return;
   }
-  const c = CASES.find((c) => c.name === "TCP, 4 connections, RFC 5424, 200 B")!;
-  const rsyslogDir = await Deno.makeTempDir({ dir, prefix: "rsyslog-" });
-  const theirs = await runRsyslog(rsyslogDir, (port) => sendTcpCase(c, port));
   const tls = await makeCertificate(dir);
-  const r = await run(c, dir, tls);
-  const ours = {
-    delivered: r.delivered,
-    rate: r.rate,
-    overall: r.delivered / r.seconds,
-    cpuPerMillion: r.cpuSeconds / (r.delivered / 1e6),
-    peakRssMb: r.peakRssMb,
-  };
   const n = (x: number) => Math.round(x).toLocaleString("en-US");
   console.log(
     `Command: \`deno task bench --peer rsyslog\`; ${
       new Date().toISOString().slice(0, 10)
     }; ${navigator.hardwareConcurrency} cores, ` +
-      `Deno ${Deno.version.deno}; ${c.name}, ${
-        n(Math.round(c.messages * scale))
-      } messages; the load generator shares the cores.`,
+      `Deno ${Deno.version.deno}; the load generator shares the cores.`,
   );
-  console.log("");
-  console.log("| | delivered | messages/s (10-90%) | overall | CPU s per 1M msgs | peak RSS MB |");
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
-  for (const [who, x] of [["rsyslog (imtcp, omfile zipLevel 6)", theirs], ["kinesyslog", ours]] as const) {
+  const c = CASES.find((c) => c.name === "TCP, 4 connections, RFC 5424, 200 B")!;
+  if (c.name.includes(only)) {
+    const theirs = await runRsyslog(
+      await Deno.makeTempDir({ dir, prefix: "rsyslog-" }),
+      (port) => sendTcpCase(c, port),
+    );
+    const r = await run(c, dir, tls);
+    const ours = {
+      delivered: r.delivered,
+      rate: r.rate,
+      overall: r.delivered / r.seconds,
+      cpuPerMillion: r.cpuSeconds / (r.delivered / 1e6),
+      peakRssMb: r.peakRssMb,
+    };
+    console.log(`\n${c.name}, ${n(Math.round(c.messages * scale))} messages:\n`);
+    console.log("| | delivered | messages/s (10-90%) | overall | CPU s per 1M msgs | peak RSS MB |");
+    console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+    for (const [who, x] of [["rsyslog (imtcp, omfile zipLevel 6)", theirs], ["kinesyslog", ours]] as const) {
+      console.log(
+        `| ${who} | ${n(x.delivered)} | ${n(x.rate)} | ${n(x.overall)} | ${x.cpuPerMillion.toFixed(1)} | ${
+          x.peakRssMb.toFixed(0)
+        } |`,
+      );
+    }
     console.log(
-      `| ${who} | ${n(x.delivered)} | ${n(x.rate)} | ${n(x.overall)} | ${x.cpuPerMillion.toFixed(1)} | ${
-        x.peakRssMb.toFixed(0)
+      `| ratio (kinesyslog / rsyslog) | | x${(ours.rate / theirs.rate).toFixed(2)} | x${
+        (ours.overall / theirs.overall).toFixed(2)
+      } | x${(ours.cpuPerMillion / theirs.cpuPerMillion).toFixed(2)} | |`,
+    );
+  }
+  const udp = PEER_UDP_CASES.filter((c) => c.name.includes(only));
+  if (udp.length === 0) return;
+  console.log('\nUDP (rsyslog: imudp with rcvbufSize="8m"; kinesyslog: its defaults):\n');
+  console.log(
+    "| case | sent | rsyslog delivered | rsyslog loss | kinesyslog delivered | kinesyslog loss | of which kernel, relay | kinesyslog peak RSS MB |",
+  );
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const u of udp) {
+    let sent = 0;
+    const theirs = await runRsyslog(
+      await Deno.makeTempDir({ dir, prefix: "rsyslog-" }),
+      async (port) => (sent = await sendUdpAtRate(port, u)),
+      3_000,
+    );
+    const r = await run(u, dir, tls);
+    const loss = (delivered: number, of: number) => `${((1 - delivered / of) * 100).toFixed(2)}%`;
+    console.log(
+      `| ${u.name} | ${n(sent)} | ${n(theirs.delivered)} | ${loss(theirs.delivered, sent)} | ${n(r.delivered)} | ${
+        loss(r.delivered, r.sent)
+      } | ${n(r.kernelDrops)}, ${n(r.relayDrops)}${r.relayDropReasons && ` (${r.relayDropReasons})`} | ${
+        r.peakRssMb.toFixed(0)
       } |`,
     );
   }
-  console.log(
-    `| ratio (kinesyslog / rsyslog) | | x${(ours.rate / theirs.rate).toFixed(2)} | x${
-      (ours.overall / theirs.overall).toFixed(2)
-    } | x${(ours.cpuPerMillion / theirs.cpuPerMillion).toFixed(2)} | |`,
-  );
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
- * `deno task bench --peer rsyslog`: the same TCP load into rsyslog and into the relay, side by
- * side, in one run. rsyslog (Debian's `rsyslogd`) runs in the foreground with a configuration,
- * pid file and work directory of its own: `imtcp` in, the relay's JSON fields (`id`,
+ * `deno task bench --peer rsyslog`: the same TCP and UDP loads into rsyslog and into the relay,
+ * side by side, in one run. rsyslog (Debian's `rsyslogd`) runs in the foreground with a configuration,
+ * pid file and work directory of its own: `imtcp` and `imudp` (with `rcvbufSize="8m"`, as it
+ * is commonly tuned) in, the relay's JSON fields (`id`,
  * `timestamp`, `message`) out through `omfile` with `zipLevel="6"`, as the relay gzips its
  * records. Its rate is read from `impstats` (messages the output action processed), the
  * relay's from its metrics, both from the first byte sent; CPU and peak RSS from `/proc`.
@@ -46,11 +47,12 @@ function procStats(pid: number): { cpuSeconds: number; peakRssMb: number } {
   };
 }
 
-/** rsyslog's configuration: TCP in, the relay's JSON fields out, gzip level 6, counters each second. */
+/** rsyslog's configuration: TCP and UDP in, the relay's JSON fields out, gzip level 6, counters each second. */
 function rsyslogConfig(dir: string, port: number): string {
   return `global(workDirectory="${dir}/work" maxMessageSize="64k")
 module(load="impstats" interval="1" format="json" log.syslog="off" log.file="${dir}/stats.json" resetCounters="off")
 module(load="imtcp" maxSessions="200")
+module(load="imudp")
 template(name="events" type="list") {
   constant(value="{\\"id\\":\\"") property(name="uuid")
   constant(value="\\",\\"timestamp\\":") property(name="timereported" dateFormat="unixtimestamp")
@@ -61,6 +63,7 @@ ruleset(name="out") {
     ioBufferSize="256k" asyncWriting="on" flushOnTXEnd="off")
 }
 input(type="imtcp" port="${port}" ruleset="out")
+input(type="imudp" port="${port}" ruleset="out" rcvbufSize="8m")
 `;
 }
 
@@ -98,9 +101,14 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
 
 /**
  * Runs rsyslog on `dir` with `send(port)` as the load (it resolves with the number of messages
- * sent once they are all written to the sockets); returns what rsyslog did with it.
+ * sent once they are all written to the sockets); returns what rsyslog did with it. Once all
+ * is sent, a count unchanged for `settleMs` ends the run (UDP loses some).
  */
-export async function runRsyslog(dir: string, send: (port: number) => Promise<number>): Promise<PeerResult> {
+export async function runRsyslog(
+  dir: string,
+  send: (port: number) => Promise<number>,
+  settleMs = 10_000,
+): Promise<PeerResult> {
   const port = freePort();
   await Deno.mkdir(`${dir}/work`, { recursive: true });
   await Deno.writeTextFile(`${dir}/rsyslog.conf`, rsyslogConfig(dir, port));
@@ -121,8 +129,9 @@ export async function runRsyslog(dir: string, send: (port: number) => Promise<nu
       const n = processed(`${dir}/stats.json`);
       samples.push([performance.now(), n]);
       if (n >= total) break;
-      // Nothing more for 10 s once everything was sent: rsyslog lost some; report what it did.
-      const stalled = samples.length > 100 && samples[samples.length - 100]![1] === n;
+      // Nothing more for settleMs once everything was sent: rsyslog lost some; report what it did.
+      const settle = settleMs / 100;
+      const stalled = samples.length > settle && samples[samples.length - settle]![1] === n;
       if (total !== Infinity && stalled) break;
     }
     await sending;

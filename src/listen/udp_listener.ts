@@ -46,6 +46,10 @@ export class UdpListener {
   #closed = false;
   /** The kernel's drop count of this port when last read. */
   #kernelDrops: number | undefined;
+  /** Packs not yet handled, oldest first, each with the index of its next datagram. */
+  readonly #held: { pack: DatagramPack; next: number }[] = [];
+  /** Set while the drain waits for the workers or the journal. */
+  #waiting: Promise<void> | undefined;
 
   /** Wraps a bound socket; call {@linkcode UdpListener.serve}. */
   constructor(options: UdpListenerOptions) {
@@ -101,11 +105,15 @@ export class UdpListener {
     });
   }
 
-  /** Closes the socket and takes in what its worker still had; idempotent. */
+  /**
+   * Closes the socket and takes in what its worker still had (the relay releases the
+   * back-pressure first, so nothing is held); idempotent.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     await this.#o.receiver.close();
+    this.#drain();
     this.#handler.close?.();
   }
 
@@ -116,21 +124,51 @@ export class UdpListener {
     return readUdpDrops(receiver.port);
   }
 
-  /** Takes a pack of datagrams from the worker. */
+  /** Takes a pack of datagrams from the worker: handles it now, or after those held. */
   #take(pack: DatagramPack): void {
+    if (pack.dropped > 0) this.#o.ingest.dropped(this.#o.info, "-", "receive_queue_full", pack.dropped);
+    this.#held.push({ pack, next: 0 });
+    if (this.#held.length === 1) this.#drain();
+  }
+
+  /**
+   * Handles held packs in order until the spool workers or the journal fall behind; then waits
+   * for them and goes on where it stopped. A burst is so held in the worker's packs (bounded
+   * by its queue, past which it drops and counts) instead of being dropped here; only a full
+   * spool, which lasts, drops datagrams as they come (`Ingest.acceptDatagram`).
+   */
+  #drain(): void {
     const { info, ingest, allowFrom } = this.#o;
     const handler = this.#handler;
-    const { data, ends, from, sources, receivedMs } = pack;
-    if (pack.dropped > 0) ingest.dropped(info, "-", "receive_queue_full", pack.dropped);
-    let start = 0;
-    for (let i = 0; i < ends.length; i++) {
-      const end = ends[i]!;
-      const source = sources[from[i]!]!;
-      if (allowFrom.allows(source)) handler.handle(data.subarray(start, end), source, receivedMs);
-      else ingest.dropped(info, source, "not_allowed");
-      start = end;
+    while (this.#held.length > 0) {
+      const held = this.#held[0]!;
+      const { data, ends, from, sources, receivedMs } = held.pack;
+      for (; held.next < ends.length; held.next++) {
+        if (this.#behind()) return;
+        const i = held.next;
+        const source = sources[from[i]!]!;
+        const datagram = data.subarray(i === 0 ? 0 : ends[i - 1]!, ends[i]!);
+        if (allowFrom.allows(source)) handler.handle(datagram, source, receivedMs);
+        else ingest.dropped(info, source, "not_allowed");
+      }
+      this.#held.shift();
+      this.#o.receiver.done(held.pack);
     }
-    this.#o.receiver.done(pack);
+  }
+
+  /** Whether the workers or the journal are behind for now; if so, drains again once they are not. */
+  #behind(): boolean {
+    const pressure = this.#o.ingest.pressure;
+    const reason = pressure.reason();
+    if (reason !== "worker_backlog" && reason !== "journal_backlog") return false;
+    if (this.#waiting !== undefined) return true;
+    const ready = pressure.ready("spool_full");
+    if (ready === undefined) return false;
+    this.#waiting = ready.then(() => {
+      this.#waiting = undefined;
+      this.#drain();
+    });
+    return true;
   }
 }
 

@@ -1,0 +1,87 @@
+import { assertEquals } from "../../tests/assert.ts";
+import { Batcher } from "../batch/batcher.ts";
+import { forEachEvent } from "../batch/event_buffer.ts";
+import { Logger } from "../log.ts";
+import { Metrics } from "../metrics/metrics.ts";
+import { Ingest, type ListenerInfo } from "./ingest.ts";
+import { Pressure } from "./pressure.ts";
+import { SourceFilter } from "./source_filter.ts";
+import { UdpListener } from "./udp_listener.ts";
+import { UdpReceiver } from "./udp_receiver.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+Deno.test("UdpListener holds datagrams while the workers are behind and drops them only on a full spool", async () => {
+  const delivered: string[] = [];
+  const batcher = new Batcher({
+    onFlush: (batch) => forEachEvent(batch, (bytes) => delivered.push(dec.decode(bytes))),
+  });
+  const metrics = new Metrics();
+  const state = { backlog: 0, spool: 0 };
+  const pressure = new Pressure({
+    spoolBytes: () => state.spool,
+    spoolMaxBytes: 100,
+    backlogBytes: () => state.backlog,
+    maxBacklogBytes: 100,
+  });
+  const ingest = new Ingest(batcher, pressure, metrics, new Logger({ write: () => {} }));
+  // A receive buffer large enough that the kernel drops none of the burst (the default did, at times).
+  const receiver = await UdpReceiver.bind("127.0.0.1", 0, 4 * 1_048_576);
+  const info: ListenerInfo = {
+    label: `udp/${receiver.port}`,
+    logGroup: "/k/syslog/1",
+    format: "syslog",
+    transport: "udp",
+  };
+  const listener = new UdpListener({
+    receiver,
+    info,
+    ingest,
+    maxMessageBytes: 1_024,
+    allowFrom: SourceFilter.parse([]),
+  });
+  listener.serve();
+  const drops = async () => {
+    const metric = await metrics.registry.getSingleMetric("kinesyslog_messages_dropped_total")!.get();
+    return Object.fromEntries(metric.values.filter((v) => v.value > 0).map((v) => [String(v.labels.reason), v.value]));
+  };
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const send = async (from: number, count: number) => {
+    for (let i = from; i < from + count; i++) {
+      await socket.send(enc.encode(`<13>m ${i}`), { transport: "udp", hostname: "127.0.0.1", port: receiver.port });
+      if (i % 64 === 63) await sleep(1);
+    }
+  };
+  try {
+    // The spool workers are behind: a burst waits in the receive worker's packs, none dropped.
+    state.backlog = 100;
+    await send(0, 2_000);
+    await sleep(200);
+    batcher.flushAll();
+    assertEquals(delivered.length, 0);
+    assertEquals(await drops(), {});
+    state.backlog = 0;
+    await sleep(200);
+    batcher.flushAll();
+    assertEquals(delivered, Array.from({ length: 2_000 }, (_, i) => `<13>m ${i}`));
+    // A full spool lasts: datagrams are dropped as they come, counted by that reason.
+    state.spool = 100;
+    await send(2_000, 100);
+    await sleep(200);
+    assertEquals(await drops(), { spool_full: 100 });
+    // Held datagrams are taken in at close once the relay releases the pressure.
+    state.spool = 0;
+    state.backlog = 100;
+    await send(3_000, 10);
+    await sleep(100);
+    pressure.release();
+    await listener.close();
+    batcher.flushAll();
+    assertEquals(delivered.slice(2_000), Array.from({ length: 10 }, (_, i) => `<13>m ${3_000 + i}`));
+  } finally {
+    socket.close();
+    await listener.close();
+  }
+});

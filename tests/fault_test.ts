@@ -180,7 +180,7 @@ function segment(...blocks: string[][]): Uint8Array {
     for (const m of messages) writer.add(enc.encode(m), Date.now());
     writer.end();
   }
-  return new Uint8Array([...SEGMENT_MAGIC, ...writer.take()]);
+  return new Uint8Array([...SEGMENT_MAGIC, ...writer.take().flatMap((part) => [...part])]);
 }
 
 Deno.test("damaged spool and journal files are quarantined and counted; the relay starts and delivers the rest", async () => {

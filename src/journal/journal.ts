@@ -53,8 +53,19 @@ export const MAX_LEFTOVER_BYTES = 256 * 1_048_576;
 export const SEGMENT_SUFFIX = ".ksj";
 /** Longest wait at shutdown for the last write and fsync, in ms. */
 export const CLOSE_TIMEOUT_MS = 5_000;
+/** The writer's spare chunks are let go after this long without anything to write, in ms. */
+const SPARES_IDLE_MS = 10_000;
 /** Longest pause between attempts to write, in ms. */
 const MAX_RETRY_MS = 5_000;
+
+/** Bytes taken from the writer on their way to a segment; see `Journal.#unwritten`. */
+interface Unwritten {
+  segment: Segment;
+  parts: Uint8Array[];
+  offset: number;
+  bytes: number;
+  taken: Uint8Array[];
+}
 
 /** Options of {@linkcode Journal.open}. */
 export interface JournalOptions {
@@ -98,15 +109,18 @@ export class Journal {
   #current!: Segment;
   /**
    * Bytes taken from the writer and not yet written, and their segment (kept across a failed
-   * write); `taken` is the whole view, handed back to the writer once written.
+   * write): `parts` still to write, the first of them from `offset`, `bytes` of them in all;
+   * `taken` is what the writer handed out, handed back once written.
    */
-  #unwritten: { segment: Segment; bytes: Uint8Array; taken: Uint8Array } | undefined;
+  #unwritten: Unwritten | undefined;
   /** Segments closed for new blocks whose last bytes, fsync or file close are still due. */
   readonly #closing: Segment[] = [];
   #io: Promise<void> | undefined;
   #wantSync = false;
   #timer: ReturnType<typeof setInterval> | undefined;
   #lastSync = 0;
+  /** When the writer last held bytes at a tick. */
+  #lastBusy = 0;
   /** Deletions of released segments under way. */
   readonly #deleting = new Set<Promise<void>>();
   #closed = false;
@@ -237,7 +251,7 @@ export class Journal {
 
   /** Bytes encoded and not yet written (the relay bounds them with back-pressure). */
   get backlogBytes(): number {
-    return this.#writer.length + (this.#unwritten?.bytes.length ?? 0);
+    return this.#writer.length + (this.#unwritten?.bytes ?? 0);
   }
 
   /** Bytes of the journal's segments on disk. */
@@ -340,6 +354,8 @@ export class Journal {
     if (this.#closed) return;
     const now = this.#o.now();
     const sync = now - this.#lastSync >= this.#o.fsyncIntervalMs;
+    if (this.#writer.length > 0) this.#lastBusy = now;
+    else if (now - this.#lastBusy >= SPARES_IDLE_MS) this.#writer.releaseSpares();
     if (sync) this.#lastSync = now;
     else if (this.#writer.length === 0) return;
     try {
@@ -402,16 +418,20 @@ export class Journal {
     for (;;) {
       if (this.#unwritten === undefined) {
         if (this.#writer.length === 0) return;
-        const taken = this.#writer.take();
-        this.#takenTotal += taken.length;
-        this.#unwritten = { segment: this.#current, bytes: taken, taken };
+        this.#unwritten = this.#take(this.#current);
       }
       const w = this.#unwritten;
       const segment = w.segment;
       segment.file ??= await this.#create(segment);
-      while (w.bytes.length > 0) {
-        const n = await segment.file.write(w.bytes);
-        w.bytes = w.bytes.subarray(n);
+      while (w.parts.length > 0) {
+        const part = w.parts[0]!;
+        const n = await segment.file.write(part.subarray(w.offset));
+        w.offset += n;
+        w.bytes -= n;
+        if (w.offset === part.length) {
+          w.parts.shift();
+          w.offset = 0;
+        }
         segment.bytes += n;
         this.#diskBytes += n;
         this.#writtenTotal += n;
@@ -421,6 +441,14 @@ export class Journal {
       this.#unwritten = undefined;
       this.#wake();
     }
+  }
+
+  /** Takes the writer's closed blocks, to be written to `segment`. */
+  #take(segment: Segment): Unwritten {
+    const taken = this.#writer.take();
+    const bytes = taken.reduce((sum, part) => sum + part.length, 0);
+    this.#takenTotal += bytes;
+    return { segment, parts: [...taken], offset: 0, bytes, taken };
   }
 
   #rotationDue(): boolean {
@@ -449,9 +477,7 @@ export class Journal {
     const old = this.#current;
     if (this.#writer.length > 0) {
       if (this.#unwritten !== undefined) throw new Error("journal rotation with bytes unwritten");
-      const taken = this.#writer.take();
-      this.#takenTotal += taken.length;
-      this.#unwritten = { segment: old, bytes: taken, taken };
+      this.#unwritten = this.#take(old);
     }
     this.#closing.push(old);
     this.#current = this.#allocate(old.number + 1);

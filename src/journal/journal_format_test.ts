@@ -1,6 +1,13 @@
 import fc from "fast-check";
 import { assert, assertEquals } from "../../tests/assert.ts";
-import { BlockWriter, decodeSegment, forEachBlockEvent, type JournalBlock, SEGMENT_MAGIC } from "./journal_format.ts";
+import {
+  BlockWriter,
+  decodeSegment,
+  forEachBlockEvent,
+  type JournalBlock,
+  SEGMENT_MAGIC,
+  WRITER_CHUNK_BYTES,
+} from "./journal_format.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -19,11 +26,7 @@ function segment(blocks: Written[]): Uint8Array {
     for (const [m, t] of b.messages) writer.add(enc.encode(m), t);
     writer.end();
   }
-  const body = writer.take();
-  const out = new Uint8Array(SEGMENT_MAGIC.length + body.length);
-  out.set(SEGMENT_MAGIC);
-  out.set(body, SEGMENT_MAGIC.length);
-  return out;
+  return new Uint8Array([...SEGMENT_MAGIC, ...writer.take().flatMap((part) => [...part])]);
 }
 
 function read(block: JournalBlock): Written {
@@ -57,7 +60,7 @@ Deno.test("an empty block is taken back, and take() leaves an open block in plac
   const first = writer.take();
   assertEquals(writer.end(), 1);
   const second = writer.take();
-  const whole = new Uint8Array([...SEGMENT_MAGIC, ...first, ...second]);
+  const whole = new Uint8Array([...SEGMENT_MAGIC, ...[...first, ...second].flatMap((part) => [...part])]);
   assertEquals(decodeSegment(whole).blocks.map(read).map((b) => b.messages), [[["one", 1]], [["two", 2]]]);
 });
 
@@ -123,10 +126,7 @@ Deno.test("a block keeps the transport its messages came by; a block written wit
   writer.begin("syslog", "/k/syslog/514", "10.0.0.1");
   writer.add(enc.encode("<13>a"), 1);
   writer.end();
-  const body = writer.take();
-  const bytes = new Uint8Array(SEGMENT_MAGIC.length + body.length);
-  bytes.set(SEGMENT_MAGIC);
-  bytes.set(body, SEGMENT_MAGIC.length);
+  const bytes = new Uint8Array([...SEGMENT_MAGIC, ...writer.take().flatMap((part) => [...part])]);
   const decoded = decodeSegment(bytes);
   assertEquals(decoded.damage, undefined);
   assertEquals(decoded.blocks.map((b) => `${b.format}/${b.transport}`), [
@@ -136,4 +136,35 @@ Deno.test("a block keeps the transport its messages came by; a block written wit
     "gelf/relp",
     "syslog/unknown",
   ]);
+});
+
+Deno.test("blocks across chunk boundaries, one larger than a chunk, and takes between them decode whole", () => {
+  const writer = new BlockWriter();
+  const written: Written[] = [];
+  const parts: Uint8Array[] = [];
+  let seed = 7;
+  const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31);
+  for (let b = 0; b < 400; b++) {
+    const sizes = b === 200
+      ? [WRITER_CHUNK_BYTES + 1_000]
+      : Array.from({ length: 1 + (next() % 5) }, () => next() % 9_000);
+    const messages = sizes.map((size, i): [string, number] => [String.fromCharCode(97 + (b + i) % 26).repeat(size), b]);
+    writer.begin("syslog", "/k/syslog/514", `10.0.0.${b % 7}`);
+    for (const [m, t] of messages) writer.add(enc.encode(m), t);
+    writer.end();
+    written.push({ format: "syslog", logGroup: "/k/syslog/514", logStream: `10.0.0.${b % 7}`, messages });
+    if (next() % 10 === 0) {
+      // A take with a block open leaves it for the next take; what was taken is recycled.
+      writer.begin("syslog", "/k/syslog/514", "open");
+      const taken = writer.take();
+      parts.push(...taken.map((part) => part.slice()));
+      writer.recycle(taken);
+      assertEquals(writer.end(), 0);
+    }
+  }
+  parts.push(...writer.take());
+  const whole = new Uint8Array([...SEGMENT_MAGIC, ...parts.flatMap((part) => [...part])]);
+  const decoded = decodeSegment(whole);
+  assertEquals(decoded.damage, undefined);
+  assertEquals(decoded.blocks.map(read), written);
 });

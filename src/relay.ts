@@ -13,7 +13,6 @@ import type { FirehoseSink } from "./firehose/firehose_sink.ts";
 import { UNKNOWN_OWNER } from "./firehose/record_sink.ts";
 import { type NamedSink, Uploader } from "./firehose/uploader.ts";
 import { Ingest, type ListenerInfo } from "./listen/ingest.ts";
-import { GelfDatagrams } from "./listen/gelf_datagrams.ts";
 import type { EventFormat } from "./batch/event_buffer.ts";
 import { DEFAULT_MAX_BACKLOG_BYTES, Pressure } from "./listen/pressure.ts";
 import { syslogProtocol } from "./listen/syslog_protocol.ts";
@@ -231,18 +230,7 @@ export class Relay {
       this.listening.push(info.label);
       if (b.kind === "udp") {
         this.#reportReceiveBuffer(info.label, b.receiver);
-        const maxMessageBytes = config.maxMessageSize;
-        const handler = b.format === "gelf" ? new GelfDatagrams({ info, ingest, maxMessageBytes }) : undefined;
-        this.#udp.push(
-          new UdpListener({
-            receiver: b.receiver,
-            info,
-            ingest,
-            maxMessageBytes,
-            allowFrom,
-            ...(handler && { handler }),
-          }),
-        );
+        this.#udp.push(new UdpListener({ receiver: b.receiver, info, ingest, maxMessageBytes: config.maxMessageSize }));
       } else {
         this.#streams.push(
           new StreamListener({
@@ -816,7 +804,12 @@ async function bindAll(config: Config): Promise<Bound[]> {
         kind: "udp",
         format,
         port,
-        receiver: await UdpReceiver.bind(hostname, port, config.udpRecvBuffer),
+        receiver: await UdpReceiver.bind(hostname, port, {
+          receiveBuffer: config.udpRecvBuffer,
+          format,
+          maxMessageBytes: config.maxMessageSize,
+          allowFrom: config.allowFrom,
+        }),
       }));
     }
     // TLS runs over a plain TCP listener too, through node:tls (see tls_terminator.ts).

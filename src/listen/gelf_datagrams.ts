@@ -2,8 +2,6 @@ import { isGelfChunk, parseGelfChunk } from "../framing/gelf_chunk.ts";
 import { GelfReassembler, type GelfReassemblerOptions } from "../framing/gelf_reassembler.ts";
 import { trimTrailingDelimiters } from "../framing/syslog_framer.ts";
 import { decodeGelfPayload } from "../parse/gelf_payload.ts";
-import type { Ingest, ListenerInfo } from "./ingest.ts";
-import type { DatagramHandler } from "./udp_listener.ts";
 
 /**
  * How much larger than its content a compressed payload may be: incompressible data is
@@ -13,12 +11,20 @@ import type { DatagramHandler } from "./udp_listener.ts";
  */
 export const MAX_COMPRESSION_OVERHEAD_BYTES = 1_024;
 
+/** Where {@linkcode GelfDatagrams} puts what it made of the datagrams. */
+export interface GelfSink {
+  /** A whole message: its JSON text (a view: copy what must outlive the call), from `source`. */
+  message(source: string, json: Uint8Array, receivedMs: number): void;
+  /** A datagram or message refused, and why (a `reason` label of the drop counter). */
+  refused(source: string, reason: string): void;
+  /** A chunk received twice (the second is ignored). */
+  duplicate(): void;
+}
+
 /** Options of {@linkcode GelfDatagrams}. */
 export interface GelfDatagramsOptions {
-  /** Names for records and metrics. */
-  info: ListenerInfo;
-  /** Where messages go. */
-  ingest: Ingest;
+  /** Where messages and refusals go. */
+  sink: GelfSink;
   /** Longest message kept, in bytes, after decompression; longer ones are refused. */
   maxMessageBytes: number;
   /** Bounds and clock of the reassembler (tests shrink them). */
@@ -26,31 +32,32 @@ export interface GelfDatagramsOptions {
 }
 
 /**
- * GELF over UDP: chunked datagrams are reassembled per (sender, message id), the payload is
- * decompressed (zlib, gzip or none, bounded), and the JSON message goes to the ingest, which
- * checks it. Every datagram or message refused on the way is counted by reason with its
- * sender; a bad datagram never affects another sender's messages or pending chunks.
+ * GELF over UDP, up to the JSON text: chunked datagrams are reassembled per (sender, message
+ * id) and the payload is decompressed (zlib, gzip or none, bounded). Runs in the UDP receive
+ * worker (`udp_receive_worker.ts`), off the main thread, which then checks each JSON message
+ * (`Ingest.acceptDatagram`). Every datagram or message refused on the way goes to the sink
+ * with its sender and reason; a bad datagram never affects another sender's messages or
+ * pending chunks.
  *
  * @example
  * ```ts
- * new UdpListener({ receiver, info, ingest, maxMessageBytes, handler: new GelfDatagrams({ info, ingest, maxMessageBytes }) });
+ * const gelf = new GelfDatagrams({ sink, maxMessageBytes: 65_536 });
+ * gelf.handle(datagram, "10.0.0.1", Date.now());
  * ```
  */
-export class GelfDatagrams implements DatagramHandler {
-  readonly #info: ListenerInfo;
-  readonly #ingest: Ingest;
+export class GelfDatagrams {
+  readonly #sink: GelfSink;
   readonly #maxMessageBytes: number;
   readonly #reassembler: GelfReassembler;
 
   /** Creates the handler; see {@linkcode GelfDatagramsOptions}. */
   constructor(options: GelfDatagramsOptions) {
-    this.#info = options.info;
-    this.#ingest = options.ingest;
+    this.#sink = options.sink;
     this.#maxMessageBytes = options.maxMessageBytes;
     this.#reassembler = new GelfReassembler({
       ...options.reassembly,
       maxPayloadBytes: options.maxMessageBytes + MAX_COMPRESSION_OVERHEAD_BYTES,
-      onDiscard: (source, reason) => this.#ingest.dropped(this.#info, source, reason),
+      onDiscard: (source, reason) => this.#sink.refused(source, reason),
     });
   }
 
@@ -60,40 +67,46 @@ export class GelfDatagrams implements DatagramHandler {
     if (isGelfChunk(datagram)) {
       const chunk = parseGelfChunk(datagram);
       if (typeof chunk === "string") {
-        this.#ingest.dropped(this.#info, source, chunk);
+        this.#sink.refused(source, chunk);
         return;
       }
       const result = this.#reassembler.add(source, chunk);
       if (result === "pending") return;
       if (result === "duplicate") {
-        this.#ingest.metrics.gelfDuplicateChunks.inc({ listener: this.#info.label });
+        this.#sink.duplicate();
         return;
       }
       if (typeof result === "string") {
-        this.#ingest.dropped(this.#info, source, result);
+        this.#sink.refused(source, result);
         return;
       }
       payload = result;
     }
     const json = decodeGelfPayload(payload, this.#maxMessageBytes);
     if (typeof json === "string") {
-      this.#ingest.dropped(this.#info, source, json);
+      this.#sink.refused(source, json);
       return;
     }
-    this.#ingest.acceptDatagram(this.#info, source, trimTrailingDelimiters(json), receivedMs);
+    this.#sink.message(source, trimTrailingDelimiters(json), receivedMs);
   }
 
-  /** Expires incomplete messages and updates the pending gauges. */
+  /** Expires incomplete messages (call about once a second). */
   tick(): void {
     this.#reassembler.expire();
-    const { metrics } = this.#ingest;
-    metrics.gelfPendingMessages.set({ listener: this.#info.label }, this.#reassembler.pendingSets);
-    metrics.gelfPendingBytes.set({ listener: this.#info.label }, this.#reassembler.pendingBytes);
   }
 
-  /** Gives up the incomplete messages left at shutdown (counted as `chunks_incomplete`). */
+  /** Incomplete messages waiting for chunks. */
+  get pendingSets(): number {
+    return this.#reassembler.pendingSets;
+  }
+
+  /** Bytes of the chunks they hold. */
+  get pendingBytes(): number {
+    return this.#reassembler.pendingBytes;
+  }
+
+  /** Gives up the incomplete messages left at shutdown (refused as `chunks_incomplete`). */
   close(): void {
     this.#reassembler.discardAll();
-    this.tick();
   }
 }

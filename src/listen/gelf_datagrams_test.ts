@@ -33,7 +33,16 @@ function pipeline(maxMessageBytes = 65_536, reassembly = {}) {
   const lines: string[] = [];
   const pressure = new Pressure({ spoolBytes: () => 0, spoolMaxBytes: 1, backlogBytes: () => 0, maxBacklogBytes: 1 });
   const ingest = new Ingest(batcher, pressure, metrics, new Logger({ write: (line) => lines.push(line) }));
-  const gelf = new GelfDatagrams({ info, ingest, maxMessageBytes, reassembly });
+  // As the UDP listener takes what the receive worker made of the datagrams.
+  const gelf = new GelfDatagrams({
+    sink: {
+      message: (source, json, receivedMs) => ingest.acceptDatagram(info, source, json, receivedMs),
+      refused: (source, reason) => ingest.dropped(info, source, reason),
+      duplicate: () => metrics.gelfDuplicateChunks.inc({ listener: info.label }),
+    },
+    maxMessageBytes,
+    reassembly,
+  });
   const drops = async () => {
     const metric = await metrics.registry.getSingleMetric("kinesyslog_messages_dropped_total")!.get();
     return Object.fromEntries(metric.values.map((v) => [String(v.labels.reason), v.value])) as Record<string, number>;
@@ -42,11 +51,8 @@ function pipeline(maxMessageBytes = 65_536, reassembly = {}) {
     batcher.flushAll();
     return delivered;
   };
-  const pending = async () => {
-    const sets = await metrics.registry.getSingleMetric("kinesyslog_gelf_pending_messages")!.get();
-    const bytes = await metrics.registry.getSingleMetric("kinesyslog_gelf_pending_bytes")!.get();
-    return { sets: sets.values[0]?.value ?? 0, bytes: bytes.values[0]?.value ?? 0 };
-  };
+  // deno-lint-ignore require-await
+  const pending = async () => ({ sets: gelf.pendingSets, bytes: gelf.pendingBytes });
   return { gelf, flush, drops, lines, pending };
 }
 

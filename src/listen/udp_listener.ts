@@ -1,21 +1,13 @@
 import { datagramMessage } from "../framing/datagram.ts";
 import type { Ingest, ListenerInfo } from "./ingest.ts";
-import type { SourceFilter } from "./source_filter.ts";
 import { readUdpDrops } from "./udp_drops.ts";
 import type { DatagramPack, UdpReceiver } from "./udp_receiver.ts";
 
 /**
- * What a UDP listener does with each datagram (syslog by default; see `gelf_datagrams.ts`).
- * `datagram` is a view into a reused buffer: copy what must outlive the call.
+ * What a UDP listener does with each message its worker hands over (a syslog datagram, or a
+ * GELF message's JSON text). `message` is a view into the pack: copy what must outlive the call.
  */
-export interface DatagramHandler {
-  /** Takes one datagram from `source`. */
-  handle(datagram: Uint8Array, source: string, receivedMs: number): void;
-  /** Called about once a second (expiry, gauges). */
-  tick?(): void;
-  /** Called once when the listener closes. */
-  close?(): void;
-}
+type MessageHandler = (message: Uint8Array, source: string, receivedMs: number) => void;
 
 /** Options of {@linkcode UdpListener}. */
 export interface UdpListenerOptions {
@@ -27,21 +19,18 @@ export interface UdpListenerOptions {
   ingest: Ingest;
   /** Longest message kept, in bytes. */
   maxMessageBytes: number;
-  /** What to do with each datagram. @default syslog: one datagram, one message */
-  handler?: DatagramHandler;
-  /** Which sources may send (`--allow-from`); other datagrams are dropped and counted. */
-  allowFrom: SourceFilter;
 }
 
 /**
  * Receives syslog over UDP (RFC 5426): one datagram, one message, nothing shared between
- * senders; or GELF, with another {@linkcode DatagramHandler}. A worker drains the socket
- * (`udp_receive_worker.ts`), so the kernel's receive buffer empties while this thread works;
- * the datagrams come here in packs, and each message is copied into its batch at once.
+ * senders; or GELF (`info.format`). A worker drains the socket (`udp_receive_worker.ts`), so
+ * the kernel's receive buffer empties while this thread works; it also refuses sources
+ * outside `--allow-from` and, for GELF, reassembles chunks and decompresses. The messages
+ * come here in packs, with what the worker refused, and each is copied into its batch at once.
  */
 export class UdpListener {
   readonly #o: UdpListenerOptions;
-  readonly #handler: DatagramHandler;
+  readonly #handle: MessageHandler;
   #started = false;
   #closed = false;
   /** The kernel's drop count of this port when last read. */
@@ -54,7 +43,7 @@ export class UdpListener {
   /** Wraps a bound socket; call {@linkcode UdpListener.serve}. */
   constructor(options: UdpListenerOptions) {
     this.#o = options;
-    this.#handler = options.handler ?? syslogDatagrams(options);
+    this.#handle = options.info.format === "gelf" ? gelfMessages(options) : syslogDatagrams(options);
   }
 
   /**
@@ -62,7 +51,12 @@ export class UdpListener {
    * the last tick (called by the relay about once a second).
    */
   tick(): void {
-    this.#handler.tick?.();
+    if (this.#o.info.format === "gelf") {
+      const { sets, bytes } = this.#o.receiver.gelfPending;
+      const { metrics } = this.#o.ingest;
+      metrics.gelfPendingMessages.set({ listener: this.#o.info.label }, sets);
+      metrics.gelfPendingBytes.set({ listener: this.#o.info.label }, bytes);
+    }
     const drops = this.#drops();
     if (drops === undefined) return;
     const { ingest, info } = this.#o;
@@ -114,7 +108,7 @@ export class UdpListener {
     this.#closed = true;
     await this.#o.receiver.close();
     this.#drain();
-    this.#handler.close?.();
+    this.tick();
   }
 
   /** The kernel's drop count of the socket: from its worker (`SO_MEMINFO`), else from `/proc/net/udp`. */
@@ -126,7 +120,10 @@ export class UdpListener {
 
   /** Takes a pack of datagrams from the worker: handles it now, or after those held. */
   #take(pack: DatagramPack): void {
-    if (pack.dropped > 0) this.#o.ingest.dropped(this.#o.info, "-", "receive_queue_full", pack.dropped);
+    const { ingest, info } = this.#o;
+    if (pack.dropped > 0) ingest.dropped(info, "-", "receive_queue_full", pack.dropped);
+    for (const { source, reason, count } of pack.refused) ingest.dropped(info, source, reason, count);
+    if (pack.duplicates > 0) ingest.metrics.gelfDuplicateChunks.inc({ listener: info.label }, pack.duplicates);
     this.#held.push({ pack, next: 0 });
     if (this.#held.length === 1) this.#drain();
   }
@@ -138,8 +135,7 @@ export class UdpListener {
    * spool, which lasts, drops datagrams as they come (`Ingest.acceptDatagram`).
    */
   #drain(): void {
-    const { info, ingest, allowFrom } = this.#o;
-    const handler = this.#handler;
+    const handle = this.#handle;
     while (this.#held.length > 0) {
       const held = this.#held[0]!;
       const { data, ends, from, sources, receivedMs } = held.pack;
@@ -147,9 +143,7 @@ export class UdpListener {
         if (this.#behind()) return;
         const i = held.next;
         const source = sources[from[i]!]!;
-        const datagram = data.subarray(i === 0 ? 0 : ends[i - 1]!, ends[i]!);
-        if (allowFrom.allows(source)) handler.handle(datagram, source, receivedMs);
-        else ingest.dropped(info, source, "not_allowed");
+        handle(data.subarray(i === 0 ? 0 : ends[i - 1]!, ends[i]!), source, receivedMs);
       }
       this.#held.shift();
       this.#o.receiver.done(held.pack);
@@ -173,15 +167,21 @@ export class UdpListener {
 }
 
 /** Syslog over UDP: the datagram's message, cut to the longest message kept. */
-function syslogDatagrams({ info, ingest, maxMessageBytes }: UdpListenerOptions): DatagramHandler {
-  return {
-    handle(datagram, source, receivedMs) {
-      let message = datagramMessage(datagram);
-      if (message.length > maxMessageBytes) {
-        ingest.truncated(info, source, message.length, maxMessageBytes);
-        message = message.subarray(0, maxMessageBytes);
-      }
-      ingest.acceptDatagram(info, source, message, receivedMs);
-    },
+function syslogDatagrams({ info, ingest, maxMessageBytes }: UdpListenerOptions): MessageHandler {
+  return (datagram, source, receivedMs) => {
+    let message = datagramMessage(datagram);
+    if (message.length > maxMessageBytes) {
+      ingest.truncated(info, source, message.length, maxMessageBytes);
+      message = message.subarray(0, maxMessageBytes);
+    }
+    ingest.acceptDatagram(info, source, message, receivedMs);
   };
+}
+
+/**
+ * GELF over UDP: the worker reassembled and decompressed the message (`gelf_datagrams.ts`);
+ * its JSON is checked here.
+ */
+function gelfMessages({ info, ingest }: UdpListenerOptions): MessageHandler {
+  return (json, source, receivedMs) => ingest.acceptDatagram(info, source, json, receivedMs);
 }

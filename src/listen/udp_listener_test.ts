@@ -5,7 +5,6 @@ import { Logger } from "../log.ts";
 import { Metrics } from "../metrics/metrics.ts";
 import { Ingest, type ListenerInfo } from "./ingest.ts";
 import { Pressure } from "./pressure.ts";
-import { SourceFilter } from "./source_filter.ts";
 import { UdpListener } from "./udp_listener.ts";
 import { UdpReceiver } from "./udp_receiver.ts";
 
@@ -28,7 +27,7 @@ Deno.test("UdpListener holds datagrams while the workers are behind and drops th
   });
   const ingest = new Ingest(batcher, pressure, metrics, new Logger({ write: () => {} }));
   // A receive buffer large enough that the kernel drops none of the burst (the default did, at times).
-  const receiver = await UdpReceiver.bind("127.0.0.1", 0, 4 * 1_048_576);
+  const receiver = await UdpReceiver.bind("127.0.0.1", 0, { receiveBuffer: 4 * 1_048_576 });
   const info: ListenerInfo = {
     label: `udp/${receiver.port}`,
     logGroup: "/k/syslog/1",
@@ -40,7 +39,6 @@ Deno.test("UdpListener holds datagrams while the workers are behind and drops th
     info,
     ingest,
     maxMessageBytes: 1_024,
-    allowFrom: SourceFilter.parse([]),
   });
   listener.serve();
   const drops = async () => {

@@ -18,8 +18,16 @@
  * @module
  */
 import { sourceAddress } from "./address.ts";
+import { GelfDatagrams } from "./gelf_datagrams.ts";
 import { UdpSocketOptions } from "./socket_options.ts";
-import { type FromReceiver, MAX_DATAGRAM_BYTES, type ToReceiver } from "./udp_receive_protocol.ts";
+import { SourceFilter } from "./source_filter.ts";
+import {
+  type FromReceiver,
+  MAX_DATAGRAM_BYTES,
+  type ReceiverOptions,
+  type Refusal,
+  type ToReceiver,
+} from "./udp_receive_protocol.ts";
 
 /** Most datagrams in one pack. */
 export const PACK_DATAGRAMS = 512;
@@ -29,8 +37,8 @@ export const PACK_BYTES = 262_144;
 export const PACK_INTERVAL_MS = 5;
 /** Bytes of packs handed over and not yet processed by the main thread, at most. */
 export const MAX_QUEUED_BYTES = 16 * 1_048_576;
-/** How often the kernel's drop count is reported, in ms. */
-const DROPS_INTERVAL_MS = 1_000;
+/** How often the kernel's drop count (and GELF's pending messages) are reported, in ms. */
+const STATUS_INTERVAL_MS = 1_000;
 
 let socket: Deno.DatagramConn | undefined;
 let closed = false;
@@ -45,36 +53,92 @@ let from: number[] = [];
 /** The pack's sources, in order of first appearance, and their indexes. */
 let sourceIndex = new Map<string, number>();
 let firstAt = 0;
+/** Refusals since the last pack, by source and reason. */
+let refused = new Map<string, Refusal>();
+let duplicates = 0;
+/** GELF ports: what makes messages of the datagrams. */
+let gelf: GelfDatagrams | undefined;
+let allowFrom = SourceFilter.parse([]);
 
 function reply(message: FromReceiver, transfer: Transferable[] = []): void {
   self.postMessage(message, transfer);
 }
 
 function flush(): void {
-  if (ends.length === 0 && dropped === 0) return;
-  const sources = [...sourceIndex.keys()];
-  const data = pack.slice(0, used);
-  const ending = Uint32Array.from(ends);
-  const source = Uint32Array.from(from);
-  reply(
-    { type: "datagrams", data, ends: ending, from: source, sources, receivedMs: firstAt, dropped },
-    [data.buffer, ending.buffer, source.buffer],
-  );
-  queued += used;
+  if (ends.length === 0 && dropped === 0 && refused.size === 0 && duplicates === 0) return;
+  hand(pack.slice(0, used), Uint32Array.from(ends), Uint32Array.from(from), [...sourceIndex.keys()]);
   used = 0;
   ends = [];
   from = [];
   sourceIndex = new Map();
+}
+
+/** Hands over a pack (with the refusals and counts gathered since the last one). */
+function hand(
+  data: Uint8Array<ArrayBuffer>,
+  ending: Uint32Array<ArrayBuffer>,
+  source: Uint32Array<ArrayBuffer>,
+  sources: string[],
+) {
+  // Counted before the transfer detaches it.
+  queued += data.length;
+  reply(
+    {
+      type: "datagrams",
+      data,
+      ends: ending,
+      from: source,
+      sources,
+      receivedMs: firstAt,
+      dropped,
+      refused: [...refused.values()],
+      duplicates,
+    },
+    [data.buffer, ending.buffer, source.buffer],
+  );
   dropped = 0;
+  refused = new Map();
+  duplicates = 0;
+}
+
+/** Adds one message from `source` to the pack (a message larger than a pack goes alone). */
+function add(message: Uint8Array, source: string, receivedMs: number): void {
+  if (used + message.length > pack.length) flush();
+  if (ends.length === 0) firstAt = receivedMs;
+  if (message.length > pack.length) {
+    hand(message.slice(), Uint32Array.of(message.length), Uint32Array.of(0), [source]);
+    return;
+  }
+  pack.set(message, used);
+  used += message.length;
+  ends.push(used);
+  let index = sourceIndex.get(source);
+  if (index === undefined) {
+    index = sourceIndex.size;
+    sourceIndex.set(source, index);
+  }
+  from.push(index);
+  if (ends.length >= PACK_DATAGRAMS) flush();
+}
+
+function refuse(source: string, reason: string): void {
+  const key = `${reason} ${source}`;
+  const known = refused.get(key);
+  if (known === undefined) refused.set(key, { source, reason, count: 1 });
+  else known.count++;
 }
 
 async function receive(conn: Deno.DatagramConn, options: UdpSocketOptions | undefined): Promise<void> {
   const buffer = new Uint8Array(MAX_DATAGRAM_BYTES + 1);
   const timer = setInterval(flush, PACK_INTERVAL_MS);
-  const drops = options && setInterval(() => {
-    const total = options.drops();
+  const drops = setInterval(() => {
+    const total = options?.drops();
     if (total !== undefined) reply({ type: "kernel_drops", total });
-  }, DROPS_INTERVAL_MS);
+    if (gelf !== undefined) {
+      gelf.tick();
+      reply({ type: "gelf_pending", sets: gelf.pendingSets, bytes: gelf.pendingBytes });
+    }
+  }, STATUS_INTERVAL_MS);
   try {
     while (!closed) {
       let received: [Uint8Array, Deno.Addr];
@@ -91,25 +155,32 @@ async function receive(conn: Deno.DatagramConn, options: UdpSocketOptions | unde
         dropped++;
         continue;
       }
-      if (used + datagram.length > pack.length) flush();
-      if (ends.length === 0) firstAt = Date.now();
-      pack.set(datagram, used);
-      used += datagram.length;
-      ends.push(used);
       const source = sourceAddress(addr);
-      let index = sourceIndex.get(source);
-      if (index === undefined) {
-        index = sourceIndex.size;
-        sourceIndex.set(source, index);
-      }
-      from.push(index);
-      if (ends.length >= PACK_DATAGRAMS) flush();
+      if (!allowFrom.allows(source)) refuse(source, "not_allowed");
+      else if (gelf !== undefined) gelf.handle(datagram, source, Date.now());
+      else add(datagram, source, Date.now());
     }
   } finally {
     clearInterval(timer);
     clearInterval(drops);
+    gelf?.close();
     flush();
     reply({ type: "closed" });
+  }
+}
+
+/** Takes the listener's format and source filter. */
+function configure(options: ReceiverOptions): void {
+  allowFrom = SourceFilter.parse(options.allowFrom);
+  if (options.format === "gelf") {
+    gelf = new GelfDatagrams({
+      maxMessageBytes: options.maxMessageBytes,
+      sink: {
+        message: (source, json, receivedMs) => add(json, source, receivedMs),
+        refused: refuse,
+        duplicate: () => duplicates++,
+      },
+    });
   }
 }
 
@@ -139,6 +210,7 @@ self.onmessage = (event: MessageEvent<ToReceiver>) => {
         });
         return;
       }
+      configure(message);
       void receive(socket, bound(socket.addr as Deno.NetAddr, message.receiveBuffer));
       return;
     case "ack":

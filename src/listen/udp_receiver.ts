@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { FromReceiver, ToReceiver } from "./udp_receive_protocol.ts";
+import type { FromReceiver, ReceiverOptions, ToReceiver } from "./udp_receive_protocol.ts";
 
 /** Datagrams received together; see {@linkcode FromReceiver}. */
 export type DatagramPack = Extract<FromReceiver, { type: "datagrams" }>;
@@ -26,6 +26,8 @@ export class UdpReceiver {
   readonly #closed = Promise.withResolvers<void>();
   /** The socket's count of kernel drops as last reported, if the worker can read it. */
   #kernelDrops: number | undefined;
+  /** GELF messages waiting for chunks in the worker, and their bytes, as last reported. */
+  #gelfPending = { sets: 0, bytes: 0 };
 
   private constructor(
     worker: Worker,
@@ -39,11 +41,11 @@ export class UdpReceiver {
   }
 
   /**
-   * Binds `hostname:port` in a new worker, asking for a receive buffer of `receiveBuffer`
-   * bytes (0: the kernel's default); throws `Deno.errors.AddrInUse` or an `Error` with the
-   * system's message when it cannot bind.
+   * Binds `hostname:port` in a new worker (see {@linkcode ReceiverOptions}: by default syslog
+   * datagrams from any source, the kernel's receive buffer); throws `Deno.errors.AddrInUse`
+   * or an `Error` with the system's message when it cannot bind.
    */
-  static async bind(hostname: string, port: number, receiveBuffer = 0): Promise<UdpReceiver> {
+  static async bind(hostname: string, port: number, options: Partial<ReceiverOptions> = {}): Promise<UdpReceiver> {
     const worker = new Worker(new URL("./udp_receive_worker.ts", import.meta.url), { type: "module" });
     const bound = Promise.withResolvers<UdpReceiver>();
     worker.onmessage = (event: MessageEvent<FromReceiver>) => {
@@ -62,13 +64,28 @@ export class UdpReceiver {
       worker.terminate();
       bound.reject(new Error(`UDP receive worker failed: ${event.message}`));
     };
-    worker.postMessage({ type: "bind", hostname, port, receiveBuffer } satisfies ToReceiver);
+    worker.postMessage(
+      {
+        type: "bind",
+        hostname,
+        port,
+        receiveBuffer: options.receiveBuffer ?? 0,
+        format: options.format ?? "syslog",
+        maxMessageBytes: options.maxMessageBytes ?? 65_536,
+        allowFrom: options.allowFrom ?? [],
+      } satisfies ToReceiver,
+    );
     return await bound.promise;
   }
 
   /** Datagrams the kernel dropped on this socket's full buffer so far, where the worker can tell. */
   get kernelDrops(): number | undefined {
     return this.#kernelDrops;
+  }
+
+  /** GELF messages the worker holds waiting for chunks, and their bytes, as last reported. */
+  get gelfPending(): { sets: number; bytes: number } {
+    return this.#gelfPending;
   }
 
   /** Starts handing packs to `events` (those received since binding first). */
@@ -102,6 +119,9 @@ export class UdpReceiver {
         return;
       case "kernel_drops":
         this.#kernelDrops = message.total;
+        return;
+      case "gelf_pending":
+        this.#gelfPending = { sets: message.sets, bytes: message.bytes };
         return;
       case "closed":
         this.#closed.resolve();

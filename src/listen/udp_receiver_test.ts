@@ -1,6 +1,7 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { MAX_QUEUED_BYTES } from "./udp_receive_worker.ts";
 import { type DatagramPack, UdpReceiver } from "./udp_receiver.ts";
+import { gelfDatagrams } from "../../tests/gelf_sender.ts";
 
 async function send(port: number, datagrams: Uint8Array[], paceEvery = 64): Promise<void> {
   const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
@@ -70,4 +71,55 @@ Deno.test("UdpReceiver: a port in use is refused as AddrInUse", async () => {
   } finally {
     taken.close();
   }
+});
+
+Deno.test("UdpReceiver, GELF: the worker reassembles and decompresses, refuses by reason and source, and reports what is pending", async () => {
+  const receiver = await UdpReceiver.bind("127.0.0.1", 0, { format: "gelf", maxMessageBytes: 20_000 });
+  const messages: string[] = [];
+  const refused = new Map<string, number>();
+  let duplicates = 0;
+  receiver.start({
+    onPack(pack) {
+      let start = 0;
+      for (const end of pack.ends) {
+        messages.push(new TextDecoder().decode(pack.data.subarray(start, end)));
+        start = end;
+      }
+      for (const r of pack.refused) {
+        refused.set(`${r.reason}@${r.source}`, (refused.get(`${r.reason}@${r.source}`) ?? 0) + r.count);
+      }
+      duplicates += pack.duplicates;
+      receiver.done(pack);
+    },
+    onError: (error) => assert(false, error),
+  });
+  const big = JSON.stringify({ version: "1.1", host: "h", short_message: "big", full_message: "x".repeat(9_000) });
+  const chunks = gelfDatagrams(big, { compress: "none", chunkBytes: 1_000 });
+  // Of six chunks, only the first is sent.
+  const incomplete = gelfDatagrams(JSON.stringify({ short_message: "half", full: "y".repeat(3_000) }), {
+    compress: "none",
+    chunkBytes: 500,
+  });
+  await send(receiver.port, [
+    ...gelfDatagrams('{"short_message":"small"}', { compress: "zlib" }),
+    ...chunks.reverse(),
+    chunks[0]!, // again, after its set is done: ignored, counted as a duplicate
+    incomplete[0]!, // never completed
+    new Uint8Array([0x1e, 0x0f, 1, 2]), // bad_chunk_header
+    new Uint8Array([0x78, 0x9c, 1, 2, 3]), // decompress_error
+  ]);
+  const deadline = Date.now() + 5_000;
+  while (receiver.gelfPending.sets === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assertEquals(messages.map((m) => m.slice(0, 40)), ['{"short_message":"small"}', big.slice(0, 40)]);
+  assertEquals(messages[1], big);
+  assertEquals(receiver.gelfPending.sets, 1);
+  assert(receiver.gelfPending.bytes > 0);
+  await receiver.close();
+  // The incomplete message is given up at close, and counted.
+  assertEquals(Object.fromEntries(refused), {
+    "bad_chunk_header@127.0.0.1": 1,
+    "decompress_error@127.0.0.1": 1,
+    "chunks_incomplete@127.0.0.1": 1,
+  });
+  assertEquals(duplicates, 1);
 });

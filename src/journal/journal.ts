@@ -61,10 +61,13 @@ const MAX_RETRY_MS = 5_000;
 /** Bytes taken from the writer on their way to a segment; see `Journal.#unwritten`. */
 interface Unwritten {
   segment: Segment;
+  /** What the writer handed out, handed back once written. */
   parts: Uint8Array[];
+  /** The part being written, and how much of it is. */
+  index: number;
   offset: number;
+  /** Bytes of the parts not yet written. */
   bytes: number;
-  taken: Uint8Array[];
 }
 
 /** Options of {@linkcode Journal.open}. */
@@ -109,8 +112,7 @@ export class Journal {
   #current!: Segment;
   /**
    * Bytes taken from the writer and not yet written, and their segment (kept across a failed
-   * write): `parts` still to write, the first of them from `offset`, `bytes` of them in all;
-   * `taken` is what the writer handed out, handed back once written.
+   * write); see {@linkcode Unwritten}.
    */
   #unwritten: Unwritten | undefined;
   /** Segments closed for new blocks whose last bytes, fsync or file close are still due. */
@@ -423,13 +425,13 @@ export class Journal {
       const w = this.#unwritten;
       const segment = w.segment;
       segment.file ??= await this.#create(segment);
-      while (w.parts.length > 0) {
-        const part = w.parts[0]!;
+      while (w.index < w.parts.length) {
+        const part = w.parts[w.index]!;
         const n = await segment.file.write(part.subarray(w.offset));
         w.offset += n;
         w.bytes -= n;
         if (w.offset === part.length) {
-          w.parts.shift();
+          w.index++;
           w.offset = 0;
         }
         segment.bytes += n;
@@ -437,7 +439,7 @@ export class Journal {
         this.#writtenTotal += n;
         segment.unsynced = true;
       }
-      this.#writer.recycle(w.taken);
+      this.#writer.recycle(w.parts);
       this.#unwritten = undefined;
       this.#wake();
     }
@@ -445,10 +447,10 @@ export class Journal {
 
   /** Takes the writer's closed blocks, to be written to `segment`. */
   #take(segment: Segment): Unwritten {
-    const taken = this.#writer.take();
-    const bytes = taken.reduce((sum, part) => sum + part.length, 0);
+    const parts = this.#writer.take();
+    const bytes = parts.reduce((sum, part) => sum + part.length, 0);
     this.#takenTotal += bytes;
-    return { segment, parts: [...taken], offset: 0, bytes, taken };
+    return { segment, parts, index: 0, offset: 0, bytes };
   }
 
   #rotationDue(): boolean {

@@ -101,10 +101,13 @@ function hand(
   duplicates = 0;
 }
 
-/** Adds one message from `source` to the pack (a message larger than a pack goes alone). */
-function add(message: Uint8Array, source: string, receivedMs: number): void {
+/**
+ * Adds one message from `source` to the pack (a message larger than a pack goes alone). A
+ * pack carries the time its first message arrived: the clock is read once per pack.
+ */
+function add(message: Uint8Array, source: string): void {
   if (used + message.length > pack.length) flush();
-  if (ends.length === 0) firstAt = receivedMs;
+  if (ends.length === 0) firstAt = Date.now();
   if (message.length > pack.length) {
     hand(message.slice(), Uint32Array.of(message.length), Uint32Array.of(0), [source]);
     return;
@@ -158,7 +161,7 @@ async function receive(conn: Deno.DatagramConn, options: UdpSocketOptions | unde
       const source = sourceAddress(addr);
       if (!allowFrom.allows(source)) refuse(source, "not_allowed");
       else if (gelf !== undefined) gelf.handle(datagram, source, Date.now());
-      else add(datagram, source, Date.now());
+      else add(datagram, source);
     }
   } finally {
     clearInterval(timer);
@@ -176,7 +179,7 @@ function configure(options: ReceiverOptions): void {
     gelf = new GelfDatagrams({
       maxMessageBytes: options.maxMessageBytes,
       sink: {
-        message: (source, json, receivedMs) => add(json, source, receivedMs),
+        message: (source, json) => add(json, source),
         refused: refuse,
         duplicate: () => duplicates++,
       },

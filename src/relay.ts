@@ -125,6 +125,11 @@ export class Relay {
     this.#worker = new SpoolWorkerClient(config.spoolDir, {
       onSpooled: (entries, report, runs) => {
         this.#spoolWriteError = undefined;
+        if (this.#journal?.suspended) {
+          // The spool writes again: the journal may take what space is left.
+          this.#journal.resume();
+          log.limited("info", "journal-resume", "The spool writes again; the journal resumes");
+        }
         let bytes = 0;
         for (const e of entries) bytes += e.bytes;
         this.#spoolBytes += bytes;
@@ -613,9 +618,10 @@ export class Relay {
 
   /**
    * The disk is full and a record cannot be written: when the journal holds the space, its
-   * closed segments are deleted (their events are in memory, on their way to the spool), or
-   * the journal would keep the disk full for good. Intake stays held back meanwhile (the
-   * spool cannot be written), so the journal does not fill the space again first.
+   * segments are deleted (their events are in memory, on their way to the spool), or the
+   * journal would keep the disk full for good. Intake stays held back meanwhile (the spool
+   * cannot be written), and the journal writes nothing until the spool has written a record,
+   * so that the journal does not fill the space again first.
    */
   async #shedJournal(): Promise<void> {
     const journal = this.#journal;
@@ -625,9 +631,12 @@ export class Relay {
       const freed = await journal.shed();
       if (freed === 0) return;
       this.metrics.journalShedBytes.inc(freed);
-      this.#log.error(
+      this.#log.limited(
+        "error",
+        "journal-shed",
         "The disk is full and the journal holds the space the spool needs: deleted the journal's copy of " +
-          "messages waiting to be spooled (a crash before they are spooled loses them)",
+          "messages waiting to be spooled (a crash before they are spooled loses them); the journal writes " +
+          "again once the spool does",
         { freedBytes: freed },
       );
     } finally {

@@ -128,6 +128,12 @@ export class Journal {
   #closed = false;
   /** Close the current segment at the next write, whatever its size and age. */
   #closeNow = false;
+  /** Nothing is written while set: the journal gave its space to the spool ({@linkcode Journal.shed}). */
+  #suspended = false;
+  /** The segments still open are to be deleted by the write loop, between two writes. */
+  #shedOpen = false;
+  /** Bytes freed by the write loop's part of a shed. */
+  #shedFreed = 0;
   #diskBytes = 0;
   /** Bytes written to segments since open, in all (positions for {@linkcode Journal.durable}). */
   #writtenTotal = 0;
@@ -201,7 +207,7 @@ export class Journal {
   end(): { segment: number; count: number } {
     const count = this.#writer.end();
     this.#current.held += count;
-    if (this.#writer.length >= WRITE_BYTES) void this.#kick(false).catch(() => {});
+    if (this.#writer.length >= WRITE_BYTES && !this.#suspended) void this.#kick(false).catch(() => {});
     return { segment: this.#current.number, count };
   }
 
@@ -305,27 +311,85 @@ export class Journal {
   }
 
   /**
-   * Deletes the files of the closed segments, keeping their counts: a way out when the disk
-   * is full and the spool cannot write the records those segments wait for (without it, a
-   * journal that filled the disk holds itself there for good). Every event they hold is in
-   * memory, on its way to the spool; until it is spooled, a crash loses it. The segment being
-   * written is closed at its next write, so that it can go too. Returns the bytes freed.
+   * Gives the journal's space to the spool: a way out when the disk is full and the spool
+   * cannot write the records the journal's segments wait for (without it, a journal that
+   * filled the disk holds itself there for good). Every segment's file is deleted, the one
+   * being written too, and what was not written yet is let go; the counts are kept. Every
+   * event accepted so far is then in memory only, on its way to the spool: a crash before it
+   * is spooled loses it. Then nothing is written until {@linkcode Journal.resume} (once the
+   * spool has written again), so that the journal does not take the space freed first; the
+   * bytes encoded meanwhile wait, and their growing backlog holds intake back. Returns the
+   * bytes freed.
    */
   async shed(): Promise<number> {
-    this.#closeNow = true;
+    this.#suspended = true;
     let freed = 0;
     for (const s of this.#segments.values()) {
       if (s.closedAt === undefined || s.bytes === 0) continue;
-      try {
-        await Deno.remove(`${this.#o.dir}/${s.name}`);
-      } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) continue;
-      }
-      this.#diskBytes -= s.bytes;
-      freed += s.bytes;
-      s.bytes = 0;
+      freed += await this.#removeFile(s);
     }
+    // A segment still open may be in the middle of a write: the write loop deletes it between two.
+    this.#shedOpen = true;
+    while (this.#shedOpen && !this.#closed) await this.#kick(false).catch(() => {});
+    freed += this.#shedFreed;
+    this.#shedFreed = 0;
     return freed;
+  }
+
+  /** Whether writes wait for {@linkcode Journal.resume} after a {@linkcode Journal.shed}. */
+  get suspended(): boolean {
+    return this.#suspended;
+  }
+
+  /** Writes again after {@linkcode Journal.shed}: the spool could write a record. */
+  resume(): void {
+    if (!this.#suspended) return;
+    this.#suspended = false;
+    void this.#kick(true).catch(() => {});
+  }
+
+  /** Deletes a segment's file, keeping its count; returns the bytes freed. */
+  async #removeFile(s: Segment): Promise<number> {
+    try {
+      await Deno.remove(`${this.#o.dir}/${s.name}`);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) {
+        this.#o.onError?.((error as Error).message, 1);
+        return 0;
+      }
+    }
+    const freed = s.bytes;
+    this.#diskBytes -= freed;
+    s.bytes = 0;
+    return freed;
+  }
+
+  /**
+   * The write loop's part of {@linkcode Journal.shed}: the segments still open are closed and
+   * their files deleted, and the bytes not written yet (taken, or still in the writer) are let
+   * go, their positions counted as done so that no {@linkcode Journal.durable} waits for
+   * them. A new segment takes the blocks ended from now on.
+   */
+  async #shedOpenSegments(): Promise<void> {
+    this.#shedOpen = false;
+    if (this.#unwritten !== undefined) this.#writer.recycle(this.#unwritten.parts);
+    this.#unwritten = undefined;
+    const parts = this.#writer.take();
+    for (const part of parts) this.#takenTotal += part.length;
+    this.#writer.recycle(parts);
+    this.#writtenTotal = this.#syncedTotal = this.#takenTotal;
+    const open = [...this.#closing, this.#current];
+    this.#closing.length = 0;
+    this.#current = this.#allocate(this.#current.number + 1);
+    for (const s of open) {
+      s.file?.close();
+      s.file = undefined;
+      s.unsynced = false;
+      s.closedAt ??= this.#o.now();
+      if (s.bytes > 0) this.#shedFreed += await this.#removeFile(s);
+      if (s.held <= 0) await this.#delete(s);
+    }
+    this.#wake();
   }
 
   /**
@@ -336,6 +400,7 @@ export class Journal {
   async close(): Promise<void> {
     if (this.#closed) return;
     clearInterval(this.#timer);
+    this.#suspended = false;
     const pending = [...this.#segments.values()].some((s) => s.held > 0);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS)));
@@ -353,7 +418,7 @@ export class Journal {
   }
 
   async #tick(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed || this.#suspended) return;
     const now = this.#o.now();
     const sync = now - this.#lastSync >= this.#o.fsyncIntervalMs;
     if (this.#writer.length > 0) this.#lastBusy = now;
@@ -371,7 +436,7 @@ export class Journal {
     this.#io ??= this.#writeLoop().finally(() => {
       this.#io = undefined;
       // Blocks ended while the loop was fsyncing are written now if someone waits for them.
-      if (this.#waiters.length > 0 && !this.#closed) {
+      if (this.#waiters.length > 0 && !this.#closed && !this.#suspended) {
         void this.#kick(this.#waiters.some((w) => w.fsync)).catch(() => {});
       }
     });
@@ -381,6 +446,8 @@ export class Journal {
   async #writeLoop(): Promise<void> {
     for (let attempt = 0;;) {
       try {
+        if (this.#shedOpen) await this.#shedOpenSegments();
+        if (this.#suspended) return;
         await this.#writeAll();
         if (this.#wantSync || this.#current.bytes >= this.#o.segmentBytes) {
           this.#wantSync = false;
@@ -419,7 +486,9 @@ export class Journal {
   async #writeAll(): Promise<void> {
     for (;;) {
       if (this.#unwritten === undefined) {
-        if (this.#writer.length === 0) return;
+        // A full segment is closed before more is written (by the write loop), however fast
+        // blocks come: a journal of one endless segment could never be deleted.
+        if (this.#writer.length === 0 || this.#suspended || this.#current.bytes >= this.#o.segmentBytes) return;
         this.#unwritten = this.#take(this.#current);
       }
       const w = this.#unwritten;

@@ -1,6 +1,7 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { forEachBlockEvent } from "./journal_format.ts";
 import { Journal, type JournalOptions } from "./journal.ts";
+import { CAN_MOUNT, mountTmpfs } from "../../tests/fault_helpers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -134,7 +135,7 @@ Deno.test("Journal: bytes are written at 256 KiB without waiting for the fsync t
   });
 });
 
-Deno.test("Journal: shed() deletes closed segments and keeps their counts; closeSegment() closes the one written", async () => {
+Deno.test("Journal: shed() deletes every segment and keeps their counts; nothing is written until resume()", async () => {
   await withJournal({}, async (dir, open) => {
     const journal = await open();
     const a = append(journal, "10.0.0.1", "a", "b");
@@ -144,19 +145,88 @@ Deno.test("Journal: shed() deletes closed segments and keeps their counts; close
     assertEquals(await files(`${dir}/journal`), ["000000000001.ksj", "000000000002.ksj"]);
     const before = journal.diskBytes;
     const freed = await journal.shed();
-    assertEquals(await files(`${dir}/journal`), ["000000000002.ksj"], "the closed segment went, the open one stayed");
-    assertEquals(journal.diskBytes, before - freed);
-    assert(freed > 0);
-    // Its events are spooled later: releasing them is no error, and the other segment is kept.
-    journal.release(a);
+    assertEquals(await files(`${dir}/journal`), [], "the closed segment went, and the open one");
+    assertEquals(freed, before);
+    assertEquals(journal.diskBytes, 0);
+    assert(journal.suspended);
+    // Suspended: blocks ended now wait in memory, and a sync does not write them.
+    const c = append(journal, "10.0.0.1", "d");
     await journal.sync();
-    assertEquals(await files(`${dir}/journal`), ["000000000002.ksj"]);
+    assertEquals(await files(`${dir}/journal`), []);
+    assert(journal.backlogBytes > 0);
+    // The shed segments' events are spooled later: releasing them is no error.
+    journal.release(a);
     journal.release(b);
+    journal.resume();
+    await journal.sync();
+    const [name] = await files(`${dir}/journal`);
+    assertEquals(name, "000000000003.ksj", "the blocks ended while suspended are in a new segment");
+    assert(dec.decode(await Deno.readFile(`${dir}/journal/${name}`)).includes("d"));
+    journal.release(c);
     await journal.closeSegment();
     await journal.sync();
     assertEquals(await files(`${dir}/journal`), [], "closed and released: deleted");
     assertEquals(journal.diskBytes, 0);
   });
+});
+
+Deno.test("Journal: a segment is closed at its size however fast blocks come", async () => {
+  await withJournal({ segmentBytes: 300_000 }, async (dir, open) => {
+    const journal = await open();
+    const big = "x".repeat(4096);
+    // Blocks keep coming while the journal writes: the write loop never finds the writer empty.
+    for (let i = 0; i < 3_000; i++) {
+      append(journal, "s", big);
+      if (i % 4 === 0) await new Promise((r) => setTimeout(r, 0));
+    }
+    await journal.sync();
+    const sizes = await Promise.all(
+      (await files(`${dir}/journal`)).map(async (n) => (await Deno.stat(`${dir}/journal/${n}`)).size),
+    );
+    assert(sizes.length >= 10, `${sizes.length} segments`);
+    // A segment takes what the writer held when it was due: its size plus one write's worth.
+    assert(Math.max(...sizes) < 300_000 + 2_000_000, `segments of ${sizes.join(", ")} bytes`);
+  });
+});
+
+Deno.test({
+  name: "Journal: on a full disk, shed() frees the segment being written, whose writes fail, and ends the waits",
+  ignore: !CAN_MOUNT,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "journal-full-" });
+    const unmount = await mountTmpfs(dir, "2m");
+    const errors: string[] = [];
+    const journal = await Journal.open({
+      dir: `${dir}/journal`,
+      quarantineDir: `${dir}/quarantine`,
+      fsyncIntervalMs: 60_000,
+      onError: (error) => errors.push(error),
+    });
+    try {
+      const big = "y".repeat(8192);
+      // 3 MB into one segment (8 MiB by default) on a 2 MiB disk: the writes fail.
+      for (let i = 0; i < 400; i++) append(journal, "s", big);
+      const waiting = journal.durable(false);
+      while (errors.length === 0) await new Promise((r) => setTimeout(r, 10));
+      assert(errors.some((e) => /No space left/.test(e)), errors.join("; "));
+      const names = await files(`${dir}/journal`);
+      assertEquals(names, ["000000000001.ksj"], "one segment, still open, fills the disk");
+      const freed = await journal.shed();
+      assert(freed > 1_000_000, `freed ${freed}`);
+      assertEquals(await files(`${dir}/journal`), []);
+      assertEquals(journal.diskBytes, 0);
+      assertEquals(journal.backlogBytes, 0, "what was not written was let go");
+      await waiting;
+      journal.resume();
+      append(journal, "s", "after");
+      await journal.sync();
+      assertEquals(await files(`${dir}/journal`), ["000000000002.ksj"]);
+    } finally {
+      await journal.close();
+      await unmount();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
 
 Deno.test("Journal: a symlink planted where the next segment goes is moved aside, never written through", async () => {

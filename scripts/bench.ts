@@ -510,7 +510,7 @@ async function soak(minutes: number, dir: string): Promise<void> {
       const minute = (performance.now() - started) / 60_000;
       // Throttling for 20 s of every 2 minutes; the endpoint down for 30 s in the middle.
       const phase = (tick * 10) % 120;
-      endpoint.faults.recordsPerSecond = phase >= 60 && phase < 80 ? 1 : Infinity;
+      endpoint.setQuota(endpoint.stream, phase >= 60 && phase < 80 ? { recordsPerSecond: 1 } : {});
       const middle = Math.floor(minutes * 6 / 2);
       if (tick === middle) await endpoint.stop();
       if (tick === middle + 3) endpoint.start();
@@ -534,7 +534,7 @@ async function soak(minutes: number, dir: string): Promise<void> {
     }
   })();
   await Promise.all([...senders, sampling]);
-  endpoint.faults.recordsPerSecond = Infinity;
+  endpoint.setQuota(endpoint.stream, {});
   if (down) endpoint.start();
   const deadline = performance.now() + 300_000;
   while (performance.now() < deadline) {

@@ -37,8 +37,6 @@ export interface Faults {
   failNextCalls: number;
   /** Status of the burst: 503 `ServiceUnavailableException` or 500 `InternalFailure`. */
   burstStatus: 500 | 503;
-  /** Records accepted per second at most; past it, records fail with "Slow down" (throttling). */
-  recordsPerSecond: number;
   /** The next this-many calls are answered only after {@linkcode Faults.delayMs}. */
   delayNextCalls: number;
   /** Delay of a slow response, in ms. */
@@ -135,7 +133,6 @@ export class FirehoseEndpoint {
     callFailureRate: 0,
     failNextCalls: 0,
     burstStatus: 503,
-    recordsPerSecond: Infinity,
     delayNextCalls: 0,
     delayMs: 0,
     expiredKeys: new Set(),
@@ -149,7 +146,6 @@ export class FirehoseEndpoint {
   /** Access key ids of the PutRecordBatch calls, in order. */
   readonly accessKeys: string[] = [];
   /** Clock reading and number of records accepted in the current second (throttling). */
-  #window = { second: 0, records: 0 };
   #server: Deno.HttpServer<Deno.NetAddr> | undefined;
   #port = 0;
   #random: () => number;
@@ -310,12 +306,9 @@ export class FirehoseEndpoint {
     }
     this.calls.ok++;
     let failed = 0;
-    const second = Math.floor(Date.now() / 1000);
-    if (this.#window.second !== second) this.#window = { second, records: 0 };
     const responses = records.map((data) => {
       this.calls.records++;
       if (
-        this.#window.records >= this.faults.recordsPerSecond ||
         (quota !== undefined && !(quota.records.take(1) && (quota.bytes.take(data.length) || quota.records.give(1))))
       ) {
         failed++;
@@ -328,7 +321,6 @@ export class FirehoseEndpoint {
       }
       this.records.push(data);
       this.accepted.push({ stream, at: performance.now(), bytes: data.length });
-      this.#window.records++;
       return { RecordId: `record-${this.#nextId++}` };
     });
     this.calls.failedRecords += failed;

@@ -5,6 +5,7 @@ import { checkRecord } from "../spool/record_check.ts";
 import type { SpoolDir, SpoolEntry } from "../spool/spool_dir.ts";
 import { type RecordSink, SinkError, type SinkRecord, THROTTLE_CODES } from "./record_sink.ts";
 import { StreamPacer } from "./stream_pacer.ts";
+import { releaseBuffer } from "../release_buffer.ts";
 
 /**
  * Most records in one PutRecordBatch call
@@ -322,7 +323,8 @@ export class Uploader {
     let results;
     const timer = metrics.putDuration.startTimer();
     try {
-      results = await lane.sink.put(records);
+      // Sent or not, the records' bytes are read again for another attempt: freed now (`release_buffer.ts`).
+      results = await lane.sink.put(records).finally(() => records.forEach((r) => releaseBuffer(r.data)));
       timer();
       metrics.putCalls.inc({ result: "ok", stream });
       lane.callFailures = 0;

@@ -5,6 +5,7 @@
  * @module
  */
 import type { FromReceiver, ReceiverOptions, ToReceiver } from "./udp_receive_protocol.ts";
+import { releaseBuffer } from "../release_buffer.ts";
 
 /** Datagrams received together; see {@linkcode FromReceiver}. */
 export type DatagramPack = Extract<FromReceiver, { type: "datagrams" }>;
@@ -94,9 +95,16 @@ export class UdpReceiver {
     for (const pack of this.#early.splice(0)) events.onPack(pack);
   }
 
-  /** The main thread is done with `pack`: its bytes no longer count against the worker's bound. */
+  /**
+   * The main thread is done with `pack`: its bytes no longer count against the worker's
+   * bound, and its memory is freed now (`release_buffer.ts`), so the bound counts what is
+   * really allocated. Nothing may use the pack afterwards.
+   */
   done(pack: DatagramPack): void {
     this.#worker.postMessage({ type: "ack", bytes: pack.data.length } satisfies ToReceiver);
+    releaseBuffer(pack.data);
+    releaseBuffer(pack.ends);
+    releaseBuffer(pack.from);
   }
 
   /** Closes the socket; resolves once the last pack was handed over and the worker ended. */

@@ -14,6 +14,7 @@ import { RECORD_FORMATS } from "../batch/record_formats.ts";
 import { PlainDeflater } from "../batch/plain_deflater.ts";
 import { GZIP_LEVEL, GzipDeflater } from "./gzip_deflater.ts";
 import { SpoolDir } from "./spool_dir.ts";
+import { releaseBuffer } from "../release_buffer.ts";
 import type { FromWorker, ToWorker } from "./worker_protocol.ts";
 
 let spool: SpoolDir | undefined;
@@ -82,6 +83,9 @@ async function handle(message: ToWorker): Promise<void> {
         if (spool === undefined) throw new Error("spool worker used before init");
         const header = { owner: await owner, logGroup: message.logGroup, logStream: message.logStream };
         const built = await buildRecords(header, message, { deflater, format: recordFormat, carry: message.carry });
+        // Built (what is carried over was copied): the batch's chunks are freed now, not at
+        // V8's next full collection (`release_buffer.ts`).
+        for (const chunk of message.chunks) releaseBuffer(chunk);
         const dir = spool;
         // What the reply needs, and not the batch's raw chunks: they are garbage once built.
         const { id, byteLength, count, format, transport, logGroup, logStream, firstAt } = message;
@@ -93,6 +97,7 @@ async function handle(message: ToWorker): Promise<void> {
               for (const entry of await writeWithRetry(dir, record.data)) {
                 entries.push({ ...entry, events: record.events });
               }
+              releaseBuffer(record.data);
             }
             const carried = built.carried && { ...built.carried, format, transport, logGroup, logStream, firstAt };
             reply({

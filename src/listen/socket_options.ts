@@ -13,19 +13,9 @@
  *
  * @module
  */
+import { openLibc as openLibcWith } from "./libc.ts";
 
-/**
- * Where glibc's `libc.so.6` is on the systems the binary runs on (Debian, Ubuntu and
- * distroless on x86_64 and arm64; RHEL-like systems). `--allow-ffi` names these paths.
- */
-export const LIBC_PATHS: readonly string[] = [
-  "/lib/x86_64-linux-gnu/libc.so.6",
-  "/lib/aarch64-linux-gnu/libc.so.6",
-  "/usr/lib/x86_64-linux-gnu/libc.so.6",
-  "/usr/lib/aarch64-linux-gnu/libc.so.6",
-  "/lib64/libc.so.6",
-  "/usr/lib64/libc.so.6",
-];
+export { LIBC_PATHS } from "./libc.ts";
 
 const SYMBOLS = {
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
@@ -52,18 +42,7 @@ let libc: Libc | string | undefined;
 
 /** libc's socket functions, or why they cannot be had. */
 function openLibc(): Libc | string {
-  if (libc !== undefined) return libc;
-  if (Deno.build.os !== "linux") return (libc = `socket options are set on Linux only, not ${Deno.build.os}`);
-  const granted = (path?: string) =>
-    Deno.permissions.querySync(path === undefined ? { name: "ffi" } : { name: "ffi", path }).state === "granted";
-  const candidates = granted() ? ["libc.so.6"] : LIBC_PATHS.filter((path) => granted(path));
-  if (candidates.length === 0) return (libc = "no --allow-ffi for libc (README: UDP receive buffer)");
-  for (const path of candidates) {
-    try {
-      return (libc = Deno.dlopen(path, SYMBOLS).symbols);
-    } catch { /* not at this path */ }
-  }
-  return (libc = `libc not found at ${candidates.join(", ")}`);
+  return (libc ??= openLibcWith(SYMBOLS));
 }
 
 function int32(value = 0): Uint8Array<ArrayBuffer> {
@@ -93,6 +72,11 @@ export class UdpSocketOptions {
   private constructor(c: Libc, fd: number) {
     this.#c = c;
     this.#fd = fd;
+  }
+
+  /** The socket's descriptor (valid while Deno's socket is open, and only then). */
+  get fd(): number {
+    return this.#fd;
   }
 
   /**

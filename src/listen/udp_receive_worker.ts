@@ -9,6 +9,9 @@
  * enlarged through libc (`socket_options.ts`: Deno has no option for it), and the socket's
  * own drop count is reported about once a second.
  *
+ * After each datagram Deno's receive op delivers, those waiting behind it are taken in
+ * batches of up to 64 per system call (`datagram_batch.ts`, where FFI for libc is granted).
+ *
  * Datagrams are copied into packs (up to {@linkcode PACK_DATAGRAMS} datagrams or
  * {@linkcode PACK_BYTES}); a pack is handed over (a copy of what it holds, transferred) once
  * full or every {@linkcode PACK_INTERVAL_MS}. Packs the main thread has not finished with are bounded by
@@ -18,6 +21,7 @@
  * @module
  */
 import { sourceAddress } from "./address.ts";
+import { BATCH_SLOTS, DatagramBatch } from "./datagram_batch.ts";
 import { GelfDatagrams } from "./gelf_datagrams.ts";
 import { UdpSocketOptions } from "./socket_options.ts";
 import { SourceFilter } from "./source_filter.ts";
@@ -37,6 +41,12 @@ export const PACK_BYTES = 262_144;
 export const PACK_INTERVAL_MS = 5;
 /** Bytes of packs handed over and not yet processed by the main thread, at most. */
 export const MAX_QUEUED_BYTES = 16 * 1_048_576;
+/**
+ * Batches taken after each datagram Deno's op delivers, at most ({@linkcode BATCH_SLOTS}
+ * datagrams each): 256 datagrams, then the event loop runs (the pack timer, the main thread's
+ * acks) before the next op.
+ */
+const BATCH_ROUNDS = 4;
 /** How often the kernel's drop count (and GELF's pending messages) are reported, in ms. */
 const STATUS_INTERVAL_MS = 1_000;
 
@@ -131,8 +141,22 @@ function refuse(source: string, reason: string): void {
   else known.count++;
 }
 
+/** Takes one datagram from `source`: dropped when the queue is full, refused, or added to the pack. */
+function accept(datagram: Uint8Array, source: string): void {
+  if (queued + used + datagram.length > MAX_QUEUED_BYTES) {
+    dropped++;
+    return;
+  }
+  if (!allowFrom.allows(source)) refuse(source, "not_allowed");
+  else if (gelf !== undefined) gelf.handle(datagram, source, Date.now());
+  else add(datagram, source);
+}
+
 async function receive(conn: Deno.DatagramConn, options: UdpSocketOptions | undefined): Promise<void> {
   const buffer = new Uint8Array(MAX_DATAGRAM_BYTES + 1);
+  // Without FFI for libc, one datagram per op, as Deno gives them.
+  const opened = options === undefined ? undefined : DatagramBatch.open(options.fd);
+  const batch = typeof opened === "string" ? undefined : opened;
   const timer = setInterval(flush, PACK_INTERVAL_MS);
   const drops = setInterval(() => {
     const total = options?.drops();
@@ -154,14 +178,13 @@ async function receive(conn: Deno.DatagramConn, options: UdpSocketOptions | unde
         continue;
       }
       const [datagram, addr] = received;
-      if (queued + used + datagram.length > MAX_QUEUED_BYTES) {
-        dropped++;
-        continue;
+      accept(datagram, sourceAddress(addr));
+      // What else waits is taken in batches (a few, so that timers and acks run between).
+      for (let round = 0; batch !== undefined && round < BATCH_ROUNDS && !closed; round++) {
+        const n = batch.receive();
+        for (let i = 0; i < n; i++) accept(batch.datagram(i), batch.source(i));
+        if (n < BATCH_SLOTS) break;
       }
-      const source = sourceAddress(addr);
-      if (!allowFrom.allows(source)) refuse(source, "not_allowed");
-      else if (gelf !== undefined) gelf.handle(datagram, source, Date.now());
-      else add(datagram, source);
     }
   } finally {
     clearInterval(timer);

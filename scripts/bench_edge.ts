@@ -71,7 +71,11 @@ async function udpFleet(dir: string): Promise<string> {
     if (wait > 1) await sleep(wait);
   }
   const sentAt = performance.now();
-  const events = await delivered(metrics, sources, 180_000);
+  const events = await delivered(metrics, sources, 180_000).catch(async (error) => {
+    // Say whether the relay is still there, and what it said last.
+    const exited = await Promise.race([relay.status.then((s) => `exited with ${s.code}`), sleep(100).then(() => "")]);
+    throw new Error(`${(error as Error).message}; relay ${exited || "running"}:\n${relay.lines.slice(-20).join("\n")}`);
+  });
   const tail = (performance.now() - sentAt) / 1000;
   // The relay cannot read /proc under its own permissions; the benchmark (--allow-all) can.
   const kernel = readUdpDrops(port) ?? "unknown";

@@ -231,14 +231,37 @@ export async function runMain(
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-/** A loopback port free for both TCP and UDP right now. */
+/**
+ * Where {@linkcode freePort} picks: below the kernel's ephemeral range. A port from that range
+ * (what binding port 0 gives) can be taken by any outgoing connection between the pick and
+ * the relay's bind, the relay's own to the test's endpoint included: CI saw a relay refuse to
+ * start with its metrics port "already in use".
+ */
+const PICK_RANGE = (() => {
+  let low = 32_768;
+  try {
+    low = Math.min(low, parseInt(Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range"), 10) || low);
+  } catch { /* not Linux, or not readable: the usual range */ }
+  return { from: Math.max(1_024, low - 12_000), to: low };
+})();
+/** Ports handed out by this process: none twice (a test takes several before binding any). */
+const handedOut = new Set<number>();
+
+/** A loopback port free for both TCP and UDP right now, outside the ephemeral range, new to this process. */
 export function freePort(): number {
   for (;;) {
-    const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = tcp.addr.port;
+    const port = PICK_RANGE.from + Math.floor(Math.random() * (PICK_RANGE.to - PICK_RANGE.from));
+    if (handedOut.has(port)) continue;
+    let tcp: Deno.TcpListener;
+    try {
+      tcp = Deno.listen({ hostname: "127.0.0.1", port });
+    } catch {
+      continue;
+    }
     try {
       const udp = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port });
       udp.close();
+      handedOut.add(port);
       return port;
     } catch {
       // taken for UDP: try another

@@ -60,6 +60,8 @@ export class DatagramBatch {
   readonly #headers = new Uint8Array(BATCH_SLOTS * MMSGHDR_BYTES);
   readonly #headersView = new DataView(this.#headers.buffer);
   readonly #ipv4 = new Map<number, string>();
+  /** Datagrams the last call took: their address lengths, which the kernel wrote, are set again. */
+  #taken = BATCH_SLOTS;
 
   private constructor(c: Libc, fd: number) {
     this.#recvmmsg = c.recvmmsg;
@@ -91,12 +93,12 @@ export class DatagramBatch {
    * many (0 when none is, or on any error: the caller's own receive reports errors).
    */
   receive(): number {
-    for (let i = 0; i < BATCH_SLOTS; i++) {
+    for (let i = 0; i < this.#taken; i++) {
       this.#headersView.setUint32(i * MMSGHDR_BYTES + 8, SOCKADDR_BYTES, true); // msg_namelen
-      this.#headersView.setInt32(i * MMSGHDR_BYTES + 48, 0, true); // msg_flags
     }
     const n = this.#recvmmsg(this.#fd, this.#headers, BATCH_SLOTS, MSG_DONTWAIT, 0n);
-    return n > 0 ? n : 0;
+    this.#taken = n > 0 ? n : 0;
+    return this.#taken;
   }
 
   /** The `i`th datagram of the last batch: a view, valid until the next call. */

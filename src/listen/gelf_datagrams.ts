@@ -14,7 +14,7 @@ export const MAX_COMPRESSION_OVERHEAD_BYTES = 1_024;
 /** Where {@linkcode GelfDatagrams} puts what it made of the datagrams. */
 export interface GelfSink {
   /** A whole message: its JSON text (a view: copy what must outlive the call), from `source`. */
-  message(source: string, json: Uint8Array, receivedMs: number): void;
+  message(source: string, json: Uint8Array): void;
   /** A datagram or message refused, and why (a `reason` label of the drop counter). */
   refused(source: string, reason: string): void;
   /** A chunk received twice (the second is ignored). */
@@ -42,7 +42,7 @@ export interface GelfDatagramsOptions {
  * @example
  * ```ts
  * const gelf = new GelfDatagrams({ sink, maxMessageBytes: 65_536 });
- * gelf.handle(datagram, "10.0.0.1", Date.now());
+ * gelf.handle(datagram, "10.0.0.1");
  * ```
  */
 export class GelfDatagrams {
@@ -62,7 +62,7 @@ export class GelfDatagrams {
   }
 
   /** Takes one datagram (plain or compressed JSON, or one chunk of a message). */
-  handle(datagram: Uint8Array, source: string, receivedMs: number): void {
+  handle(datagram: Uint8Array, source: string): void {
     let payload = datagram;
     if (isGelfChunk(datagram)) {
       const chunk = parseGelfChunk(datagram);
@@ -87,7 +87,7 @@ export class GelfDatagrams {
       this.#sink.refused(source, json);
       return;
     }
-    this.#sink.message(source, trimTrailingDelimiters(json), receivedMs);
+    this.#sink.message(source, trimTrailingDelimiters(json));
   }
 
   /** Expires incomplete messages (call about once a second). */

@@ -36,7 +36,8 @@ function pipeline(maxMessageBytes = 65_536, reassembly = {}) {
   // As the UDP listener takes what the receive worker made of the datagrams.
   const gelf = new GelfDatagrams({
     sink: {
-      message: (source, json, receivedMs) => ingest.acceptDatagram(info, source, json, receivedMs),
+      // Every datagram here arrived at time 5 (the worker stamps a pack with its first arrival).
+      message: (source, json) => ingest.acceptDatagram(info, source, json, 5),
       refused: (source, reason) => ingest.dropped(info, source, reason),
       duplicate: () => metrics.gelfDuplicateChunks.inc({ listener: info.label }),
     },
@@ -79,7 +80,7 @@ Deno.test("GelfDatagrams delivers every GELF UDP capture of real clients and ref
   for await (const dir of Deno.readDir(wire)) {
     if (!/gelf.*udp|graypy-udp/.test(dir.name)) continue;
     const files = [...Deno.readDirSync(new URL(`${dir.name}/`, wire))].map((f) => f.name).sort();
-    for (const file of files) gelf.handle(await Deno.readFile(new URL(`${dir.name}/${file}`, wire)), "10.9.8.7", 5);
+    for (const file of files) gelf.handle(await Deno.readFile(new URL(`${dir.name}/${file}`, wire)), "10.9.8.7");
     sent++;
   }
   assert(sent >= 8, "the GELF UDP captures in tests/fixtures were not found");
@@ -111,7 +112,7 @@ Deno.test("GelfDatagrams reassembles large zlib, gzip and plain messages from in
   while (queues.some((q) => q.length > 0)) {
     queues.forEach((q, i) => {
       const d = q.shift();
-      if (d !== undefined) gelf.handle(d, `10.0.0.${i % 2}`, 0);
+      if (d !== undefined) gelf.handle(d, `10.0.0.${i % 2}`);
     });
   }
   assertEquals(flush().map((e) => e.message).sort(), expected.sort());
@@ -132,8 +133,8 @@ Deno.test("GelfDatagrams counts each refusal by reason and logs it with the send
     enc.encode('{"host":"h"}'), // missing_message
   ];
   for (const d of cases) {
-    gelf.handle(d, "10.6.6.6", 0);
-    gelf.handle(good, "10.1.1.1", 0);
+    gelf.handle(d, "10.6.6.6");
+    gelf.handle(good, "10.1.1.1");
   }
   assertEquals(await drops(), {
     bad_chunk_header: 1,
@@ -155,9 +156,9 @@ Deno.test("GelfDatagrams expires incomplete messages on tick() and counts the on
   const { gelf, drops } = pipeline(65_536, { now: () => now });
   const [first] = datagrams(gelfMessage(1, 5_000), "none", 1_000);
   const [other] = datagrams(gelfMessage(2, 5_000), "none", 1_000);
-  gelf.handle(first!, "10.0.0.1", 0);
+  gelf.handle(first!, "10.0.0.1");
   now = 4_000;
-  gelf.handle(other!, "10.0.0.1", 0);
+  gelf.handle(other!, "10.0.0.1");
   now = 5_000;
   gelf.tick();
   assertEquals(await drops(), { chunks_expired: 1 });
@@ -188,7 +189,7 @@ Deno.test("GelfDatagrams never throws and keeps its bounds on random and mutated
     fc.asyncProperty(
       fc.array(fc.tuple(fc.oneof(fc.uint8Array({ maxLength: 600 }), mutated, chunkLike), fc.nat({ max: 3 }))),
       async (list) => {
-        for (const [datagram, sender] of list) gelf.handle(datagram, `10.0.0.${sender}`, 0);
+        for (const [datagram, sender] of list) gelf.handle(datagram, `10.0.0.${sender}`);
         gelf.tick();
         const now = await pending();
         assert(now.sets <= 16 && now.bytes <= 16_384, `over the bounds: ${JSON.stringify(now)}`);

@@ -148,7 +148,7 @@ function accept(datagram: Uint8Array, source: string): void {
     return;
   }
   if (!allowFrom.allows(source)) refuse(source, "not_allowed");
-  else if (gelf !== undefined) gelf.handle(datagram, source, Date.now());
+  else if (gelf !== undefined) gelf.handle(datagram, source);
   else add(datagram, source);
 }
 

@@ -35,7 +35,7 @@ export interface GelfDatagramsOptions {
  * GELF over UDP, up to the JSON text: chunked datagrams are reassembled per (sender, message
  * id) and the payload is decompressed (zlib, gzip or none, bounded). Runs in the UDP receive
  * worker (`udp_receive_worker.ts`), off the main thread, which then checks each JSON message
- * (`Ingest.acceptDatagram`). Every datagram or message refused on the way goes to the sink
+ * (`Ingest.acceptDatagrams`). Every datagram or message refused on the way goes to the sink
  * with its sender and reason; a bad datagram never affects another sender's messages or
  * pending chunks.
  *

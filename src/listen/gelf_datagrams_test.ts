@@ -37,7 +37,7 @@ function pipeline(maxMessageBytes = 65_536, reassembly = {}) {
   const gelf = new GelfDatagrams({
     sink: {
       // Every datagram here arrived at time 5 (the worker stamps a pack with its first arrival).
-      message: (source, json) => ingest.acceptDatagram(info, source, json, 5),
+      message: (source, json) => ingest.acceptDatagrams(info, source, [json], 5),
       refused: (source, reason) => ingest.dropped(info, source, reason),
       duplicate: () => metrics.gelfDuplicateChunks.inc({ listener: info.label }),
     },

@@ -106,29 +106,20 @@ export class Ingest {
     if (blank > 0) this.dropped(info, source, "empty", blank);
   }
 
-  /** Takes one UDP message; drops it (counted) while the relay is over a bound. */
-  acceptDatagram(info: ListenerInfo, source: string, message: Uint8Array, receivedMs: number): void {
-    if (isBlank(message)) {
-      this.dropped(info, source, "empty", 1);
-      return;
-    }
+  /**
+   * Takes a run of UDP messages from one source (one journal block, one count): drops them
+   * (counted) while the relay is over a bound, blank ones under `empty`.
+   */
+  acceptDatagrams(info: ListenerInfo, source: string, messages: readonly Uint8Array[], receivedMs: number): void {
     const reason = this.pressure.reason();
-    if (reason !== undefined) {
-      this.dropped(info, source, reason, 1);
+    if (reason === undefined) {
+      this.accept(info, source, messages, receivedMs);
       return;
     }
-    const time = info.format === "gelf" ? this.#gelfTime(info, source, message, receivedMs) : receivedMs;
-    if (time === undefined) return;
-    const buffer = this.batcher.buffer(info.logGroup, source, info.format, info.transport);
-    if (this.journal !== undefined) {
-      this.journal.begin(info.format, info.logGroup, source, info.transport);
-      this.journal.add(message, time);
-    }
-    buffer.append(message, time);
-    this.#journaled(buffer);
-    this.batcher.afterAppend(buffer);
-    this.metrics.messagesReceived.inc({ listener: info.label });
-    this.metrics.bytesReceived.inc({ listener: info.label }, message.length);
+    let blank = 0;
+    for (const message of messages) if (isBlank(message)) blank++;
+    if (blank > 0) this.dropped(info, source, "empty", blank);
+    if (messages.length > blank) this.dropped(info, source, reason, messages.length - blank);
   }
 
   /** Counts and logs (rate-limited) a message cut to `maxMessageBytes`, `bytes` long in full. */

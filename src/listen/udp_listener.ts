@@ -4,10 +4,16 @@ import { readUdpDrops } from "./udp_drops.ts";
 import type { DatagramPack, UdpReceiver } from "./udp_receiver.ts";
 
 /**
- * What a UDP listener does with each message its worker hands over (a syslog datagram, or a
- * GELF message's JSON text). `message` is a view into the pack: copy what must outlive the call.
+ * The message a UDP listener takes from one datagram its worker hands over (a syslog
+ * datagram, or a GELF message's JSON text): a view into the pack.
  */
-type MessageHandler = (message: Uint8Array, source: string, receivedMs: number) => void;
+type MessageOf = (datagram: Uint8Array, source: string) => Uint8Array;
+
+/**
+ * Most bytes of datagrams handed to the ingest as one run (one journal block, one pressure
+ * check): how far a run may go past the workers' or the journal's bound.
+ */
+export const RUN_BYTES = 65_536;
 
 /** Options of {@linkcode UdpListener}. */
 export interface UdpListenerOptions {
@@ -30,20 +36,23 @@ export interface UdpListenerOptions {
  */
 export class UdpListener {
   readonly #o: UdpListenerOptions;
-  readonly #handle: MessageHandler;
+  readonly #messageOf: MessageOf;
   #started = false;
   #closed = false;
   /** The kernel's drop count of this port when last read. */
   #kernelDrops: number | undefined;
-  /** Packs not yet handled, oldest first, each with the index of its next datagram. */
-  readonly #held: { pack: DatagramPack; next: number }[] = [];
+  /**
+   * Packs not yet handled, oldest first, each with its datagrams in the order they are taken
+   * (grouped by source) and the position of the next one in that order.
+   */
+  readonly #held: { pack: DatagramPack; order: Uint32Array; next: number }[] = [];
   /** Set while the drain waits for the workers or the journal. */
   #waiting: Promise<void> | undefined;
 
   /** Wraps a bound socket; call {@linkcode UdpListener.serve}. */
   constructor(options: UdpListenerOptions) {
     this.#o = options;
-    this.#handle = options.info.format === "gelf" ? gelfMessages(options) : syslogDatagrams(options);
+    this.#messageOf = options.info.format === "gelf" ? (json) => json : syslogMessage(options);
   }
 
   /**
@@ -124,7 +133,7 @@ export class UdpListener {
     if (pack.dropped > 0) ingest.dropped(info, "-", "receive_queue_full", pack.dropped);
     for (const { source, reason, count } of pack.refused) ingest.dropped(info, source, reason, count);
     if (pack.duplicates > 0) ingest.metrics.gelfDuplicateChunks.inc({ listener: info.label }, pack.duplicates);
-    this.#held.push({ pack, next: 0 });
+    this.#held.push({ pack, order: bySource(pack.from, pack.sources.length), next: 0 });
     if (this.#held.length === 1) this.#drain();
   }
 
@@ -132,22 +141,42 @@ export class UdpListener {
    * Handles held packs in order until the spool workers or the journal fall behind; then waits
    * for them and goes on where it stopped. A burst is so held in the worker's packs (bounded
    * by its queue, past which it drops and counts) instead of being dropped here; only a full
-   * spool, which lasts, drops datagrams as they come (`Ingest.acceptDatagram`).
+   * spool, which lasts, drops datagrams as they come (`Ingest.acceptDatagrams`).
    */
   #drain(): void {
-    const handle = this.#handle;
     while (this.#held.length > 0) {
       const held = this.#held[0]!;
-      const { data, ends, from, sources, receivedMs } = held.pack;
-      for (; held.next < ends.length; held.next++) {
+      while (held.next < held.order.length) {
         if (this.#behind()) return;
-        const i = held.next;
-        const source = sources[from[i]!]!;
-        handle(data.subarray(i === 0 ? 0 : ends[i - 1]!, ends[i]!), source, receivedMs);
+        held.next = this.#run(held.pack, held.order, held.next);
       }
       this.#held.shift();
       this.#o.receiver.done(held.pack);
     }
+  }
+
+  /**
+   * Hands the ingest the run that starts at `order[at]`: datagrams of one source, up to
+   * {@linkcode RUN_BYTES}; returns where the next run starts. A pack's datagrams from many
+   * sources are so taken in a few runs (the journal, the batcher and the metrics are called
+   * per run, not per datagram).
+   */
+  #run(pack: DatagramPack, order: Uint32Array, at: number): number {
+    const { data, ends, from, sources, receivedMs } = pack;
+    const sourceIndex = from[order[at]!]!;
+    const source = sources[sourceIndex]!;
+    const messages: Uint8Array[] = [];
+    let bytes = 0;
+    let next = at;
+    for (; next < order.length && bytes < RUN_BYTES; next++) {
+      const i = order[next]!;
+      if (from[i] !== sourceIndex) break;
+      const datagram = data.subarray(i === 0 ? 0 : ends[i - 1]!, ends[i]!);
+      messages.push(this.#messageOf(datagram, source));
+      bytes += datagram.length;
+    }
+    this.#o.ingest.acceptDatagrams(this.#o.info, source, messages, receivedMs);
+    return next;
   }
 
   /** Whether the workers or the journal are behind for now; if so, drains again once they are not. */
@@ -167,21 +196,29 @@ export class UdpListener {
 }
 
 /** Syslog over UDP: the datagram's message, cut to the longest message kept. */
-function syslogDatagrams({ info, ingest, maxMessageBytes }: UdpListenerOptions): MessageHandler {
-  return (datagram, source, receivedMs) => {
-    let message = datagramMessage(datagram);
-    if (message.length > maxMessageBytes) {
-      ingest.truncated(info, source, message.length, maxMessageBytes);
-      message = message.subarray(0, maxMessageBytes);
-    }
-    ingest.acceptDatagram(info, source, message, receivedMs);
+function syslogMessage({ info, ingest, maxMessageBytes }: UdpListenerOptions): MessageOf {
+  return (datagram, source) => {
+    const message = datagramMessage(datagram);
+    if (message.length <= maxMessageBytes) return message;
+    ingest.truncated(info, source, message.length, maxMessageBytes);
+    return message.subarray(0, maxMessageBytes);
   };
 }
 
 /**
- * GELF over UDP: the worker reassembled and decompressed the message (`gelf_datagrams.ts`);
- * its JSON is checked here.
+ * The positions of a pack's datagrams grouped by source, sources in order of first
+ * appearance, each source's datagrams in the order they arrived (a counting sort of `from`).
+ *
+ * @example
+ * ```ts
+ * bySource(Uint32Array.of(0, 1, 0, 2, 1), 3); // [0, 2, 1, 4, 3]
+ * ```
  */
-function gelfMessages({ info, ingest }: UdpListenerOptions): MessageHandler {
-  return (json, source, receivedMs) => ingest.acceptDatagram(info, source, json, receivedMs);
+export function bySource(from: Uint32Array, sources: number): Uint32Array {
+  const starts = new Uint32Array(sources + 1);
+  for (let i = 0; i < from.length; i++) starts[from[i]! + 1]!++;
+  for (let s = 0; s < sources; s++) starts[s + 1]! += starts[s]!;
+  const order = new Uint32Array(from.length);
+  for (let i = 0; i < from.length; i++) order[starts[from[i]!]!++] = i;
+  return order;
 }

@@ -40,7 +40,7 @@ export const PACK_BYTES = 262_144;
 /** A pack that is not full is handed over after at most this long, in ms. */
 export const PACK_INTERVAL_MS = 5;
 /** Bytes of packs handed over and not yet processed by the main thread, at most. */
-export const MAX_QUEUED_BYTES = 16 * 1_048_576;
+export const MAX_QUEUED_BYTES = 8 * 1_048_576;
 /**
  * Batches taken after each datagram Deno's op delivers, at most ({@linkcode BATCH_SLOTS}
  * datagrams each): 256 datagrams, then the event loop runs (the pack timer, the main thread's
@@ -57,9 +57,12 @@ let dropped = 0;
 /** Where datagrams are gathered; each pack hands over a copy of what is used (no 256 KiB per pack). */
 const pack = new Uint8Array(PACK_BYTES);
 let used = 0;
-let ends: number[] = [];
+/** Where each datagram of the pack ends (reused: a pack's are copied when it is handed over). */
+const ends = new Uint32Array(PACK_DATAGRAMS);
 /** Per datagram, its source's index among the pack's sources (an address is sent once per pack). */
-let from: number[] = [];
+const from = new Uint32Array(PACK_DATAGRAMS);
+/** Datagrams in the pack. */
+let count = 0;
 /** The pack's sources, in order of first appearance, and their indexes. */
 let sourceIndex = new Map<string, number>();
 let firstAt = 0;
@@ -75,11 +78,10 @@ function reply(message: FromReceiver, transfer: Transferable[] = []): void {
 }
 
 function flush(): void {
-  if (ends.length === 0 && dropped === 0 && refused.size === 0 && duplicates === 0) return;
-  hand(pack.slice(0, used), Uint32Array.from(ends), Uint32Array.from(from), [...sourceIndex.keys()]);
+  if (count === 0 && dropped === 0 && refused.size === 0 && duplicates === 0) return;
+  hand(pack.slice(0, used), ends.slice(0, count), from.slice(0, count), [...sourceIndex.keys()]);
   used = 0;
-  ends = [];
-  from = [];
+  count = 0;
   sourceIndex = new Map();
 }
 
@@ -117,21 +119,21 @@ function hand(
  */
 function add(message: Uint8Array, source: string): void {
   if (used + message.length > pack.length) flush();
-  if (ends.length === 0) firstAt = Date.now();
+  if (count === 0) firstAt = Date.now();
   if (message.length > pack.length) {
     hand(message.slice(), Uint32Array.of(message.length), Uint32Array.of(0), [source]);
     return;
   }
   pack.set(message, used);
   used += message.length;
-  ends.push(used);
+  ends[count] = used;
   let index = sourceIndex.get(source);
   if (index === undefined) {
     index = sourceIndex.size;
     sourceIndex.set(source, index);
   }
-  from.push(index);
-  if (ends.length >= PACK_DATAGRAMS) flush();
+  from[count++] = index;
+  if (count >= PACK_DATAGRAMS) flush();
 }
 
 function refuse(source: string, reason: string): void {

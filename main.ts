@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { Allocator, TRIM_INTERVAL_MS } from "./src/allocator.ts";
 import { parseCli } from "./src/cli.ts";
 import { log } from "./src/log.ts";
 import { Relay, StartupError } from "./src/relay.ts";
@@ -38,6 +39,10 @@ export async function main(args: readonly string[]): Promise<number> {
   }
   const config = cli.config;
   log.configure({ level: config.logLevel, format: config.logFormat });
+  // Before the workers start, so that their threads share the arenas (`allocator.ts`).
+  const allocator = Allocator.tune();
+  if (typeof allocator === "string") log.info("glibc's allocator is not tuned", { why: allocator });
+  const trim = typeof allocator === "string" ? undefined : setInterval(() => allocator.trim(), TRIM_INTERVAL_MS);
   // Signals are handled before anything starts: one that arrives during startup stops the
   // relay as soon as it is up, never by Deno's default action (which would lose data).
   let relay: Relay | undefined;
@@ -59,18 +64,22 @@ export async function main(args: readonly string[]): Promise<number> {
   // SIGHUP reloads the TLS certificates (after a renewal) without dropping connections.
   Deno.addSignalListener("SIGHUP", () => void relay?.reloadCertificates());
   try {
-    relay = await Relay.start(config, log);
-  } catch (error) {
-    if (error instanceof StartupError) {
-      Deno.stderr.writeSync(encoder.encode(`kinesyslog: ${error.message}\n`));
-      return 1;
+    try {
+      relay = await Relay.start(config, log);
+    } catch (error) {
+      if (error instanceof StartupError) {
+        Deno.stderr.writeSync(encoder.encode(`kinesyslog: ${error.message}\n`));
+        return 1;
+      }
+      throw error;
     }
-    throw error;
+    if (stopRequested) void relay.shutdown();
+    await relay.stopping;
+    await relay.shutdown();
+    return relay.crashed === undefined ? 0 : 1;
+  } finally {
+    clearInterval(trim);
   }
-  if (stopRequested) void relay.shutdown();
-  await relay.stopping;
-  await relay.shutdown();
-  return relay.crashed === undefined ? 0 : 1;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

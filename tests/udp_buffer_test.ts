@@ -3,7 +3,8 @@
  * `src/listen/socket_options.ts`): a burst sent while the relay cannot read (stopped with
  * SIGSTOP) waits in the socket's buffer and arrives whole; with the kernel's default buffer
  * the kernel drops most of it, and every drop is counted from the socket's own counter under
- * the relay's narrow permissions. Without `--allow-ffi` the relay says it keeps the default.
+ * the relay's narrow permissions. Without `--allow-ffi` the relay says it keeps the default
+ * (and glibc's arenas: `src/allocator.ts`).
  */
 import { assert, assertEquals } from "./assert.ts";
 import { eventually, freePort, readOutputDir, relayPermissions, scrape, sendUdp, startLocalRelay } from "./harness.ts";
@@ -77,7 +78,7 @@ Deno.test("a burst sent while the relay cannot read waits in its receive buffer;
   }
 });
 
-Deno.test("without --allow-ffi the relay keeps the kernel's receive buffer, says why, and receives", async () => {
+Deno.test("without --allow-ffi the relay keeps the kernel's receive buffer and glibc's arenas, says why, and receives", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
   const [udp, metricsPort] = [freePort(), freePort()];
   const relay = await RelayProcess.start([
@@ -86,6 +87,8 @@ Deno.test("without --allow-ffi the relay keeps the kernel's receive buffer, says
     ...["--flush-interval", "1"],
   ], { dirs: [dir], permissions: relayPermissions([dir]).filter((p) => !p.startsWith("--allow-ffi")) });
   try {
+    const untuned = await relay.waitFor(/glibc's allocator is not tuned/);
+    assert(untuned.includes("no --allow-ffi for libc"), untuned);
     const warning = await relay.waitFor(/The UDP receive buffer is the kernel's default/);
     assert(warning.includes("no --allow-ffi for libc"), warning);
     await relay.waitFor(/Cannot count datagrams the kernel drops/);

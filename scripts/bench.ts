@@ -63,6 +63,8 @@ interface Result {
   recordBytes: number;
   /** UDP: datagrams the kernel dropped (the socket's counter). */
   kernelDrops: number;
+  /** Spool workers running at the end (more start while all are busy). */
+  spoolWorkers: number;
   /** Messages the relay dropped, and why (`reason=count` pairs). */
   relayDrops: number;
   relayDropReasons: string;
@@ -375,6 +377,7 @@ async function run(c: Case, dir: string, tls: { cert: string; key: string; ca: s
   const records = await scrape(metricsPort, "kinesyslog_records_delivered_total");
   const recordBytes = await scrape(metricsPort, "kinesyslog_delivered_bytes_total");
   const kernelDrops = await scrape(metricsPort, "kinesyslog_udp_kernel_drops_total");
+  const spoolWorkers = await scrape(metricsPort, "kinesyslog_spool_workers");
   const drops = (await fetchMetrics(metricsPort)).get("kinesyslog_messages_dropped_total")?.samples ?? [];
   const relayDrops = drops.reduce((sum, s) => sum + s.value, 0);
   const relayDropReasons = drops.filter((s) => s.value > 0).map((s) => `${s.labels.reason}=${s.value}`).join(" ");
@@ -392,6 +395,7 @@ async function run(c: Case, dir: string, tls: { cert: string; key: string; ca: s
     records,
     recordBytes,
     kernelDrops,
+    spoolWorkers,
     relayDrops,
     relayDropReasons,
   };
@@ -647,9 +651,9 @@ async function peer(name: string, dir: string): Promise<void> {
   if (udp.length === 0) return;
   console.log('\nUDP (rsyslog: imudp with rcvbufSize="8m"; kinesyslog: its defaults):\n');
   console.log(
-    "| case | sent | rsyslog delivered | rsyslog loss | kinesyslog delivered | kinesyslog loss | of which kernel, relay | kinesyslog peak RSS MB |",
+    "| case | sent | rsyslog delivered | rsyslog loss | kinesyslog delivered | kinesyslog loss | of which kernel, relay | kinesyslog peak RSS MB | spool workers |",
   );
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const u of udp) {
     let sent = 0;
     const theirs = await runRsyslog(
@@ -664,7 +668,7 @@ async function peer(name: string, dir: string): Promise<void> {
         loss(r.delivered, r.sent)
       } | ${n(r.kernelDrops)}, ${n(r.relayDrops)}${r.relayDropReasons && ` (${r.relayDropReasons})`} | ${
         r.peakRssMb.toFixed(0)
-      } |`,
+      } | ${r.spoolWorkers} |`,
     );
   }
 }

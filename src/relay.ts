@@ -161,6 +161,9 @@ export class Relay {
         this.crashed = error;
         void this.shutdown();
       },
+      onStarted: (running) => {
+        log.info("Another spool worker started: all were busy", { running, most: config.spoolWorkers });
+      },
       onSpoolError: (error, attempt) => {
         this.#spoolWriteError = error;
         metrics.spoolWriteErrors.inc();
@@ -193,6 +196,7 @@ export class Relay {
         this.#updateGauges();
       },
     });
+    metrics.live.spoolWorkers = () => this.#worker.running;
     metrics.live.spoolOldestAgeSeconds = () => {
       const oldest = this.#uploader.oldestPending;
       const created = oldest === undefined ? undefined : recordCreatedMs(oldest);

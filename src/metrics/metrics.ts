@@ -211,6 +211,7 @@ export class Metrics {
    * record, how long deliveries have been failing, and the pause throttling imposes, in seconds.
    */
   readonly live = {
+    spoolWorkers: () => 0,
     spoolOldestAgeSeconds: () => 0,
     deliveryFailingSeconds: () => 0,
     deliveryPauseSeconds: () => 0,
@@ -234,6 +235,12 @@ export class Metrics {
       }
     },
   });
+  /** Spool workers running. */
+  readonly spoolWorkers = this.#liveGauge(
+    "kinesyslog_spool_workers",
+    "Spool workers running: the first from the start, more (up to --spool-workers) while all are busy",
+    () => this.live.spoolWorkers(),
+  );
   /** Age of the oldest record waiting in the spool. */
   readonly spoolOldestAge = this.#liveGauge(
     "kinesyslog_spool_oldest_record_age_seconds",

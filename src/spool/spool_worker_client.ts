@@ -25,6 +25,8 @@ export interface SpoolWorkerEvents {
   onSpoolError: (error: string, attempt: number) => void;
   /** The worker died (a bug or a missing permission): the relay cannot go on. */
   onCrash: (error: string) => void;
+  /** Another worker was started, all being busy; `running` now. */
+  onStarted?: (running: number) => void;
 }
 
 /**
@@ -35,20 +37,38 @@ export interface SpoolWorkerEvents {
  * TCP, 4 connections, 200-byte RFC 5424, 2026-11-30): one worker 79,370 messages/s at 162 MB
  * peak RSS; two 128,007/s at 198 MB, and 119,568 to 123,079/s beside rsyslog's 71,201 to
  * 73,953 (imtcp, omfile zipLevel 6) in `deno task bench --peer rsyslog`: x1.62 to x1.73.
- * `--spool-workers 1` is the choice where memory counts more than throughput.
+ * `--spool-workers 1` is the choice where memory counts more than throughput. Workers past
+ * the first start only when the load needs them ({@linkcode SCALE_UP_MS}).
  */
 export const DEFAULT_SPOOL_WORKERS = Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
 
 /** Most spool workers `--spool-workers` allows; each is an isolate of about 10 MB at rest. */
 export const MAX_SPOOL_WORKERS = 32;
 
+/**
+ * Another worker is started (up to the count) once every running worker has had batches
+ * waiting or in work, without a break, for this long, in ms. A worker is an isolate of about
+ * 11 MB at rest, and more once it has worked: a load one worker keeps up with, bursts
+ * included, does not pay for the others. Measured on 2 cores: one worker builds about
+ * 90,000 messages/s of 200 bytes, so loggen's burst (0.9 s of 50,000/s at once) keeps it
+ * busy for about 1.1 s; a saturating load starts the second worker after this long.
+ */
+export const SCALE_UP_MS = 2_000;
+
 /** Options of {@linkcode SpoolWorkerClient}. */
 export interface SpoolWorkerOptions {
   /**
-   * Number of workers.
+   * Most workers; the first starts at once, the others as the load needs them.
    * @default {DEFAULT_SPOOL_WORKERS}
    */
   count?: number;
+  /**
+   * How long every running worker must have been busy before another starts, in ms.
+   * @default {SCALE_UP_MS}
+   */
+  scaleUpMs?: number;
+  /** The clock, in ms. @default {Date.now} */
+  now?: () => number;
   /**
    * gzip level of the records, 1 to 9.
    * @default {6}
@@ -68,12 +88,20 @@ export interface SpoolWorkerOptions {
 
 /**
  * Owns the spool workers (`spool_worker.ts`): hands each batch, without copying its bytes,
- * to the worker with the smallest backlog, tracks the raw bytes not spooled yet, and
- * drains them at shutdown.
+ * to the worker with the smallest backlog, starts another worker while all are busy (up to
+ * the count), tracks the raw bytes not spooled yet, and drains them at shutdown.
  */
 export class SpoolWorkerClient {
   readonly #workers: { worker: Worker; backlog: number }[] = [];
   readonly #events: SpoolWorkerEvents;
+  readonly #init: Extract<ToWorker, { type: "init" }>;
+  readonly #max: number;
+  readonly #scaleUpMs: number;
+  readonly #now: () => number;
+  /** The record owner, once known (sent to workers started later too). */
+  #owner: string | undefined;
+  /** Since when every running worker has had a backlog; undefined while one has none. */
+  #busySince: number | undefined;
   readonly #drains = new Map<number, () => void>();
   /** The journal runs of each batch in a worker, by batch id (they stay on this thread). */
   readonly #runs = new Map<number, Runs>();
@@ -82,43 +110,69 @@ export class SpoolWorkerClient {
   /** The worker died: nothing it was handed will be spooled. */
   #dead = false;
 
-  /** Starts the workers for `spoolDir`. */
+  /** Starts the first worker for `spoolDir`. */
   constructor(spoolDir: string, events: SpoolWorkerEvents, options: SpoolWorkerOptions = {}) {
     this.#events = events;
-    const compressionLevel = options.compressionLevel ?? GZIP_LEVEL;
-    for (let i = 0; i < (options.count ?? DEFAULT_SPOOL_WORKERS); i++) {
-      const slot = {
-        worker: new Worker(new URL("./spool_worker.ts", import.meta.url), { type: "module" }),
-        backlog: 0,
-      };
-      slot.worker.onmessage = (event: MessageEvent<FromWorker>) => this.#receive(slot, event.data);
-      slot.worker.onerror = (event: ErrorEvent) => {
-        event.preventDefault();
-        this.#dead = true;
-        for (const resolve of this.#drains.values()) resolve();
-        this.#drains.clear();
-        this.#events.onCrash(event.message);
-      };
-      slot.worker.postMessage(
-        {
-          type: "init",
-          spoolDir,
-          compressionLevel,
-          recordFormat: options.recordFormat ?? "cwl",
-          recordCompression: options.recordCompression ?? "gzip",
-        } satisfies ToWorker,
-      );
-      this.#workers.push(slot);
-    }
+    this.#max = Math.max(1, options.count ?? DEFAULT_SPOOL_WORKERS);
+    this.#scaleUpMs = options.scaleUpMs ?? SCALE_UP_MS;
+    this.#now = options.now ?? Date.now;
+    this.#init = {
+      type: "init",
+      spoolDir,
+      compressionLevel: options.compressionLevel ?? GZIP_LEVEL,
+      recordFormat: options.recordFormat ?? "cwl",
+      recordCompression: options.recordCompression ?? "gzip",
+    };
+    this.#start();
   }
 
-  /** Sets the record owner; the worker builds no record before it has one. */
+  /** Workers running now. */
+  get running(): number {
+    return this.#workers.length;
+  }
+
+  /** Sets the record owner; a worker builds no record before it has one. */
   setOwner(owner: string): void {
+    this.#owner = owner;
     for (const { worker } of this.#workers) worker.postMessage({ type: "owner", owner } satisfies ToWorker);
+  }
+
+  #start(): void {
+    const slot = {
+      worker: new Worker(new URL("./spool_worker.ts", import.meta.url), { type: "module" }),
+      backlog: 0,
+    };
+    slot.worker.onmessage = (event: MessageEvent<FromWorker>) => this.#receive(slot, event.data);
+    slot.worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      this.#dead = true;
+      for (const resolve of this.#drains.values()) resolve();
+      this.#drains.clear();
+      this.#events.onCrash(event.message);
+    };
+    slot.worker.postMessage(this.#init);
+    if (this.#owner !== undefined) slot.worker.postMessage({ type: "owner", owner: this.#owner } satisfies ToWorker);
+    this.#workers.push(slot);
+    this.#busySince = undefined;
+  }
+
+  /** Starts another worker when every running one has been busy for {@linkcode SCALE_UP_MS}. */
+  #scale(): void {
+    if (this.#workers.length >= this.#max || this.#terminated || this.#dead) return;
+    if (this.#workers.some((slot) => slot.backlog === 0)) {
+      this.#busySince = undefined;
+      return;
+    }
+    const now = this.#now();
+    this.#busySince ??= now;
+    if (now - this.#busySince < this.#scaleUpMs) return;
+    this.#start();
+    this.#events.onStarted?.(this.#workers.length);
   }
 
   /** Hands a batch to the worker; its buffer is transferred, not copied. */
   submit(batch: Batch): void {
+    this.#scale();
     const byteLength = batch.lengths.reduce((sum, n) => sum + n, 0);
     let slot = this.#workers[0]!;
     for (const s of this.#workers) if (s.backlog < slot.backlog) slot = s;
@@ -166,10 +220,12 @@ export class SpoolWorkerClient {
     switch (message.type) {
       case "spooled":
         slot.backlog -= message.byteLength;
+        if (slot.backlog === 0) this.#busySince = undefined;
         this.#events.onSpooled(message.entries, message, this.#takeRuns(message.id));
         break;
       case "failed":
         slot.backlog -= message.byteLength;
+        if (slot.backlog === 0) this.#busySince = undefined;
         this.#events.onFailed(message.events, message.error, this.#takeRuns(message.id));
         break;
       case "spool_error":

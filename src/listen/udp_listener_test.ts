@@ -5,8 +5,9 @@ import { Logger } from "../log.ts";
 import { Metrics } from "../metrics/metrics.ts";
 import { Ingest, type ListenerInfo } from "./ingest.ts";
 import { Pressure } from "./pressure.ts";
-import { UdpListener } from "./udp_listener.ts";
+import { bySource, UdpListener } from "./udp_listener.ts";
 import { UdpReceiver } from "./udp_receiver.ts";
+import fc from "fast-check";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -82,4 +83,28 @@ Deno.test("UdpListener holds datagrams while the workers are behind and drops th
     socket.close();
     await listener.close();
   }
+});
+
+Deno.test("bySource() groups a pack's datagrams by source, sources in order of first appearance, each in arrival order", async (t) => {
+  const cases: [number[], number, number[]][] = [
+    [[], 0, []],
+    [[0, 0, 0], 1, [0, 1, 2]],
+    [[0, 1, 0, 2, 1], 3, [0, 2, 1, 4, 3]],
+    [[0, 1, 2, 3], 4, [0, 1, 2, 3]],
+  ];
+  for (const [from, sources, expected] of cases) {
+    await t.step(`${JSON.stringify(from)}`, () => {
+      assertEquals([...bySource(Uint32Array.from(from), sources)], expected);
+    });
+  }
+  await t.step("any pack: a permutation, grouped by source in first-appearance order, stable", () => {
+    fc.assert(fc.property(fc.array(fc.nat(20), { maxLength: 512 }), (raw) => {
+      // Sources are numbered by first appearance, as the receive worker numbers them.
+      const seen = new Map<number, number>();
+      const from = raw.map((s) => seen.get(s) ?? (seen.set(s, seen.size), seen.size - 1));
+      const order = [...bySource(Uint32Array.from(from), seen.size)];
+      const expected = from.map((s, i) => [s, i]).sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!).map(([, i]) => i);
+      assertEquals(order, expected);
+    }));
+  });
 });

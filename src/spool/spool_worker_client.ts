@@ -49,9 +49,11 @@ export const MAX_SPOOL_WORKERS = 32;
  * Another worker is started (up to the count) once every running worker has had batches
  * waiting or in work, without a break, for this long, in ms. A worker is an isolate of about
  * 11 MB at rest, and more once it has worked: a load one worker keeps up with, bursts
- * included, does not pay for the others. Measured on 2 cores: one worker builds about
- * 90,000 messages/s of 200 bytes, so loggen's burst (0.9 s of 50,000/s at once) keeps it
- * busy for about 1.1 s; a saturating load starts the second worker after this long.
+ * included, does not pay for the others. On 2 cores one worker moved about 79,000 TCP
+ * messages/s of 200 bytes (2026-11-30), so loggen's burst at 50,000/s (0.9 s of it at once)
+ * keeps it busy for about 1.5 s: in `deno task bench --peer rsyslog`, whose generator shares
+ * the cores, the second worker started in 2 of 4 runs at 50,000/s (about 20 MB more), and 3 s
+ * instead of 2 slowed TCP's ramp (x1.36 rsyslog in one run, against x1.39 to x1.70).
  */
 export const SCALE_UP_MS = 2_000;
 

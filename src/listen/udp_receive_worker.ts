@@ -144,14 +144,20 @@ function refuse(source: string, reason: string): void {
   else known.count++;
 }
 
-/** Takes one datagram from `source`: dropped when the queue is full, refused, or added to the pack. */
+/**
+ * Takes one datagram from `source`: refused (a source outside `--allow-from` is counted so
+ * whether the queue is full or not), dropped when the queue is full, or added to the pack.
+ */
 function accept(datagram: Uint8Array, source: string): void {
+  if (allowFrom !== undefined && !allowFrom.allows(source)) {
+    refuse(source, "not_allowed");
+    return;
+  }
   if (queued + used + datagram.length > MAX_QUEUED_BYTES) {
     dropped++;
     return;
   }
-  if (allowFrom !== undefined && !allowFrom.allows(source)) refuse(source, "not_allowed");
-  else if (gelf !== undefined) gelf.handle(datagram, source);
+  if (gelf !== undefined) gelf.handle(datagram, source);
   else add(datagram, source);
 }
 

@@ -3,8 +3,8 @@ import { MAX_QUEUED_BYTES } from "./udp_receive_worker.ts";
 import { type DatagramPack, UdpReceiver } from "./udp_receiver.ts";
 import { gelfDatagrams } from "../../tests/gelf_sender.ts";
 
-async function send(port: number, datagrams: Uint8Array[], paceEvery = 64): Promise<void> {
-  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+async function send(port: number, datagrams: Uint8Array[], paceEvery = 64, from = "127.0.0.1"): Promise<void> {
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: from, port: 0 });
   try {
     for (const [i, d] of datagrams.entries()) {
       await socket.send(d, { transport: "udp", hostname: "127.0.0.1", port });
@@ -55,6 +55,35 @@ Deno.test("UdpReceiver: packs the main thread has not finished are bounded; past
   assert(queued <= MAX_QUEUED_BYTES, `${queued} bytes queued`);
   assert(dropped > 0, "drops counted");
   assert(queued / size + dropped <= count, `${queued / size} + ${dropped} of ${count}`);
+});
+
+Deno.test("UdpReceiver: a source outside --allow-from is counted as refused, not as a full queue, while the queue is full", async () => {
+  const receiver = await UdpReceiver.bind("127.0.0.1", 0, { allowFrom: ["127.0.0.1/32"] });
+  const packs: DatagramPack[] = [];
+  receiver.start({ onPack: (pack) => void packs.push(pack), onError: () => {} });
+  try {
+    const size = 8_192;
+    // The main thread never finishes a pack: the allowed source fills the queue, until more of it is dropped.
+    const dropped = () => packs.reduce((n, p) => n + p.dropped, 0);
+    for (let round = 0; round < 10 && dropped() === 0; round++) {
+      await send(
+        receiver.port,
+        Array.from({ length: Math.ceil(MAX_QUEUED_BYTES / 2 / size) }, () => new Uint8Array(size)),
+        8,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert(dropped() > 0, "the queue is full");
+    await send(receiver.port, Array.from({ length: 100 }, () => new Uint8Array(100)), 16, "127.0.0.2");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  } finally {
+    await receiver.close();
+  }
+  const refused = new Map<string, number>();
+  for (const { source, reason, count } of packs.flatMap((p) => p.refused)) {
+    refused.set(`${reason} ${source}`, (refused.get(`${reason} ${source}`) ?? 0) + count);
+  }
+  assertEquals(Object.fromEntries(refused), { "not_allowed 127.0.0.2": 100 });
 });
 
 Deno.test("UdpReceiver: a port in use is refused as AddrInUse", async () => {

@@ -1,22 +1,26 @@
 /**
- * glibc's allocator, tuned for the relay's threads, through libc (`listen/libc.ts`, the same
+ * glibc's allocator, tuned for the relay's threads, through libc (`libc.ts`, the same
  * `--allow-ffi` as the UDP receive buffer). Deno allocates `ArrayBuffer` contents (packs of
  * datagrams, journal blocks, batches, records) with `malloc`, and glibc gives each thread
  * that allocates an arena of its own, up to 8 per core: the main thread, the receive and
  * spool workers, Tokio's and V8's threads. Memory freed in an arena stays with it, so after
  * a burst the process holds, per thread, what that thread once used. Measured on 2 cores
- * (`deno task bench --peer rsyslog`, UDP at 50,000/s with loggen's bursts): 14 arenas, 54 MB
- * obtained for 35 to 40 MB in use; with 2 arenas, peak RSS about 10 MB lower.
+ * (the relay alone, UDP at 50,000/s with loggen's burst from a process of its own): 14
+ * arenas, 54 MB obtained for 35 to 40 MB in use; with 2 arenas, peak RSS 165 to 168 MB
+ * against 174 to 177 (BENCHMARKS.md).
  *
  * {@linkcode Allocator.trim} hands free memory back to the system (`malloc_trim(3)`, which
  * releases free pages inside the arenas too); the relay calls it every
- * {@linkcode TRIM_INTERVAL_MS}, so memory a burst took is returned once it has passed.
+ * {@linkcode TRIM_INTERVAL_MS}, so memory a burst took is returned once it has passed
+ * (anonymous memory after that load 100 to 105 MB, with it 79 to 83 MB). Trimming only once
+ * the work had stopped was tried: faster in `deno task bench`'s in-process TCP case, slower
+ * and larger beside rsyslog (BENCHMARKS.md).
  *
  * Without FFI for libc (or on another libc or system) nothing is tuned, and the relay says so.
  *
  * @module
  */
-import { openLibc } from "./listen/libc.ts";
+import { openLibc } from "./libc.ts";
 
 /** `mallopt(3)`'s `M_ARENA_MAX` (glibc's `malloc.h`). */
 const M_ARENA_MAX = -8;

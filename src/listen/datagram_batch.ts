@@ -1,6 +1,6 @@
 /**
  * Many datagrams in one system call: `recvmmsg(2)` on the descriptor of a UDP socket Deno
- * bound, through libc (`libc.ts`).
+ * bound, through libc (`src/libc.ts`).
  *
  * Why: `Deno.DatagramConn.receive` takes one datagram per async op, about 4 us each on this
  * machine, so a receive worker drains at most about 250,000 datagrams a second with nothing
@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { openLibc } from "./libc.ts";
+import { openLibc } from "../libc.ts";
 import { MAX_DATAGRAM_BYTES } from "./udp_receive_protocol.ts";
 
 /** Datagrams taken by one call, at most. */

@@ -13,9 +13,9 @@
  *
  * @module
  */
-import { openLibc as openLibcWith } from "./libc.ts";
+import { openLibc as openLibcWith } from "../libc.ts";
 
-export { LIBC_PATHS } from "./libc.ts";
+export { LIBC_PATHS } from "../libc.ts";
 
 const SYMBOLS = {
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },

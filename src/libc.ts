@@ -1,7 +1,8 @@
 /**
- * glibc through Deno's FFI, for what Deno does not expose on sockets (`socket_options.ts`,
- * `datagram_batch.ts`). It needs `--allow-ffi` for libc's path ({@linkcode LIBC_PATHS});
- * without it callers are told why and do without.
+ * glibc through Deno's FFI, for what Deno does not expose: socket options and batched receives
+ * (`listen/socket_options.ts`, `listen/datagram_batch.ts`) and the allocator's tuning
+ * (`allocator.ts`). It needs `--allow-ffi` for libc's path ({@linkcode LIBC_PATHS}); without
+ * it callers are told why and do without.
  *
  * @module
  */

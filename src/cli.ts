@@ -22,7 +22,7 @@ import { DEFAULT_METRICS_MAX_CONNECTIONS } from "./metrics/metrics_server.ts";
 import { SourceFilter } from "./listen/source_filter.ts";
 import { DEFAULT_FSYNC_INTERVAL_MS } from "./journal/journal.ts";
 import { GZIP_LEVEL } from "./spool/gzip_deflater.ts";
-import { DEFAULT_SPOOL_WORKERS, MAX_SPOOL_WORKERS } from "./spool/spool_worker_client.ts";
+import { DEFAULT_SPOOL_WORKERS, defaultWorkerMemoryLimitMiB, MAX_SPOOL_WORKERS } from "./spool/spool_worker_client.ts";
 import { VERSION } from "./version.ts";
 import type { RecordFormatName } from "./batch/record_formats.ts";
 import type { RecordCompression } from "./spool/worker_protocol.ts";
@@ -114,8 +114,10 @@ export interface Config {
   flushSize: number;
   /** Age of a buffer that triggers a flush, in seconds. */
   flushInterval: number;
-  /** Spool workers. */
+  /** Spool workers, at most. */
   spoolWorkers: number;
+  /** Resident memory, in bytes, within which another spool worker may start; 0 is no limit. */
+  workerMemoryLimit: number;
   /** gzip level of records. */
   compressionLevel: number;
   /** `--record-format`. */
@@ -564,6 +566,14 @@ function listenCommand(): Command {
           .argParser(integer("--spool-workers", 1, MAX_SPOOL_WORKERS)).default(DEFAULT_SPOOL_WORKERS),
       )
       .addOption(
+        option(
+          "--worker-memory-limit <bytes>",
+          "another spool worker starts only while resident memory plus its ~20 MiB stays within this; 0 is no limit " +
+            "(default: 110 MiB + 20 MiB per --spool-workers)",
+        )
+          .argParser(bytes("--worker-memory-limit", 0)),
+      )
+      .addOption(
         option("--compression-level <n>", "gzip level of records: 1 is fastest, 9 smallest")
           .argParser(integer("--compression-level", 1, 9)).default(GZIP_LEVEL),
       )
@@ -691,6 +701,8 @@ function validate(o: Record<string, unknown>): Config {
     flushSize: o.flushSize as number,
     flushInterval: o.flushInterval as number,
     spoolWorkers: o.spoolWorkers as number,
+    workerMemoryLimit: (o.workerMemoryLimit as number | undefined) ??
+      defaultWorkerMemoryLimitMiB(o.spoolWorkers as number) * 1_048_576,
     compressionLevel: o.compressionLevel as number,
     recordFormat: o.recordFormat as RecordFormatName,
     recordCompression: o.recordCompression as RecordCompression,

@@ -85,3 +85,21 @@ Deno.test("byte sizes take units: K, M, G, T (and KiB, ...) of 1024, KB, MB, GB,
     ]);
   });
 });
+
+Deno.test("--worker-memory-limit defaults to 110 MiB and 20 MiB per spool worker; 0 is no limit", async (t) => {
+  const MiB = 1_048_576;
+  const table: [string[], Record<string, string>, number][] = [
+    [["--spool-workers", "1"], {}, 130 * MiB],
+    [["--spool-workers", "2"], {}, 150 * MiB],
+    [["--spool-workers", "4"], {}, 190 * MiB],
+    [["--spool-workers", "2", "--worker-memory-limit", "300M"], {}, 300 * MiB],
+    [["--spool-workers", "2"], { KINESYSLOG_WORKER_MEMORY_LIMIT: "0" }, 0],
+  ];
+  for (const [args, env, expected] of table) {
+    await t.step(`${args.join(" ")} ${JSON.stringify(env)}`, () => {
+      const { result, errors } = parse(env, [...BASE, ...args]);
+      assertEquals(errors, []);
+      assertEquals(result.kind === "listen" ? result.config.workerMemoryLimit : result, expected);
+    });
+  }
+});

@@ -162,7 +162,24 @@ export class Relay {
         void this.shutdown();
       },
       onStarted: (running) => {
-        log.info("Another spool worker started: all were busy", { running, most: config.spoolWorkers });
+        log.info("Another spool worker started: all were busy", {
+          running,
+          most: config.spoolWorkers,
+          rssMiB: Math.round(Deno.memoryUsage().rss / 1_048_576),
+        });
+      },
+      onHeldBack: (running) => {
+        metrics.spoolWorkersHeldBack.inc();
+        log.limited(
+          "warn",
+          "worker-memory",
+          "All spool workers are busy, but another would pass --worker-memory-limit",
+          {
+            running,
+            rssMiB: Math.round(Deno.memoryUsage().rss / 1_048_576),
+            limitMiB: Math.round(config.workerMemoryLimit / 1_048_576),
+          },
+        );
       },
       onSpoolError: (error, attempt) => {
         this.#spoolWriteError = error;
@@ -172,6 +189,9 @@ export class Relay {
       },
     }, {
       count: config.spoolWorkers,
+      ...(config.workerMemoryLimit > 0
+        ? { fits: (bytes: number) => Deno.memoryUsage().rss + bytes <= config.workerMemoryLimit }
+        : {}),
       compressionLevel: config.compressionLevel,
       recordFormat: config.recordFormat,
       recordCompression: config.recordCompression,
@@ -197,6 +217,7 @@ export class Relay {
       },
     });
     metrics.live.spoolWorkers = () => this.#worker.running;
+    metrics.workerMemoryLimit.set(config.workerMemoryLimit);
     metrics.live.spoolOldestAgeSeconds = () => {
       const oldest = this.#uploader.oldestPending;
       const created = oldest === undefined ? undefined : recordCreatedMs(oldest);
@@ -419,6 +440,7 @@ export class Relay {
       spoolWorkers: config.spoolWorkers,
       compressionLevel: config.compressionLevel,
       recordFormat: `${config.recordFormat}/${config.recordCompression}`,
+      workerMemoryLimitMiB: Math.round(config.workerMemoryLimit / 1_048_576),
       leftoverRecords: leftovers.length,
       journal: this.#journal === undefined ? "off" : `fsync every ${config.fsyncInterval}s`,
       replayedMessages: replayed,

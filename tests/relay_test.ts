@@ -248,14 +248,19 @@ Deno.test("under sustained load records are full, and events handed back at shut
   }
 });
 
-Deno.test("--compression-level and --spool-workers reach the records", async () => {
+Deno.test("--compression-level, --spool-workers and --worker-memory-limit reach the relay", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
   const tcp = freePort();
+  const metricsPort = freePort();
   const args = ["--tcp-port", String(tcp), "--tls-port", "0", "--flush-interval", "0.2"];
-  args.push("--spool-workers", "3", "--compression-level", "1");
+  args.push("--spool-workers", "3", "--compression-level", "1", "--worker-memory-limit", "400M");
+  args.push("--prometheus-port", String(metricsPort));
   const relay = await startLocalRelay(dir, args);
   try {
     assert(relay.lines.some((l) => / spoolWorkers=3 compressionLevel=1 /.test(l)), relay.lines.join("\n"));
+    assert(relay.lines.some((l) => / workerMemoryLimitMiB=400( |$)/.test(l)), relay.lines.join("\n"));
+    assertEquals(await scrape(metricsPort, "kinesyslog_worker_memory_limit_bytes"), 400 * 1_048_576);
+    assertEquals(await scrape(metricsPort, "kinesyslog_spool_workers_held_back_total"), 0);
     await sendTcp(tcp, "<13>one\n<13>two\n");
     await eventually("both delivered", async () => (await readOutputDir(`${dir}/out`)).length === 2);
     assertEquals(await relay.stop(), 0);

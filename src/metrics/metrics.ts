@@ -241,6 +241,18 @@ export class Metrics {
     "Spool workers running: the first from the start, more (up to --spool-workers) while all are busy",
     () => this.live.spoolWorkers(),
   );
+  /** Times another spool worker was wanted and did not fit `--worker-memory-limit`. */
+  readonly spoolWorkersHeldBack = this.#counter(
+    "kinesyslog_spool_workers_held_back_total",
+    "Times every spool worker had been busy for 2 s but another did not fit --worker-memory-limit",
+    [],
+  );
+  /** `--worker-memory-limit`, in bytes. */
+  readonly workerMemoryLimit = this.#gauge(
+    "kinesyslog_worker_memory_limit_bytes",
+    "Resident memory within which another spool worker may start (--worker-memory-limit); 0 is no limit",
+    [],
+  );
   /** Age of the oldest record waiting in the spool. */
   readonly spoolOldestAge = this.#liveGauge(
     "kinesyslog_spool_oldest_record_age_seconds",

@@ -27,6 +27,11 @@ export interface SpoolWorkerEvents {
   onCrash: (error: string) => void;
   /** Another worker was started, all being busy; `running` now. */
   onStarted?: (running: number) => void;
+  /**
+   * All were busy, but another worker did not fit the memory limit; `running` still. Called
+   * again after each further {@linkcode SCALE_UP_MS} of busy workers while it does not fit.
+   */
+  onHeldBack?: (running: number) => void;
 }
 
 /**
@@ -57,6 +62,24 @@ export const MAX_SPOOL_WORKERS = 32;
  */
 export const SCALE_UP_MS = 2_000;
 
+/**
+ * Resident memory a spool worker adds once it has worked, in bytes: the isolate with the
+ * `node:` modules it loads (about 12 MiB at rest, measured by starting workers one by one)
+ * and its heap, compressor and buffers at work. Measured on 2 cores (2026-12-01), UDP
+ * offered past what the relay takes: peak RSS 149 MiB with one worker, 163 to 169 with two.
+ */
+export const WORKER_COST_BYTES = 20 * 1_048_576;
+
+/**
+ * What `--worker-memory-limit` defaults to, in MiB, for `workers` spool workers at most: the
+ * relay at work with one worker (about 130 MiB, its bounded buffers full) and
+ * {@linkcode WORKER_COST_BYTES} for each further one. 150 MiB for the 2 workers of a 2-core
+ * machine, the peak issue 17 asks of the relay there.
+ */
+export function defaultWorkerMemoryLimitMiB(workers: number): number {
+  return 110 + 20 * workers;
+}
+
 /** Options of {@linkcode SpoolWorkerClient}. */
 export interface SpoolWorkerOptions {
   /**
@@ -71,6 +94,12 @@ export interface SpoolWorkerOptions {
   scaleUpMs?: number;
   /** The clock, in ms. @default {Date.now} */
   now?: () => number;
+  /**
+   * Whether `bytes` more resident memory fits the limit (`--worker-memory-limit`): another
+   * worker starts only if {@linkcode WORKER_COST_BYTES} does.
+   * @default {always}
+   */
+  fits?: (bytes: number) => boolean;
   /**
    * gzip level of the records, 1 to 9.
    * @default {6}
@@ -100,6 +129,7 @@ export class SpoolWorkerClient {
   readonly #max: number;
   readonly #scaleUpMs: number;
   readonly #now: () => number;
+  readonly #fits: (bytes: number) => boolean;
   /** The record owner, once known (sent to workers started later too). */
   #owner: string | undefined;
   /** Since when every running worker has had a backlog; undefined while one has none. */
@@ -118,6 +148,7 @@ export class SpoolWorkerClient {
     this.#max = Math.max(1, options.count ?? DEFAULT_SPOOL_WORKERS);
     this.#scaleUpMs = options.scaleUpMs ?? SCALE_UP_MS;
     this.#now = options.now ?? Date.now;
+    this.#fits = options.fits ?? (() => true);
     this.#init = {
       type: "init",
       spoolDir,
@@ -158,7 +189,10 @@ export class SpoolWorkerClient {
     this.#busySince = undefined;
   }
 
-  /** Starts another worker when every running one has been busy for {@linkcode SCALE_UP_MS}. */
+  /**
+   * Starts another worker when every running one has been busy for {@linkcode SCALE_UP_MS}
+   * and it fits the memory limit; if it does not, waits as long again before asking again.
+   */
   #scale(): void {
     if (this.#workers.length >= this.#max || this.#terminated || this.#dead) return;
     if (this.#workers.some((slot) => slot.backlog === 0)) {
@@ -168,6 +202,11 @@ export class SpoolWorkerClient {
     const now = this.#now();
     this.#busySince ??= now;
     if (now - this.#busySince < this.#scaleUpMs) return;
+    if (!this.#fits(WORKER_COST_BYTES)) {
+      this.#busySince = now;
+      this.#events.onHeldBack?.(this.#workers.length);
+      return;
+    }
     this.#start();
     this.#events.onStarted?.(this.#workers.length);
   }

@@ -1,6 +1,6 @@
 import { assertEquals } from "../../tests/assert.ts";
 import { type Batch, Batcher } from "../batch/batcher.ts";
-import { SpoolWorkerClient } from "./spool_worker_client.ts";
+import { SpoolWorkerClient, WORKER_COST_BYTES } from "./spool_worker_client.ts";
 
 const enc = new TextEncoder();
 
@@ -18,8 +18,8 @@ function batches(n: number): Batch[] {
 }
 
 /** A client with its clock, counting what was spooled and the workers started. */
-function client(dir: string, count: number, scaleUpMs: number) {
-  const state = { clock: 0, spooled: 0, started: [] as number[] };
+function client(dir: string, count: number, scaleUpMs: number, fits?: (bytes: number) => boolean) {
+  const state = { clock: 0, spooled: 0, started: [] as number[], heldBack: [] as number[] };
   const workers = new SpoolWorkerClient(dir, {
     onSpooled: (_entries, report) => void (state.spooled += report.events),
     onFailed: (_events, error) => {
@@ -32,7 +32,8 @@ function client(dir: string, count: number, scaleUpMs: number) {
       throw new Error(error);
     },
     onStarted: (running) => state.started.push(running),
-  }, { count, scaleUpMs, now: () => state.clock });
+    onHeldBack: (running) => state.heldBack.push(running),
+  }, { count, scaleUpMs, now: () => state.clock, ...(fits === undefined ? {} : { fits }) });
   workers.setOwner("test");
   return { workers, state };
 }
@@ -92,6 +93,37 @@ Deno.test("SpoolWorkerClient keeps one worker for a load it keeps up with, howev
     assertEquals(workers.running, 2);
     await workers.drain();
     assertEquals(state.spooled, 1_800);
+  } finally {
+    workers.terminate();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("SpoolWorkerClient starts no worker that does not fit the memory limit, and asks again a scaleUpMs later", async () => {
+  const dir = await Deno.makeTempDir();
+  const asked: number[] = [];
+  let room = false;
+  const { workers, state } = client(dir, 2, 1_000, (bytes) => {
+    asked.push(bytes);
+    return room;
+  });
+  try {
+    const [a, b, c, d, e, f] = batches(6);
+    workers.submit(a!);
+    workers.submit(b!); // busy from clock 0
+    state.clock = 1_000;
+    workers.submit(c!); // busy long enough, but no room
+    assertEquals([workers.running, state.started, state.heldBack, asked], [1, [], [1], [WORKER_COST_BYTES]]);
+    state.clock = 1_999;
+    room = true;
+    workers.submit(d!); // the wait began again at 1,000: not asked before 2,000
+    assertEquals([workers.running, state.heldBack.length, asked.length], [1, 1, 1]);
+    state.clock = 2_000;
+    workers.submit(e!);
+    assertEquals([workers.running, state.started, asked.length], [2, [2], 2]);
+    workers.submit(f!);
+    await workers.drain();
+    assertEquals(state.spooled, 1_200);
   } finally {
     workers.terminate();
     await Deno.remove(dir, { recursive: true });

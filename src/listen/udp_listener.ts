@@ -10,8 +10,9 @@ import type { DatagramPack, UdpReceiver } from "./udp_receiver.ts";
 type MessageOf = (datagram: Uint8Array, source: string) => Uint8Array;
 
 /**
- * Most bytes of datagrams handed to the ingest as one run (one journal block, one pressure
- * check): how far a run may go past the workers' or the journal's bound.
+ * Bytes of datagrams after which a run handed to the ingest (one journal block, one pressure
+ * check) ends: a run holds less than this plus one datagram, which is how far the intake may
+ * go past the workers' or the journal's bound (tested in `udp_listener_test.ts`).
  */
 export const RUN_BYTES = 65_536;
 

@@ -1,11 +1,11 @@
-import { assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/assert.ts";
 import { Batcher } from "../batch/batcher.ts";
 import { forEachEvent } from "../batch/event_buffer.ts";
 import { Logger } from "../log.ts";
 import { Metrics } from "../metrics/metrics.ts";
 import { Ingest, type ListenerInfo } from "./ingest.ts";
 import { Pressure } from "./pressure.ts";
-import { bySource, UdpListener } from "./udp_listener.ts";
+import { bySource, RUN_BYTES, UdpListener } from "./udp_listener.ts";
 import { UdpReceiver } from "./udp_receiver.ts";
 import fc from "fast-check";
 
@@ -81,6 +81,61 @@ Deno.test("UdpListener holds datagrams while the workers are behind and drops th
     assertEquals(delivered.slice(2_000), Array.from({ length: 10 }, (_, i) => `<13>m ${3_000 + i}`));
   } finally {
     socket.close();
+    await listener.close();
+  }
+});
+
+Deno.test("UdpListener passes the workers' bound by less than a run of RUN_BYTES and one datagram", async () => {
+  const batcher = new Batcher({ onFlush: () => {}, flushBytes: 64 * 1_048_576 });
+  const bound = 100_000;
+  const metrics = new Metrics();
+  const pressure = new Pressure({
+    spoolBytes: () => 0,
+    spoolMaxBytes: 1e12,
+    backlogBytes: () => batcher.bufferedBytes,
+    maxBacklogBytes: bound,
+  });
+  const ingest = new Ingest(batcher, pressure, metrics, new Logger({ write: () => {} }));
+  const receiver = await UdpReceiver.bind("127.0.0.1", 0, { receiveBuffer: 8 * 1_048_576 });
+  const listener = new UdpListener({
+    receiver,
+    info: { label: `udp/${receiver.port}`, logGroup: "/k/syslog/1", format: "syslog", transport: "udp" },
+    ingest,
+    maxMessageBytes: 2_048,
+  });
+  listener.serve();
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  try {
+    // 2 MB from one source: a pack of them (256 KiB) is more than the bound and a run.
+    const datagram = enc.encode("<13>".padEnd(1_000, "x"));
+    for (let i = 0; i < 2_000; i++) {
+      await socket.send(datagram, { transport: "udp", hostname: "127.0.0.1", port: receiver.port });
+      if (i % 64 === 63) await sleep(1);
+    }
+    // Each time the workers catch up (the buffers flushed), the listener takes in runs until
+    // it is past the bound again; the rest waits in the worker's packs, none dropped.
+    const received = async () => {
+      const metric = await metrics.registry.getSingleMetric("kinesyslog_messages_received_total")!.get();
+      return metric.values.reduce((sum, v) => sum + v.value, 0);
+    };
+    let rounds = 0;
+    for (; rounds < 200 && await received() < 2_000; rounds++) {
+      await sleep(60);
+      const held = batcher.bufferedBytes;
+      assert(held < bound + RUN_BYTES + datagram.length, `${held} bytes taken in`);
+      batcher.flushAll();
+    }
+    assertEquals(await received(), 2_000);
+    assert(rounds >= 2_000_000 / (bound + RUN_BYTES + datagram.length), `${rounds} rounds`);
+    assertEquals(
+      (await metrics.registry.getSingleMetric("kinesyslog_messages_dropped_total")!.get()).values.filter((v) =>
+        v.value > 0
+      ),
+      [],
+    );
+  } finally {
+    socket.close();
+    pressure.release();
     await listener.close();
   }
 });

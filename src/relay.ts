@@ -168,6 +168,9 @@ export class Relay {
           rssMiB: Math.round(Deno.memoryUsage().rss / 1_048_576),
         });
       },
+      onStopped: (running) => {
+        log.info("A spool worker stopped: idle for a minute", { running });
+      },
       onHeldBack: (running) => {
         metrics.spoolWorkersHeldBack.inc();
         log.limited(
@@ -427,6 +430,7 @@ export class Relay {
         void this.#journal.closeSegment().catch(() => {});
       }
       for (const l of this.#udp) l.tick();
+      this.#worker.tick();
       this.#updateGauges();
     }, Math.min(FLUSH_CHECK_MS, config.flushInterval * 1000));
     this.#started = true;

@@ -238,7 +238,7 @@ export class Metrics {
   /** Spool workers running. */
   readonly spoolWorkers = this.#liveGauge(
     "kinesyslog_spool_workers",
-    "Spool workers running: the first from the start, more (up to --spool-workers) while all are busy",
+    "Spool workers running: the first from the start, more (up to --spool-workers) while all are busy; those idle for a minute stop",
     () => this.live.spoolWorkers(),
   );
   /** Times another spool worker was wanted and did not fit `--worker-memory-limit`. */

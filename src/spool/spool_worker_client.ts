@@ -27,6 +27,8 @@ export interface SpoolWorkerEvents {
   onCrash: (error: string) => void;
   /** Another worker was started, all being busy; `running` now. */
   onStarted?: (running: number) => void;
+  /** A worker past the first was stopped, idle for {@linkcode SCALE_DOWN_MS}; `running` now. */
+  onStopped?: (running: number) => void;
   /**
    * All were busy, but another worker did not fit the memory limit; `running` still. Called
    * again after each further {@linkcode SCALE_UP_MS} of busy workers while it does not fit.
@@ -63,6 +65,12 @@ export const MAX_SPOOL_WORKERS = 32;
 export const SCALE_UP_MS = 2_000;
 
 /**
+ * A worker past the first that has had nothing to do for this long, in ms, is stopped (its
+ * memory handed back); another starts again as the load needs it ({@linkcode SCALE_UP_MS}).
+ */
+export const SCALE_DOWN_MS = 60_000;
+
+/**
  * Resident memory a spool worker adds once it has worked, in bytes: the isolate with the
  * `node:` modules it loads (about 12 MiB at rest, measured by starting workers one by one)
  * and its heap, compressor and buffers at work. Measured on 2 cores (2026-12-01), UDP
@@ -92,6 +100,11 @@ export interface SpoolWorkerOptions {
    * @default {SCALE_UP_MS}
    */
   scaleUpMs?: number;
+  /**
+   * How long a worker past the first must have been idle before it is stopped, in ms.
+   * @default {SCALE_DOWN_MS}
+   */
+  scaleDownMs?: number;
   /** The clock, in ms. @default {Date.now} */
   now?: () => number;
   /**
@@ -117,17 +130,25 @@ export interface SpoolWorkerOptions {
   recordCompression?: RecordCompression;
 }
 
+/** A running worker: its raw bytes not yet spooled, and since when it has had none. */
+interface Slot {
+  worker: Worker;
+  backlog: number;
+  idleSince: number | undefined;
+}
+
 /**
  * Owns the spool workers (`spool_worker.ts`): hands each batch, without copying its bytes,
  * to the worker with the smallest backlog, starts another worker while all are busy (up to
- * the count), tracks the raw bytes not spooled yet, and drains them at shutdown.
+ * the count) and stops one idle for {@linkcode SCALE_DOWN_MS}, tracks the raw bytes not spooled yet, and drains them at shutdown.
  */
 export class SpoolWorkerClient {
-  readonly #workers: { worker: Worker; backlog: number }[] = [];
+  readonly #workers: Slot[] = [];
   readonly #events: SpoolWorkerEvents;
   readonly #init: Extract<ToWorker, { type: "init" }>;
   readonly #max: number;
   readonly #scaleUpMs: number;
+  readonly #scaleDownMs: number;
   readonly #now: () => number;
   readonly #fits: (bytes: number) => boolean;
   /** The record owner, once known (sent to workers started later too). */
@@ -147,6 +168,7 @@ export class SpoolWorkerClient {
     this.#events = events;
     this.#max = Math.max(1, options.count ?? DEFAULT_SPOOL_WORKERS);
     this.#scaleUpMs = options.scaleUpMs ?? SCALE_UP_MS;
+    this.#scaleDownMs = options.scaleDownMs ?? SCALE_DOWN_MS;
     this.#now = options.now ?? Date.now;
     this.#fits = options.fits ?? (() => true);
     this.#init = {
@@ -171,9 +193,10 @@ export class SpoolWorkerClient {
   }
 
   #start(): void {
-    const slot = {
+    const slot: Slot = {
       worker: new Worker(new URL("./spool_worker.ts", import.meta.url), { type: "module" }),
       backlog: 0,
+      idleSince: this.#now(),
     };
     slot.worker.onmessage = (event: MessageEvent<FromWorker>) => this.#receive(slot, event.data);
     slot.worker.onerror = (event: ErrorEvent) => {
@@ -218,11 +241,28 @@ export class SpoolWorkerClient {
     let slot = this.#workers[0]!;
     for (const s of this.#workers) if (s.backlog < slot.backlog) slot = s;
     slot.backlog += byteLength;
+    slot.idleSince = undefined;
     const { runs, ...packed } = batch;
     const id = this.#nextId++;
     this.#runs.set(id, runs);
     const message: ToWorker = { type: "batch", id, byteLength, ...packed };
     slot.worker.postMessage(message, batch.chunks);
+  }
+
+  /**
+   * Stops the workers past the first that have been idle for {@linkcode SCALE_DOWN_MS}
+   * (called about once a second; not while a drain waits for them).
+   */
+  tick(): void {
+    if (this.#terminated || this.#dead || this.#drains.size > 0) return;
+    const now = this.#now();
+    for (let i = this.#workers.length - 1; i >= 1; i--) {
+      const slot = this.#workers[i]!;
+      if (slot.backlog > 0 || slot.idleSince === undefined || now - slot.idleSince < this.#scaleDownMs) continue;
+      this.#workers.splice(i, 1);
+      slot.worker.terminate();
+      this.#events.onStopped?.(this.#workers.length);
+    }
   }
 
   /** Raw bytes handed to the worker and not yet spooled. */
@@ -251,22 +291,28 @@ export class SpoolWorkerClient {
     this.#drains.clear();
   }
 
+  /** `byteLength` of `slot`'s backlog is spooled (or failed). */
+  #done(slot: Slot, byteLength: number): void {
+    slot.backlog -= byteLength;
+    if (slot.backlog > 0) return;
+    this.#busySince = undefined;
+    slot.idleSince = this.#now();
+  }
+
   #takeRuns(id: number): Runs {
     const runs = this.#runs.get(id) ?? [];
     this.#runs.delete(id);
     return runs;
   }
 
-  #receive(slot: { backlog: number }, message: FromWorker): void {
+  #receive(slot: Slot, message: FromWorker): void {
     switch (message.type) {
       case "spooled":
-        slot.backlog -= message.byteLength;
-        if (slot.backlog === 0) this.#busySince = undefined;
+        this.#done(slot, message.byteLength);
         this.#events.onSpooled(message.entries, message, this.#takeRuns(message.id));
         break;
       case "failed":
-        slot.backlog -= message.byteLength;
-        if (slot.backlog === 0) this.#busySince = undefined;
+        this.#done(slot, message.byteLength);
         this.#events.onFailed(message.events, message.error, this.#takeRuns(message.id));
         break;
       case "spool_error":

@@ -19,7 +19,7 @@ function batches(n: number): Batch[] {
 
 /** A client with its clock, counting what was spooled and the workers started. */
 function client(dir: string, count: number, scaleUpMs: number, fits?: (bytes: number) => boolean) {
-  const state = { clock: 0, spooled: 0, started: [] as number[], heldBack: [] as number[] };
+  const state = { clock: 0, spooled: 0, started: [] as number[], heldBack: [] as number[], stopped: [] as number[] };
   const workers = new SpoolWorkerClient(dir, {
     onSpooled: (_entries, report) => void (state.spooled += report.events),
     onFailed: (_events, error) => {
@@ -33,7 +33,8 @@ function client(dir: string, count: number, scaleUpMs: number, fits?: (bytes: nu
     },
     onStarted: (running) => state.started.push(running),
     onHeldBack: (running) => state.heldBack.push(running),
-  }, { count, scaleUpMs, now: () => state.clock, ...(fits === undefined ? {} : { fits }) });
+    onStopped: (running) => state.stopped.push(running),
+  }, { count, scaleUpMs, scaleDownMs: 60_000, now: () => state.clock, ...(fits === undefined ? {} : { fits }) });
   workers.setOwner("test");
   return { workers, state };
 }
@@ -124,6 +125,43 @@ Deno.test("SpoolWorkerClient starts no worker that does not fit the memory limit
     workers.submit(f!);
     await workers.drain();
     assertEquals(state.spooled, 1_200);
+  } finally {
+    workers.terminate();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("SpoolWorkerClient stops a worker past the first once idle for scaleDownMs, and starts one again under load", async () => {
+  const dir = await Deno.makeTempDir();
+  const { workers, state } = client(dir, 3, 1_000);
+  try {
+    const [a, b, c, d] = batches(4);
+    workers.submit(a!);
+    workers.submit(b!);
+    state.clock = 1_000;
+    workers.submit(c!); // busy for 1 s: a second worker
+    workers.submit(d!); // to the second (the smaller backlog)
+    assertEquals(workers.running, 2);
+    await workers.drain();
+    const idle = state.clock; // both idle from here
+    state.clock = idle + 59_999;
+    workers.tick();
+    assertEquals([workers.running, state.stopped], [2, []]);
+    state.clock = idle + 60_000;
+    workers.tick();
+    assertEquals([workers.running, state.stopped], [1, [1]]);
+    // The first is never stopped; the one left spools, and another starts when it is busy again.
+    state.clock += 600_000;
+    workers.tick();
+    assertEquals(workers.running, 1);
+    const [e, f, g] = batches(3);
+    workers.submit(e!);
+    workers.submit(f!);
+    state.clock += 1_000;
+    workers.submit(g!);
+    assertEquals([workers.running, state.started], [2, [2, 2]]);
+    await workers.drain();
+    assertEquals(state.spooled, 1_400);
   } finally {
     workers.terminate();
     await Deno.remove(dir, { recursive: true });

@@ -73,8 +73,9 @@ export const SCALE_DOWN_MS = 60_000;
 /**
  * Resident memory a spool worker adds once it has worked, in bytes: the isolate with the
  * `node:` modules it loads (about 12 MiB at rest, measured by starting workers one by one)
- * and its heap, compressor and buffers at work. Measured on 2 cores (2026-12-01), UDP
- * offered past what the relay takes: peak RSS 149 MiB with one worker, 163 to 169 with two.
+ * and its heap, compressor and buffers at work. Measured on 2 cores (2026-12-01), UDP offered
+ * at 200,000/s, past what the relay takes: peak RSS 145 and 147 MiB with one worker, 166 and
+ * 167 with two (which took in no more).
  */
 export const WORKER_COST_BYTES = 20 * 1_048_576;
 
@@ -140,7 +141,8 @@ interface Slot {
 /**
  * Owns the spool workers (`spool_worker.ts`): hands each batch, without copying its bytes,
  * to the worker with the smallest backlog, starts another worker while all are busy (up to
- * the count) and stops one idle for {@linkcode SCALE_DOWN_MS}, tracks the raw bytes not spooled yet, and drains them at shutdown.
+ * the count, within the memory limit) and stops one idle for {@linkcode SCALE_DOWN_MS},
+ * tracks the raw bytes not spooled yet, and drains them at shutdown.
  */
 export class SpoolWorkerClient {
   readonly #workers: Slot[] = [];

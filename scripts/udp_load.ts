@@ -18,6 +18,7 @@
  * @module
  */
 import { deflateSync } from "node:zlib";
+import { openLibc } from "../src/libc.ts";
 import { generator, message, type MessageFormat } from "./bench_messages.ts";
 
 /** What to send. */
@@ -38,13 +39,17 @@ const DISTINCT = 1_000;
 /** `struct mmsghdr` on LP64 Linux: a `struct msghdr` (56 bytes) and `msg_len`, padded. */
 const MMSGHDR_BYTES = 64;
 
-const libc = Deno.dlopen("libc.so.6", {
-  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
-  sendmmsg: { parameters: ["i32", "pointer", "u32", "i32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-  __errno_location: { parameters: [], result: "pointer" },
-}).symbols;
+const opened = openLibc(
+  {
+    socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+    connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+    sendmmsg: { parameters: ["i32", "pointer", "u32", "i32"], result: "i32" },
+    close: { parameters: ["i32"], result: "i32" },
+    __errno_location: { parameters: [], result: "pointer" },
+  } as const,
+);
+if (typeof opened === "string") throw new Error(`udp_load.ts needs libc: ${opened}`);
+const libc = opened;
 
 /** `ECONNREFUSED`: an earlier datagram met a closed port (the receiver not yet bound). */
 const ECONNREFUSED = 111;
@@ -66,7 +71,7 @@ function connected(port: number): number {
   const AF_INET = 2, SOCK_DGRAM = 2;
   const fd = libc.socket(AF_INET, SOCK_DGRAM, 0);
   const sockaddr = new Uint8Array(16);
-  new DataView(sockaddr.buffer).setUint16(0, 2, true);
+  new DataView(sockaddr.buffer).setUint16(0, AF_INET, true);
   new DataView(sockaddr.buffer).setUint16(2, port, false);
   sockaddr.set([127, 0, 0, 1], 4);
   if (fd < 0 || libc.connect(fd, sockaddr, 16) !== 0) throw new Error(`cannot open a UDP socket to port ${port}`);

@@ -165,7 +165,7 @@ export class Relay {
         log.info("Another spool worker started: all were busy", {
           running,
           most: config.spoolWorkers,
-          rssMiB: Math.round(Deno.memoryUsage().rss / 1_048_576),
+          rssMiB: rssMiB(),
         });
       },
       onStopped: (running) => {
@@ -179,7 +179,7 @@ export class Relay {
           "All spool workers are busy, but another would pass --worker-memory-limit",
           {
             running,
-            rssMiB: Math.round(Deno.memoryUsage().rss / 1_048_576),
+            rssMiB: rssMiB(),
             limitMiB: Math.round(config.workerMemoryLimit / 1_048_576),
           },
         );
@@ -886,4 +886,9 @@ function closeAll(bound: Bound[]): void {
       else b.listener.close();
     } catch { /* already closed */ }
   }
+}
+
+/** The process's resident memory now, in MiB (for log lines). */
+function rssMiB(): number {
+  return Math.round(Deno.memoryUsage().rss / 1_048_576);
 }

@@ -116,6 +116,8 @@ export interface Config {
   flushInterval: number;
   /** Spool workers, at most. */
   spoolWorkers: number;
+  /** Workers that accept and read plain TCP connections beside the main thread (`--tcp-workers`). */
+  tcpWorkers: number;
   /** Resident memory, in bytes, within which another spool worker may start; 0 is no limit. */
   workerMemoryLimit: number;
   /** gzip level of records. */
@@ -194,6 +196,8 @@ const DEFAULT_TLS_PORTS = [6514];
 export const DEFAULT_UDP_RECV_BUFFER = 8 * 1_048_576;
 /** Largest receive buffer one may ask for (the kernel takes an `int` and doubles it). */
 const MAX_UDP_RECV_BUFFER = 1_073_741_824;
+/** Most `--tcp-workers`: beyond a few, the main thread's journal and batches are the bound. */
+export const MAX_TCP_WORKERS = 16;
 
 function ports(flag: string) {
   return (value: string, previous: number[] | undefined): number[] => {
@@ -567,9 +571,17 @@ function listenCommand(): Command {
       )
       .addOption(
         option(
+          "--tcp-workers <n>",
+          "workers that accept, read and frame plain TCP connections beside the main thread, sharing each TCP port " +
+            "(SO_REUSEPORT); for 8 cores and more",
+        )
+          .argParser(integer("--tcp-workers", 0, MAX_TCP_WORKERS)).default(0),
+      )
+      .addOption(
+        option(
           "--worker-memory-limit <bytes>",
           "another spool worker starts only while resident memory plus its ~20 MiB stays within this; 0 is no limit " +
-            "(default: 110 MiB + 20 MiB per --spool-workers)",
+            "(default: 110 MiB + 20 MiB per --spool-workers and --tcp-workers)",
         )
           .argParser(bytes("--worker-memory-limit", 0)),
       )
@@ -701,8 +713,9 @@ function validate(o: Record<string, unknown>): Config {
     flushSize: o.flushSize as number,
     flushInterval: o.flushInterval as number,
     spoolWorkers: o.spoolWorkers as number,
+    tcpWorkers: o.tcpWorkers as number,
     workerMemoryLimit: (o.workerMemoryLimit as number | undefined) ??
-      defaultWorkerMemoryLimitMiB(o.spoolWorkers as number) * 1_048_576,
+      defaultWorkerMemoryLimitMiB((o.spoolWorkers as number) + (o.tcpWorkers as number)) * 1_048_576,
     compressionLevel: o.compressionLevel as number,
     recordFormat: o.recordFormat as RecordFormatName,
     recordCompression: o.recordCompression as RecordCompression,

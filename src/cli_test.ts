@@ -86,12 +86,14 @@ Deno.test("byte sizes take units: K, M, G, T (and KiB, ...) of 1024, KB, MB, GB,
   });
 });
 
-Deno.test("--worker-memory-limit defaults to 110 MiB and 20 MiB per spool worker; 0 is no limit", async (t) => {
+Deno.test("--worker-memory-limit defaults to 110 MiB and 20 MiB per spool or TCP worker; 0 is no limit", async (t) => {
   const MiB = 1_048_576;
   const table: [string[], Record<string, string>, number][] = [
     [["--spool-workers", "1"], {}, 130 * MiB],
     [["--spool-workers", "2"], {}, 150 * MiB],
     [["--spool-workers", "4"], {}, 190 * MiB],
+    [["--spool-workers", "2", "--tcp-workers", "2"], {}, 190 * MiB],
+    [["--spool-workers", "2"], { KINESYSLOG_TCP_WORKERS: "1" }, 170 * MiB],
     [["--spool-workers", "2", "--worker-memory-limit", "300M"], {}, 300 * MiB],
     [["--spool-workers", "2"], { KINESYSLOG_WORKER_MEMORY_LIMIT: "0" }, 0],
   ];

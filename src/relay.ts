@@ -19,7 +19,9 @@ import { syslogProtocol } from "./listen/syslog_protocol.ts";
 import { relpProtocol } from "./listen/relp_protocol.ts";
 import { relpDurability } from "./listen/relp_durability.ts";
 import { MemoryLedger } from "./journal/memory_ledger.ts";
-import { StreamListener } from "./listen/stream_listener.ts";
+import { type ConnectionLimits, StreamListener } from "./listen/stream_listener.ts";
+import { limitsOf, TcpIntake } from "./listen/tcp_intake.ts";
+import type { IntakeOptions } from "./listen/tcp_intake_protocol.ts";
 import { type TlsMaterial, TlsTerminator } from "./listen/tls_terminator.ts";
 import { UdpListener } from "./listen/udp_listener.ts";
 import { UdpReceiver } from "./listen/udp_receiver.ts";
@@ -60,7 +62,15 @@ export class StartupError extends Error {
 
 type Bound =
   | { kind: "udp"; format: EventFormat; port: number; receiver: UdpReceiver }
-  | { kind: "tcp" | "tls"; format: EventFormat; port: number; listener: Deno.Listener; relp: boolean };
+  | {
+    kind: "tcp" | "tls";
+    format: EventFormat;
+    port: number;
+    listener: Deno.Listener;
+    relp: boolean;
+    /** Plain TCP with `--tcp-workers`: the workers that share the port (`tcp_intake.ts`). */
+    intakes: TcpIntake[];
+  };
 
 /** A running relay. */
 export class Relay {
@@ -74,6 +84,7 @@ export class Relay {
   readonly #uploader: Uploader;
   readonly #udp: UdpListener[] = [];
   readonly #streams: StreamListener[] = [];
+  readonly #intakes: TcpIntake[] = [];
   readonly #servers: MetricsServer[] = [];
   readonly #pressure: Pressure;
   readonly #journal: Journal | undefined;
@@ -254,12 +265,7 @@ export class Relay {
       software: { name: "kinesyslog", version: VERSION, url: "https://github.com/kinesyslog/kinesyslog" },
     });
     for (const b of bound) {
-      const info: ListenerInfo = {
-        label: listenerLabel(b),
-        logGroup: `${config.groupPrefix}/${b.format}/${b.port}`,
-        format: b.format,
-        transport: b.kind !== "udp" && b.relp ? "relp" : b.kind,
-      };
+      const info = listenerInfo(config, b);
       this.listening.push(info.label);
       if (b.kind === "udp") {
         this.#reportReceiveBuffer(info.label, b.receiver);
@@ -275,14 +281,12 @@ export class Relay {
             protocol: b.relp ? relp : syslogProtocol,
             maxMessageBytes: config.maxMessageSize,
             allowFrom,
-            limits: {
-              maxConnectionsPerSource: config.maxConnectionsPerSource,
-              maxConnections: config.maxConnections,
-              idleTimeoutMs: config.idleTimeout * 1000,
-              handshakeTimeoutMs: config.handshakeTimeout * 1000,
-            },
+            // With --tcp-workers the main thread is one of the port's acceptors.
+            limits: limitsOf(connectionLimits(config), b.intakes.length + 1, 0),
           }),
         );
+        for (const intake of b.intakes) intake.serve(ingest);
+        this.#intakes.push(...b.intakes);
       }
     }
     declareKnownSeries(metrics, {
@@ -330,7 +334,7 @@ export class Relay {
     const sink = await openSink(config, log);
     let bound: Bound[];
     try {
-      bound = await bindAll(config);
+      bound = await bindAll(config, log);
     } catch (error) {
       sink.close();
       throw error;
@@ -445,6 +449,7 @@ export class Relay {
       compressionLevel: config.compressionLevel,
       recordFormat: `${config.recordFormat}/${config.recordCompression}`,
       workerMemoryLimitMiB: Math.round(config.workerMemoryLimit / 1_048_576),
+      tcpWorkers: config.tcpWorkers,
       leftoverRecords: leftovers.length,
       journal: this.#journal === undefined ? "off" : `fsync every ${config.fsyncInterval}s`,
       replayedMessages: replayed,
@@ -703,7 +708,11 @@ export class Relay {
   }
 
   async #closeListeners(graceMs: number): Promise<void> {
-    await Promise.all([...this.#udp.map((l) => l.close()), ...this.#streams.map((l) => l.close(graceMs))]);
+    await Promise.all([
+      ...this.#udp.map((l) => l.close()),
+      ...this.#streams.map((l) => l.close(graceMs)),
+      ...this.#intakes.map((i) => i.close(graceMs)),
+    ]);
   }
 
   #updateGauges(): void {
@@ -718,6 +727,26 @@ export class Relay {
       metrics.journalBacklogBytes.set(this.#journal.backlogBytes);
     }
   }
+}
+
+/** What a bound listener is, for records and metrics. */
+function listenerInfo(config: Config, b: Bound): ListenerInfo {
+  return {
+    label: listenerLabel(b),
+    logGroup: `${config.groupPrefix}/${b.format}/${b.port}`,
+    format: b.format,
+    transport: b.kind !== "udp" && b.relp ? "relp" : b.kind,
+  };
+}
+
+/** The limits of a stream listener's connections, from the configuration. */
+function connectionLimits(config: Config): ConnectionLimits {
+  return {
+    maxConnectionsPerSource: config.maxConnectionsPerSource,
+    maxConnections: config.maxConnections,
+    idleTimeoutMs: config.idleTimeout * 1000,
+    handshakeTimeoutMs: config.handshakeTimeout * 1000,
+  };
 }
 
 /** A listener's `listener` label: `<protocol>/<port>`, GELF ones `gelf-<protocol>/<port>`. */
@@ -817,7 +846,7 @@ async function readPem(flag: string, path: string): Promise<string> {
   return text;
 }
 
-async function bindAll(config: Config): Promise<Bound[]> {
+async function bindAll(config: Config, log: Logger): Promise<Bound[]> {
   const bound: Bound[] = [];
   const hostname = config.address;
   const attempt = async (kind: string, port: number, bind: () => Bound | Promise<Bound>) => {
@@ -854,13 +883,19 @@ async function bindAll(config: Config): Promise<Bound[]> {
     // TLS runs over a plain TCP listener too, through node:tls (see tls_terminator.ts).
     for (const [kind, ports] of [["tcp", tcpPorts], ["tls", tlsPorts]] as const) {
       for (const port of ports) {
-        await attempt(`${name}${kind.toUpperCase()}`, port, () => ({
-          kind,
-          format,
-          port,
-          listener: Deno.listen({ transport: "tcp", hostname, port }),
-          relp: false,
-        }));
+        await attempt(`${name}${kind.toUpperCase()}`, port, async () => {
+          // Plain TCP with --tcp-workers: the port is shared (SO_REUSEPORT) with the workers.
+          const workers = kind === "tcp" ? config.tcpWorkers : 0;
+          const listener = Deno.listen({ transport: "tcp", hostname, port, ...(workers > 0 && { reusePort: true }) });
+          const b: Bound = { kind, format, port, listener, relp: false, intakes: [] };
+          try {
+            for (let i = 1; i <= workers; i++) b.intakes.push(await TcpIntake.start(intakeOptions(config, b, i), log));
+          } catch (error) {
+            closeAll([b]);
+            throw error;
+          }
+          return b;
+        });
       }
     }
   }
@@ -873,17 +908,35 @@ async function bindAll(config: Config): Promise<Bound[]> {
         port,
         listener: Deno.listen({ transport: "tcp", hostname, port }),
         relp: true,
+        intakes: [],
       }));
     }
   }
   return bound;
 }
 
+/** What TCP intake worker `index` (1 and up; the main thread is 0) of listener `b` is told. */
+function intakeOptions(config: Config, b: Extract<Bound, { kind: "tcp" | "tls" }>, index: number): IntakeOptions {
+  return {
+    hostname: config.address,
+    port: (b.listener.addr as Deno.NetAddr).port,
+    info: listenerInfo(config, b),
+    proxy: config.proxyPorts.includes(b.port),
+    maxMessageBytes: config.maxMessageSize,
+    limits: limitsOf(connectionLimits(config), config.tcpWorkers + 1, index),
+    allowFrom: config.allowFrom,
+    log: { level: config.logLevel, format: config.logFormat },
+  };
+}
+
 function closeAll(bound: Bound[]): void {
   for (const b of bound) {
     try {
       if (b.kind === "udp") void b.receiver.close();
-      else b.listener.close();
+      else {
+        b.listener.close();
+        for (const intake of b.intakes) void intake.close(0);
+      }
     } catch { /* already closed */ }
   }
 }

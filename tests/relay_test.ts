@@ -273,6 +273,85 @@ Deno.test("--compression-level, --spool-workers and --worker-memory-limit reach 
   }
 });
 
+Deno.test("with --tcp-workers, connections spread over threads deliver every message once; the limit holds in all", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
+  const tcp = freePort();
+  const metricsPort = freePort();
+  const args = ["--tcp-port", String(tcp), "--tls-port", "0", "--tcp-workers", "2", "--max-connections", "6"];
+  args.push("--flush-interval", "0.2");
+  args.push("--prometheus-port", String(metricsPort), "--shutdown-grace", "0.5");
+  const relay = await startLocalRelay(dir, args);
+  const held: Deno.Conn[] = [];
+  try {
+    assert(relay.lines.some((l) => / tcpWorkers=2( |$)/.test(l)), relay.lines.join("\n"));
+    // 12 senders, one after another (the next once the last is closed, so that none meets the
+    // limit): each lands on one of the three acceptors.
+    const connections = 12;
+    const each = 2_000;
+    for (let c = 0; c < connections; c++) {
+      let text = "";
+      for (let i = 0; i < each; i++) text += `<13>sender ${c} seq=${i}\n`;
+      await sendTcp(tcp, text);
+      await eventually(
+        "the sender's connection closed",
+        async () => (await scrape(metricsPort, "kinesyslog_connections_open")) === 0,
+      );
+    }
+    await eventually(
+      "every message delivered",
+      async () => (await readOutputDir(`${dir}/out`)).length === connections * each,
+    );
+    await eventually(
+      "connections counted",
+      async () => (await scrape(metricsPort, "kinesyslog_connections_total")) === connections,
+    );
+    // The hostile case: 12 connections held open against --max-connections 6, split over the
+    // main thread and two workers (2 each): no more than 6 are open, every other is refused, counted.
+    for (let c = 0; c < 12; c++) held.push(await Deno.connect({ hostname: "127.0.0.1", port: tcp }));
+    await eventually(
+      "every held connection open or refused",
+      async () =>
+        (await scrape(metricsPort, "kinesyslog_connections_open")) +
+            (await scrape(metricsPort, "kinesyslog_connections_refused_total", { reason: "connection_limit" })) === 12,
+    );
+    const open = await scrape(metricsPort, "kinesyslog_connections_open");
+    assert(open <= 6 && open > 0, `${open} open`);
+    for (const conn of held.splice(0)) conn.close();
+    await eventually(
+      "the held connections closed",
+      async () => (await scrape(metricsPort, "kinesyslog_connections_open")) === 0,
+    );
+    // Connections still open at shutdown, wherever they landed, have their unterminated last
+    // frame delivered (two: each acceptor holds two, so neither is refused).
+    for (let c = 0; c < 2; c++) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: tcp });
+      held.push(conn);
+      await conn.write(new TextEncoder().encode(`<13>complete ${c}\n<13>unterminated ${c}`));
+    }
+    await eventually(
+      "the last lines taken in",
+      async () => (await scrape(metricsPort, "kinesyslog_messages_received_total")) === connections * each + 2,
+    );
+    assertEquals(await relay.stop(), 0);
+    const events = await readOutputDir(`${dir}/out`);
+    for (let c = 0; c < connections; c++) {
+      const seqs = events.filter((e) => e.message.startsWith(`<13>sender ${c} `))
+        .map((e) => Number(/seq=(\d+)/.exec(e.message)![1]));
+      assertEquals(seqs.sort((a, b) => a - b), Array.from({ length: each }, (_, i) => i), `sender ${c}`);
+    }
+    const last = events.filter((e) => !e.message.startsWith("<13>sender ")).map((e) => e.message).sort();
+    assertEquals(last, [0, 1].flatMap((c) => [`<13>complete ${c}`, `<13>unterminated ${c}`]).sort());
+  } finally {
+    for (const conn of held) {
+      try {
+        conn.close();
+      } catch { /* refused and closed */ }
+    }
+    await relay.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a second signal exits at once while the first waits for open connections", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
   const tcp = freePort();
@@ -567,6 +646,7 @@ Deno.test("through the AWS SDK, 100,000 TCP messages all arrive despite 30% reco
       for (let i = c; i < total; i += connections) text += `<13>1 2026-11-24T00:00:00Z host app - - - m=${i}\n`;
       return sendTcp(tcp, text);
     }));
+    console.log(relay.lines.join("\n"));
     await eventually("every message delivered", () => endpoint.events().length >= total, 120_000);
     const events = endpoint.events();
     const seen = new Set(events.map((e) => Number(/m=(\d+)/.exec(e.message)![1])));

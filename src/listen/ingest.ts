@@ -42,13 +42,92 @@ export function isBlank(frame: Uint8Array): boolean {
   return true;
 }
 
+/** The names of the counters a stream listener and its protocols touch. */
+export const STREAM_METRICS = [
+  "connections",
+  "connectionsOpen",
+  "connectionErrors",
+  "connectionsRefused",
+  "tlsHandshakeFailures",
+  "messagesDropped",
+  "framesTruncated",
+] as const;
+
+/** One of {@linkcode STREAM_METRICS}. */
+export type StreamMetric = typeof STREAM_METRICS[number];
+
+/** A counter as a stream listener uses it (a prom-client counter, or a forwarder's). */
+export interface CounterPort {
+  /** Adds `value` (default 1) to the series of `labels`. */
+  inc(labels: Record<string, string>, value?: number): void;
+}
+
+/** A gauge as a stream listener uses it. */
+export interface GaugePort extends CounterPort {
+  /** Takes `value` (default 1) from the series of `labels`. */
+  dec(labels: Record<string, string>, value?: number): void;
+}
+
+/** The counters a stream listener and its protocols touch (a TCP intake worker forwards them). */
+export type StreamMetrics = { [K in StreamMetric]: K extends "connectionsOpen" ? GaugePort : CounterPort };
+
+/**
+ * What a stream listener and its protocols need of the ingest: the main thread's
+ * {@linkcode Ingest}, or in a TCP intake worker the forwarder that hands messages to it
+ * (`intake_forwarder.ts`).
+ */
+export interface StreamIngest {
+  /** Connection and drop counters. */
+  readonly metrics: StreamMetrics;
+  /** Where connection events are logged. */
+  readonly log: Logger;
+  /** Resolves once intake may go on; undefined when it may at once. */
+  readonly pressure: { ready(): Promise<void> | undefined };
+  /** Takes the frames of one read from a stream connection. */
+  accept(info: ListenerInfo, source: string, frames: readonly Uint8Array[], receivedMs: number): void;
+  /** Counts and logs (rate-limited) `count` messages not delivered. */
+  dropped(info: ListenerInfo, source: string, reason: string, count?: number): void;
+  /** Counts and logs (rate-limited) a message cut to `maxMessageBytes`, `bytes` long in full. */
+  truncated(info: ListenerInfo, source: string, bytes: number, maxMessageBytes: number): void;
+}
+
+/** Counts and logs (rate-limited per listener and reason) `count` messages not delivered. */
+export function countDropped(
+  ingest: Pick<StreamIngest, "metrics" | "log">,
+  drop: { info: ListenerInfo; source: string; reason: string; count: number },
+): void {
+  const { info, source, reason, count } = drop;
+  ingest.metrics.messagesDropped.inc({ listener: info.label, reason }, count);
+  ingest.log.limited("warn", `drop-${info.label}-${reason}`, "Message dropped", {
+    listener: info.label,
+    source,
+    reason,
+    count,
+  });
+}
+
+/** Counts and logs (rate-limited) a message cut to `maxMessageBytes`, `bytes` long in full. */
+export function countTruncated(
+  ingest: Pick<StreamIngest, "metrics" | "log">,
+  cut: { info: ListenerInfo; source: string; bytes: number; maxMessageBytes: number },
+): void {
+  const { info, source, bytes, maxMessageBytes } = cut;
+  ingest.metrics.framesTruncated.inc({ listener: info.label });
+  ingest.log.limited("warn", `truncated-${info.label}`, "Message truncated to --max-message-size", {
+    listener: info.label,
+    source,
+    bytes,
+    maxMessageBytes,
+  });
+}
+
 /**
  * Where listeners hand their messages: drops blank ones, checks GELF messages (a JSON object
  * with a message; the event time read from it), counts what arrives and what is refused, and
  * appends the rest to the journal (when there is one) and to the batch of (listener,
  * source). Cost per syslog message: one copy into the journal's buffer, one into the batch.
  */
-export class Ingest {
+export class Ingest implements StreamIngest {
   /** Creates the junction between listeners and the batcher. */
   constructor(
     readonly batcher: Batcher,
@@ -124,13 +203,7 @@ export class Ingest {
 
   /** Counts and logs (rate-limited) a message cut to `maxMessageBytes`, `bytes` long in full. */
   truncated(info: ListenerInfo, source: string, bytes: number, maxMessageBytes: number): void {
-    this.metrics.framesTruncated.inc({ listener: info.label });
-    this.log.limited("warn", `truncated-${info.label}`, "Message truncated to --max-message-size", {
-      listener: info.label,
-      source,
-      bytes,
-      maxMessageBytes,
-    });
+    countTruncated(this, { info, source, bytes, maxMessageBytes });
   }
 
   /** The event time of a valid GELF message, or undefined when it is refused (counted). */
@@ -147,12 +220,6 @@ export class Ingest {
 
   /** Counts and logs (rate-limited per listener and reason) `count` messages not delivered. */
   dropped(info: ListenerInfo, source: string, reason: string, count = 1): void {
-    this.metrics.messagesDropped.inc({ listener: info.label, reason }, count);
-    this.log.limited("warn", `drop-${info.label}-${reason}`, "Message dropped", {
-      listener: info.label,
-      source,
-      reason,
-      count,
-    });
+    countDropped(this, { info, source, reason, count });
   }
 }

@@ -1,5 +1,5 @@
 import { parseProxyHeader, type ProxyHeader } from "../framing/proxy_header.ts";
-import type { Ingest, ListenerInfo } from "./ingest.ts";
+import type { ListenerInfo, StreamIngest } from "./ingest.ts";
 import { sourceAddress } from "./address.ts";
 import { ConnInput } from "./conn_input.ts";
 import type { TlsTerminator } from "./tls_terminator.ts";
@@ -52,7 +52,7 @@ export interface StreamListenerOptions {
   /** Names for records and metrics. */
   info: ListenerInfo;
   /** Where messages go. */
-  ingest: Ingest;
+  ingest: StreamIngest;
   /** What is spoken over each connection once it is ready (syslog, RELP). */
   protocol: StreamProtocol;
   /** Longest message kept, in bytes. */

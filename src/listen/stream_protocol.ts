@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { Ingest, ListenerInfo } from "./ingest.ts";
+import type { ListenerInfo, StreamIngest } from "./ingest.ts";
 
 /** What a session gets from its connection. */
 export interface ProtocolContext {
@@ -18,7 +18,7 @@ export interface ProtocolContext {
   /** The sender's address (after a PROXY header). */
   source: string;
   /** Where messages go. */
-  ingest: Ingest;
+  ingest: StreamIngest;
   /** Longest message kept, in bytes (`--max-message-size`). */
   maxMessageBytes: number;
   /** Writes bytes to the peer, through TLS when the connection has it; rejects when it cannot. */

@@ -74,6 +74,38 @@ export class EventBuffer {
   }
 
   /**
+   * Appends `count` entries already in the packed form (`entries`: whole entries, with
+   * `messageBytes` of messages), copied a run at a time: what a TCP intake worker hands over.
+   */
+  appendEntries(entries: Uint8Array, count: number, messageBytes: number): void {
+    let view: DataView | undefined;
+    let at = 0;
+    while (at < entries.length) {
+      const room = this.#bytes.length - this.#used;
+      let end = entries.length;
+      if (end - at > room) {
+        // The longest run of whole entries that fits (an entry never spans two chunks).
+        view ??= new DataView(entries.buffer, entries.byteOffset, entries.byteLength);
+        end = at;
+        while (end < entries.length) {
+          const size = ENTRY_HEADER_BYTES + view.getUint32(end, true);
+          if (end + size - at > room) break;
+          end += size;
+        }
+        if (end === at) {
+          this.#newChunk(ENTRY_HEADER_BYTES + view.getUint32(at, true));
+          continue;
+        }
+      }
+      this.#bytes.set(entries.subarray(at, end), this.#used);
+      this.#used += end - at;
+      at = end;
+    }
+    this.count += count;
+    this.messageBytes += messageBytes;
+  }
+
+  /**
    * Puts packed events back before the ones held (events a worker handed back because they
    * did not fill a record); their chunks are taken over, not copied.
    */

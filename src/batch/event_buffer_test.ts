@@ -80,3 +80,36 @@ Deno.test("EventBuffer allocates about what it holds: a small first chunk, then 
   buffer.prepend(back);
   assertEquals(buffer.allocatedBytes, back.chunks[0]!.byteLength);
 });
+
+Deno.test("EventBuffer.appendEntries() packs runs as append() packs each event, across chunk boundaries", () => {
+  // Messages of 1 to 3,000 bytes, handed over in runs of 1 to 400 entries.
+  const messages = Array.from({ length: 2_000 }, (_, i) => enc.encode("m".repeat((i * 7_919) % 3_000 + 1)));
+  const one = new EventBuffer();
+  for (const [i, m] of messages.entries()) one.append(m, i);
+  const runs = new EventBuffer();
+  for (let i = 0; i < messages.length;) {
+    const n = Math.min(messages.length - i, (i * 31) % 400 + 1);
+    const run = new EventBuffer();
+    for (let j = i; j < i + n; j++) run.append(messages[j]!, j);
+    const packed = run.take();
+    let bytes = 0;
+    for (let j = i; j < i + n; j++) bytes += messages[j]!.length;
+    // A run of whole entries as one array, as a TCP intake worker hands it over.
+    const entries = new Uint8Array(packed.lengths.reduce((a, b) => a + b, 0));
+    let at = 0;
+    for (const [c, chunk] of packed.chunks.entries()) {
+      entries.set(new Uint8Array(chunk, 0, packed.lengths[c]), at);
+      at += packed.lengths[c]!;
+    }
+    runs.appendEntries(entries, n, bytes);
+    i += n;
+  }
+  assertEquals([runs.count, runs.messageBytes, runs.allocatedBytes], [one.count, one.messageBytes, one.allocatedBytes]);
+  const a = one.take();
+  const b = runs.take();
+  assertEquals(b.lengths, a.lengths);
+  assertEquals(
+    b.chunks.map((c, i) => [...new Uint8Array(c, 0, b.lengths[i])]),
+    a.chunks.map((c, i) => [...new Uint8Array(c, 0, a.lengths[i])]),
+  );
+});

@@ -200,6 +200,11 @@ export class Journal {
     this.#writer.add(message, timeMs);
   }
 
+  /** Adds `count` messages already in the entries' form to the open block. */
+  addEntries(entries: Uint8Array, count: number): void {
+    this.#writer.addEntries(entries, count);
+  }
+
   /**
    * Closes the block; returns the segment its messages are in and their number. They are
    * held until {@linkcode Journal.release}d.

@@ -121,6 +121,14 @@ export class BlockWriter {
     this.#count++;
   }
 
+  /** Adds `count` messages already in the entries' form (`entries`: whole entries) to the open block. */
+  addEntries(entries: Uint8Array, count: number): void {
+    this.#reserve(entries.length);
+    this.#bytes.set(entries, this.#used);
+    this.#used += entries.length;
+    this.#count += count;
+  }
+
   /** Closes the open block (an empty one is taken back) and returns its number of messages. */
   end(): number {
     const start = this.#open;

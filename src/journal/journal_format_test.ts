@@ -1,3 +1,4 @@
+import { EventBuffer, forEachEvent } from "../batch/event_buffer.ts";
 import fc from "fast-check";
 import { assert, assertEquals } from "../../tests/assert.ts";
 import {
@@ -167,4 +168,27 @@ Deno.test("blocks across chunk boundaries, one larger than a chunk, and takes be
   const decoded = decodeSegment(whole);
   assertEquals(decoded.damage, undefined);
   assertEquals(decoded.blocks.map(read), written);
+});
+
+Deno.test("addEntries() writes the same block as add() of each message (a TCP intake worker's runs)", () => {
+  const messages: [string, number][] = Array.from(
+    { length: 3_000 },
+    (_, i) => [`<13>message ${i} `.repeat(i % 7 + 1), i],
+  );
+  const one = new BlockWriter();
+  const runs = new BlockWriter();
+  const entries = new EventBuffer();
+  for (const [m, t] of messages) entries.append(enc.encode(m), t);
+  const packed = entries.take();
+  for (const writer of [one, runs]) writer.begin("syslog", "/k/syslog/514", "10.0.0.1", "tcp");
+  for (const [m, t] of messages) one.add(enc.encode(m), t);
+  for (const [c, chunk] of packed.chunks.entries()) {
+    const run = new Uint8Array(chunk, 0, packed.lengths[c]);
+    let count = 0;
+    forEachEvent({ chunks: [chunk], lengths: [packed.lengths[c]!] }, () => count++);
+    runs.addEntries(run, count);
+  }
+  assertEquals(runs.end(), one.end());
+  const bytes = (w: BlockWriter) => w.take().flatMap((part) => [...part]);
+  assertEquals(bytes(runs), bytes(one));
 });

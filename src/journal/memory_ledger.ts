@@ -30,6 +30,11 @@ export class MemoryLedger {
     this.#adding++;
   }
 
+  /** Counts `count` events of the open block. */
+  addEntries(_entries: Uint8Array, count: number): void {
+    this.#adding += count;
+  }
+
   /** Closes the block: its events are held under the current ticket. */
   end(): { segment: number; count: number } {
     const count = this.#adding;

@@ -29,6 +29,8 @@ export interface EventLog {
   begin(format: EventFormat, logGroup: string, logStream: string, transport: Transport): void;
   /** Adds one message to the open block. */
   add(message: Uint8Array, timeMs: number): void;
+  /** Adds `count` messages already in the entries' form (`event_buffer.ts`) to the open block. */
+  addEntries(entries: Uint8Array, count: number): void;
   /** Closes the block: the segment (or ticket) its messages are held under, and their number. */
   end(): { segment: number; count: number };
 }
@@ -51,6 +53,7 @@ export const STREAM_METRICS = [
   "tlsHandshakeFailures",
   "messagesDropped",
   "framesTruncated",
+  "timestampFallbacks",
 ] as const;
 
 /** One of {@linkcode STREAM_METRICS}. */
@@ -122,6 +125,29 @@ export function countTruncated(
 }
 
 /**
+ * The event time of a message: the receive time of a syslog message; a GELF message's own
+ * (the receive time where it has none, counted), or undefined when the GELF message is
+ * refused (not a JSON object with a message: counted by reason).
+ */
+export function eventTime(
+  ingest: Pick<StreamIngest, "metrics" | "dropped">,
+  info: ListenerInfo,
+  source: string,
+  message: Uint8Array,
+  receivedMs: number,
+): number | undefined {
+  if (info.format !== "gelf") return receivedMs;
+  const parsed = parseGelfMessage(message);
+  if (typeof parsed === "string") {
+    ingest.dropped(info, source, parsed, 1);
+    return undefined;
+  }
+  if (parsed.timestampMs !== undefined) return parsed.timestampMs;
+  ingest.metrics.timestampFallbacks.inc({});
+  return receivedMs;
+}
+
+/**
  * Where listeners hand their messages: drops blank ones, checks GELF messages (a JSON object
  * with a message; the event time read from it), counts what arrives and what is refused, and
  * appends the rest to the journal (when there is one) and to the batch of (listener,
@@ -171,7 +197,7 @@ export class Ingest implements StreamIngest {
         blank++;
         continue;
       }
-      const time = gelf ? this.#gelfTime(info, source, frame, receivedMs) : receivedMs;
+      const time = gelf ? eventTime(this, info, source, frame, receivedMs) : receivedMs;
       if (time === undefined) continue;
       journal?.add(frame, time);
       buffer.append(frame, time);
@@ -183,6 +209,22 @@ export class Ingest implements StreamIngest {
     this.metrics.messagesReceived.inc({ listener: info.label }, count);
     this.metrics.bytesReceived.inc({ listener: info.label }, bytes);
     if (blank > 0) this.dropped(info, source, "empty", blank);
+  }
+
+  /**
+   * Takes `count` messages of one source already checked and packed as entries
+   * (`event_buffer.ts`: length, event time, message) by a TCP intake worker: one copy of the
+   * run into the journal and one into the batch, whatever the number of messages.
+   */
+  acceptEntries(info: ListenerInfo, source: string, entries: Uint8Array, count: number, messageBytes: number): void {
+    const buffer = this.batcher.buffer(info.logGroup, source, info.format, info.transport);
+    this.journal?.begin(info.format, info.logGroup, source, info.transport);
+    this.journal?.addEntries(entries, count);
+    buffer.appendEntries(entries, count, messageBytes);
+    this.#journaled(buffer);
+    this.batcher.afterAppend(buffer);
+    this.metrics.messagesReceived.inc({ listener: info.label }, count);
+    this.metrics.bytesReceived.inc({ listener: info.label }, messageBytes);
   }
 
   /**
@@ -204,18 +246,6 @@ export class Ingest implements StreamIngest {
   /** Counts and logs (rate-limited) a message cut to `maxMessageBytes`, `bytes` long in full. */
   truncated(info: ListenerInfo, source: string, bytes: number, maxMessageBytes: number): void {
     countTruncated(this, { info, source, bytes, maxMessageBytes });
-  }
-
-  /** The event time of a valid GELF message, or undefined when it is refused (counted). */
-  #gelfTime(info: ListenerInfo, source: string, json: Uint8Array, receivedMs: number): number | undefined {
-    const parsed = parseGelfMessage(json);
-    if (typeof parsed === "string") {
-      this.dropped(info, source, parsed, 1);
-      return undefined;
-    }
-    if (parsed.timestampMs !== undefined) return parsed.timestampMs;
-    this.metrics.timestampFallbacks.inc();
-    return receivedMs;
   }
 
   /** Counts and logs (rate-limited per listener and reason) `count` messages not delivered. */

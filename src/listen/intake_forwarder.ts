@@ -1,23 +1,32 @@
 /**
  * The ingest of a TCP intake worker (`tcp_intake_worker.ts`): what the worker's stream
- * listener hands it (frames, counter changes) is packed and handed to the main thread, whose
- * {@linkcode Ingest} journals and batches it (`tcp_intake.ts`).
+ * listener hands it is checked (blank messages, GELF documents and their event times, as
+ * {@linkcode Ingest} does), packed in the form of the relay's buffers and journal (entries of
+ * `u32 length | f64 time | message`, `batch/event_buffer.ts`), and handed to the main thread
+ * with the counters' changes. There each run of one sender is one copy into the journal and
+ * one into its batch (`tcp_intake.ts`, {@linkcode Ingest.acceptEntries}), whatever the number
+ * of messages: the main thread's work per message stays in the worker.
  *
- * Frames are copied into a pack of {@linkcode PACK_BYTES} (a frame that does not fit starts
- * the next); a pack is handed over once full or after {@linkcode PACK_INTERVAL_MS}. Back-pressure
- * crosses the thread boundary as acknowledgements: the main thread acknowledges a pack once it
- * has taken it in and its own bounds let intake go on, and while more than
- * {@linkcode MAX_IN_FLIGHT_BYTES} are unacknowledged {@linkcode IntakeForwarder.pressure}
- * holds the worker's readers back, so that the kernel slows the senders, as on the main
- * thread.
+ * A pack holds {@linkcode PACK_BYTES} (a longer message gets a pack of its own) and is handed
+ * over once full or after {@linkcode PACK_INTERVAL_MS}: its buffer is transferred, not
+ * copied, and comes back with the acknowledgement for a later pack (no garbage per pack on
+ * either thread). Back-pressure crosses the thread
+ * boundary as acknowledgements: the main thread acknowledges a pack once it has taken it in
+ * and its own bounds let intake go on, and while more than {@linkcode MAX_IN_FLIGHT_BYTES}
+ * are unacknowledged {@linkcode IntakeForwarder.pressure} holds the worker's readers back, so
+ * that the kernel slows the senders, as on the main thread.
  *
  * @module
  */
+import { ENTRY_HEADER_BYTES } from "../batch/event_buffer.ts";
 import type { Logger } from "../log.ts";
 import {
   countDropped,
   countTruncated,
+  eventTime,
   type GaugePort,
+  type Ingest,
+  isBlank,
   type ListenerInfo,
   STREAM_METRICS,
   type StreamIngest,
@@ -26,10 +35,8 @@ import {
 } from "./ingest.ts";
 import type { FromIntake, IntakeGroup, MetricDelta } from "./tcp_intake_protocol.ts";
 
-/** Size of a pack's buffer, in bytes (a longer frame gets a pack of its own length). */
+/** Size of a pack's buffer, in bytes (a longer message gets a pack of its own length). */
 export const PACK_BYTES = 262_144;
-/** Frames in one pack at most (a pack of short frames is handed over when it has this many). */
-export const PACK_FRAMES = 8_192;
 /** A pack that is not full is handed over after at most this long, in ms. */
 export const PACK_INTERVAL_MS = 5;
 /**
@@ -41,24 +48,24 @@ export const MAX_IN_FLIGHT_BYTES = 4 * PACK_BYTES;
 /** What a pack is handed over with. */
 export type PackMessage = Extract<FromIntake, { type: "pack" }>;
 
-/** Packs a worker's frames and counter changes for the main thread. */
+/** Packs a worker's messages and counter changes for the main thread. */
 export class IntakeForwarder implements StreamIngest {
   readonly metrics: StreamMetrics;
   readonly pressure = { ready: (): Promise<void> | undefined => this.#ready() };
   readonly #hand: (pack: PackMessage) => void;
   #data = new Uint8Array(PACK_BYTES);
+  #view = new DataView(this.#data.buffer);
   #used = 0;
-  /** Where each frame of the pack ends (copied when the pack is handed over). */
-  readonly #ends = new Uint32Array(PACK_FRAMES);
-  #frames = 0;
   #groups: IntakeGroup[] = [];
   #deltas = new Map<string, MetricDelta>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #inFlight = 0;
   #waiting: (() => void)[] = [];
   #released = false;
+  /** Buffers of acknowledged packs, for the next ones (at most those in flight). */
+  readonly #spare: ArrayBuffer[] = [];
 
-  /** Hands packs to `hand` (the worker's `postMessage`, transferring the pack's buffers). */
+  /** Hands packs to `hand` (the worker's `postMessage`, transferring the pack's buffer). */
   constructor(readonly log: Logger, hand: (pack: PackMessage) => void) {
     this.#hand = hand;
     const port = (metric: StreamMetric) => ({
@@ -75,24 +82,38 @@ export class IntakeForwarder implements StreamIngest {
     return this.#inFlight;
   }
 
-  /** Packs the frames of one read. */
+  /** Checks and packs the frames of one read (blank ones and refused GELF documents are counted, not packed). */
   accept(info: ListenerInfo, source: string, frames: readonly Uint8Array[], receivedMs: number): void {
+    const gelf = info.format === "gelf";
     let group: IntakeGroup | undefined;
+    let blank = 0;
     for (const frame of frames) {
-      if (this.#used + frame.length > this.#data.length || this.#frames === PACK_FRAMES) {
+      if (isBlank(frame)) {
+        blank++;
+        continue;
+      }
+      const time = gelf ? eventTime(this, info, source, frame, receivedMs) : receivedMs;
+      if (time === undefined) continue;
+      const size = ENTRY_HEADER_BYTES + frame.length;
+      if (this.#used + size > this.#data.length) {
         this.flush();
         group = undefined;
-        if (frame.length > this.#data.length) this.#data = new Uint8Array(frame.length);
+        if (size > this.#data.length) this.#setData(new Uint8Array(size));
       }
       if (group === undefined) {
-        group = { logGroup: info.logGroup, source, receivedMs, count: 0 };
+        group = { logGroup: info.logGroup, source, count: 0, bytes: 0, messageBytes: 0 };
         this.#groups.push(group);
       }
-      this.#data.set(frame, this.#used);
-      this.#used += frame.length;
-      this.#ends[this.#frames++] = this.#used;
+      const at = this.#used;
+      this.#view.setUint32(at, frame.length, true);
+      this.#view.setFloat64(at + 4, time, true);
+      this.#data.set(frame, at + ENTRY_HEADER_BYTES);
+      this.#used = at + size;
       group.count++;
+      group.bytes += size;
+      group.messageBytes += frame.length;
     }
+    if (blank > 0) this.dropped(info, source, "empty", blank);
     this.#schedule();
   }
 
@@ -106,8 +127,11 @@ export class IntakeForwarder implements StreamIngest {
     countTruncated(this, { info, source, bytes, maxMessageBytes });
   }
 
-  /** The main thread took in `bytes` of packs: readers held back may go on. */
-  ack(bytes: number): void {
+  /** The main thread took in `bytes` of packs (`buffer`: the pack's, back): readers held back may go on. */
+  ack(bytes: number, buffer?: ArrayBuffer): void {
+    if (buffer?.byteLength === PACK_BYTES && this.#spare.length < MAX_IN_FLIGHT_BYTES / PACK_BYTES) {
+      this.#spare.push(buffer);
+    }
     this.#inFlight -= bytes;
     if (this.#inFlight < MAX_IN_FLIGHT_BYTES) this.#wake();
   }
@@ -116,15 +140,16 @@ export class IntakeForwarder implements StreamIngest {
   flush(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#frames === 0 && this.#deltas.size === 0) return;
-    // A copy of what the pack holds, so that its buffers are used again.
-    const data = this.#data.slice(0, this.#used);
-    const ends = this.#ends.slice(0, this.#frames);
+    if (this.#groups.length === 0 && this.#deltas.size === 0) return;
+    let data = new Uint8Array(0);
+    if (this.#used > 0) {
+      data = this.#data.subarray(0, this.#used);
+      // The buffer goes with the pack (transferred); the next pack takes one that came back.
+      this.#setData(new Uint8Array(this.#spare.pop() ?? new ArrayBuffer(PACK_BYTES)));
+    }
     this.#inFlight += data.length;
-    this.#hand({ type: "pack", data, ends, groups: this.#groups, metrics: [...this.#deltas.values()] });
-    if (this.#data.length > PACK_BYTES) this.#data = new Uint8Array(PACK_BYTES);
+    this.#hand({ type: "pack", data, groups: this.#groups, metrics: [...this.#deltas.values()] });
     this.#used = 0;
-    this.#frames = 0;
     this.#groups = [];
     this.#deltas = new Map();
   }
@@ -133,6 +158,11 @@ export class IntakeForwarder implements StreamIngest {
   release(): void {
     this.#released = true;
     this.#wake();
+  }
+
+  #setData(data: Uint8Array<ArrayBuffer>): void {
+    this.#data = data;
+    this.#view = new DataView(data.buffer);
   }
 
   #ready(): Promise<void> | undefined {
@@ -161,25 +191,25 @@ export class IntakeForwarder implements StreamIngest {
 }
 
 /**
- * Takes a pack into `ingest` (the main thread's): its frames by group, in order, and its
- * counter changes. `info` is the listener's; a group's log group replaces its own.
+ * Takes a pack into `ingest` (the main thread's): each group's run of entries, in order, and
+ * the counters' changes. `info` is the listener's; a group's log group replaces its own.
  */
 export function takePack(
   pack: PackMessage,
   info: ListenerInfo,
-  ingest: Pick<StreamIngest, "accept" | "metrics">,
+  ingest: Pick<Ingest, "acceptEntries" | "metrics">,
 ): void {
   let at = 0;
-  let i = 0;
   for (const group of pack.groups) {
-    const frames: Uint8Array[] = [];
-    for (let n = 0; n < group.count; n++, i++) {
-      const end = pack.ends[i]!;
-      frames.push(pack.data.subarray(at, end));
-      at = end;
-    }
     const groupInfo = group.logGroup === info.logGroup ? info : { ...info, logGroup: group.logGroup };
-    ingest.accept(groupInfo, group.source, frames, group.receivedMs);
+    ingest.acceptEntries(
+      groupInfo,
+      group.source,
+      pack.data.subarray(at, at + group.bytes),
+      group.count,
+      group.messageBytes,
+    );
+    at += group.bytes;
   }
   for (const { metric, labels, value } of pack.metrics) {
     if (metric === "connectionsOpen" && value < 0) ingest.metrics.connectionsOpen.dec(labels, -value);

@@ -9,7 +9,7 @@
  */
 import type { Logger } from "../log.ts";
 import { type PackMessage, takePack } from "./intake_forwarder.ts";
-import type { StreamIngest } from "./ingest.ts";
+import type { Ingest, StreamIngest } from "./ingest.ts";
 import type { ConnectionLimits } from "./stream_listener.ts";
 import type { FromIntake, IntakeOptions, ToIntake } from "./tcp_intake_protocol.ts";
 
@@ -17,7 +17,7 @@ import type { FromIntake, IntakeOptions, ToIntake } from "./tcp_intake_protocol.
 export const CLOSE_MARGIN_MS = 5_000;
 
 /** Where a worker's packs go: the main thread's ingest. */
-export type IntakeTarget = Pick<StreamIngest, "accept" | "metrics" | "pressure">;
+export type IntakeTarget = Pick<Ingest, "acceptEntries" | "metrics"> & Pick<StreamIngest, "pressure">;
 
 /**
  * Part `index` of `total` split over `parts` as evenly as whole numbers allow (the first get
@@ -126,7 +126,8 @@ export class TcpIntake {
     const ingest = this.#ingest!;
     takePack(pack, this.#options.info, ingest);
     const bytes = pack.data.length;
-    const ack = () => this.#worker.postMessage({ type: "ack", bytes } satisfies ToIntake);
+    const buffer = pack.data.buffer;
+    const ack = () => this.#worker.postMessage({ type: "ack", bytes, buffer } satisfies ToIntake, [buffer]);
     const wait = ingest.pressure.ready();
     if (wait === undefined) ack();
     else void wait.then(ack);

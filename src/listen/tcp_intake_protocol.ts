@@ -30,15 +30,18 @@ export interface IntakeOptions {
   log: { level: Level; format: LogFormat };
 }
 
-/** Frames of one read of one connection, within a pack. */
+/** Messages of one read of one connection, within a pack: the next `bytes` of its entries. */
 export interface IntakeGroup {
   /** The records' log group (a PROXY header may name another port than the listener's). */
   logGroup: string;
   /** The sender's address. */
   source: string;
-  receivedMs: number;
-  /** Frames of this group: the next `count` of the pack. */
+  /** Messages. */
   count: number;
+  /** Bytes of their entries (headers included). */
+  bytes: number;
+  /** Bytes of the messages alone. */
+  messageBytes: number;
 }
 
 /** A change of one series of a forwarded counter since the last pack. */
@@ -53,8 +56,11 @@ export interface MetricDelta {
 export type ToIntake =
   /** Listen and serve; see {@linkcode IntakeOptions}. */
   | ({ type: "listen" } & IntakeOptions)
-  /** The main thread has taken in a pack of this many bytes and may take more. */
-  | { type: "ack"; bytes: number }
+  /**
+   * The main thread has taken in a pack of this many bytes and may take more; the pack's
+   * buffer comes back with it, for the next pack.
+   */
+  | { type: "ack"; bytes: number; buffer: ArrayBuffer }
   /** Stop accepting, let connections end for `graceMs`, then end them; deliver what they sent. */
   | { type: "close"; graceMs: number };
 
@@ -63,15 +69,10 @@ export type FromIntake =
   | { type: "listening" }
   | { type: "listen_error"; error: string }
   /**
-   * Frames: frame `i` is `data[ends[i-1] ?? 0 .. ends[i]]`, in order; `groups` say whose they
-   * are. `metrics`: the counters' changes since the last pack (sent alone when no frame came).
+   * Messages as entries of the relay's buffers (`u32 length | f64 event time | message`),
+   * in order; `groups` say whose they are, each the next run of `data`. `metrics`: the
+   * counters' changes since the last pack (sent alone when no message came).
    */
-  | {
-    type: "pack";
-    data: Uint8Array<ArrayBuffer>;
-    ends: Uint32Array<ArrayBuffer>;
-    groups: IntakeGroup[];
-    metrics: MetricDelta[];
-  }
+  | { type: "pack"; data: Uint8Array<ArrayBuffer>; groups: IntakeGroup[]; metrics: MetricDelta[] }
   /** Every connection has ended and every frame has been handed over. */
   | { type: "closed" };

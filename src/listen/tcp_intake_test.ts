@@ -1,4 +1,5 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
+import { forEachEvent } from "../batch/event_buffer.ts";
 import { Logger } from "../log.ts";
 import { Metrics } from "../metrics/metrics.ts";
 import type { ListenerInfo } from "./ingest.ts";
@@ -54,13 +55,13 @@ function target() {
     metrics,
     registry: metrics.registry,
     pressure: { ready: () => held },
-    accept(info, source, frames) {
+    acceptEntries(info, source, entries) {
       assertEquals(info, INFO);
       assertEquals(source, "127.0.0.1");
-      for (const f of frames) {
-        lines.push(decoder.decode(f));
-        bytes += f.length;
-      }
+      forEachEvent({ chunks: [entries.slice().buffer], lengths: [entries.length] }, (message) => {
+        lines.push(decoder.decode(message));
+        bytes += message.length;
+      });
     },
     hold() {
       held = new Promise((resolve) => (release = resolve));

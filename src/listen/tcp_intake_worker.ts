@@ -24,7 +24,7 @@ let forwarder: IntakeForwarder | undefined;
 let listener: StreamListener | undefined;
 
 function reply(message: FromIntake): void {
-  if (message.type === "pack") self.postMessage(message, [message.data.buffer, message.ends.buffer]);
+  if (message.type === "pack") self.postMessage(message, [message.data.buffer]);
   else self.postMessage(message);
 }
 
@@ -57,7 +57,7 @@ self.onmessage = async (event: MessageEvent<ToIntake>) => {
       return;
     }
     case "ack":
-      forwarder?.ack(message.bytes);
+      forwarder?.ack(message.bytes, message.buffer);
       return;
     case "close":
       forwarder?.release();

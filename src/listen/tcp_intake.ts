@@ -134,6 +134,8 @@ export class TcpIntake {
   }
 
   #failed(error: string): void {
+    // Its connections are cut, with what they had sent and it had not handed over: counted.
+    this.#ingest?.metrics.connectionErrors.inc({ listener: this.#options.info.label, reason: "intake_worker_failed" });
     this.#log.error("A TCP intake worker failed; its connections are lost, the main thread goes on accepting", {
       listener: this.#options.info.label,
       error,

@@ -31,6 +31,11 @@ export function detectGelfEncoding(payload: Uint8Array): GelfEncoding {
   return "plain";
 }
 
+/** The smallest output buffer an inflate starts with, in bytes. */
+const MIN_INFLATE_CHUNK_BYTES = 1_024;
+/** The largest (zlib's default, `Z_DEFAULT_CHUNK`), for payloads that may inflate far. */
+const MAX_INFLATE_CHUNK_BYTES = 16_384;
+
 /**
  * The JSON bytes of a payload, decompressed when needed, at most `maxBytes` long.
  * Never throws: corrupt or truncated compressed data and output beyond `maxBytes` are
@@ -47,7 +52,10 @@ export function decodeGelfPayload(payload: Uint8Array, maxBytes: number): Uint8A
   if (encoding === "plain") return payload.length > maxBytes ? "oversize" : payload;
   try {
     const inflate = encoding === "gzip" ? gunzipSync : inflateSync;
-    const out = inflate(payload, { maxOutputLength: maxBytes });
+    // An output buffer near the expected size, not zlib's default 16 KiB for every call:
+    // 300-byte GELF messages inflate in 7 us instead of 13 to 21 (measured in BENCHMARKS.md).
+    const chunkSize = Math.min(MAX_INFLATE_CHUNK_BYTES, Math.max(MIN_INFLATE_CHUNK_BYTES, 8 * payload.length));
+    const out = inflate(payload, { maxOutputLength: maxBytes, chunkSize });
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   } catch (error) {
     return (error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE" ? "decompressed_too_large" : "decompress_error";

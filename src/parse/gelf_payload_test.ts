@@ -88,3 +88,18 @@ Deno.test("decodeGelfPayload() never throws and never returns more than the boun
     { numRuns: 1_000 },
   );
 });
+
+Deno.test("decodeGelfPayload() returns the whole message whatever it inflates to (output buffers sized by the payload)", async (t) => {
+  // From a few times the payload (one output buffer) to hundreds of times (many, joined).
+  for (const size of [300, 5_000, 60_000]) {
+    const text = '{"version":"1.1","host":"h","short_message":"' + "x".repeat(size) + '"}';
+    const bytes = new TextEncoder().encode(text);
+    for (const [name, compress] of [["zlib", deflateSync], ["gzip", gzipSync]] as const) {
+      await t.step(`${name}, ${size} bytes`, () => {
+        const out = decodeGelfPayload(compress(bytes), 65_536);
+        assert(typeof out !== "string", String(out));
+        assertEquals(new TextDecoder().decode(out), text);
+      });
+    }
+  }
+});

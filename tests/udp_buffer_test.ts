@@ -24,7 +24,7 @@ function burst(count: number): string[] {
 Deno.test("a burst sent while the relay cannot read waits in its receive buffer; with the kernel's default, drops are counted", async (t) => {
   const sent = 3_000;
   for (
-    const [name, args, lossy] of [["the default 8M", [], false], [
+    const [name, args, lossy] of [["the default (32M)", [], false], [
       "--udp-recv-buffer 0",
       ["--udp-recv-buffer", "0"],
       true,

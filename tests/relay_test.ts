@@ -284,8 +284,9 @@ Deno.test("with --tcp-workers, connections spread over threads deliver every mes
   const held: Deno.Conn[] = [];
   try {
     assert(relay.lines.some((l) => / tcpWorkers=2( |$)/.test(l)), relay.lines.join("\n"));
-    // 12 senders, one after another (the next once the last is closed, so that none meets the
-    // limit): each lands on one of the three acceptors.
+    // 12 senders, one after another (the next once the last has been counted open and closed,
+    // so that none meets the limit): each lands on one of the three acceptors. A worker counts
+    // within a few milliseconds, so "none open" alone could be read before it counted one.
     const connections = 12;
     const each = 2_000;
     for (let c = 0; c < connections; c++) {
@@ -293,10 +294,13 @@ Deno.test("with --tcp-workers, connections spread over threads deliver every mes
       for (let i = 0; i < each; i++) text += `<13>sender ${c} seq=${i}\n`;
       await sendTcp(tcp, text);
       await eventually(
-        "the sender's connection closed",
-        async () => (await scrape(metricsPort, "kinesyslog_connections_open")) === 0,
+        "the sender's connection counted and closed",
+        async () =>
+          (await scrape(metricsPort, "kinesyslog_connections_total")) === c + 1 &&
+          (await scrape(metricsPort, "kinesyslog_connections_open")) === 0,
       );
     }
+    assertEquals(await scrape(metricsPort, "kinesyslog_connections_refused_total"), 0);
     await eventually(
       "every message delivered",
       async () => (await readOutputDir(`${dir}/out`)).length === connections * each,

@@ -1,5 +1,6 @@
 import { assertEquals } from "../tests/assert.ts";
-import { type CliResult, parseBytes, parseCli } from "./cli.ts";
+import { type CliResult, parseCli } from "./cli.ts";
+import { parseBytes } from "./config/option_values.ts";
 
 const BASE = ["listen", "--output-dir", "/tmp/kinesyslog-cli-test", "--udp-port", "5514", "--tls-port", "0"];
 
@@ -81,7 +82,7 @@ Deno.test("byte sizes take units: K, M, G, T (and KiB, ...) of 1024, KB, MB, GB,
   await t.step("KINESYSLOG_FLUSH_SIZE=3X", () => {
     const { errors } = parse({ KINESYSLOG_FLUSH_SIZE: "3X" });
     assertEquals(errors, [
-      "kinesyslog: Invalid KINESYSLOG_FLUSH_SIZE (--flush-size) '3X': give a size from 1 to 9007199254740991 bytes, with a unit if you like (64K, 512M, 10G)",
+      "kinesyslog: Invalid KINESYSLOG_FLUSH_SIZE (--flush-size) '3X': give a size from 1 byte to 64 MiB, with a unit if you like (64K, 512M, 10G)",
     ]);
   });
 });

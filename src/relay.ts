@@ -7,7 +7,7 @@
  * @module
  */
 import { Batcher } from "./batch/batcher.ts";
-import type { Config } from "./cli.ts";
+import type { Config } from "./config/config.ts";
 import { DirSink } from "./firehose/dir_sink.ts";
 import type { FirehoseSink } from "./firehose/firehose_sink.ts";
 import { UNKNOWN_OWNER } from "./firehose/record_sink.ts";
@@ -37,6 +37,7 @@ import { Journal } from "./journal/journal.ts";
 import { runsCount, splitRuns } from "./journal/journal_runs.ts";
 import { SpoolWorkerClient } from "./spool/spool_worker_client.ts";
 import { VERSION } from "./version.ts";
+import { timerDelay } from "./timer.ts";
 
 /** Longest wait at shutdown for the worker to spool what was buffered, in ms. */
 export const SHUTDOWN_SPOOL_TIMEOUT_MS = 30_000;
@@ -50,6 +51,15 @@ export const JOURNAL_DIR = "journal";
 const DISK_FULL = /No space left|os error 28|ENOSPC/i;
 /** `/ready` probes the spool directory at most this often, in ms. */
 const SPOOL_PROBE_INTERVAL_MS = 1_000;
+
+/** A bind error that says the address is not one of this host's, or no name of one. */
+const NOT_AN_ADDRESS = /lookup address|not known|Cannot assign requested address|AddrNotAvailable|os error 99/i;
+
+/** The line for a bind address that is not this host's, naming its option and variable. */
+function notAnAddress(option: string, address: string, why: string): string {
+  return `Cannot listen at --${option} '${address}' (KINESYSLOG_${option.toUpperCase().replace("-", "_")}): ` +
+    `not an address of this host (${why}); give one of its addresses, 0.0.0.0 or ::`;
+}
 
 /** A startup failure with one line for the operator. */
 export class StartupError extends Error {
@@ -391,7 +401,10 @@ export class Relay {
       relay.#worker.terminate();
       relay.#sink.close();
       await journal?.close();
-      throw new StartupError((error as Error).message);
+      const why = (error as Error).message;
+      throw new StartupError(
+        NOT_AN_ADDRESS.test(why) ? notAnAddress("metrics-address", config.metricsAddress, why) : why,
+      );
     }
     relay.#servers.push(...servers);
     await relay.#run();
@@ -436,7 +449,7 @@ export class Relay {
       for (const l of this.#udp) l.tick();
       this.#worker.tick();
       this.#updateGauges();
-    }, Math.min(FLUSH_CHECK_MS, config.flushInterval * 1000));
+    }, timerDelay(Math.min(FLUSH_CHECK_MS, config.flushInterval * 1000)));
     this.#started = true;
     this.#log.info("kinesyslog started", {
       version: VERSION,
@@ -855,6 +868,7 @@ async function bindAll(config: Config, log: Logger): Promise<Bound[]> {
     } catch (error) {
       closeAll(bound);
       const why = error instanceof Deno.errors.AddrInUse ? "address already in use" : (error as Error).message;
+      if (NOT_AN_ADDRESS.test(why)) throw new StartupError(notAnAddress("address", hostname, why));
       throw new StartupError(`Cannot listen on ${kind} port ${port} at ${hostname}: ${why}`);
     }
   };

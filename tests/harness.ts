@@ -212,11 +212,11 @@ export function startFirehoseRelay(
 export async function runMain(
   args: string[],
   dirs: string[],
-  options: { permissions?: string[]; stdin?: Uint8Array } = {},
+  options: { permissions?: string[]; stdin?: Uint8Array; env?: Record<string, string> } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...RELAY_V8_FLAGS, ...(options.permissions ?? relayPermissions(dirs)), MAIN, ...args],
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...options.env },
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",

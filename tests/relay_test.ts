@@ -497,7 +497,7 @@ Deno.test("configuration errors stop startup with one line naming the flag", asy
         ],
         [
           ["--tls-port", "0", "--tcp-port", "5514", "--idle-timeout", "-1"],
-          "Invalid --idle-timeout '-1': give a number of seconds, or 0 for off",
+          "Invalid --idle-timeout '-1': give a number of seconds from 1 to 86400, or 0 for off",
         ],
       ];
       for (const [args, message] of table) {

@@ -16,11 +16,18 @@
  */
 import { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
-import type { DecodeOptions } from "../cli.ts";
 import { RECORD_SUFFIX } from "../spool/spool_dir.ts";
 import { JsonTextStream } from "./json_text_stream.ts";
 import { textEvents } from "./record_events.ts";
 import { RECORD_FORMATS } from "../batch/record_formats.ts";
+
+/** Options of `kinesyslog decode`. */
+export interface DecodeOptions {
+  /** Record files, S3 objects, or spool directories; none reads stdin. */
+  files: string[];
+  /** Print totals instead of events. */
+  count: boolean;
+}
 
 /** Characters of output gathered before one write to stdout. */
 const OUTPUT_BUFFER_CHARS = 65_536;

@@ -18,6 +18,7 @@ import {
   type SinkRecord,
   THROTTLE_CODES,
 } from "./record_sink.ts";
+import { timerDelay } from "../timer.ts";
 
 /** Where and as whom to call AWS. */
 export interface AwsOptions {
@@ -73,7 +74,11 @@ function clientConfig(options: AwsOptions, timeoutMs: number) {
     ...(options.profile === undefined ? {} : { profile: options.profile }),
     // Retries are ours (uploader.ts), with backoff and counted in metrics.
     maxAttempts: 1,
-    requestHandler: { requestTimeout: timeoutMs, connectionTimeout: CONNECT_TIMEOUT_MS, throwOnRequestTimeout: true },
+    requestHandler: {
+      requestTimeout: timerDelay(timeoutMs),
+      connectionTimeout: CONNECT_TIMEOUT_MS,
+      throwOnRequestTimeout: true,
+    },
   };
 }
 

@@ -6,6 +6,7 @@ import type { SpoolDir, SpoolEntry } from "../spool/spool_dir.ts";
 import { type RecordSink, SinkError, type SinkRecord, THROTTLE_CODES } from "./record_sink.ts";
 import { StreamPacer } from "./stream_pacer.ts";
 import { releaseBuffer } from "../release_buffer.ts";
+import { timerDelay } from "../timer.ts";
 
 /**
  * Most records in one PutRecordBatch call
@@ -527,7 +528,7 @@ export class Uploader {
         this.#wake = undefined;
         resolve();
       };
-      if (ms !== undefined) timer = setTimeout(done, ms);
+      if (ms !== undefined) timer = setTimeout(done, timerDelay(ms));
       this.#wake = done;
     });
   }

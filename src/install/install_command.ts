@@ -5,9 +5,18 @@
  *
  * @module
  */
-import type { InstallOptions } from "../cli.ts";
-import { listenOptions } from "../cli.ts";
+import { LISTEN_OPTIONS } from "../config/listen_options.ts";
 import { overrideFile, systemdUnit, UNIT_NAME } from "./systemd_unit.ts";
+
+/** Options of `kinesyslog install`. */
+export interface InstallOptions {
+  /** Directory the unit is written to. */
+  systemDir: string;
+  /** Account the service runs as; undefined runs it as a systemd dynamic user. */
+  user: string | undefined;
+  /** Path of the kinesyslog binary; undefined is the running one. */
+  exec: string | undefined;
+}
 
 /** Where `install` writes. */
 export interface InstallOutput {
@@ -47,7 +56,7 @@ export async function install(options: InstallOptions, io: InstallOutput): Promi
     await Deno.writeTextFile(unitPath, systemdUnit({ command: [exec], user: options.user }));
     await Deno.mkdir(dropIns, { recursive: true });
     try {
-      await Deno.writeTextFile(overridePath, overrideFile(listenOptions()), { createNew: true });
+      await Deno.writeTextFile(overridePath, overrideFile(LISTEN_OPTIONS), { createNew: true });
     } catch (error) {
       if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
       keptOverride = true;

@@ -19,7 +19,7 @@
  *
  * @module
  */
-import type { ListenOption } from "../cli.ts";
+import { defaultText, envName, flags, type OptionSpec } from "../config/listen_options.ts";
 
 /** The unit's name. */
 export const UNIT_NAME = "kinesyslog.service";
@@ -100,15 +100,16 @@ WantedBy=multi-user.target
 }
 
 /**
- * The text of `override.conf`: every `KINESYSLOG_*` variable, commented, with its default
- * (the unit's own value where it sets one).
+ * The text of `override.conf`: every `KINESYSLOG_*` variable of the option table, commented,
+ * with its default (the unit's own value where it sets one) and its bounds.
  */
-export function overrideFile(options: readonly ListenOption[]): string {
+export function overrideFile(options: readonly OptionSpec[]): string {
   const lines = [
     "# Local settings of kinesyslog.service, kept by `kinesyslog install`. Uncomment and set",
     "# what you need, then: systemctl daemon-reload && systemctl restart kinesyslog",
     '# Lists take space-separated values: Environment="KINESYSLOG_UDP_PORT=514 1514".',
-    "# A switch (no value) is on when its variable is set, whatever the value.",
+    "# A switch (no value) is on when its variable is true (also 1, yes, on) and off when it is",
+    "# false (0, no, off); any other value stops the start (exit 2), as an out-of-bounds value does.",
     "#",
     "# TLS files must be readable by the service's user. With the dynamic user, hand them over",
     "# with LoadCredential and point at %d, the credentials directory:",
@@ -121,13 +122,18 @@ export function overrideFile(options: readonly ListenOption[]): string {
     "[Service]",
   ];
   for (const o of options) {
-    const value = o.env === "KINESYSLOG_SPOOL_DIR" ? UNIT_SPOOL_DIR : o.boolean ? "1" : (o.default ?? "");
-    const note = o.boolean
-      ? "off unless set"
-      : o.defaultText === undefined
-      ? "no default"
-      : `default: ${o.defaultText}`;
-    lines.push("", `# ${o.flags}: ${o.description} (${note})`, `#Environment=${unitWord(`${o.env}=${value}`)}`);
+    if (o.hidden === true) continue;
+    const env = envName(o);
+    const switched = o.arg === undefined;
+    const given = o.default === undefined ? "" : [o.default].flat().join(" ");
+    const value = env === "KINESYSLOG_SPOOL_DIR" ? UNIT_SPOOL_DIR : switched ? "true" : given;
+    const shown = defaultText(o);
+    const notes = [
+      switched ? "off unless true" : shown === undefined ? "no default" : `default: ${shown}`,
+      ...(o.value?.edges === undefined ? [] : [o.value.range]),
+      ...(o.choices === undefined ? [] : [o.choices.join(", ")]),
+    ];
+    lines.push("", `# ${flags(o)}: ${o.help} (${notes.join("; ")})`, `#Environment=${unitWord(`${env}=${value}`)}`);
   }
   return lines.join("\n") + "\n";
 }

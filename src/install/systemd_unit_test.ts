@@ -1,5 +1,6 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { overrideFile, systemdUnit, unitWord } from "./systemd_unit.ts";
+import { bytes, ports } from "../config/option_values.ts";
 
 Deno.test("unitWord() quotes only words systemd would split or expand", async (t) => {
   const cases: [string, string][] = [
@@ -18,48 +19,29 @@ Deno.test("systemdUnit() runs `listen` as the given user, or as a dynamic user",
   assert(systemdUnit({ command: ["/k"], user: undefined }).includes("\nDynamicUser=yes\n"));
 });
 
-Deno.test("overrideFile() lists each variable commented, with its default, the unit's spool, and switches", () => {
+Deno.test("overrideFile() lists each variable commented, with its default, bounds, the unit's spool, and switches", () => {
   const text = overrideFile([
+    { name: "udp-port", arg: "<port>", group: "Listeners", help: "UDP port", value: ports() },
+    { name: "tls-port", arg: "<port>", group: "Listeners", help: "TLS port", value: ports([6514]), default: [6514] },
     {
-      flags: "--udp-port <port>",
-      env: "KINESYSLOG_UDP_PORT",
-      description: "UDP port",
-      default: undefined,
-      defaultText: undefined,
-      boolean: false,
-    },
-    {
-      flags: "--tls-port <port>",
-      env: "KINESYSLOG_TLS_PORT",
-      description: "TLS port",
-      default: "6514",
-      defaultText: "6514",
-      boolean: false,
-    },
-    {
-      flags: "--client-auth <mode>",
-      env: "KINESYSLOG_CLIENT_AUTH",
-      description: "client certificates",
-      default: undefined,
+      name: "client-auth",
+      arg: "<mode>",
+      group: "TLS",
+      help: "client certificates",
+      choices: ["none", "required"],
       defaultText: "required with --client-ca, else none",
-      boolean: false,
     },
+    { name: "spool-dir", arg: "<dir>", group: "Spool and journal", help: "spool", default: "/var/spool/kinesyslog" },
     {
-      flags: "--spool-dir <dir>",
-      env: "KINESYSLOG_SPOOL_DIR",
-      description: "spool",
-      default: "/var/spool/kinesyslog",
-      defaultText: "/var/spool/kinesyslog",
-      boolean: false,
+      name: "flush-size",
+      arg: "<bytes>",
+      group: "Batching and records",
+      help: "size",
+      value: bytes(1, 1024),
+      default: 4,
     },
-    {
-      flags: "--debug",
-      env: "KINESYSLOG_DEBUG",
-      description: "verbose",
-      default: undefined,
-      defaultText: undefined,
-      boolean: true,
-    },
+    { name: "port", arg: "<port>", group: "Listeners", help: "old name", value: ports(), hidden: true },
+    { name: "debug", group: "Metrics and logs", help: "verbose" },
   ]);
   const settings = text.split("\n").filter((l) => l.startsWith("#Environment="));
   assertEquals(settings, [
@@ -67,11 +49,16 @@ Deno.test("overrideFile() lists each variable commented, with its default, the u
     "#Environment=KINESYSLOG_TLS_PORT=6514",
     "#Environment=KINESYSLOG_CLIENT_AUTH=",
     "#Environment=KINESYSLOG_SPOOL_DIR=%S/kinesyslog/spool",
-    "#Environment=KINESYSLOG_DEBUG=1",
+    "#Environment=KINESYSLOG_FLUSH_SIZE=4",
+    "#Environment=KINESYSLOG_DEBUG=true",
   ]);
   assert(
-    text.includes("# --client-auth <mode>: client certificates (default: required with --client-ca, else none)\n"),
+    text.includes(
+      "# --client-auth <mode>: client certificates (default: required with --client-ca, else none; none, required)\n",
+    ),
   );
-  assert(text.includes("# --debug: verbose (off unless set)\n"));
+  assert(text.includes("# --flush-size <bytes>: size (default: 4; 1 byte to 1 KiB)\n"));
+  assert(text.includes("# --debug: verbose (off unless true)\n"));
+  assert(text.includes("any other value stops the start"));
   assert(text.includes("\n[Service]\n"));
 });

@@ -30,6 +30,7 @@ import type { EventFormat, Transport } from "../batch/event_buffer.ts";
 import { BlockWriter, type DecodedSegment, decodeSegment, SEGMENT_MAGIC } from "./journal_format.ts";
 import type { Runs } from "./journal_runs.ts";
 import { moveAside, notRegular, ownDirectory, readOwnFile, type SetAside } from "../spool/own_paths.ts";
+import { timerDelay } from "../timer.ts";
 
 /** Default `--fsync-interval`, in ms. */
 export const DEFAULT_FSYNC_INTERVAL_MS = 1_000;
@@ -186,7 +187,7 @@ export class Journal {
     journal.#current = journal.#allocate(last + 1);
     journal.#lastSync = journal.#o.now();
     const tick = Math.min(WRITE_INTERVAL_MS, journal.#o.fsyncIntervalMs);
-    journal.#timer = setInterval(() => void journal.#tick(), tick);
+    journal.#timer = setInterval(() => void journal.#tick(), timerDelay(tick));
     return journal;
   }
 

@@ -1,5 +1,5 @@
 import type { Batcher } from "../batch/batcher.ts";
-import type { RelpAck } from "../cli.ts";
+import type { RelpAck } from "../config/config.ts";
 import type { Journal } from "../journal/journal.ts";
 import type { MemoryLedger } from "../journal/memory_ledger.ts";
 import type { ListenerInfo } from "./ingest.ts";

@@ -5,6 +5,7 @@ import { ConnInput } from "./conn_input.ts";
 import type { TlsTerminator } from "./tls_terminator.ts";
 import type { SourceFilter } from "./source_filter.ts";
 import type { ProtocolSession, StreamProtocol } from "./stream_protocol.ts";
+import { timerDelay } from "../timer.ts";
 
 /** Pause after a failed accept (for example out of file descriptors), in ms. */
 export const ACCEPT_ERROR_PAUSE_MS = 100;
@@ -127,7 +128,7 @@ export class StreamListener {
         let timer: ReturnType<typeof setTimeout> | undefined;
         await Promise.race([
           Promise.allSettled([...this.#connections]),
-          new Promise((resolve) => (timer = setTimeout(resolve, graceMs))),
+          new Promise((resolve) => (timer = setTimeout(resolve, timerDelay(graceMs)))),
         ]);
         clearTimeout(timer);
       }

@@ -12,6 +12,7 @@ import { type PackMessage, takePack } from "./intake_forwarder.ts";
 import type { Ingest, StreamIngest } from "./ingest.ts";
 import type { ConnectionLimits } from "./stream_listener.ts";
 import type { FromIntake, IntakeOptions, ToIntake } from "./tcp_intake_protocol.ts";
+import { timerDelay } from "../timer.ts";
 
 /** How long past its grace a closing worker may take to say it has closed, in ms. */
 export const CLOSE_MARGIN_MS = 5_000;
@@ -102,7 +103,7 @@ export class TcpIntake {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const late = new Promise<boolean>((
         resolve,
-      ) => (timer = setTimeout(() => resolve(true), graceMs + CLOSE_MARGIN_MS)));
+      ) => (timer = setTimeout(() => resolve(true), timerDelay(graceMs + CLOSE_MARGIN_MS))));
       if (await Promise.race([this.#closed.promise.then(() => false), late])) {
         this.#log.error("A TCP intake worker did not close in time; ended", { listener: this.#options.info.label });
       }

@@ -1,0 +1,119 @@
+/**
+ * The relay's configuration, validated: what the command line, the `KINESYSLOG_*` variables
+ * and the option table (`listen_options.ts`) make, and what the relay is built from.
+ *
+ * @module
+ */
+import type { ClientAuthMode } from "../listen/client_auth.ts";
+import type { Level, LogFormat } from "../log.ts";
+import type { RecordFormatName } from "../batch/record_formats.ts";
+import type { RecordCompression } from "../spool/worker_protocol.ts";
+
+/** When a RELP message is acknowledged (`--relp-ack`). */
+export type RelpAck = "written" | "fsync";
+
+/** The relay's configuration, validated. */
+export interface Config {
+  /** Firehose delivery streams (records spread over them), or none with `outputDir`. */
+  streams: string[];
+  /** Local delivery directory, or undefined with `stream`. */
+  outputDir: string | undefined;
+  /** Bind address of every listener. */
+  address: string;
+  /** UDP syslog ports. */
+  udpPorts: number[];
+  /** Receive buffer asked for each UDP socket, in bytes (0: the kernel's default). */
+  udpRecvBuffer: number;
+  /** TCP syslog ports. */
+  tcpPorts: number[];
+  /** TLS syslog ports. */
+  tlsPorts: number[];
+  /** UDP GELF ports. */
+  gelfUdpPorts: number[];
+  /** TCP GELF ports. */
+  gelfTcpPorts: number[];
+  /** TLS GELF ports. */
+  gelfTlsPorts: number[];
+  /** RELP ports (plain TCP). */
+  relpPorts: number[];
+  /** RELP ports over TLS. */
+  relpTlsPorts: number[];
+  /** When a RELP message is acknowledged: once journaled (`written`), or also fsynced. */
+  relpAck: RelpAck;
+  /** PEM certificate chain for TLS. */
+  cert: string | undefined;
+  /** PEM private key for TLS. */
+  key: string | undefined;
+  /** PEM CA bundle that signs client certificates. */
+  clientCa: string | undefined;
+  /** Client certificate policy of TLS listeners. */
+  clientAuth: ClientAuthMode;
+  /** Names a client certificate must carry (CN or subjectAltName), any of them. */
+  clientAllow: string[];
+  /** TCP and TLS ports whose connections start with a PROXY protocol header. */
+  proxyPorts: number[];
+  /** Open connections per stream listener, at most. */
+  maxConnections: number;
+  /** Seconds a connection may wait for data before it is closed; 0 is off. */
+  idleTimeout: number;
+  /** Seconds for the PROXY header and the TLS handshake. */
+  handshakeTimeout: number;
+  /** Spool directory. */
+  spoolDir: string;
+  /** Bound on the spool, in bytes. */
+  spoolMaxSize: number;
+  /** Whether accepted messages are journaled before they are buffered. */
+  journal: boolean;
+  /** Whether every `--stream` is checked with `DescribeDeliveryStream` at startup. */
+  streamCheck: boolean;
+  /** How often the journal is fsynced, in seconds. */
+  fsyncInterval: number;
+  /** Longest wait for one PutRecordBatch response, in seconds. */
+  requestTimeout: number;
+  /** AWS region. */
+  region: string | undefined;
+  /** AWS credentials profile. */
+  profile: string | undefined;
+  /** Firehose endpoint override. */
+  endpointUrl: string | undefined;
+  /** Prefix of `logGroup`. */
+  groupPrefix: string;
+  /** Ports serving `/metrics`, `/health` and `/ready`. */
+  prometheusPorts: number[];
+  /** Bind address of the metrics ports. */
+  metricsAddress: string;
+  /** Open connections per metrics port, at most. */
+  metricsMaxConnections: number;
+  /** Source ranges allowed to send (empty: any). */
+  allowFrom: string[];
+  /** Open connections from one source address per stream listener, at most; 0 is no cap. */
+  maxConnectionsPerSource: number;
+  /** Open sender buffers at most. */
+  maxOpenBuffers: number;
+  /** Longest message kept, in bytes. */
+  maxMessageSize: number;
+  /** Raw bytes of one buffer that trigger a flush. */
+  flushSize: number;
+  /** Age of a buffer that triggers a flush, in seconds. */
+  flushInterval: number;
+  /** Spool workers, at most. */
+  spoolWorkers: number;
+  /** Workers that accept and read plain TCP connections beside the main thread (`--tcp-workers`). */
+  tcpWorkers: number;
+  /** Resident memory, in bytes, within which another spool worker may start; 0 is no limit. */
+  workerMemoryLimit: number;
+  /** gzip level of records. */
+  compressionLevel: number;
+  /** `--record-format`. */
+  recordFormat: RecordFormatName;
+  /** `--record-compression`. */
+  recordCompression: RecordCompression;
+  /** How long connections may take to finish at shutdown, in seconds. */
+  shutdownGrace: number;
+  /** How long deliveries may fail before `/ready` fails, in seconds; 0 is never. */
+  readyDeliveryTimeout: number;
+  /** Lowest log level written. */
+  logLevel: Level;
+  /** Log line format. */
+  logFormat: LogFormat;
+}

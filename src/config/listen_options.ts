@@ -1,0 +1,511 @@
+/**
+ * The option table of `kinesyslog listen`, as Fluent Bit's `config_map[]`: every option once,
+ * with its argument, group, kind of value and bounds, default and help. The command line
+ * (`cli.ts`), the `KINESYSLOG_*` variables, `--help`, `kinesyslog install`'s override file
+ * and `docs/options.md` are all made from it.
+ *
+ * Bounds say what a value means: a timeout of at most a day, a size of at most what a disk or
+ * the relay's memory bounds could use, connections within the descriptors a process may have.
+ * A duration the relay schedules is also clamped where it is scheduled (`timer.ts`).
+ *
+ * @module
+ */
+import { LEVELS, LOG_FORMATS } from "../log.ts";
+import { DEFAULT_READY_DELIVERY_TIMEOUT_S } from "../metrics/readiness.ts";
+import {
+  DEFAULT_HANDSHAKE_TIMEOUT_S,
+  DEFAULT_IDLE_TIMEOUT_S,
+  DEFAULT_MAX_CONNECTIONS,
+} from "../listen/stream_listener.ts";
+import { DEFAULT_PUT_TIMEOUT_MS } from "../firehose/record_sink.ts";
+import {
+  BUFFER_OVERHEAD_BYTES,
+  DEFAULT_FLUSH_BYTES,
+  DEFAULT_MAX_BUFFERED_BYTES,
+  DEFAULT_MAX_OPEN_BUFFERS,
+} from "../batch/batcher.ts";
+import { DEFAULT_METRICS_MAX_CONNECTIONS } from "../metrics/metrics_server.ts";
+import { DEFAULT_FSYNC_INTERVAL_MS } from "../journal/journal.ts";
+import { GZIP_LEVEL } from "../spool/gzip_deflater.ts";
+import { DEFAULT_SPOOL_WORKERS, MAX_SPOOL_WORKERS } from "../spool/spool_worker_client.ts";
+import { address, bytes, count, ports, seconds, text, type ValueKind, words } from "./option_values.ts";
+
+/** The groups the options are documented in, in order. */
+export const OPTION_GROUPS = [
+  "Delivery",
+  "Listeners",
+  "TLS",
+  "Network edge",
+  "Batching and records",
+  "Spool and journal",
+  "Metrics and logs",
+] as const;
+
+/** A group of options. */
+export type OptionGroup = typeof OPTION_GROUPS[number];
+
+/** One option of `kinesyslog listen`. */
+export interface OptionSpec {
+  /** The flag without its dashes: `max-connections`; `no-journal` for a negated switch. */
+  name: string;
+  /** The argument's placeholder (`<n>`); absent for a switch. */
+  arg?: string;
+  /** Where it is documented. */
+  group: OptionGroup;
+  /** What it does, one line. */
+  help: string;
+  /** The kind of value and its bounds; absent for a switch and for `choices`. */
+  value?: ValueKind<unknown>;
+  /** The values accepted, for a choice. */
+  choices?: readonly string[];
+  /** The default value; absent when there is none. */
+  default?: unknown;
+  /** The default as the help says it, where the value alone does not say it. */
+  defaultText?: string;
+  /** Accepted, but left out of the help (a predecessor's name). */
+  hidden?: boolean;
+}
+
+/** The default TLS ports (`--tls-port`). */
+export const DEFAULT_TLS_PORTS: readonly number[] = [6514];
+/**
+ * The receive buffer asked for each UDP socket: 32 MiB (the kernel grants 64 MiB of its
+ * accounting where the process may force it), about 40,000 datagrams of 200 bytes: a burst
+ * like `loggen`'s (0.9 s of 50,000/s at once) is held, where 8 MiB lost some in the kernel
+ * (BENCHMARKS.md). Kernel memory, used only while datagrams wait; not in the relay's RSS.
+ */
+export const DEFAULT_UDP_RECV_BUFFER = 32 * 1_048_576;
+/** Largest receive buffer one may ask for (the kernel takes an `int` and doubles it). */
+const MAX_UDP_RECV_BUFFER = 1_073_741_824;
+/** Most `--tcp-workers`: beyond a few, the main thread's journal and batches are the bound. */
+export const MAX_TCP_WORKERS = 16;
+/**
+ * Largest `--max-message-size`: one message must fit in one record (1,024,000 bytes after
+ * compression) even in the worst case of JSON escaping and incompressible text.
+ */
+export const MAX_MESSAGE_SIZE_LIMIT = 262_144;
+/**
+ * The most descriptors one Linux process may have (`fs.nr_open`'s default): no count of
+ * connections can be larger. The process's own limit is checked at startup (`cli.ts`).
+ */
+export const MAX_DESCRIPTORS = 1_048_576;
+/** A day, in seconds: the longest timeout or interval any option takes. */
+export const DAY_S = 86_400;
+/** An hour, in seconds. */
+const HOUR_S = 3_600;
+/**
+ * Longest `--request-timeout`: Firehose answers a PutRecordBatch in seconds; a request
+ * unanswered for ten minutes is lost, and the records it held wait in the spool meanwhile.
+ */
+export const MAX_REQUEST_TIMEOUT_S = 600;
+/** Largest `--spool-max-size`: a pebibyte, more than one disk holds. */
+const MAX_SPOOL_BYTES = 1024 ** 5;
+/** Largest `--worker-memory-limit`: a tebibyte of resident memory. */
+const MAX_WORKER_MEMORY = 1024 ** 4;
+/**
+ * Most `--max-open-buffers`: past the memory all buffers may hold together, with each open
+ * buffer's own cost, the memory bound flushes before this one could.
+ */
+const MAX_OPEN_BUFFERS = DEFAULT_MAX_BUFFERED_BYTES / BUFFER_OVERHEAD_BYTES;
+
+const PORT = "<port>";
+
+/** Every option of `kinesyslog listen`, in `--help`'s order. */
+export const LISTEN_OPTIONS: readonly OptionSpec[] = [
+  {
+    name: "stream",
+    arg: "<name>",
+    group: "Delivery",
+    help: "Firehose delivery stream; repeatable: records spread over the streams by their quotas",
+    value: words(),
+  },
+  {
+    name: "no-stream-check",
+    group: "Delivery",
+    help:
+      "do not check each --stream with DescribeDeliveryStream at startup (by default one that does not exist stops the start)",
+  },
+  {
+    name: "output-dir",
+    arg: "<dir>",
+    group: "Delivery",
+    help: "deliver each record as a file in DIR instead of Firehose",
+    value: text(),
+  },
+  {
+    name: "address",
+    arg: "<addr>",
+    group: "Listeners",
+    help: "bind address of every listener (IPv4 or IPv6)",
+    value: address(),
+    default: "0.0.0.0",
+  },
+  { name: "udp-port", arg: PORT, group: "Listeners", help: "UDP syslog port; repeatable; 0 is off", value: ports() },
+  {
+    name: "udp-recv-buffer",
+    arg: "<bytes>",
+    group: "Listeners",
+    help:
+      "receive buffer asked for each UDP socket (SO_RCVBUF; needs --allow-ffi for libc); 0 keeps the kernel's default",
+    value: bytes(0, MAX_UDP_RECV_BUFFER),
+    default: DEFAULT_UDP_RECV_BUFFER,
+    defaultText: "32M",
+  },
+  { name: "tcp-port", arg: PORT, group: "Listeners", help: "TCP syslog port; repeatable; 0 is off", value: ports() },
+  {
+    name: "tls-port",
+    arg: PORT,
+    group: "Listeners",
+    help: "TLS syslog port; repeatable; 0 is off; needs --cert and --key",
+    value: ports(DEFAULT_TLS_PORTS),
+    default: DEFAULT_TLS_PORTS,
+    defaultText: "6514",
+  },
+  {
+    name: "port",
+    arg: PORT,
+    group: "Listeners",
+    help: "the predecessor's name for --tls-port (kept for compatibility)",
+    value: ports(),
+    hidden: true,
+  },
+  { name: "gelf", group: "Listeners", help: "every listener of this process speaks GELF instead of syslog" },
+  {
+    name: "gelf-udp-port",
+    arg: PORT,
+    group: "Listeners",
+    help: "UDP GELF port beside the syslog ones; repeatable; 0 is off",
+    value: ports(),
+  },
+  {
+    name: "gelf-tcp-port",
+    arg: PORT,
+    group: "Listeners",
+    help: "TCP GELF port (NUL-delimited); repeatable; 0 is off",
+    value: ports(),
+  },
+  {
+    name: "gelf-tls-port",
+    arg: PORT,
+    group: "Listeners",
+    help: "TLS GELF port (NUL-delimited); repeatable; 0 is off; needs --cert and --key",
+    value: ports(),
+  },
+  {
+    name: "relp-port",
+    arg: PORT,
+    group: "Listeners",
+    help: "RELP port (rsyslog omrelp): every message acknowledged once durable; repeatable",
+    value: ports(),
+  },
+  {
+    name: "relp-tls-port",
+    arg: PORT,
+    group: "Listeners",
+    help: 'RELP over TLS (omrelp tls="on"); repeatable; needs --cert and --key',
+    value: ports(),
+  },
+  {
+    name: "relp-ack",
+    arg: "<when>",
+    group: "Listeners",
+    help:
+      "acknowledge a RELP message once journaled (written: a crash of the relay loses none) or also fsynced (fsync: a power cut neither)",
+    choices: ["written", "fsync"],
+    default: "written",
+  },
+  { name: "cert", arg: "<path>", group: "TLS", help: "PEM certificate chain for TLS", value: text() },
+  { name: "key", arg: "<path>", group: "TLS", help: "PEM private key for TLS", value: text() },
+  {
+    name: "client-ca",
+    arg: "<path>",
+    group: "TLS",
+    help: "PEM CA bundle to verify client certificates (mutual TLS)",
+    value: text(),
+  },
+  {
+    name: "client-auth",
+    arg: "<mode>",
+    group: "TLS",
+    help: "client certificates: none, optional or required",
+    choices: ["none", "optional", "required"],
+    defaultText: "required with --client-ca, else none",
+  },
+  {
+    name: "client-allow",
+    arg: "<name>",
+    group: "TLS",
+    help: "with --client-auth required: a client certificate CN or SAN to accept; repeatable; *.domain allowed",
+    value: words(),
+  },
+  {
+    name: "proxy-protocol",
+    arg: PORT,
+    group: "Network edge",
+    help: "a TCP or TLS port whose connections start with a PROXY v1/v2 header; repeatable",
+    value: ports(),
+  },
+  {
+    name: "max-connections",
+    arg: "<n>",
+    group: "Network edge",
+    help:
+      "open connections per TCP/TLS listener; at the limit the one that completed no message for longest makes room",
+    value: count(1, MAX_DESCRIPTORS),
+    default: DEFAULT_MAX_CONNECTIONS,
+  },
+  {
+    name: "idle-timeout",
+    arg: "<seconds>",
+    group: "Network edge",
+    help: "close a TCP/TLS connection silent this long; 0 is off",
+    value: seconds(1, DAY_S, { off: true }),
+    default: DEFAULT_IDLE_TIMEOUT_S,
+  },
+  {
+    name: "handshake-timeout",
+    arg: "<seconds>",
+    group: "Network edge",
+    help: "time for the PROXY header and the TLS handshake",
+    value: seconds(0.1, HOUR_S),
+    default: DEFAULT_HANDSHAKE_TIMEOUT_S,
+  },
+  {
+    name: "spool-dir",
+    arg: "<dir>",
+    group: "Spool and journal",
+    help: "where records wait for delivery",
+    value: text(),
+    default: "/var/spool/kinesyslog",
+  },
+  {
+    name: "spool-max-size",
+    arg: "<bytes>",
+    group: "Spool and journal",
+    help: "bound on the spool (records and journal); when full, TCP/TLS senders are slowed and UDP dropped",
+    value: bytes(1_048_576, MAX_SPOOL_BYTES),
+    default: 1_073_741_824,
+    defaultText: "1G",
+  },
+  {
+    name: "fsync-interval",
+    arg: "<seconds>",
+    group: "Spool and journal",
+    help: "how often the journal is fsynced: the most a power cut loses (a crash of the relay loses at most 0.1 s)",
+    value: seconds(0.01, HOUR_S),
+    default: DEFAULT_FSYNC_INTERVAL_MS / 1000,
+  },
+  {
+    name: "no-journal",
+    group: "Spool and journal",
+    help: "keep buffered messages only in memory (a crash loses them)",
+  },
+  {
+    name: "request-timeout",
+    arg: "<seconds>",
+    group: "Delivery",
+    help: "longest wait for one PutRecordBatch response",
+    value: seconds(1, MAX_REQUEST_TIMEOUT_S),
+    default: DEFAULT_PUT_TIMEOUT_MS / 1000,
+  },
+  {
+    name: "region",
+    arg: "<region>",
+    group: "Delivery",
+    help: "AWS region (default: the SDK's chain)",
+    value: text(),
+  },
+  {
+    name: "profile",
+    arg: "<name>",
+    group: "Delivery",
+    help: "AWS credentials profile (default: the SDK's chain)",
+    value: text(),
+  },
+  {
+    name: "endpoint-url",
+    arg: "<url>",
+    group: "Delivery",
+    help: "Firehose endpoint override (VPC endpoint, local endpoint)",
+    value: text(),
+  },
+  {
+    name: "group-prefix",
+    arg: "<text>",
+    group: "Batching and records",
+    help: "prefix of logGroup in records",
+    value: text(),
+    default: "/kinesyslog",
+  },
+  {
+    name: "prometheus-port",
+    arg: PORT,
+    group: "Metrics and logs",
+    help: "HTTP port for /metrics, /health and /ready; repeatable; 0 is off",
+    value: ports(),
+  },
+  {
+    name: "metrics-address",
+    arg: "<addr>",
+    group: "Metrics and logs",
+    help: "bind address of the metrics ports",
+    value: address(),
+    defaultText: "--address",
+  },
+  {
+    name: "metrics-max-connections",
+    arg: "<n>",
+    group: "Metrics and logs",
+    help: "open connections per metrics port; more are refused",
+    value: count(1, MAX_DESCRIPTORS),
+    default: DEFAULT_METRICS_MAX_CONNECTIONS,
+  },
+  {
+    name: "allow-from",
+    arg: "<cidr>",
+    group: "Network edge",
+    help: "accept only sources in this range (IPv4 or IPv6 CIDR, or one address); repeatable; default: any",
+    value: words(),
+  },
+  {
+    name: "max-connections-per-source",
+    arg: "<n>",
+    group: "Network edge",
+    help: "open connections from one source address per TCP/TLS listener; 0 is no cap",
+    value: count(0, MAX_DESCRIPTORS),
+    default: 0,
+  },
+  {
+    name: "max-open-buffers",
+    arg: "<n>",
+    group: "Batching and records",
+    help: "sender buffers (one per log group and source) held at once; past it the oldest is flushed",
+    value: count(1, MAX_OPEN_BUFFERS),
+    default: DEFAULT_MAX_OPEN_BUFFERS,
+  },
+  {
+    name: "max-message-size",
+    arg: "<bytes>",
+    group: "Network edge",
+    help: "longer messages are truncated and counted",
+    value: bytes(64, MAX_MESSAGE_SIZE_LIMIT),
+    default: 65_536,
+    defaultText: "64K",
+  },
+  {
+    name: "flush-size",
+    arg: "<bytes>",
+    group: "Batching and records",
+    help: "raw bytes of one sender's buffer that trigger a flush (at most the memory all buffers share)",
+    value: bytes(1, DEFAULT_MAX_BUFFERED_BYTES),
+    default: DEFAULT_FLUSH_BYTES,
+    defaultText: "4M",
+  },
+  {
+    name: "flush-interval",
+    arg: "<seconds>",
+    group: "Batching and records",
+    help: "age of a buffer that triggers a flush",
+    value: seconds(0.1, DAY_S),
+    default: 60,
+  },
+  {
+    name: "spool-workers",
+    arg: "<n>",
+    group: "Spool and journal",
+    help: "workers that build and compress records (one core each)",
+    value: count(1, MAX_SPOOL_WORKERS),
+    default: DEFAULT_SPOOL_WORKERS,
+  },
+  {
+    name: "tcp-workers",
+    arg: "<n>",
+    group: "Listeners",
+    help: "workers that accept, read and frame plain TCP connections beside the main thread, sharing each TCP port " +
+      "(SO_REUSEPORT); for 8 cores and more",
+    value: count(0, MAX_TCP_WORKERS),
+    default: 0,
+  },
+  {
+    name: "worker-memory-limit",
+    arg: "<bytes>",
+    group: "Spool and journal",
+    help: "another spool worker starts only while resident memory plus its ~20 MiB stays within this; 0 is no limit",
+    value: bytes(0, MAX_WORKER_MEMORY),
+    defaultText: "110 MiB + 20 MiB per --spool-workers and --tcp-workers",
+  },
+  {
+    name: "compression-level",
+    arg: "<n>",
+    group: "Batching and records",
+    help: "gzip level of records: 1 is fastest, 9 smallest",
+    value: count(1, 9),
+    default: GZIP_LEVEL,
+  },
+  {
+    name: "record-format",
+    arg: "<format>",
+    group: "Batching and records",
+    help:
+      "records as CloudWatch Logs subscription data (cwl) or one JSON object per event and line with parsed fields (ndjson)",
+    choices: ["cwl", "ndjson"],
+    default: "cwl",
+  },
+  {
+    name: "record-compression",
+    arg: "<mode>",
+    group: "Batching and records",
+    help: "gzip, or none (only with --record-format ndjson)",
+    choices: ["gzip", "none"],
+    default: "gzip",
+  },
+  {
+    name: "shutdown-grace",
+    arg: "<seconds>",
+    group: "Spool and journal",
+    help: "at shutdown, how long open connections may take to finish",
+    value: seconds(0.1, HOUR_S),
+    default: 5,
+  },
+  {
+    name: "ready-delivery-timeout",
+    arg: "<seconds>",
+    group: "Metrics and logs",
+    help: "/ready fails once deliveries have failed this long with nothing delivered; 0 is never",
+    value: seconds(1, DAY_S, { off: true }),
+    default: DEFAULT_READY_DELIVERY_TIMEOUT_S,
+  },
+  {
+    name: "log-level",
+    arg: "<level>",
+    group: "Metrics and logs",
+    help: "lowest level logged to stderr",
+    choices: LEVELS,
+    default: "info",
+  },
+  {
+    name: "log-format",
+    arg: "<format>",
+    group: "Metrics and logs",
+    help: "log lines as text or JSON",
+    choices: LOG_FORMATS,
+    default: "text",
+  },
+  { name: "debug", group: "Metrics and logs", help: "the same as --log-level debug" },
+];
+
+/** The environment variable of an option: `KINESYSLOG_MAX_CONNECTIONS`. */
+export function envName(spec: Pick<OptionSpec, "name">): string {
+  return `KINESYSLOG_${spec.name.toUpperCase().replaceAll("-", "_")}`;
+}
+
+/** The flag as `--help` shows it: `--max-connections <n>`. */
+export function flags(spec: Pick<OptionSpec, "name" | "arg">): string {
+  return spec.arg === undefined ? `--${spec.name}` : `--${spec.name} ${spec.arg}`;
+}
+
+/** The default as a person reads it (lists space-separated), or undefined when there is none. */
+export function defaultText(spec: OptionSpec): string | undefined {
+  if (spec.defaultText !== undefined) return spec.defaultText;
+  return spec.default === undefined ? undefined : [spec.default].flat().join(" ");
+}

@@ -19,6 +19,7 @@ import type { Config, RelpAck } from "./config/config.ts";
 import { ConfigError, EXIT_CONFIG } from "./config/config_error.ts";
 import { envName, flags, LISTEN_OPTIONS, type OptionSpec } from "./config/listen_options.ts";
 import { openFileLimit } from "./open_file_limit.ts";
+import { parseSuites, TLS12_SUITES, TLS13_SUITES, type TlsMinVersion } from "./listen/tls_policy.ts";
 import type { InstallOptions } from "./install/install_command.ts";
 import type { DecodeOptions } from "./decode/decode_command.ts";
 
@@ -203,6 +204,10 @@ function validate(o: Record<string, unknown>): Config {
     clientCa: str("clientCa"),
     clientAuth: (o.clientAuth as ClientAuthMode | undefined) ?? (str("clientCa") !== undefined ? "required" : "none"),
     clientAllow: (o.clientAllow as string[] | undefined) ?? [],
+    clientCrl: str("clientCrl"),
+    tlsMinVersion: o.tlsMinVersion as TlsMinVersion,
+    tlsCiphers: suites("tls-ciphers", o.tlsCiphers, TLS12_SUITES),
+    tlsCiphersuites: suites("tls-ciphersuites", o.tlsCiphersuites, TLS13_SUITES),
     proxyPorts: (o.proxyProtocol as number[] | undefined) ?? [],
     maxConnections: o.maxConnections as number,
     idleTimeout: o.idleTimeout as number,
@@ -295,6 +300,9 @@ function validate(o: Record<string, unknown>): Config {
       "--client-ca is given but no TLS listener is enabled; give --tls-port, --gelf-tls-port or --relp-tls-port",
     );
   }
+  if (config.clientCrl !== undefined && config.clientCa === undefined) {
+    throw new ConfigError("--client-crl needs --client-ca, the CA bundle whose revocation lists it holds");
+  }
   if (config.clientAllow.length > 0 && config.clientAuth !== "required") {
     throw new ConfigError("--client-allow needs --client-auth required (an unverified client proves no name)");
   }
@@ -345,5 +353,14 @@ function checkDescriptors(config: Config): void {
           `open (ulimit -n; LimitNOFILE= in a systemd unit); give at most ${limit}`,
       );
     }
+  }
+}
+
+/** A suite list of `--tls-ciphers` or `--tls-ciphersuites`, each name one the relay's TLS can negotiate. */
+function suites(name: string, value: unknown, known: readonly string[]): string[] {
+  try {
+    return parseSuites((value as string[] | undefined) ?? [], known);
+  } catch (error) {
+    throw new ConfigError(`Invalid --${name} (${envName({ name })}): ${(error as Error).message}`);
   }
 }

@@ -334,12 +334,18 @@ export class Relay {
     let tls: TlsTerminator | undefined;
     const tlsPorts = [...config.tlsPorts, ...config.gelfTlsPorts, ...config.relpTlsPorts];
     if (tlsPorts.length > 0) {
-      const policy = { mode: config.clientAuth, allow: config.clientAllow };
+      const policy = {
+        mode: config.clientAuth,
+        allow: config.clientAllow,
+        minVersion: config.tlsMinVersion,
+        ciphers: { tls12: config.tlsCiphers, tls13: config.tlsCiphersuites },
+      };
       try {
         tls = new TlsTerminator(await readTlsMaterial(config), policy);
       } catch (error) {
         throw new StartupError(`Cannot listen on TLS port ${tlsPorts.join(", ")}: ${(error as Error).message}`);
       }
+      reportRevocation(tls, log);
     }
     const sink = await openSink(config, log);
     let bound: Bound[];
@@ -578,7 +584,9 @@ export class Relay {
     this.#log.info("TLS certificates reloaded; new connections use them", {
       cert: this.#config.cert,
       ...(this.#config.clientCa !== undefined && { clientCa: this.#config.clientCa }),
+      ...(this.#config.clientCrl !== undefined && { clientCrl: this.#config.clientCrl }),
     });
+    reportRevocation(this.#tls, this.#log);
     return true;
   }
 
@@ -844,7 +852,20 @@ async function readTlsMaterial(config: Config): Promise<TlsMaterial> {
     cert: await readPem("--cert", config.cert!),
     key: await readPem("--key", config.key!),
     clientCa: config.clientCa === undefined ? undefined : await readPem("--client-ca", config.clientCa),
+    clientCrl: config.clientCrl === undefined ? undefined : await readPem("--client-crl", config.clientCrl),
   };
+}
+
+/** Logs the revocation lists in use; warns of one past its next update (the CA may have revoked more since). */
+function reportRevocation(tls: TlsTerminator, log: Logger): void {
+  for (const crl of tls.revocation?.summaries ?? []) {
+    const fields = { issuer: crl.issuer, revoked: crl.revoked, nextUpdate: crl.nextUpdate?.toISOString() };
+    if (crl.nextUpdate !== undefined && crl.nextUpdate.getTime() < Date.now()) {
+      log.warn("A --client-crl list is past its next update: fetch a new one from the CA (still applied)", fields);
+    } else {
+      log.info("Client certificate revocation list", fields);
+    }
+  }
 }
 
 async function readPem(flag: string, path: string): Promise<string> {

@@ -571,3 +571,56 @@ export async function makeCa(dir: string, name: string, subject = name): Promise
     `/CN=${subject}`,
   ]);
 }
+
+/**
+ * A PEM CRL at `out`, signed by the CA `<dir>/<ca>.crt`, revoking the certificates
+ * `<dir>/<name>.crt` of `revoke` (made by {@linkcode makeClientCertificate}); `openssl ca`
+ * keeps its database in `<dir>/<ca>-crl/`, so a later call lists the earlier revocations too.
+ */
+export async function makeCrl(dir: string, revoke: string[], out: string, ca = "ca"): Promise<string> {
+  const db = `${dir}/${ca}-crl`;
+  await Deno.mkdir(db, { recursive: true });
+  const config = `${db}/openssl.cnf`;
+  try {
+    await Deno.stat(config);
+  } catch {
+    await Deno.writeTextFile(`${db}/index.txt`, "");
+    await Deno.writeTextFile(`${db}/crlnumber`, "01\n");
+    await Deno.writeTextFile(
+      config,
+      `[ca]\ndefault_ca = d\n[d]\ndatabase = ${db}/index.txt\ncrlnumber = ${db}/crlnumber\n` +
+        "default_md = sha256\ndefault_crl_days = 2\n",
+    );
+  }
+  const signer = ["-config", config, "-cert", `${dir}/${ca}.crt`, "-keyfile", `${dir}/${ca}.key`];
+  for (const name of revoke) await openssl(["ca", ...signer, "-revoke", `${dir}/${name}.crt`]);
+  await openssl(["ca", ...signer, "-gencrl", "-out", out]);
+  return out;
+}
+
+/**
+ * Connects over TLS (with a client certificate when given), sends `text` and closes. Resolves
+ * to whether the handshake and the write went through on the client's side.
+ */
+export async function tlsClient(port: number, ca: string, text: string, client?: ClientCertificate): Promise<boolean> {
+  let conn: Deno.TlsConn | undefined;
+  try {
+    conn = await Deno.connectTls({
+      hostname: "127.0.0.1",
+      port,
+      caCerts: [ca],
+      ...(client && { cert: client.cert, key: client.key }),
+    });
+    await conn.handshake();
+    await writeAll(conn, text);
+    // Let the relay judge the client and read before the close.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    try {
+      conn?.close();
+    } catch { /* closed by the relay */ }
+  }
+}

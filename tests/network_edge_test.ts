@@ -6,7 +6,6 @@ import { rsyslogWith } from "./rsyslog.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { buildProxyV2, PP2_TYPE_AWS } from "../src/framing/proxy_header.ts";
 import {
-  type ClientCertificate,
   eventually,
   freePort,
   makeCa,
@@ -17,38 +16,12 @@ import {
   scrape,
   sendStream,
   startLocalRelay,
+  tlsClient,
   writeAll,
 } from "./harness.ts";
 
 const enc = new TextEncoder();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * Connects over TLS (with a client certificate when given), sends `text` and closes. Resolves
- * to whether the handshake and the write went through on the client's side.
- */
-async function tlsClient(port: number, ca: string, text: string, client?: ClientCertificate): Promise<boolean> {
-  let conn: Deno.TlsConn | undefined;
-  try {
-    conn = await Deno.connectTls({
-      hostname: "127.0.0.1",
-      port,
-      caCerts: [ca],
-      ...(client && { cert: client.cert, key: client.key }),
-    });
-    await conn.handshake();
-    await writeAll(conn, text);
-    // Let the relay judge the client and read before the close.
-    await sleep(200);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    try {
-      conn?.close();
-    } catch { /* closed by the relay */ }
-  }
-}
 
 /** Whether the relay closed `conn` (a read ends) within `ms`. */
 async function closedByRelay(conn: Deno.Conn, ms: number): Promise<boolean> {

@@ -5,6 +5,7 @@
  * @module
  */
 import type { ClientAuthMode } from "../listen/client_auth.ts";
+import type { TlsMinVersion } from "../listen/tls_policy.ts";
 import type { Level, LogFormat } from "../log.ts";
 import type { RecordFormatName } from "../batch/record_formats.ts";
 import type { RecordCompression } from "../spool/worker_protocol.ts";
@@ -48,6 +49,14 @@ export interface Config {
   clientCa: string | undefined;
   /** Client certificate policy of TLS listeners. */
   clientAuth: ClientAuthMode;
+  /** PEM revocation lists of the client CAs. */
+  clientCrl: string | undefined;
+  /** Oldest TLS version a client may use. */
+  tlsMinVersion: TlsMinVersion;
+  /** TLS 1.2 suites a client may use; empty: all. */
+  tlsCiphers: string[];
+  /** TLS 1.3 suites a client may use; empty: all. */
+  tlsCiphersuites: string[];
   /** Names a client certificate must carry (CN or subjectAltName), any of them. */
   clientAllow: string[];
   /** TCP and TLS ports whose connections start with a PROXY protocol header. */

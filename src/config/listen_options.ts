@@ -239,6 +239,36 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
     value: words(),
   },
   {
+    name: "client-crl",
+    arg: "<path>",
+    group: "TLS",
+    help: "PEM revocation lists of the --client-ca CAs: a revoked client certificate is refused (reloaded on SIGHUP)",
+    value: text(),
+  },
+  {
+    name: "tls-min-version",
+    arg: "<version>",
+    group: "TLS",
+    help: "oldest TLS version a client may use (TLS 1.1 and older are never spoken)",
+    choices: ["1.2", "1.3"],
+    default: "1.2",
+  },
+  {
+    name: "tls-ciphers",
+    arg: "<suites>",
+    group: "TLS",
+    help: "TLS 1.2 suites a client may use, OpenSSL names separated by colons (default: all the relay speaks, " +
+      "AEAD with forward secrecy only)",
+    value: words(),
+  },
+  {
+    name: "tls-ciphersuites",
+    arg: "<suites>",
+    group: "TLS",
+    help: "TLS 1.3 suites a client may use, separated by colons (default: all three)",
+    value: words(),
+  },
+  {
     name: "proxy-protocol",
     arg: PORT,
     group: "Network edge",

@@ -30,6 +30,8 @@ export interface PeerCertificateInfo {
   verifyError?: string | undefined;
   /** The certificate itself (DER), from which the names it proves are read. */
   raw?: Uint8Array | undefined;
+  /** Whether a `--client-crl` list revokes it. */
+  revoked?: boolean | undefined;
 }
 
 /** The identities a certificate proves, by RFC 6125. */
@@ -49,7 +51,7 @@ export interface ClientVerdict {
   /** Subject and alternative names, for the connect log line. */
   identity: string | undefined;
   /** Why it was refused (a metrics reason). */
-  refusal?: "no_client_certificate" | "untrusted_client_certificate" | "client_not_allowed";
+  refusal?: "no_client_certificate" | "untrusted_client_certificate" | "client_not_allowed" | "revoked";
   /** The verification error, when there was one. */
   error?: string;
 }
@@ -131,6 +133,10 @@ export function judgeClient(mode: ClientAuthMode, allow: readonly string[], peer
   const verified = presented && peer.verifyError === undefined;
   const verdict: ClientVerdict = { accepted: true, verified, identity };
   if (peer.verifyError !== undefined && presented) verdict.error = peer.verifyError;
+  // A revoked certificate's key may be anyone's: refused whatever the mode.
+  if (presented && peer.revoked === true) {
+    return { ...verdict, verified: false, accepted: false, refusal: "revoked", error: "revoked by --client-crl" };
+  }
   if (mode !== "required") return verdict;
   if (!presented) return { ...verdict, accepted: false, refusal: "no_client_certificate" };
   if (!verified) return { ...verdict, accepted: false, refusal: "untrusted_client_certificate" };

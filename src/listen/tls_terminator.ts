@@ -23,6 +23,8 @@ import tls from "node:tls";
 import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import { type ClientAuthMode, type ClientVerdict, judgeClient } from "./client_auth.ts";
 import type { ConnInput } from "./conn_input.ts";
+import { RevocationList } from "./revocation.ts";
+import { type CipherPolicy, judgeCipher, minVersionName, type TlsMinVersion } from "./tls_policy.ts";
 
 /** Decrypted bytes held for the framer before the connection stops being read, in bytes. */
 export const TLS_PLAINTEXT_BUFFER_BYTES = 256 * 1024;
@@ -35,6 +37,8 @@ export interface TlsMaterial {
   key: string;
   /** CA bundle that signs client certificates (`--client-ca`). */
   clientCa?: string | undefined;
+  /** Revocation lists of those CAs (`--client-crl`). */
+  clientCrl?: string | undefined;
 }
 
 /** How clients are authenticated. */
@@ -43,6 +47,16 @@ export interface ClientPolicy {
   mode: ClientAuthMode;
   /** `--client-allow` patterns (only with `required`). */
   allow: readonly string[];
+  /** `--tls-min-version`. @default {"1.2"} */
+  minVersion?: TlsMinVersion;
+  /** `--tls-ciphers` and `--tls-ciphersuites`; empty lists allow every suite. */
+  ciphers?: CipherPolicy;
+}
+
+/** What a TLS listener's handshakes are checked with; swapped whole on reload. */
+interface Context {
+  secure: tls.SecureContext;
+  revocation: RevocationList | undefined;
 }
 
 /** A finished handshake. */
@@ -85,18 +99,23 @@ export interface RawConnection {
  * certificates for new connections; established ones keep theirs.
  */
 export class TlsTerminator {
-  #context: tls.SecureContext;
+  #context: Context;
   readonly #policy: ClientPolicy;
 
   /** Builds the context; throws a `TypeError` naming the problem when the PEM texts are unusable. */
   constructor(material: TlsMaterial, policy: ClientPolicy) {
     this.#policy = policy;
-    this.#context = secureContext(material, policy);
+    this.#context = context(material, policy);
   }
 
-  /** Uses new certificates for the next connections; throws (keeping the old ones) when unusable. */
+  /** Uses new certificates and CRLs for the next connections; throws (keeping the old ones) when unusable. */
   reload(material: TlsMaterial): void {
-    this.#context = secureContext(material, this.#policy);
+    this.#context = context(material, this.#policy);
+  }
+
+  /** The revocation lists in use, for the log. */
+  get revocation(): RevocationList | undefined {
+    return this.#context.revocation;
   }
 
   /**
@@ -105,6 +124,7 @@ export class TlsTerminator {
    */
   accept(raw: RawConnection): Promise<TlsSession | TlsFailure> {
     const policy = this.#policy;
+    const { secure, revocation } = this.#context;
     const outcome = Promise.withResolvers<TlsSession | TlsFailure>();
     let secured = false;
     /** Ends the handshake as failed (the first outcome wins; later calls do nothing). */
@@ -154,7 +174,7 @@ export class TlsTerminator {
     });
     const socket = new tls.TLSSocket(transport, {
       isServer: true,
-      secureContext: this.#context,
+      secureContext: secure,
       requestCert: policy.mode !== "none",
       // A missing certificate fails the handshake (the client is told); an untrusted one is
       // judged after it.
@@ -171,16 +191,25 @@ export class TlsTerminator {
     socket.on("secure", () => {
       if (secured) return;
       secured = true;
-      const client = judgeClient(policy.mode, policy.allow, peerInfo(socket));
+      const peer = peerInfo(socket);
+      const client = judgeClient(policy.mode, policy.allow, { ...peer, revoked: revocation?.revokes(peer.raw) });
       if (!client.accepted) {
         socket.destroy();
         outcome.resolve({ reason: client.refusal!, error: client.error ?? client.refusal!, client });
         return;
       }
+      const protocol = socket.getProtocol() ?? "unknown";
+      const cipher = socket.getCipher()?.name;
+      if (policy.ciphers !== undefined && !judgeCipher(policy.ciphers, protocol, cipher)) {
+        socket.destroy();
+        const error = `${protocol} suite ${cipher} is not in --tls-ciphers or --tls-ciphersuites`;
+        outcome.resolve({ reason: "cipher_not_allowed", error, client });
+        return;
+      }
       outcome.resolve({
         readable,
         client,
-        protocol: socket.getProtocol() ?? "unknown",
+        protocol,
         write: (bytes) =>
           new Promise<void>((resolve, reject) => {
             if (socket.destroyed) reject(new Deno.errors.BrokenPipe("the TLS session has ended"));
@@ -206,14 +235,24 @@ export class TlsTerminator {
   }
 }
 
-function secureContext(material: TlsMaterial, policy: ClientPolicy): tls.SecureContext {
+function context(material: TlsMaterial, policy: ClientPolicy): Context {
   checkPair(material);
+  let revocation: RevocationList | undefined;
+  if (material.clientCrl !== undefined) {
+    try {
+      revocation = RevocationList.parse(material.clientCrl, material.clientCa ?? "");
+    } catch (error) {
+      throw new TypeError(`Cannot use the --client-crl file: ${(error as Error).message}`);
+    }
+  }
   try {
-    return tls.createSecureContext({
+    const secure = tls.createSecureContext({
       cert: material.cert,
       key: material.key,
+      minVersion: minVersionName(policy.minVersion ?? "1.2"),
       ...(policy.mode !== "none" && material.clientCa !== undefined && { ca: material.clientCa }),
     });
+    return { secure, revocation };
   } catch (error) {
     throw new TypeError(`Cannot use the certificate and key: ${(error as Error).message}`);
   }

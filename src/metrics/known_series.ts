@@ -54,6 +54,14 @@ const GELF_DROPS: readonly (GelfMessageError | GelfPayloadError | GelfChunkError
 const CONNECTION_ERRORS = ["reset", "broken_pipe", "read_error", "idle_timeout", "evicted", "accept_error"] as const;
 /** Why a connection was refused before any message. */
 const REFUSALS = ["connection_limit", "source_connection_limit", "not_allowed"] as const;
+/** Why a TLS listener also refuses a connection, after its handshake. */
+const TLS_REFUSALS = [
+  "no_client_certificate",
+  "untrusted_client_certificate",
+  "client_not_allowed",
+  "revoked",
+  "cipher_not_allowed",
+] as const;
 /** Why a TLS handshake failed. */
 const HANDSHAKE_FAILURES = ["timeout", "handshake_error"] as const;
 /** What the relay itself drops, not a listener (`listener="all"`). */
@@ -93,6 +101,7 @@ export function declareKnownSeries(
     for (const reason of REFUSALS) zero(metrics.connectionsRefused, { listener, reason });
     if (kind === "tls") {
       for (const reason of HANDSHAKE_FAILURES) zero(metrics.tlsHandshakeFailures, { listener, reason });
+      for (const reason of TLS_REFUSALS) zero(metrics.connectionsRefused, { listener, reason });
     }
   }
   for (const reason of RELAY_DROPS) zero(metrics.messagesDropped, { listener: "all", reason });

@@ -136,12 +136,15 @@ class RelpSession implements ProtocolSession {
     let error: (typeof RELP_SESSION_ERRORS)[number] | undefined;
     let closing = false;
     for (const frame of frames) {
-      if (frame.txnr === 0) continue; // a hint from the client: nothing to answer
-      if (frame.txnr !== this.#expected) {
-        error = "relp_txnr_sequence";
-        break;
+      // As librelp's server does (relpframe.c): a frame numbered 0 is outside the count, not
+      // checked against it nor advancing it, and is taken and answered as any other.
+      if (frame.txnr !== 0) {
+        if (frame.txnr !== this.#expected) {
+          error = "relp_txnr_sequence";
+          break;
+        }
+        this.#expected = nextTxnr(this.#expected);
       }
-      this.#expected = nextTxnr(this.#expected);
       if (frame.command === "syslog") {
         if (!this.#open) {
           answers.push(responseText(frame.txnr, "500 command disabled"));

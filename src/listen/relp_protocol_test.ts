@@ -12,31 +12,28 @@ function frame(txnr: number, command: string, data: string): string {
   return `${txnr} ${command} ${new TextEncoder().encode(data).length}${data.length > 0 ? " " : ""}${data}\n`;
 }
 
-Deno.test("a RELP peer that sends and never reads its answers: reading stops at MAX_UNANSWERED, and the wait shows", async () => {
-  let accepted = 0;
-  let reads = 0;
-  let cut = false;
+/** A RELP session whose messages go to `accept` and whose answers to `reply`. */
+function openSession(accept: (frames: readonly Uint8Array[]) => void, reply: (bytes: Uint8Array) => Promise<void>) {
   const ingest: StreamIngest = {
     metrics: new Metrics(),
     log: new Logger({ level: "error" }),
     pressure: { ready: () => undefined },
-    accept: (_info, _source, frames) => void (accepted += frames.length),
+    accept: (_info, _source, frames) => accept(frames),
     dropped: () => {},
     truncated: () => {},
   };
-  const session = relpProtocol({
+  return relpProtocol({
     durable: () => Promise.resolve(),
     software: { name: "kinesyslog", version: "test", url: "https://example.com" },
-  }).open({
-    info: INFO,
-    source: "10.0.0.9",
-    ingest,
-    maxMessageBytes: 1_000,
-    // The peer reads nothing: no write of an answer ever completes.
-    reply: () => new Promise(() => {}),
-    end: () => {},
-    progress: () => {},
-  });
+  }).open({ info: INFO, source: "10.0.0.9", ingest, maxMessageBytes: 1_000, reply, end: () => {}, progress: () => {} });
+}
+
+Deno.test("a RELP peer that sends and never reads its answers: reading stops at MAX_UNANSWERED, and the wait shows", async () => {
+  let accepted = 0;
+  let reads = 0;
+  let cut = false;
+  // The peer reads nothing: no write of an answer ever completes.
+  const session = openSession((frames) => void (accepted += frames.length), () => new Promise(() => {}));
   // An endless sender: an open, then syslog commands, 64 to a read, for as long as they are read.
   let txnr = 1;
   const readable = new ReadableStream<Uint8Array>({
@@ -66,4 +63,18 @@ Deno.test("a RELP peer that sends and never reads its answers: reading stops at 
   cut = true;
   session.abort();
   await consumed;
+});
+
+Deno.test("relpProtocol() takes and answers a command numbered 0 as librelp does, outside the count", async () => {
+  const accepted: string[] = [];
+  const replies: string[] = [];
+  const session = openSession(
+    (frames) => void accepted.push(...frames.map((f) => new TextDecoder().decode(f))),
+    (bytes) => Promise.resolve(void replies.push(new TextDecoder().decode(bytes))),
+  );
+  const text = frame(1, "open", OFFERS) + frame(0, "syslog", "<13>numbered 0") + frame(2, "syslog", "<13>numbered 2");
+  await session.consume(ReadableStream.from([new TextEncoder().encode(text)]));
+  assertEquals(accepted, ["<13>numbered 0", "<13>numbered 2"]);
+  const answers = replies.join("").split("\n").filter((l) => / rsp /.test(l));
+  assertEquals(answers.slice(1), ["0 rsp 6 200 OK", "2 rsp 6 200 OK"]);
 });

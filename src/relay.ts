@@ -49,6 +49,8 @@ const FLUSH_CHECK_MS = 1_000;
 export const JOURNAL_DIR = "journal";
 /** A spool write error that says the disk is full (`ENOSPC`). */
 const DISK_FULL = /No space left|os error 28|ENOSPC/i;
+/** How often credentials are looked for again while there are none, in ms. */
+const CREDENTIALS_RETRY_MS = 5_000;
 /** `/ready` probes the spool directory at most this often, in ms. */
 const SPOOL_PROBE_INTERVAL_MS = 1_000;
 
@@ -114,6 +116,9 @@ export class Relay {
   #spoolProbe: { at: number; result: Promise<string | undefined> } | undefined;
   /** Every listener serves. */
   #started = false;
+  /** Why the sink has no AWS credentials, while it has none. */
+  #credentialsError: string | undefined;
+  #credentialsTimer: ReturnType<typeof setTimeout> | undefined;
   #flushTimer: ReturnType<typeof setInterval> | undefined;
   #shutdown: Promise<void> | undefined;
   /** Why the relay stopped by itself, when it did. */
@@ -324,13 +329,6 @@ export class Relay {
     } catch (error) {
       throw new StartupError(`${(error as Error).message} (--spool-dir)`);
     }
-    if (config.outputDir !== undefined) {
-      try {
-        await Deno.mkdir(config.outputDir, { recursive: true });
-      } catch (error) {
-        throw new StartupError(`Cannot use --output-dir '${config.outputDir}': ${(error as Error).message}`);
-      }
-    }
     let tls: TlsTerminator | undefined;
     const tlsPorts = [...config.tlsPorts, ...config.gelfTlsPorts, ...config.relpTlsPorts];
     if (tlsPorts.length > 0) {
@@ -431,6 +429,7 @@ export class Relay {
       }
       this.#worker.setOwner(account ?? UNKNOWN_OWNER);
     });
+    await this.#checkCredentials();
     const { records: leftovers, setAside } = await this.#spool.list();
     this.#reportSetAside(setAside);
     for (const e of leftovers) this.#spoolBytes += e.bytes;
@@ -475,6 +474,33 @@ export class Relay {
       metrics: config.prometheusPorts.map((p) => `http://${hostPort(config.metricsAddress, p)}/metrics`).join(",") ||
         undefined,
     });
+  }
+
+  /**
+   * Resolves the sink's AWS credentials. Without any, the relay says so once, naming where
+   * they were looked for, is unready, and looks again every {@linkcode CREDENTIALS_RETRY_MS}
+   * (a role or a container agent may come later); it says so when they resolve.
+   */
+  async #checkCredentials(): Promise<void> {
+    const credentials = this.#sink.credentials;
+    if (credentials === undefined || this.#shutdown !== undefined) return;
+    const error = await credentials.check();
+    if (error === undefined) {
+      if (this.#credentialsError !== undefined) {
+        this.#log.info("AWS credentials resolved; /ready no longer waits for them");
+      }
+      this.#credentialsError = undefined;
+      return;
+    }
+    if (this.#credentialsError === undefined) {
+      this.#log.error(
+        "No AWS credentials from any provider; /ready is false until they resolve (looked again every " +
+          `${CREDENTIALS_RETRY_MS / 1000} s)`,
+        { tried: credentials.sources().join(", "), error },
+      );
+    }
+    this.#credentialsError = error;
+    this.#credentialsTimer = setTimeout(() => void this.#checkCredentials(), CREDENTIALS_RETRY_MS);
   }
 
   /**
@@ -607,6 +633,7 @@ export class Relay {
     }
     const probeError = await this.#spoolProbe.result;
     const failingSince = this.#uploader.failingSince;
+    const refusing = this.#uploader.refusing;
     return judgeReadiness({
       started: this.#started,
       stopping: this.#shutdown !== undefined,
@@ -614,6 +641,9 @@ export class Relay {
       pressure: this.#pressure.reason(),
       failingForMs: failingSince === undefined ? undefined : Date.now() - failingSince,
       failingLimitMs: this.#config.readyDeliveryTimeout * 1000,
+      refusing: refusing === undefined ? undefined : { forMs: Date.now() - refusing.since, reason: refusing.reason },
+      refusingLimitMs: this.#config.flushInterval * 1000,
+      credentialsError: this.#credentialsError,
     });
   }
 
@@ -644,6 +674,7 @@ export class Relay {
     await this.#closeListeners(this.#config.shutdownGrace * 1000);
     this.#ledger?.close();
     clearInterval(this.#flushTimer);
+    clearTimeout(this.#credentialsTimer);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise((resolve) => (timer = setTimeout(resolve, SHUTDOWN_SPOOL_TIMEOUT_MS)));
     // A batch in flight may hand events back: they are flushed again, with no hand-back.
@@ -788,6 +819,8 @@ interface Sink {
   close(): void;
   /** The account id for the records' owner, or why it could not be had; nothing for local delivery. */
   owner: () => Promise<{ account?: string | undefined; error?: string | undefined }>;
+  /** AWS credentials: why there are none (undefined once there are), and where they were looked for. */
+  credentials?: { check(): Promise<string | undefined>; sources(): string[] };
 }
 
 /**
@@ -796,7 +829,12 @@ interface Sink {
  */
 async function openSink(config: Config, log: Logger): Promise<Sink> {
   if (config.outputDir !== undefined) {
-    const sink = new DirSink(config.outputDir);
+    let sink: DirSink;
+    try {
+      sink = await DirSink.prepare(config.outputDir);
+    } catch (error) {
+      throw new StartupError(`Cannot use --output-dir '${config.outputDir}': ${(error as Error).message}`);
+    }
     return { sinks: [{ name: "local", sink }], close: () => sink.close(), owner: () => Promise.resolve({}) };
   }
   const aws = await import("./firehose/firehose_sink.ts");
@@ -809,7 +847,15 @@ async function openSink(config: Config, log: Logger): Promise<Sink> {
     close();
     throw error instanceof StartupError ? error : new StartupError((error as Error).message);
   }
-  return { sinks, close, owner: () => aws.lookupAccountId(config) };
+  return {
+    sinks,
+    close,
+    owner: () => aws.lookupAccountId(config),
+    credentials: {
+      check: () => sinks[0]!.sink.credentials(),
+      sources: () => aws.credentialSources((name) => Deno.env.get(name), config.profile),
+    },
+  };
 }
 
 /**

@@ -47,6 +47,8 @@ export interface Faults {
   rejectRecord: ((data: Uint8Array) => boolean) | undefined;
   /** `DescribeDeliveryStream` is refused with `AccessDeniedException` (credentials without the permission). */
   describeDenied: boolean;
+  /** `PutRecordBatch` is refused with `AccessDeniedException` (a role without `firehose:PutRecordBatch`). */
+  putDenied: boolean;
 }
 
 /** A stream's quota, per second (https://docs.aws.amazon.com/firehose/latest/dev/limits.html). */
@@ -138,11 +140,14 @@ export class FirehoseEndpoint {
     expiredKeys: new Set(),
     rejectRecord: undefined,
     describeDenied: false,
+    putDenied: false,
   };
   /** `DescribeDeliveryStream` calls, by stream name. */
   readonly describes: string[] = [];
   /** The credentials served at `/credentials`, each with an expiry an hour ahead. */
   credentials = { accessKeyId: "AKIDCONTAINER1", secretAccessKey: "secret1", token: "token1" };
+  /** Whether `/credentials` serves them (a container agent that is not up yet answers 503). */
+  credentialsServed = true;
   /** Access key ids of the PutRecordBatch calls, in order. */
   readonly accessKeys: string[] = [];
   /** Clock reading and number of records accepted in the current second (throttling). */
@@ -235,6 +240,7 @@ export class FirehoseEndpoint {
     const target = request.headers.get("x-amz-target") ?? "";
     const body = await request.text();
     if (new URL(request.url).pathname === "/credentials") {
+      if (!this.credentialsServed) return new Response("not yet", { status: 503 });
       const expiration = new Date(Date.now() + 3_600_000).toISOString();
       const c = this.credentials;
       return Response.json({
@@ -257,6 +263,13 @@ export class FirehoseEndpoint {
     if (this.faults.expiredKeys.has(key)) {
       this.calls.expired++;
       return error(400, "ExpiredTokenException", "The security token included in the request is expired");
+    }
+    if (this.faults.putDenied) {
+      return error(
+        400,
+        "AccessDeniedException",
+        "User is not authorized to perform: firehose:PutRecordBatch on resource: deliverystream/logs",
+      );
     }
     const delayed = this.faults.delayNextCalls > 0;
     if (delayed) {

@@ -624,3 +624,14 @@ export async function tlsClient(port: number, ca: string, text: string, client?:
     } catch { /* closed by the relay */ }
   }
 }
+
+/** Makes a directory unwritable, even for root (where permission bits do not apply). */
+export async function makeUnwritable(dir: string, unwritable: boolean): Promise<boolean> {
+  if (Deno.uid() !== 0) {
+    await Deno.chmod(dir, unwritable ? 0o555 : 0o755);
+    return true;
+  }
+  const chattr = await new Deno.Command("chattr", { args: [unwritable ? "+i" : "-i", dir], stderr: "null" })
+    .output().catch(() => undefined);
+  return chattr?.success === true;
+}

@@ -9,6 +9,7 @@ import { type DeliveredEvent, FirehoseEndpoint } from "./firehose_endpoint.ts";
 import {
   eventually,
   freePort,
+  makeUnwritable,
   readOutputDir,
   runMain,
   scrape,
@@ -181,17 +182,6 @@ Deno.test("metrics, read with a Prometheus parser during and after a run, accoun
   );
   assert(logs.some((l) => l.msg === "Message dropped" && l.reason === "empty"), "drop logged");
 });
-
-/** Makes a directory unwritable, even for root (where permission bits do not apply). */
-async function makeUnwritable(dir: string, unwritable: boolean): Promise<boolean> {
-  if (Deno.uid() !== 0) {
-    await Deno.chmod(dir, unwritable ? 0o555 : 0o755);
-    return true;
-  }
-  const chattr = await new Deno.Command("chattr", { args: [unwritable ? "+i" : "-i", dir], stderr: "null" })
-    .output().catch(() => undefined);
-  return chattr?.success === true;
-}
 
 Deno.test("/ready fails while the spool cannot be written and while deliveries fail too long, then recovers", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });

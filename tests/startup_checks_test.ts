@@ -5,7 +5,16 @@
 import { assert, assertEquals } from "./assert.ts";
 import { withEndpoint } from "./fault_helpers.ts";
 import { TEST_ACCOUNT_ID } from "./firehose_endpoint.ts";
-import { awsTestEnv, eventually, freePort, RelayProcess, scrape, sendTcp, startFirehoseRelay } from "./harness.ts";
+import {
+  awsTestEnv,
+  eventually,
+  freePort,
+  makeUnwritable,
+  RelayProcess,
+  scrape,
+  sendTcp,
+  startFirehoseRelay,
+} from "./harness.ts";
 import { fetchMetrics } from "./prometheus.ts";
 
 Deno.test("a --stream that does not exist stops the start, saying so; --no-stream-check skips the check", async () => {
@@ -144,6 +153,100 @@ Deno.test("every series with labels known at start is exported at 0 before any t
         "events delivered counted",
         async () => await scrape(metricsPort, "kinesyslog_events_delivered_total", { stream: "logs" }) === 250,
       );
+    } finally {
+      assertEquals(await relay.stop(), 0);
+    }
+  });
+});
+
+/** `/ready` of the relay whose metrics port is `port`. */
+async function ready(port: number): Promise<{ ready: boolean; problems: string[] }> {
+  const response = await fetch(`http://127.0.0.1:${port}/ready`);
+  return await response.json() as { ready: boolean; problems: string[] };
+}
+
+Deno.test("an --output-dir that cannot be written stops the start, naming it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-start-" });
+  try {
+    const out = `${dir}/out`;
+    await Deno.mkdir(out);
+    if (!(await makeUnwritable(out, true))) {
+      console.warn("SKIPPED: cannot make a directory unwritable here (root without chattr)");
+      return;
+    }
+    try {
+      const relay = RelayProcess.spawn([
+        ...["listen", "--output-dir", out, "--spool-dir", `${dir}/spool`, "--address", "127.0.0.1"],
+        ...["--tcp-port", String(freePort()), "--tls-port", "0"],
+      ], { dirs: [dir] });
+      assertEquals(await relay.exited(), 1);
+      const said = relay.lines.join("\n");
+      assert(said.startsWith(`kinesyslog: Cannot use --output-dir '${out}': `), said);
+      assert(!said.includes("kinesyslog started"), said);
+    } finally {
+      await makeUnwritable(out, false);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("no AWS credentials: one line naming the providers tried, /ready false until credentials come", async () => {
+  await withEndpoint(async (dir, endpoint) => {
+    const [tcp, metricsPort] = [freePort(), freePort()];
+    // Nothing in the environment or in files; a container agent that does not answer yet.
+    endpoint.credentialsServed = false;
+    const env = {
+      ...awsTestEnv(endpoint.url),
+      AWS_ACCESS_KEY_ID: "",
+      AWS_SECRET_ACCESS_KEY: "",
+      AWS_CONTAINER_CREDENTIALS_FULL_URI: `${endpoint.url}/credentials`,
+    };
+    const relay = await startFirehoseRelay(dir, endpoint.url, `${dir}/spool`, [
+      ...["--tcp-port", String(tcp), "--tls-port", "0", "--flush-interval", "0.2"],
+      ...["--prometheus-port", String(metricsPort)],
+    ], env);
+    try {
+      const said = relay.lines.filter((l) => l.includes("No AWS credentials from any provider"));
+      assertEquals(said.length, 1, relay.lines.join("\n"));
+      assert(said[0]!.includes("environment (AWS_ACCESS_KEY_ID: not set)"), said[0]);
+      assert(said[0]!.includes("container credentials"), said[0]);
+      const before = await ready(metricsPort);
+      assertEquals(before.ready, false);
+      assert(before.problems.some((p) => p.startsWith("no AWS credentials: ")), JSON.stringify(before));
+      await sendTcp(tcp, "<13>1 - h app - - - held until credentials come\n");
+      endpoint.credentialsServed = true;
+      await eventually("/ready true once credentials resolve", async () => (await ready(metricsPort)).ready, 20_000);
+      await relay.waitFor(/AWS credentials resolved/);
+      await eventually("delivered", () => endpoint.events().length === 1, 30_000);
+      assertEquals(relay.lines.filter((l) => l.includes("No AWS credentials from any provider")).length, 1);
+    } finally {
+      assertEquals(await relay.stop(), 0);
+    }
+  });
+});
+
+Deno.test("/ready is false while the sink refuses every record for longer than a flush interval, with the reason", async () => {
+  await withEndpoint(async (dir, endpoint) => {
+    const [tcp, metricsPort] = [freePort(), freePort()];
+    const relay = await startFirehoseRelay(dir, endpoint.url, `${dir}/spool`, [
+      ...["--tcp-port", String(tcp), "--tls-port", "0", "--flush-interval", "1"],
+      ...["--prometheus-port", String(metricsPort)],
+    ]);
+    try {
+      assertEquals(await ready(metricsPort), { ready: true, problems: [] });
+      endpoint.faults.putDenied = true;
+      await sendTcp(tcp, "<13>1 - h app - - - refused by a role without PutRecordBatch\n");
+      await eventually("/ready false", async () => !(await ready(metricsPort)).ready, 20_000);
+      const { problems } = await ready(metricsPort);
+      assert(
+        problems.length === 1 &&
+          /^the sink refuses every record \(for \d+ s\): AccessDeniedException/.test(problems[0]!),
+        JSON.stringify(problems),
+      );
+      endpoint.faults.putDenied = false;
+      await eventually("delivered", () => endpoint.events().length === 1, 30_000);
+      assertEquals(await ready(metricsPort), { ready: true, problems: [] });
     } finally {
       assertEquals(await relay.stop(), 0);
     }

@@ -8,6 +8,18 @@ export class DirSink implements RecordSink {
   /** Creates a sink writing into `dir`, which must exist. */
   constructor(readonly dir: string) {}
 
+  /**
+   * Makes `dir` if it is missing and writes and removes a file in it, as a record would be
+   * written; throws why it cannot be used.
+   */
+  static async prepare(dir: string): Promise<DirSink> {
+    await Deno.mkdir(dir, { recursive: true });
+    const probe = `${dir}/.probe-${crypto.randomUUID()}.tmp`;
+    await Deno.writeFile(probe, new Uint8Array(0));
+    await Deno.remove(probe);
+    return new DirSink(dir);
+  }
+
   /** Writes each record as `<dir>/<spool name>`. */
   async put(records: readonly SinkRecord[]): Promise<PutResult[]> {
     const results: PutResult[] = [];

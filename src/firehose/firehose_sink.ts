@@ -36,6 +36,8 @@ export interface AwsOptions {
 export const CONNECT_TIMEOUT_MS = 5_000;
 /** Longest wait for the account id at startup, in ms. */
 export const OWNER_TIMEOUT_MS = 3_000;
+/** Longest wait for the credential chain to resolve, in ms (instance metadata may take a second or two). */
+export const CREDENTIALS_TIMEOUT_MS = 5_000;
 /** Longest wait for `DescribeDeliveryStream` at startup, in ms. */
 export const STREAM_CHECK_TIMEOUT_MS = 10_000;
 
@@ -115,6 +117,29 @@ export class FirehoseSink implements RecordSink {
       "Cannot deliver to Firehose: no AWS region; give --region, set AWS_REGION, or use a --profile " +
         "that names one (and allow reading ~/.aws)",
     );
+  }
+
+  /**
+   * Resolves credentials through the SDK's chain (the flags' profile, the environment, files,
+   * SSO, web identity, container, instance metadata), as a call would: undefined once it has
+   * some, or why it has none. Never throws; gives up after {@linkcode CREDENTIALS_TIMEOUT_MS}.
+   */
+  async credentials(): Promise<string | undefined> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve(`no answer in ${CREDENTIALS_TIMEOUT_MS} ms`), CREDENTIALS_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([
+        this.#client.config.credentials().then(
+          () => undefined,
+          (error: Error) => `${errorCode(error)}: ${error.message}`,
+        ),
+        timeout,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** One PutRecordBatch call. */
@@ -204,4 +229,25 @@ export async function lookupAccountId(
     clearTimeout(timer);
     client.destroy();
   }
+}
+
+/**
+ * The providers of the SDK's default credential chain, in its order, as the environment
+ * `env` sets them up: what a relay without credentials tried (for its log line).
+ */
+export function credentialSources(env: (name: string) => string | undefined, profile?: string): string[] {
+  const set = (name: string) => (env(name) ?? "") !== "";
+  const container = set("AWS_CONTAINER_CREDENTIALS_FULL_URI") || set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+  return [
+    `environment (AWS_ACCESS_KEY_ID${set("AWS_ACCESS_KEY_ID") ? "" : ": not set"})`,
+    `shared files (profile ${profile ?? env("AWS_PROFILE") ?? "default"})`,
+    "SSO",
+    "credential_process",
+    `web identity (AWS_WEB_IDENTITY_TOKEN_FILE${set("AWS_WEB_IDENTITY_TOKEN_FILE") ? "" : ": not set"})`,
+    container
+      ? "container credentials (AWS_CONTAINER_CREDENTIALS_*)"
+      : env("AWS_EC2_METADATA_DISABLED")?.toLowerCase() === "true"
+      ? "EC2 instance metadata (off: AWS_EC2_METADATA_DISABLED)"
+      : "EC2 instance metadata",
+  ];
 }

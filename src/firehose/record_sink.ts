@@ -7,6 +7,29 @@ export const DEFAULT_PUT_TIMEOUT_MS = 30_000;
  */
 export const THROTTLE_CODES = /throttl|slow ?down|serviceunavailable|limitexceeded/i;
 
+/**
+ * Error codes of a failure that passes by itself: throttling, the service's own errors and
+ * outages, timeouts, the network, and an unnamed `Error`. Any other code is a refusal that
+ * needs the operator (AccessDenied, ResourceNotFound, no credentials, a directory that
+ * cannot be written): see {@linkcode isRefusal}.
+ */
+const TRANSIENT_CODES =
+  /throttl|slow ?down|serviceunavailable|limitexceeded|internal|timeout|timedout|abort|^5\d\d$|^E(CONN|TIMEDOUT|PIPE|HOSTUNREACH|NETUNREACH|AI_AGAIN|NOTFOUND)|network|socket|interrupted|connectionreset|brokenpipe|^Error$|MissingResponse/i;
+
+/**
+ * Whether an error code (of a call or of one record) is a refusal: the sink says no to this
+ * relay's records, and retrying will not help until the operator acts.
+ *
+ * @example
+ * ```ts
+ * isRefusal("AccessDeniedException"); // true
+ * isRefusal("ServiceUnavailableException"); // false
+ * ```
+ */
+export function isRefusal(code: string): boolean {
+  return !TRANSIENT_CODES.test(code);
+}
+
 /** The owner of records when the account id cannot be had (and for local delivery). */
 export const UNKNOWN_OWNER = "000000000000";
 

@@ -3,7 +3,7 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import { checkRecord } from "../spool/record_check.ts";
 import type { SpoolDir, SpoolEntry } from "../spool/spool_dir.ts";
-import { type RecordSink, SinkError, type SinkRecord, THROTTLE_CODES } from "./record_sink.ts";
+import { isRefusal, type RecordSink, SinkError, type SinkRecord, THROTTLE_CODES } from "./record_sink.ts";
 import { StreamPacer } from "./stream_pacer.ts";
 import { releaseBuffer } from "../release_buffer.ts";
 import { timerDelay } from "../timer.ts";
@@ -104,6 +104,8 @@ export class Uploader {
   #draining = false;
   /** When deliveries began failing with nothing delivered since; undefined while delivering. */
   #failingSince: number | undefined;
+  /** Since when every answer was a refusal or a passing failure, with the last refusal; undefined after a delivery. */
+  #refusal: { since: number; reason: string } | undefined;
   /** Delivered records whose files could not be deleted yet: name to bytes. */
   readonly #undeleted = new Map<string, number>();
   #deleteTimer: ReturnType<typeof setTimeout> | undefined;
@@ -132,7 +134,7 @@ export class Uploader {
     const verify = options.verify ?? false;
     const now = this.#now();
     // A failure streak ends when nothing is left to deliver (records set aside), not only on a delivery.
-    if (this.pendingRecords === 0) this.#failingSince = undefined;
+    if (this.pendingRecords === 0) [this.#failingSince, this.#refusal] = [undefined, undefined];
     for (const e of entries) {
       this.#queue.push({ ...e, done: false, attempts: 0, notBefore: now, alone: false, verify, reserved: false });
     }
@@ -150,6 +152,25 @@ export class Uploader {
    */
   get failingSince(): number | undefined {
     return this.pendingRecords === 0 ? undefined : this.#failingSince;
+  }
+
+  /**
+   * Since when the sinks have refused records (`isRefusal()`: an answer the operator must act
+   * on) with none delivered, and the last refusal; undefined while records are delivered or
+   * none wait.
+   */
+  get refusing(): { since: number; reason: string } | undefined {
+    return this.pendingRecords === 0 ? undefined : this.#refusal;
+  }
+
+  /** Notes a failed call or record: a refusal starts (or goes on with) the refusal streak. */
+  #failed(code: string, message: string, now: number): void {
+    this.#failingSince ??= now;
+    if (!isRefusal(code)) return;
+    this.#refusal = {
+      since: this.#refusal?.since ?? now,
+      reason: message.startsWith(code) ? message : `${code}: ${message}`,
+    };
   }
 
   /**
@@ -361,7 +382,7 @@ export class Uploader {
         return;
       }
       lane.callFailures++;
-      this.#failingSince ??= this.#now();
+      this.#failed(e.code, e.message, this.#now());
       const delay = this.#backoff(lane.callFailures);
       lane.pausedUntil = this.#now() + delay;
       metrics.recordsFailed.inc({ code: e.code, stream }, sent.length);
@@ -397,7 +418,7 @@ export class Uploader {
         continue;
       }
       p.attempts++;
-      this.#failingSince ??= now;
+      this.#failed(result.code, result.message, now);
       metrics.recordsFailed.inc({ code: result.code, stream });
       metrics.recordRetries.inc();
       if (THROTTLE_CODES.test(result.code)) {
@@ -431,6 +452,7 @@ export class Uploader {
     metrics.eventsDelivered.inc({ stream }, deliveredEvents);
     if (delivered > 0) {
       this.#failingSince = undefined;
+      this.#refusal = undefined;
       metrics.lastDelivery.set(now / 1000);
       const removed = delivered - undeleted;
       if (removed > 0) this.#o.onRemoved?.(deliveredBytes - undeletedBytes, removed);

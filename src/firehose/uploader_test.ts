@@ -141,3 +141,24 @@ Deno.test("Uploader reports since when deliveries fail, until a record is delive
     await close();
   }
 });
+
+Deno.test("Uploader reports a refusal (AccessDenied) as one, not a passing failure, until a record is delivered", async () => {
+  const { spool, endpoint, uploader, close } = await setup(() => 0);
+  try {
+    endpoint.faults.recordFailureRate = 1;
+    uploader.add(await spool.write([new Uint8Array([1])]));
+    uploader.start();
+    const deadline = Date.now() + 10_000;
+    while (uploader.failingSince === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assertEquals(uploader.refusing, undefined, "InternalFailure passes by itself");
+    endpoint.faults.recordFailureRate = 0;
+    endpoint.faults.putDenied = true;
+    while (uploader.refusing === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert(uploader.refusing!.reason.startsWith("AccessDeniedException"), uploader.refusing!.reason);
+    endpoint.faults.putDenied = false;
+    while (uploader.pendingRecords > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assertEquals(uploader.refusing, undefined);
+  } finally {
+    await close();
+  }
+});

@@ -22,6 +22,12 @@ export interface ReadinessState {
   failingForMs: number | undefined;
   /** How long deliveries may fail before the relay is unready, in ms; 0 is never. */
   failingLimitMs: number;
+  /** How long the sinks have refused records with none delivered, in ms, and the last refusal, if they have. */
+  refusing?: { forMs: number; reason: string } | undefined;
+  /** How long the sinks may refuse records before the relay is unready, in ms: `--flush-interval`. */
+  refusingLimitMs?: number;
+  /** Why no AWS credentials could be had, while none can. */
+  credentialsError?: string | undefined;
 }
 
 /** The answer of `/ready`. */
@@ -50,6 +56,11 @@ export function judgeReadiness(state: ReadinessState): Readiness {
   if (state.pressure === "spool_full") problems.push("spool full (--spool-max-size): TCP/TLS held back, UDP dropped");
   if (state.pressure === "worker_backlog") problems.push("records are built slower than messages arrive");
   if (state.pressure === "journal_backlog") problems.push("the journal cannot be written as fast as messages arrive");
+  if (state.credentialsError !== undefined) problems.push(`no AWS credentials: ${state.credentialsError}`);
+  const refusing = state.refusing;
+  if (refusing !== undefined && refusing.forMs >= (state.refusingLimitMs ?? 0)) {
+    problems.push(`the sink refuses every record (for ${Math.round(refusing.forMs / 1000)} s): ${refusing.reason}`);
+  }
   const failing = state.failingForMs;
   if (failing !== undefined && state.failingLimitMs > 0 && failing >= state.failingLimitMs) {
     problems.push(

@@ -22,6 +22,12 @@ Deno.test("judgeReadiness() is ready only when started, not stopping, writable, 
     [{ failingForMs: 300_000 }, ["delivery failing for 300 s (--ready-delivery-timeout 300)"]],
     [{ failingForMs: 10_000_000, failingLimitMs: 0 }, []],
     [{ stopping: true, spoolError: "x" }, ["shutting down", "spool not writable: x"]],
+    [{ credentialsError: "Could not load credentials" }, ["no AWS credentials: Could not load credentials"]],
+    [{ refusing: { forMs: 4_999, reason: "AccessDeniedException: no" }, refusingLimitMs: 5_000 }, []],
+    [
+      { refusing: { forMs: 5_000, reason: "AccessDeniedException: no" }, refusingLimitMs: 5_000 },
+      ["the sink refuses every record (for 5 s): AccessDeniedException: no"],
+    ],
   ];
   for (const [change, problems] of cases) {
     await t.step(JSON.stringify(change), () => {

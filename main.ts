@@ -7,6 +7,7 @@
  */
 import { Allocator, TRIM_INTERVAL_MS } from "./src/allocator.ts";
 import { parseCli } from "./src/cli.ts";
+import { EXIT_CONFIG } from "./src/config/config_error.ts";
 import { log } from "./src/log.ts";
 import { Relay, StartupError } from "./src/relay.ts";
 
@@ -82,4 +83,20 @@ export async function main(args: readonly string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+/**
+ * Runs {@linkcode main}; a permission Deno was not given (`deno run` without the README's
+ * flags) is said in one line, with what to do, instead of a stack trace.
+ */
+async function run(args: readonly string[]): Promise<number> {
+  try {
+    return await main(args);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotCapable)) throw error;
+    const line = `kinesyslog: ${error.message.replace(/, run again with.*$/, "")}: run the compiled binary, or ` +
+      "deno run with the permissions the README lists (Permissions)\n";
+    Deno.stderr.writeSync(encoder.encode(line));
+    return EXIT_CONFIG;
+  }
+}
+
+if (import.meta.main) Deno.exit(await run(Deno.args));

@@ -11,6 +11,7 @@ import {
   freePort,
   makeUnwritable,
   RelayProcess,
+  runMain,
   scrape,
   sendTcp,
   startFirehoseRelay,
@@ -251,4 +252,11 @@ Deno.test("/ready is false while the sink refuses every record for longer than a
       assertEquals(await relay.stop(), 0);
     }
   });
+});
+
+Deno.test("deno run without the permissions says so in one line, exit 2, not a stack trace", async () => {
+  const run = await runMain(["listen", "--output-dir", "/tmp/nowhere", "--udp-port", "5514"], [], { permissions: [] });
+  assertEquals(run.code, 2);
+  assert(/^kinesyslog: Requires env access to "KINESYSLOG_\w+": run the compiled binary/.test(run.stderr), run.stderr);
+  assertEquals(run.stderr.trim().split("\n").length, 1, run.stderr);
 });

@@ -28,7 +28,7 @@ export function openLibc<S extends Deno.ForeignLibraryInterface>(
   const granted = (path?: string) =>
     Deno.permissions.querySync(path === undefined ? { name: "ffi" } : { name: "ffi", path }).state === "granted";
   const candidates = granted() ? ["libc.so.6"] : LIBC_PATHS.filter((path) => granted(path));
-  if (candidates.length === 0) return "no --allow-ffi for libc (README: UDP receive buffer)";
+  if (candidates.length === 0) return "no --allow-ffi for libc (docs/network-edge.md: UDP receive buffer)";
   for (const path of candidates) {
     try {
       return Deno.dlopen(path, symbols).symbols;

@@ -514,7 +514,8 @@ export class Relay {
       this.#log.warn("The UDP receive buffer is the kernel's default: it cannot be set here", {
         listener,
         why: receiver.unset,
-        watch: "kinesyslog_udp_kernel_drops_total; or raise net.core.rmem_default (README: UDP receive buffer)",
+        watch:
+          "kinesyslog_udp_kernel_drops_total; or raise net.core.rmem_default (docs/network-edge.md: UDP receive buffer)",
       });
       return;
     }

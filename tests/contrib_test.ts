@@ -2,7 +2,7 @@
  * What ships beside the relay: the Prometheus alerting rules and the Grafana dashboard in
  * `contrib/` use only metrics the relay exports, and their PromQL is valid (`promtool`, from
  * Debian's `prometheus` package, installed by `.ci/run`; those tests are skipped where it is
- * missing); the README's Athena tables name the fields the relay writes.
+ * missing); the Athena tables of docs/records.md name the fields the relay writes.
  */
 import { assert, assertEquals } from "./assert.ts";
 import { Metrics } from "../src/metrics/metrics.ts";
@@ -10,6 +10,9 @@ import { buildRecords } from "../src/batch/record_builder.ts";
 import { EventBuffer, type EventFormat } from "../src/batch/event_buffer.ts";
 import { RECORD_FORMATS } from "../src/batch/record_formats.ts";
 import { PlainDeflater } from "../src/batch/plain_deflater.ts";
+import { type Family, fetchMetrics } from "./prometheus.ts";
+import { withEndpoint } from "./fault_helpers.ts";
+import { freePort, makeCertificate, startFirehoseRelay, startLocalRelay } from "./harness.ts";
 
 const CONTRIB = new URL("../contrib/", import.meta.url).pathname;
 const ALERTS = `${CONTRIB}prometheus/alerts.yml`;
@@ -110,11 +113,11 @@ Deno.test({
   },
 });
 
-/** The column names of the README's `CREATE EXTERNAL TABLE name (...)`, nested struct fields as `column.field`. */
+/** The column names of docs/records.md's `CREATE EXTERNAL TABLE name (...)`, nested struct fields as `column.field`. */
 function athenaColumns(table: string): string[] {
-  const readme = Deno.readTextFileSync(new URL("../README.md", import.meta.url));
+  const readme = Deno.readTextFileSync(new URL("../docs/records.md", import.meta.url));
   const ddl = new RegExp(`CREATE EXTERNAL TABLE ${table} \\(\\n([\\s\\S]*?)\\n\\)`).exec(readme)?.[1];
-  assert(ddl !== undefined, `README has no table ${table}`);
+  assert(ddl !== undefined, `docs/records.md has no table ${table}`);
   const columns: string[] = [];
   for (const line of ddl.split("\n")) {
     const m = /^\s*`?(\w+)`?\s+(.*?),?$/.exec(line);
@@ -150,7 +153,7 @@ async function writtenKeys(format: "cwl" | "ndjson", messages: [EventFormat, str
   return [...keys].sort();
 }
 
-Deno.test("the README's Athena tables have a column for every field the relay writes, and no other", async () => {
+Deno.test("the Athena tables of docs/records.md have a column for every field the relay writes, and no other", async () => {
   const messages: [EventFormat, string][] = [
     ["syslog", '<165>1 2003-10-11T22:14:15.003Z h app 42 ID47 [x@1 k="v"] msg'],
     ["syslog", "<13>Nov 30 10:00:00 host app[7]: msg"],
@@ -158,4 +161,73 @@ Deno.test("the README's Athena tables have a column for every field the relay wr
   ];
   assertEquals(athenaColumns("kinesyslog_events"), await writtenKeys("ndjson", messages));
   assertEquals(athenaColumns("kinesyslog_records"), await writtenKeys("cwl", messages));
+});
+
+/** The names of the families a scrape holds at least one series of. */
+function seriesNames(families: Map<string, Family>): Set<string> {
+  return new Set([...families.values()].filter((f) => f.samples.length + f.histograms.length > 0).map((f) => f.name));
+}
+
+/**
+ * The metrics alerts.yml says are absent until the relay has what they count, by what it
+ * needs: its header's "Absent ..." lines, as `- kinesyslog_x_total: without a TLS listener`.
+ */
+function claimedAbsent(text: string): Map<string, string> {
+  const claims = new Map<string, string>();
+  for (const m of text.matchAll(/^# +- (kinesyslog_[a-z0-9_]+): (.+)$/gm)) claims.set(m[1]!, m[2]!);
+  return claims;
+}
+
+Deno.test("alerts.yml claims only what a scrape shows: its series at 0 from the start, but those it says are absent", async () => {
+  const text = await Deno.readTextFile(ALERTS);
+  const used = [...metricNames(text)].filter((name) => name.startsWith("kinesyslog_"));
+  const absent = claimedAbsent(text);
+  // Two listener configurations the tests run: local delivery with UDP and TCP, no TLS; and
+  // Firehose with TLS, RELP and GELF over UDP.
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-contrib-" });
+  const scrapes: { name: string; tls: boolean; names: Set<string> }[] = [];
+  try {
+    const plainPort = freePort();
+    const plain = await startLocalRelay(dir, [
+      ...["--udp-port", String(freePort()), "--tcp-port", String(freePort()), "--tls-port", "0"],
+      ...["--prometheus-port", String(plainPort)],
+    ]);
+    try {
+      scrapes.push({
+        name: "output-dir, UDP and TCP",
+        tls: false,
+        names: seriesNames(await fetchMetrics(plainPort)),
+      });
+    } finally {
+      await plain.stop();
+    }
+    await withEndpoint(async (edir, endpoint) => {
+      const { cert, key } = await makeCertificate(edir);
+      const port = freePort();
+      const relay = await startFirehoseRelay(edir, endpoint.url, `${edir}/spool`, [
+        ...["--tls-port", String(freePort()), "--cert", cert, "--key", key, "--relp-port", String(freePort())],
+        ...["--gelf-udp-port", String(freePort()), "--prometheus-port", String(port)],
+      ]);
+      try {
+        scrapes.push({
+          name: "Firehose, TLS, RELP, GELF UDP",
+          tls: true,
+          names: seriesNames(await fetchMetrics(port)),
+        });
+      } finally {
+        await relay.stop();
+      }
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  const wrong: string[] = [];
+  for (const name of used) {
+    const claim = absent.get(name);
+    for (const scrape of scrapes) {
+      const expected = claim === undefined || (claim.includes("TLS") && scrape.tls);
+      if (scrape.names.has(name) !== expected) wrong.push(`${name} ${expected ? "absent" : "present"}: ${scrape.name}`);
+    }
+  }
+  assertEquals(wrong, [], "alerts.yml's claims against the scrapes");
 });

@@ -3,7 +3,7 @@
  * through the real AWS SDK, under faults of the process (SIGKILL, restarts), of the disk
  * (damaged files, a full disk) and of Firehose (failures, throttling, slowness, downtime,
  * expired credentials). Each test checks what was delivered against what was sent; the
- * README's delivery guarantees cite these tests.
+ * docs/delivery.md's guarantees cite these tests.
  */
 import { assert, assertEquals } from "./assert.ts";
 import {

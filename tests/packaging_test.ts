@@ -51,7 +51,10 @@ Deno.test("the compile task includes every worker module and runs with the docum
 Deno.test("the start task and the tests run with the V8 flags the binary embeds", async () => {
   const tasks = JSON.parse(await read("deno.json")).tasks;
   const flags = /--v8-flags=(\S+)/.exec(tasks.compile)?.[1];
-  assert(flags !== undefined && flags.includes("--max-semi-space-size="), "a small young generation (README)");
+  assert(
+    flags !== undefined && flags.includes("--max-semi-space-size="),
+    "a small young generation (docs/development.md)",
+  );
   assert(tasks.start.split(" ").includes(`--v8-flags=${flags}`), "deno task start");
   const { RELAY_V8_FLAGS } = await import("./harness.ts");
   assertEquals(RELAY_V8_FLAGS, [`--v8-flags=${flags}`]);

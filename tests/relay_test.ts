@@ -902,7 +902,7 @@ Deno.test("a spool that cannot be written turns /ready off, is retried, and lose
 
 Deno.test("what TLS clients that close without reading lose is counted, never silent (Node.js client)", async () => {
   // With TLS 1.3 session tickets, such a client's kernel resets the connection and the
-  // relay's kernel drops what was not read yet (README: "TLS clients that close without
+  // relay's kernel drops what was not read yet (docs/network-edge.md: "TLS clients that close without
   // reading"). Deno.listenTls cannot turn tickets off; the loss must at least be visible.
   const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
   const { cert, key } = await makeCertificate(dir);

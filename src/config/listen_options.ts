@@ -52,8 +52,10 @@ export interface OptionSpec {
   arg?: string;
   /** Where it is documented. */
   group: OptionGroup;
-  /** What it does, one line. */
+  /** What it does, one line (`--help`). */
   help: string;
+  /** More for the documentation (Markdown), where one line does not say it all. */
+  doc?: string;
   /** The kind of value and its bounds; absent for a switch and for `choices`. */
   value?: ValueKind<unknown>;
   /** The values accepted, for a choice. */
@@ -118,6 +120,8 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
     group: "Delivery",
     help: "Firehose delivery stream; repeatable: records spread over the streams by their quotas",
     value: words(),
+    doc:
+      "Either `--stream` or `--output-dir`. Several streams share the load: records go to whichever has room by the quota the relay has learned for each ([delivery](delivery.md)).",
   },
   {
     name: "no-stream-check",
@@ -150,6 +154,8 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
     value: bytes(0, MAX_UDP_RECV_BUFFER),
     default: DEFAULT_UDP_RECV_BUFFER,
     defaultText: "32M",
+    doc:
+      "Set through libc's `setsockopt`, GELF sockets too; the size the kernel granted is logged and exported. Without `--allow-ffi` the kernel's default stays ([network edge](network-edge.md#udp-receive-buffer)).",
   },
   { name: "tcp-port", arg: PORT, group: "Listeners", help: "TCP syslog port; repeatable; 0 is off", value: ports() },
   {
@@ -213,8 +219,17 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
       "acknowledge a RELP message once journaled (written: a crash of the relay loses none) or also fsynced (fsync: a power cut neither)",
     choices: ["written", "fsync"],
     default: "written",
+    doc: "With `--no-journal`, a message is answered once its record is in the spool ([protocols](protocols.md#relp)).",
   },
-  { name: "cert", arg: "<path>", group: "TLS", help: "PEM certificate chain for TLS", value: text() },
+  {
+    name: "cert",
+    arg: "<path>",
+    group: "TLS",
+    help: "PEM certificate chain for TLS",
+    value: text(),
+    doc:
+      "Checked to be a pair with `--key` at startup (exit 1) and on SIGHUP, which reloads both; a bad pair keeps the old one, logged and counted.",
+  },
   { name: "key", arg: "<path>", group: "TLS", help: "PEM private key for TLS", value: text() },
   {
     name: "client-ca",
@@ -237,6 +252,8 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
     group: "TLS",
     help: "with --client-auth required: a client certificate CN or SAN to accept; repeatable; *.domain allowed",
     value: words(),
+    doc:
+      "Matched by RFC 6125: a dNSName subjectAltName (the subject CN only when there is none), an iPAddress one for an IP; `*.example.net` stands for one label; email and URI names never match.",
   },
   {
     name: "client-crl",
@@ -244,6 +261,8 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
     group: "TLS",
     help: "PEM revocation lists of the --client-ca CAs: a revoked client certificate is refused (reloaded on SIGHUP)",
     value: text(),
+    doc:
+      "Each list must be signed by a CA of `--client-ca`. Only the client's own certificate is looked up, not the intermediate CAs of its chain. A list past its next update is logged and still applied.",
   },
   {
     name: "tls-min-version",
@@ -260,6 +279,8 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
     help: "TLS 1.2 suites a client may use, OpenSSL names separated by colons (default: all the relay speaks, " +
       "AEAD with forward secrecy only)",
     value: words(),
+    doc:
+      'Deno\'s TLS speaks only AEAD suites with forward secrecy; this narrows them. The suite is judged once the handshake has chosen it, and a connection on another is ended and counted (`reason="cipher_not_allowed"`).',
   },
   {
     name: "tls-ciphersuites",
@@ -283,6 +304,8 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
       "open connections per TCP/TLS listener; at the limit the one that completed no message for longest makes room",
     value: count(1, MAX_DESCRIPTORS),
     default: DEFAULT_MAX_CONNECTIONS,
+    doc:
+      "At the limit, the connection that has completed no message for longest (at least 2 s) makes room; otherwise the new one is refused. At most the descriptors the process may open (`ulimit -n`).",
   },
   {
     name: "idle-timeout",
@@ -316,6 +339,8 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
     value: bytes(1_048_576, MAX_SPOOL_BYTES),
     default: 1_073_741_824,
     defaultText: "1G",
+    doc:
+      "When full, TCP/TLS senders are slowed and UDP messages dropped (counted). Sizes take units: `10G`, `512M`, `64K` (powers of 1024; `GB`, `MB`, `KB` of 1000).",
   },
   {
     name: "fsync-interval",
@@ -389,6 +414,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
     help: "open connections per metrics port; more are refused",
     value: count(1, MAX_DESCRIPTORS),
     default: DEFAULT_METRICS_MAX_CONNECTIONS,
+    doc: "More are closed at once. Each request must arrive and be answered within 10 s.",
   },
   {
     name: "allow-from",
@@ -396,6 +422,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
     group: "Network edge",
     help: "accept only sources in this range (IPv4 or IPv6 CIDR, or one address); repeatable; default: any",
     value: words(),
+    doc: "Others: datagrams dropped, connections closed before any TLS handshake, both counted (`not_allowed`).",
   },
   {
     name: "max-connections-per-source",
@@ -412,6 +439,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
     help: "sender buffers (one per log group and source) held at once; past it the oldest is flushed",
     value: count(1, MAX_OPEN_BUFFERS),
     default: DEFAULT_MAX_OPEN_BUFFERS,
+    doc: "The buffer with the oldest first event is flushed into a record of its own.",
   },
   {
     name: "max-message-size",
@@ -446,6 +474,8 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
     help: "workers that build and compress records (one core each)",
     value: count(1, MAX_SPOOL_WORKERS),
     default: DEFAULT_SPOOL_WORKERS,
+    doc:
+      "The first starts at once, another once all have been busy for 2 s and it fits `--worker-memory-limit`, and one idle for a minute stops (`kinesyslog_spool_workers`); each costs about 12 MB idle, 20 MB at work ([BENCHMARKS.md](../BENCHMARKS.md)).",
   },
   {
     name: "tcp-workers",
@@ -455,6 +485,8 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
       "(SO_REUSEPORT); for 8 cores and more",
     value: count(0, MAX_TCP_WORKERS),
     default: 0,
+    doc:
+      "Each listens on the same port; the kernel spreads new connections over them and the main thread, and the frames go to the main thread's journal and batches. `--max-connections` and `--max-connections-per-source` are split among them. Not TLS or RELP. On 2 cores it only adds a thread ([development](development.md#design-choices)).",
   },
   {
     name: "worker-memory-limit",
@@ -463,6 +495,8 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
     help: "another spool worker starts only while resident memory plus its ~20 MiB stays within this; 0 is no limit",
     value: bytes(0, MAX_WORKER_MEMORY),
     defaultText: "110 MiB + 20 MiB per --spool-workers and --tcp-workers",
+    doc:
+      "Past it the busy workers are left to it, counted (`kinesyslog_spool_workers_held_back_total`) and logged. Buffers and queues have bounds of their own.",
   },
   {
     name: "compression-level",
@@ -471,6 +505,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
     help: "gzip level of records: 1 is fastest, 9 smallest",
     value: count(1, 9),
     default: GZIP_LEVEL,
+    doc: "Level 4 builds records about 35% faster and makes them about 5% larger.",
   },
   {
     name: "record-format",
@@ -480,6 +515,8 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
       "records as CloudWatch Logs subscription data (cwl) or one JSON object per event and line with parsed fields (ndjson)",
     choices: ["cwl", "ndjson"],
     default: "cwl",
+    doc:
+      "`cwl` keeps the raw message; `ndjson` carries the parsed syslog and GELF fields ([records](records.md#record-formats-cwl-and-ndjson)).",
   },
   {
     name: "record-compression",
@@ -488,6 +525,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
     help: "gzip, or none (only with --record-format ndjson)",
     choices: ["gzip", "none"],
     default: "gzip",
+    doc: "`none` is for destinations that read the records themselves (dynamic partitioning, Splunk, HTTP endpoints).",
   },
   {
     name: "shutdown-grace",

@@ -64,13 +64,15 @@ Deno.test("ndjsonFormat writes one object per event and line, the fields of SPEC
     message: "msg one",
   });
   assertEquals([b.appname, b.procid, b.hostname, b.message], ["app", "7", "host", "msg two"]);
-  // No header: the receive time, the whole text, no syslog fields.
+  // No header: the receive time, the whole text, user.notice as RFC 3164 section 4.3.3 says.
   assertEquals(c, {
     timestamp: 1_700_000_000_000,
     source: "10.1.2.3",
     port: 514,
     transport: "tcp",
     format: "syslog",
+    facility: "user",
+    severity: "notice",
     message: "no header",
   });
 });

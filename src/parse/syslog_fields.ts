@@ -4,9 +4,13 @@
  * with an RFC 3339 time), RFC 5424 structured data with its escapes undone, and the MSG part.
  *
  * Pure and total: any text gives fields and nothing throws. A field the message does not have,
- * or has as the NILVALUE `-`, is absent. When the header cannot be read, `message` is the whole
- * text; in every case `message` is a tail of the text (a leading UTF-8 BOM of the MSG removed).
- * The event time is read elsewhere (`syslog_timestamp.ts`).
+ * or has as the NILVALUE `-`, is absent. As a relay reads them (RFC 3164 section 4.3): a
+ * message without a valid PRI is `user.notice` (PRI 13) and all of it is the message; a
+ * header with nothing after it has an empty message; a TAG ends at the first character that
+ * is not alphanumeric (section 4.1.3) when no colon ends it; malformed structured data keeps
+ * the header read before it, and the rest is the message. When the header cannot be read,
+ * `message` is the whole text; in every case `message` is a tail of the text (a leading
+ * UTF-8 BOM of the MSG removed). The event time is read elsewhere (`syslog_timestamp.ts`).
  *
  * @module
  */
@@ -62,12 +66,19 @@ export interface SyslogFields {
   message: string;
 }
 
-/** RFC 3164 section 4.1.2 `Mmm dd hh:mm:ss`, an optional year before the time, then SP. */
-const RFC3164_TIME = /^[A-Z][a-z]{2} [ \d]\d (?:\d{4} )?\d{2}:\d{2}:\d{2}(?:\.\d{1,9})? /;
-/** An RFC 3339 time in a BSD header (rsyslog's forwarding format, loggen's legacy one), then SP. */
-const RFC3339_TIME = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}\S* /;
+/** RFC 3164 section 4.1.2 `Mmm dd hh:mm:ss`, an optional year before the time, then SP or the end. */
+const RFC3164_TIME = /^[A-Z][a-z]{2} [ \d]\d (?:\d{4} )?\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?: |$)/;
+/** An RFC 3339 time in a BSD header (rsyslog's forwarding format, loggen's legacy one), then SP or the end. */
+const RFC3339_TIME = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}\S*(?: |$)/;
 /** A TAG: a name, an optional `[pid]`, a colon (RFC 3164 section 4.1.3, as clients send it). */
 const TAG = /^([^\s:[\]]{1,48})(?:\[([^\s\]]{1,32})\])?:(?: |$)/;
+/**
+ * A TAG as RFC 3164 section 4.1.3 defines it, where no colon ends it: up to 32 alphanumerics,
+ * ended by any other character, which starts the CONTENT (one space after it is left out).
+ */
+const RFC3164_TAG = /^([A-Za-z0-9]{1,32})(?![A-Za-z0-9]) ?/;
+/** The PRI a relay assumes for a message without a valid one (RFC 3164 section 4.3.3): user.notice. */
+const DEFAULT_PRI = 13;
 
 /**
  * Reads the fields of one syslog message.
@@ -81,14 +92,10 @@ const TAG = /^([^\s:[\]]{1,48})(?:\[([^\s\]]{1,32})\])?:(?: |$)/;
  */
 export function parseSyslogFields(text: string): SyslogFields {
   const pri = /^<(\d{1,3})>/.exec(text);
-  if (pri === null || Number(pri[1]) > 191) return { message: text };
-  const code = Number(pri[1]);
-  const fields: SyslogFields = {
-    facility: FACILITIES[code >> 3]!,
-    severity: SEVERITIES[code & 7]!,
-    message: text,
-  };
+  if (pri === null || Number(pri[1]) > 191) return { ...priority(DEFAULT_PRI), message: text };
+  const fields: SyslogFields = { ...priority(Number(pri[1])), message: text };
   const rest = text.slice(pri[0].length);
+  if (rest === "") return { ...fields, message: "" };
   const version = /^([1-9]\d{0,2}) /.exec(rest);
   if (version !== null) return rfc5424(text, text.length - rest.length + version[0].length, fields, version[1]!);
   const time = RFC3164_TIME.exec(rest) ?? RFC3339_TIME.exec(rest);
@@ -96,38 +103,53 @@ export function parseSyslogFields(text: string): SyslogFields {
   return bsd(text, text.length - rest.length + time[0].length, fields);
 }
 
-/** RFC 5424 after `VERSION SP`: TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD [SP MSG]. */
+/** The facility and severity of a PRI value. */
+function priority(code: number): { facility: string; severity: string } {
+  return { facility: FACILITIES[code >> 3]!, severity: SEVERITIES[code & 7]! };
+}
+
+/**
+ * RFC 5424 after `VERSION SP`: TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD [SP MSG]. A header
+ * that ends early has the fields it has and an empty message; structured data that cannot be
+ * read is left in the message, with the header before it kept.
+ */
 function rfc5424(text: string, at: number, fields: SyslogFields, version: string): SyslogFields {
   const header: string[] = [];
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < 5 && at < text.length; i++) {
     const end = text.indexOf(" ", at);
-    if (end <= at) return fields;
-    header.push(text.slice(at, end));
-    at = end + 1;
+    if (end === at) return fields;
+    header.push(text.slice(at, end === -1 ? text.length : end));
+    at = end === -1 ? text.length : end + 1;
   }
-  let sd: StructuredData | undefined;
+  const [, hostname, appname, procid, msgid] = header;
+  const out: SyslogFields = { ...fields, version: Number(version), message: "" };
+  if (hostname !== undefined && hostname !== "-") out.hostname = hostname;
+  if (appname !== undefined && appname !== "-") out.appname = appname;
+  if (procid !== undefined && procid !== "-") out.procid = procid;
+  if (msgid !== undefined && msgid !== "-") out.msgid = msgid;
+  if (at >= text.length) return out;
   if (text[at] === "-") {
     at++;
   } else {
     const read = readStructuredData(text, at);
-    if (read === undefined) return fields;
-    [sd, at] = read;
+    if (read === undefined || (read[1] < text.length && text[read[1]] !== " ")) {
+      out.message = withoutBom(text.slice(at));
+      return out;
+    }
+    [out.structuredData, at] = read;
   }
   if (at < text.length && text[at] !== " ") return fields;
-  const [, hostname, appname, procid, msgid] = header as [string, string, string, string, string];
-  const out: SyslogFields = { ...fields, version: Number(version) };
-  if (hostname !== "-") out.hostname = hostname;
-  if (appname !== "-") out.appname = appname;
-  if (procid !== "-") out.procid = procid;
-  if (msgid !== "-") out.msgid = msgid;
-  if (sd !== undefined) out.structuredData = sd;
   out.message = withoutBom(text.slice(Math.min(text.length, at + 1)));
   return out;
 }
 
-/** A BSD header after its time: `[HOSTNAME SP] [TAG] MSG`. */
+/**
+ * A BSD header after its time: `[HOSTNAME SP] [TAG] MSG`. The TAG is what clients send (a
+ * name, an optional `[pid]`, a colon) or, after a hostname, RFC 3164's alphanumeric one.
+ */
 function bsd(text: string, at: number, fields: SyslogFields): SyslogFields {
-  const out: SyslogFields = { ...fields };
+  const out: SyslogFields = { ...fields, message: "" };
+  if (at >= text.length) return out;
   let tag = TAG.exec(text.slice(at, at + 84));
   if (tag === null) {
     // A hostname first (a word without a colon), then perhaps a tag.
@@ -136,7 +158,7 @@ function bsd(text: string, at: number, fields: SyslogFields): SyslogFields {
     if (word === "" || word.endsWith(":")) return fields;
     if (word !== "-") out.hostname = word;
     at = end === -1 ? text.length : end + 1;
-    tag = TAG.exec(text.slice(at, at + 84));
+    tag = TAG.exec(text.slice(at, at + 84)) ?? RFC3164_TAG.exec(text.slice(at, at + 34));
   }
   if (tag !== null) {
     out.appname = tag[1]!;

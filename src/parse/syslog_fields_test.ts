@@ -127,18 +127,14 @@ Deno.test("parseSyslogFields() reads RFC 5424 fields, NILVALUEs and structured d
         message: "msg",
       },
     ],
-    ["malformed structured data: the whole text", '<13>1 - h a - - [x k="unterminated] m', {
+    ["malformed structured data: in the message, the header kept", '<13>1 - h a - - [x k="unterminated] m', {
       facility: "user",
       severity: "notice",
-      message: '<13>1 - h a - - [x k="unterminated] m',
+      version: 1,
+      hostname: "h",
+      appname: "a",
+      message: '[x k="unterminated] m',
     }],
-    ["a header cut short: the whole text", "<13>1 2026-01-01T00:00:00Z host", {
-      facility: "user",
-      severity: "notice",
-      message: "<13>1 2026-01-01T00:00:00Z host",
-    }],
-    ["no PRI: the whole text", "plain text", { message: "plain text" }],
-    ["a PRI over 191: the whole text", "<192>1 - - - - - - m", { message: "<192>1 - - - - - - m" }],
     ["RFC 3164 without a hostname", "<13>Nov 30 10:00:00 app[7]: hi", {
       facility: "user",
       severity: "notice",
@@ -146,11 +142,12 @@ Deno.test("parseSyslogFields() reads RFC 5424 fields, NILVALUEs and structured d
       procid: "7",
       message: "hi",
     }],
-    ["RFC 3164 with a year and no tag", "<13>Nov 30 2026 10:00:00 host just text", {
+    ["RFC 3164 with a year, a TAG without a colon", "<13>Nov 30 2026 10:00:00 host just text", {
       facility: "user",
       severity: "notice",
       hostname: "host",
-      message: "just text",
+      appname: "just",
+      message: "text",
     }],
     ["PRI and text with no time", "<13>hello there", {
       facility: "user",
@@ -197,4 +194,100 @@ Deno.test("parseSyslogFields() on any text: never throws, message is a tail of t
     }),
     { numRuns: 2_000 },
   );
+});
+
+Deno.test("parseSyslogFields() reads as RFC 3164 tells a relay to: no PRI, TAGs without a colon, empty MSGs, bad SD", async (t) => {
+  const table: [string, string, SyslogFields][] = [
+    // Section 4.3.3: without a valid PRI, the relay assumes 13 and all of it is CONTENT.
+    ["no PRI: user.notice, all of it the message", "plain text", {
+      facility: "user",
+      severity: "notice",
+      message: "plain text",
+    }],
+    ["no PRI, a BSD header: all of it the message", "Oct 11 22:14:15 host app: m", {
+      facility: "user",
+      severity: "notice",
+      message: "Oct 11 22:14:15 host app: m",
+    }],
+    ["a PRI over 191 is no valid PRI", "<192>1 - - - - - - m", {
+      facility: "user",
+      severity: "notice",
+      message: "<192>1 - - - - - - m",
+    }],
+    ["an unclosed PRI is none", "<13 hello", { facility: "user", severity: "notice", message: "<13 hello" }],
+    // Section 5.4's example: the TAG is "Use", the CONTENT " the BFG!".
+    ["section 5.4: a TAG ended by a space", "<13>Feb  5 17:32:18 10.0.0.99 Use the BFG!", {
+      facility: "user",
+      severity: "notice",
+      hostname: "10.0.0.99",
+      appname: "Use",
+      message: "the BFG!",
+    }],
+    ["section 4.1.3: any non-alphanumeric ends the TAG", "<13>Oct 11 22:14:15 host tag/sub message", {
+      facility: "user",
+      severity: "notice",
+      hostname: "host",
+      appname: "tag",
+      message: "/sub message",
+    }],
+    ["a TAG with a colon keeps its [pid] and its dashes", "<13>Oct 11 22:14:15 host my-app[42]: message", {
+      facility: "user",
+      severity: "notice",
+      hostname: "host",
+      appname: "my-app",
+      procid: "42",
+      message: "message",
+    }],
+    ["section 5.1's example, the TAG with a colon", "<34>Oct 11 22:14:15 mymachine su: 'su root' failed", {
+      facility: "auth",
+      severity: "crit",
+      hostname: "mymachine",
+      appname: "su",
+      message: "'su root' failed",
+    }],
+    // A header with nothing after it: the MSG is empty, not the whole text.
+    ["RFC 3164: time only", "<13>Oct 11 22:14:15", { facility: "user", severity: "notice", message: "" }],
+    ["RFC 3164: time and hostname only", "<13>Oct 11 22:14:15 host", {
+      facility: "user",
+      severity: "notice",
+      hostname: "host",
+      message: "",
+    }],
+    ["RFC 3164: a TAG and nothing after", "<13>Oct 11 22:14:15 host tag", {
+      facility: "user",
+      severity: "notice",
+      hostname: "host",
+      appname: "tag",
+      message: "",
+    }],
+    ["PRI only", "<13>", { facility: "user", severity: "notice", message: "" }],
+    ["RFC 5424: a header cut short after HOSTNAME", "<13>1 2026-01-01T00:00:00Z host", {
+      facility: "user",
+      severity: "notice",
+      version: 1,
+      hostname: "host",
+      message: "",
+    }],
+    ["RFC 5424: VERSION only", "<13>1 ", { facility: "user", severity: "notice", version: 1, message: "" }],
+    // One malformed parameter: the valid HOSTNAME and APP-NAME before it stay.
+    ['RFC 5424: `name= "value"` keeps the header', '<13>1 2026-01-01T00:00:00Z host app 7 ID [x name= "value"] m', {
+      facility: "user",
+      severity: "notice",
+      version: 1,
+      hostname: "host",
+      appname: "app",
+      procid: "7",
+      msgid: "ID",
+      message: '[x name= "value"] m',
+    }],
+    ["RFC 5424: SD glued to the MSG keeps the header", '<13>1 - host app - - [x a="1"]m', {
+      facility: "user",
+      severity: "notice",
+      version: 1,
+      hostname: "host",
+      appname: "app",
+      message: '[x a="1"]m',
+    }],
+  ];
+  for (const [name, text, expected] of table) await t.step(name, () => assertEquals(parseSyslogFields(text), expected));
 });

@@ -38,6 +38,7 @@ import { runsCount, splitRuns } from "./journal/journal_runs.ts";
 import { SpoolWorkerClient } from "./spool/spool_worker_client.ts";
 import { VERSION } from "./version.ts";
 import { timerDelay } from "./timer.ts";
+import { type CredentialsSource, CredentialsWatch } from "./firehose/credentials_watch.ts";
 
 /** Longest wait at shutdown for the worker to spool what was buffered, in ms. */
 export const SHUTDOWN_SPOOL_TIMEOUT_MS = 30_000;
@@ -49,8 +50,6 @@ const FLUSH_CHECK_MS = 1_000;
 export const JOURNAL_DIR = "journal";
 /** A spool write error that says the disk is full (`ENOSPC`). */
 const DISK_FULL = /No space left|os error 28|ENOSPC/i;
-/** How often credentials are looked for again while there are none, in ms. */
-const CREDENTIALS_RETRY_MS = 5_000;
 /** `/ready` probes the spool directory at most this often, in ms. */
 const SPOOL_PROBE_INTERVAL_MS = 1_000;
 
@@ -59,7 +58,8 @@ const NOT_AN_ADDRESS = /lookup address|not known|Cannot assign requested address
 
 /** The line for a bind address that is not this host's, naming its option and variable. */
 function notAnAddress(option: string, address: string, why: string): string {
-  return `Cannot listen at --${option} '${address}' (KINESYSLOG_${option.toUpperCase().replace("-", "_")}): ` +
+  const variable = `KINESYSLOG_${option.toUpperCase().replaceAll("-", "_")}`;
+  return `Cannot listen at --${option} '${address}' (${variable}): ` +
     `not an address of this host (${why}); give one of its addresses, 0.0.0.0 or ::`;
 }
 
@@ -116,9 +116,8 @@ export class Relay {
   #spoolProbe: { at: number; result: Promise<string | undefined> } | undefined;
   /** Every listener serves. */
   #started = false;
-  /** Why the sink has no AWS credentials, while it has none. */
-  #credentialsError: string | undefined;
-  #credentialsTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Whether the sink has AWS credentials (Firehose only). */
+  readonly #credentials: CredentialsWatch | undefined;
   #flushTimer: ReturnType<typeof setInterval> | undefined;
   #shutdown: Promise<void> | undefined;
   /** Why the relay stopped by itself, when it did. */
@@ -147,6 +146,7 @@ export class Relay {
     this.#spool = spool;
     this.#sink = sink;
     this.#lookupOwner = sink.owner;
+    this.#credentials = sink.credentials === undefined ? undefined : new CredentialsWatch(sink.credentials, log);
     const metrics = this.metrics;
     this.#worker = new SpoolWorkerClient(config.spoolDir, {
       onSpooled: (entries, report, runs) => {
@@ -429,7 +429,7 @@ export class Relay {
       }
       this.#worker.setOwner(account ?? UNKNOWN_OWNER);
     });
-    await this.#checkCredentials();
+    await this.#credentials?.check();
     const { records: leftovers, setAside } = await this.#spool.list();
     this.#reportSetAside(setAside);
     for (const e of leftovers) this.#spoolBytes += e.bytes;
@@ -474,33 +474,6 @@ export class Relay {
       metrics: config.prometheusPorts.map((p) => `http://${hostPort(config.metricsAddress, p)}/metrics`).join(",") ||
         undefined,
     });
-  }
-
-  /**
-   * Resolves the sink's AWS credentials. Without any, the relay says so once, naming where
-   * they were looked for, is unready, and looks again every {@linkcode CREDENTIALS_RETRY_MS}
-   * (a role or a container agent may come later); it says so when they resolve.
-   */
-  async #checkCredentials(): Promise<void> {
-    const credentials = this.#sink.credentials;
-    if (credentials === undefined || this.#shutdown !== undefined) return;
-    const error = await credentials.check();
-    if (error === undefined) {
-      if (this.#credentialsError !== undefined) {
-        this.#log.info("AWS credentials resolved; /ready no longer waits for them");
-      }
-      this.#credentialsError = undefined;
-      return;
-    }
-    if (this.#credentialsError === undefined) {
-      this.#log.error(
-        "No AWS credentials from any provider; /ready is false until they resolve (looked again every " +
-          `${CREDENTIALS_RETRY_MS / 1000} s)`,
-        { tried: credentials.sources().join(", "), error },
-      );
-    }
-    this.#credentialsError = error;
-    this.#credentialsTimer = setTimeout(() => void this.#checkCredentials(), CREDENTIALS_RETRY_MS);
   }
 
   /**
@@ -644,7 +617,7 @@ export class Relay {
       failingLimitMs: this.#config.readyDeliveryTimeout * 1000,
       refusing: refusing === undefined ? undefined : { forMs: Date.now() - refusing.since, reason: refusing.reason },
       refusingLimitMs: this.#config.flushInterval * 1000,
-      credentialsError: this.#credentialsError,
+      credentialsError: this.#credentials?.problem,
     });
   }
 
@@ -675,7 +648,7 @@ export class Relay {
     await this.#closeListeners(this.#config.shutdownGrace * 1000);
     this.#ledger?.close();
     clearInterval(this.#flushTimer);
-    clearTimeout(this.#credentialsTimer);
+    this.#credentials?.close();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise((resolve) => (timer = setTimeout(resolve, SHUTDOWN_SPOOL_TIMEOUT_MS)));
     // A batch in flight may hand events back: they are flushed again, with no hand-back.
@@ -820,8 +793,8 @@ interface Sink {
   close(): void;
   /** The account id for the records' owner, or why it could not be had; nothing for local delivery. */
   owner: () => Promise<{ account?: string | undefined; error?: string | undefined }>;
-  /** AWS credentials: why there are none (undefined once there are), and where they were looked for. */
-  credentials?: { check(): Promise<string | undefined>; sources(): string[] };
+  /** Where AWS credentials come from; nothing for local delivery. */
+  credentials?: CredentialsSource;
 }
 
 /**

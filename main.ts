@@ -9,7 +9,8 @@ import { Allocator, TRIM_INTERVAL_MS } from "./src/allocator.ts";
 import { parseCli } from "./src/cli.ts";
 import { EXIT_CONFIG } from "./src/config/config_error.ts";
 import { log } from "./src/log.ts";
-import { Relay, StartupError } from "./src/relay.ts";
+import { Relay } from "./src/relay.ts";
+import { StartupError } from "./src/config/config_error.ts";
 
 const encoder = new TextEncoder();
 
@@ -37,6 +38,13 @@ export async function main(args: readonly string[]): Promise<number> {
       out: (text) => void Deno.stdout.writeSync(encoder.encode(text)),
       err: (line) => void Deno.stderr.writeSync(encoder.encode(line + "\n")),
     });
+  }
+  if (cli.kind === "check-config") {
+    const { sources, sinks, routes } = cli.config.pipeline;
+    const line = `${cli.path}: valid: ${sources.length} sources (${sources.map((s) => s.name).join(", ")}), ` +
+      `${sinks.length} sinks (${sinks.map((s) => s.name).join(", ")}), ${routes.length} routes\n`;
+    Deno.stdout.writeSync(encoder.encode(line));
+    return 0;
   }
   const config = cli.config;
   log.configure({ level: config.logLevel, format: config.logFormat });

@@ -13,12 +13,12 @@ import type { Level, LogFormat } from "./log.ts";
 import { SourceFilter } from "./listen/source_filter.ts";
 import { defaultWorkerMemoryLimitMiB } from "./spool/spool_worker_client.ts";
 import { VERSION } from "./version.ts";
-import type { RecordFormatName } from "./batch/record_formats.ts";
-import type { RecordCompression } from "./spool/worker_protocol.ts";
 import type { Config, RelpAck } from "./config/config.ts";
 import { ConfigError, EXIT_CONFIG } from "./config/config_error.ts";
 import { envName, flags, LISTEN_OPTIONS, type OptionSpec } from "./config/listen_options.ts";
 import { openFileLimit } from "./open_file_limit.ts";
+import { type ConfigFile, readConfigFile } from "./config/config_file.ts";
+import { pipelineFromFlags } from "./config/flags_pipeline.ts";
 import { parseSuites, TLS12_SUITES, TLS13_SUITES, type TlsMinVersion } from "./listen/tls_policy.ts";
 import type { InstallOptions } from "./install/install_command.ts";
 import type { DecodeOptions } from "./decode/decode_command.ts";
@@ -26,6 +26,7 @@ import type { DecodeOptions } from "./decode/decode_command.ts";
 /** The result of reading the command line. */
 export type CliResult =
   | { kind: "listen"; config: Config }
+  | { kind: "check-config"; path: string; config: Config }
   | { kind: "install"; options: InstallOptions }
   | { kind: "decode"; options: DecodeOptions }
   | { kind: "exit"; code: number };
@@ -55,15 +56,23 @@ export function parseCli(
   program.addCommand(
     listenCommand().exitOverride().configureOutput(output).action(
       (opts: Record<string, unknown>, command: Command) => {
-        // --port (the predecessor's flag) replaces the default TLS port, like --tls-port does.
-        if (opts.port !== undefined) {
-          const given = command.getOptionValueSource("tlsPort") === "default" ? [] : (opts.tlsPort as number[]);
-          opts.tlsPort = [...new Set([...given, ...(opts.port as number[])])];
-        }
-        result = { kind: "listen", config: validate(opts) };
+        result = { kind: "listen", config: configure(opts, command) };
       },
     ),
   );
+
+  program.command("check-config")
+    .description("check a configuration file as `listen --config FILE` would read it; every error with its line")
+    .exitOverride()
+    .configureOutput(output)
+    .argument("<file>", "the YAML file")
+    .action((path: string) => {
+      const listen = listenCommand().exitOverride().configureOutput(output);
+      listen.action((opts: Record<string, unknown>, command: Command) => {
+        result = { kind: "check-config", path, config: configure(opts, command) };
+      });
+      listen.parse(["--config", path], { from: "user" });
+    });
 
   program.command("install")
     .description("write a systemd unit for kinesyslog and a commented override file of its settings")
@@ -99,7 +108,7 @@ export function parseCli(
     program.parse(argv as string[], { from: "user" });
   } catch (error) {
     if (error instanceof ConfigError) {
-      err(`kinesyslog: ${error.message}\n`);
+      err(error.message.split("\n").map((line) => `kinesyslog: ${line}\n`).join(""));
       return { kind: "exit", code: EXIT_CONFIG };
     }
     // commander has printed help, the version, or its own one-line error; explicit --help
@@ -108,6 +117,28 @@ export function parseCli(
     throw error;
   }
   return result;
+}
+
+/**
+ * The configuration of `listen`: the flags and variables, over the `--config` file's values,
+ * over the defaults.
+ */
+function configure(opts: Record<string, unknown>, command: Command): Config {
+  // --port (the predecessor's flag) replaces the default TLS port, like --tls-port does.
+  if (opts.port !== undefined) {
+    const given = command.getOptionValueSource("tlsPort") === "default" ? [] : (opts.tlsPort as number[]);
+    opts.tlsPort = [...new Set([...given, ...(opts.port as number[])])];
+  }
+  const given = new Set<string>();
+  for (const o of command.options) {
+    const name = o.attributeName();
+    const source = command.getOptionValueSource(name);
+    if (source === "cli" || source === "env") given.add(name);
+  }
+  if (opts.config === undefined) return validate(opts);
+  const file = readConfigFile(String(opts.config));
+  for (const [name, value] of file.options) if (!given.has(name)) opts[name] = value;
+  return validate(opts, { file, given });
 }
 
 /** Builds `kinesyslog listen` from the option table. */
@@ -183,21 +214,16 @@ function fromEnvironment(command: Command): Command {
   return command;
 }
 
-function validate(o: Record<string, unknown>): Config {
+function validate(
+  o: Record<string, unknown>,
+  from?: { file: ConfigFile; given: ReadonlySet<string> },
+): Config {
   const str = (key: string) => (o[key] === undefined || o[key] === "" ? undefined : String(o[key]));
+  const file = from?.file;
   const config: Config = {
-    streams: (o.stream as string[] | undefined) ?? [],
-    outputDir: str("outputDir"),
+    pipeline: from === undefined ? pipelineFromFlags(o) : from.file.pipeline(o, from.given),
     address: String(o.address),
-    udpPorts: (o.udpPort as number[] | undefined) ?? [],
     udpRecvBuffer: o.udpRecvBuffer as number,
-    tcpPorts: (o.tcpPort as number[] | undefined) ?? [],
-    tlsPorts: [...(o.tlsPort as number[])],
-    gelfUdpPorts: (o.gelfUdpPort as number[] | undefined) ?? [],
-    gelfTcpPorts: (o.gelfTcpPort as number[] | undefined) ?? [],
-    gelfTlsPorts: (o.gelfTlsPort as number[] | undefined) ?? [],
-    relpPorts: (o.relpPort as number[] | undefined) ?? [],
-    relpTlsPorts: (o.relpTlsPort as number[] | undefined) ?? [],
     relpAck: o.relpAck as RelpAck,
     cert: str("cert"),
     key: str("key"),
@@ -208,7 +234,6 @@ function validate(o: Record<string, unknown>): Config {
     tlsMinVersion: o.tlsMinVersion as TlsMinVersion,
     tlsCiphers: suites("tls-ciphers", o.tlsCiphers, TLS12_SUITES),
     tlsCiphersuites: suites("tls-ciphersuites", o.tlsCiphersuites, TLS13_SUITES),
-    proxyPorts: (o.proxyProtocol as number[] | undefined) ?? [],
     maxConnections: o.maxConnections as number,
     idleTimeout: o.idleTimeout as number,
     handshakeTimeout: o.handshakeTimeout as number,
@@ -221,7 +246,6 @@ function validate(o: Record<string, unknown>): Config {
     region: str("region"),
     profile: str("profile"),
     endpointUrl: str("endpointUrl"),
-    groupPrefix: String(o.groupPrefix).replace(/\/+$/, ""),
     prometheusPorts: (o.prometheusPort as number[] | undefined) ?? [],
     metricsAddress: str("metricsAddress") ?? String(o.address),
     metricsMaxConnections: o.metricsMaxConnections as number,
@@ -235,54 +259,20 @@ function validate(o: Record<string, unknown>): Config {
     tcpWorkers: o.tcpWorkers as number,
     workerMemoryLimit: (o.workerMemoryLimit as number | undefined) ??
       defaultWorkerMemoryLimitMiB((o.spoolWorkers as number) + (o.tcpWorkers as number)) * 1_048_576,
-    compressionLevel: o.compressionLevel as number,
-    recordFormat: o.recordFormat as RecordFormatName,
-    recordCompression: o.recordCompression as RecordCompression,
     shutdownGrace: o.shutdownGrace as number,
     readyDeliveryTimeout: o.readyDeliveryTimeout as number,
     logLevel: o.debug === true ? "debug" : o.logLevel as Level,
     logFormat: o.logFormat as LogFormat,
   };
-  if (o.gelf === true) {
-    // The predecessor's switch: the syslog ports speak GELF.
-    config.gelfUdpPorts = merge(config.gelfUdpPorts, config.udpPorts);
-    config.gelfTcpPorts = merge(config.gelfTcpPorts, config.tcpPorts);
-    config.gelfTlsPorts = merge(config.gelfTlsPorts, config.tlsPorts);
-    config.udpPorts = [];
-    config.tcpPorts = [];
-    config.tlsPorts = [];
-  }
-  if ((config.streams.length === 0) === (config.outputDir === undefined)) {
-    throw new ConfigError("Give either --stream NAME (Firehose; repeatable) or --output-dir DIR (local files)");
-  }
-  const twice = config.streams.find((name, i) => config.streams.indexOf(name) !== i);
-  if (twice !== undefined) throw new ConfigError(`--stream ${twice} is given twice`);
-  const streamPorts = [
-    ...config.tcpPorts,
-    ...config.tlsPorts,
-    ...config.gelfTcpPorts,
-    ...config.gelfTlsPorts,
-    ...config.relpPorts,
-    ...config.relpTlsPorts,
-  ];
-  const udpPorts = [...config.udpPorts, ...config.gelfUdpPorts];
-  if (streamPorts.length + udpPorts.length === 0) {
-    throw new ConfigError(
-      "No listener enabled: give --udp-port, --tcp-port, --tls-port, --relp-port or a --gelf-*-port",
-    );
-  }
-  for (const [kind, list] of [["TCP", streamPorts], ["UDP", udpPorts]] as const) {
-    const twice = list.find((port, i) => list.indexOf(port) !== i);
-    if (twice !== undefined) {
-      throw new ConfigError(`${kind} port ${twice} is given to two listeners; give each its own`);
-    }
-  }
-  const tlsPorts = [...config.tlsPorts, ...config.gelfTlsPorts, ...config.relpTlsPorts];
+  const tlsPorts = config.pipeline.sources.filter((s) => s.transport === "tls").map((s) => s.port);
   if (tlsPorts.length > 0 && (config.cert === undefined || config.key === undefined)) {
     const missing = config.cert === undefined ? (config.key === undefined ? "--cert and --key" : "--cert") : "--key";
-    const off = config.relpTlsPorts.length > 0
+    const tls = config.pipeline.sources.filter((s) => s.transport === "tls");
+    const off = file !== undefined
+      ? "a source without transport tls"
+      : tls.some((s) => s.protocol === "relp")
       ? "--relp-tls-port 0"
-      : config.gelfTlsPorts.length > 0 && o.gelf !== true
+      : tls.some((s) => s.protocol === "gelf") && o.gelf !== true
       ? "--gelf-tls-port 0"
       : "--tls-port 0";
     throw new ConfigError(
@@ -306,18 +296,6 @@ function validate(o: Record<string, unknown>): Config {
   if (config.clientAllow.length > 0 && config.clientAuth !== "required") {
     throw new ConfigError("--client-allow needs --client-auth required (an unverified client proves no name)");
   }
-  for (const port of config.proxyPorts) {
-    if (!streamPorts.includes(port)) {
-      throw new ConfigError(
-        `--proxy-protocol ${port} names no TCP, TLS or RELP listener; give a --tcp-port, --tls-port or --relp-port`,
-      );
-    }
-  }
-  if (config.recordCompression === "none" && config.recordFormat !== "ndjson") {
-    throw new ConfigError(
-      "--record-compression none needs --record-format ndjson (CloudWatch-Logs-shaped records are always gzip)",
-    );
-  }
   try {
     SourceFilter.parse(config.allowFrom);
   } catch (error) {
@@ -328,10 +306,6 @@ function validate(o: Record<string, unknown>): Config {
     throw new ConfigError(`Invalid --endpoint-url '${config.endpointUrl}': give a URL such as https://host:443`);
   }
   return config;
-}
-
-function merge(a: number[], b: number[]): number[] {
-  return [...new Set([...a, ...b])];
 }
 
 /**

@@ -41,7 +41,10 @@ Deno.test("on/off variables are on or off by their value, and refuse anything el
         assertEquals(errors, [expected]);
       } else {
         if (result.kind !== "listen") throw new Error(errors.join("\n"));
-        assertEquals({ gelf: result.config.gelfUdpPorts.length > 0, journal: result.config.journal }, expected);
+        assertEquals({
+          gelf: result.config.pipeline.sources.some((s) => s.protocol === "gelf"),
+          journal: result.config.journal,
+        }, expected);
       }
     });
   }
@@ -56,7 +59,11 @@ Deno.test("an error in a value from a variable names the variable; the command l
   const flag = parse({}, [...BASE, "--tcp-port", "abc"]);
   assertEquals(flag.errors, ["kinesyslog: Invalid --tcp-port 'abc': give a port number from 0 (off) to 65535"]);
   const wins = parse({ KINESYSLOG_TCP_PORT: "abc" }, [...BASE, "--tcp-port", "6000"]);
-  assertEquals(wins.result.kind === "listen" && wins.result.config.tcpPorts, [6000]);
+  assertEquals(
+    wins.result.kind === "listen" &&
+      wins.result.config.pipeline.sources.filter((s) => s.transport === "tcp").map((s) => s.port),
+    [6000],
+  );
 });
 
 Deno.test("byte sizes take units: K, M, G, T (and KiB, ...) of 1024, KB, MB, GB, TB of 1000", async (t) => {

@@ -8,12 +8,13 @@
  */
 import { Batcher } from "./batch/batcher.ts";
 import type { Config } from "./config/config.ts";
-import { DirSink } from "./firehose/dir_sink.ts";
-import type { FirehoseSink } from "./firehose/firehose_sink.ts";
 import { UNKNOWN_OWNER } from "./firehose/record_sink.ts";
-import { type NamedSink, Uploader } from "./firehose/uploader.ts";
+import { Deliveries } from "./firehose/deliveries.ts";
+import { type OpenSinks, openSinks } from "./firehose/open_sinks.ts";
+import { StartupError } from "./config/config_error.ts";
+import { DEFAULT_SINK, type SinkSpec, type SourceSpec } from "./config/pipeline.ts";
+import { Router } from "./route/router.ts";
 import { Ingest, type ListenerInfo } from "./listen/ingest.ts";
-import type { EventFormat } from "./batch/event_buffer.ts";
 import { DEFAULT_MAX_BACKLOG_BYTES, Pressure } from "./listen/pressure.ts";
 import { syslogProtocol } from "./listen/syslog_protocol.ts";
 import { relpProtocol } from "./listen/relp_protocol.ts";
@@ -32,13 +33,13 @@ import { declareKnownSeries } from "./metrics/known_series.ts";
 import { metricsRoutes, MetricsServer } from "./metrics/metrics_server.ts";
 import { judgeReadiness, type Readiness } from "./metrics/readiness.ts";
 import type { SetAside } from "./spool/own_paths.ts";
-import { QUARANTINE_DIR, recordCreatedMs, SpoolDir } from "./spool/spool_dir.ts";
+import { QUARANTINE_DIR, SpoolDir } from "./spool/spool_dir.ts";
 import { Journal } from "./journal/journal.ts";
 import { runsCount, splitRuns } from "./journal/journal_runs.ts";
 import { SpoolWorkerClient } from "./spool/spool_worker_client.ts";
 import { VERSION } from "./version.ts";
 import { timerDelay } from "./timer.ts";
-import { type CredentialsSource, CredentialsWatch } from "./firehose/credentials_watch.ts";
+import { CredentialsWatch } from "./firehose/credentials_watch.ts";
 
 /** Longest wait at shutdown for the worker to spool what was buffered, in ms. */
 export const SHUTDOWN_SPOOL_TIMEOUT_MS = 30_000;
@@ -63,26 +64,20 @@ function notAnAddress(option: string, address: string, why: string): string {
     `not an address of this host (${why}); give one of its addresses, 0.0.0.0 or ::`;
 }
 
-/** A startup failure with one line for the operator. */
-export class StartupError extends Error {
-  /** Creates the error. */
-  constructor(message: string) {
-    super(message);
-    this.name = "StartupError";
-  }
-}
-
 type Bound =
-  | { kind: "udp"; format: EventFormat; port: number; receiver: UdpReceiver }
+  | { kind: "udp"; source: SourceSpec; receiver: UdpReceiver }
   | {
     kind: "tcp" | "tls";
-    format: EventFormat;
-    port: number;
+    source: SourceSpec;
     listener: Deno.Listener;
-    relp: boolean;
     /** Plain TCP with `--tcp-workers`: the workers that share the port (`tcp_intake.ts`). */
     intakes: TcpIntake[];
   };
+
+/** Where a sink's records are spooled: the spool directory for `default`, `sinks/<name>` in it for the others. */
+export function sinkSpoolDir(spoolDir: string, sink: string): string {
+  return sink === DEFAULT_SINK ? spoolDir : `${spoolDir}/sinks/${sink}`;
+}
 
 /** A running relay. */
 export class Relay {
@@ -90,10 +85,13 @@ export class Relay {
   readonly #log: Logger;
   readonly metrics = new Metrics();
   readonly #spool: SpoolDir;
-  readonly #sink: Sink;
+  /** Each sink's spool, by the sink's index. */
+  readonly #spools: SpoolDir[];
+  readonly #sink: OpenSinks;
   readonly #worker: SpoolWorkerClient;
   readonly #batcher: Batcher;
-  readonly #uploader: Uploader;
+  readonly #uploader: Deliveries;
+  readonly #router: Router | undefined;
   readonly #udp: UdpListener[] = [];
   readonly #streams: StreamListener[] = [];
   readonly #intakes: TcpIntake[] = [];
@@ -131,19 +129,21 @@ export class Relay {
   private constructor(
     config: Config,
     log: Logger,
-    spool: SpoolDir,
-    sink: Sink,
+    spools: SpoolDir[],
+    sink: OpenSinks,
     bound: Bound[],
     tls: TlsTerminator | undefined,
     journal: Journal | undefined,
   ) {
     this.#config = config;
     this.#journal = journal;
-    const relpListening = config.relpPorts.length + config.relpTlsPorts.length > 0;
+    const { sinks, routes, defaultSink } = config.pipeline;
+    const relpListening = config.pipeline.sources.some((s) => s.protocol === "relp");
     this.#ledger = journal === undefined && relpListening ? new MemoryLedger() : undefined;
     this.#tls = tls;
     this.#log = log;
-    this.#spool = spool;
+    this.#spool = new SpoolDir(config.spoolDir);
+    this.#spools = spools;
     this.#sink = sink;
     this.#lookupOwner = sink.owner;
     this.#credentials = sink.credentials === undefined ? undefined : new CredentialsWatch(sink.credentials, log);
@@ -169,7 +169,7 @@ export class Relay {
           metrics.messagesDropped.inc({ listener: "all", reason: "oversize_record" }, report.oversizeEvents);
           log.error("Events too large for one Firehose record were dropped", { count: report.oversizeEvents });
         }
-        this.#uploader.add(entries);
+        this.#uploader.add(report.sink, entries);
         // The events in records (or dropped as oversize) free their journal segments; the
         // events handed back keep theirs.
         const [done, kept] = splitRuns(runs, runsCount(runs) - (report.carried?.count ?? 0));
@@ -221,9 +221,12 @@ export class Relay {
       ...(config.workerMemoryLimit > 0
         ? { fits: (bytes: number) => Deno.memoryUsage().rss + bytes <= config.workerMemoryLimit }
         : {}),
-      compressionLevel: config.compressionLevel,
-      recordFormat: config.recordFormat,
-      recordCompression: config.recordCompression,
+      sinks: sinks.map((s, i) => ({
+        spoolDir: spools[i]!.dir,
+        compressionLevel: s.compressionLevel,
+        recordFormat: s.recordFormat,
+        recordCompression: s.recordCompression,
+      })),
     });
     this.#batcher = new Batcher({
       onFlush: (batch, reason) => {
@@ -234,9 +237,8 @@ export class Relay {
       maxOpenBuffers: config.maxOpenBuffers,
       flushIntervalMs: config.flushInterval * 1000,
     });
-    this.#uploader = new Uploader({
-      spool,
-      sinks: sink.sinks,
+    this.#uploader = new Deliveries({
+      sinks: sinks.map((s, i) => ({ name: s.name, spool: spools[i]!, destinations: sink.destinations[i]! })),
       metrics,
       log,
       onRemoved: (bytes, records) => {
@@ -248,8 +250,7 @@ export class Relay {
     metrics.live.spoolWorkers = () => this.#worker.running;
     metrics.workerMemoryLimit.set(config.workerMemoryLimit);
     metrics.live.spoolOldestAgeSeconds = () => {
-      const oldest = this.#uploader.oldestPending;
-      const created = oldest === undefined ? undefined : recordCreatedMs(oldest);
+      const created = this.#uploader.oldestPendingMs;
       return created === undefined ? 0 : Math.max(0, Date.now() - created) / 1000;
     };
     metrics.live.deliveryPauseSeconds = () => this.#uploader.paceMs / 1000;
@@ -272,15 +273,31 @@ export class Relay {
       maxBacklogBytes: DEFAULT_MAX_BACKLOG_BYTES,
       journalBacklogBytes: () => this.#journal?.backlogBytes ?? 0,
     });
-    const ingest = new Ingest(this.#batcher, this.#pressure, metrics, log, journal ?? this.#ledger);
+    const names = sinks.map((s) => s.name);
+    // One sink that takes everything needs no routing.
+    const router = routes.length === 0 && sinks.length === 1 && defaultSink === names[0]
+      ? undefined
+      : new Router({ routes, sinks: names, defaultSink });
+    this.#router = router;
+    metrics.live.routeCounts = () => routeCounts(router);
+    const fallback = Math.max(0, defaultSink === undefined ? 0 : names.indexOf(defaultSink));
+    const ingest = new Ingest(this.#batcher, this.#pressure, metrics, log, journal ?? this.#ledger, {
+      sinks: { names, fallback },
+      router,
+    });
     const allowFrom = SourceFilter.parse(config.allowFrom);
     this.#ingest = ingest;
     const relp = relpProtocol({
-      durable: relpDurability({ journal, ledger: this.#ledger, batcher: this.#batcher, ack: config.relpAck }),
+      durable: relpDurability({
+        journal,
+        ledger: this.#ledger,
+        flush: (info, source) => ingest.flushSource(info, source),
+        ack: config.relpAck,
+      }),
       software: { name: "kinesyslog", version: VERSION, url: "https://github.com/kinesyslog/kinesyslog" },
     });
     for (const b of bound) {
-      const info = listenerInfo(config, b);
+      const info = listenerInfo(sinks, b.source);
       this.listening.push(info.label);
       if (b.kind === "udp") {
         this.#reportReceiveBuffer(info.label, b.receiver);
@@ -290,10 +307,10 @@ export class Relay {
           new StreamListener({
             listener: b.listener,
             tls: b.kind === "tls" ? tls : undefined,
-            proxy: config.proxyPorts.includes(b.port),
+            proxy: b.source.proxy,
             info,
             ingest,
-            protocol: b.relp ? relp : syslogProtocol,
+            protocol: b.source.protocol === "relp" ? relp : syslogProtocol,
             maxMessageBytes: config.maxMessageSize,
             allowFrom,
             // With --tcp-workers the main thread is one of the port's acceptors.
@@ -306,12 +323,12 @@ export class Relay {
     }
     declareKnownSeries(metrics, {
       listeners: bound.map((b) => ({
-        label: listenerLabel(b),
+        label: b.source.label,
         kind: b.kind,
-        format: b.format,
-        relp: b.kind !== "udp" && b.relp,
+        format: b.source.protocol === "gelf" ? "gelf" : "syslog",
+        relp: b.source.protocol === "relp",
       })),
-      streams: sink.sinks.map((s) => s.name),
+      streams: sink.destinations.flat().map((s) => s.name),
       tls: tls !== undefined,
     });
   }
@@ -322,15 +339,17 @@ export class Relay {
    * when any part cannot start.
    */
   static async start(config: Config, log: Logger): Promise<Relay> {
-    const spool = new SpoolDir(config.spoolDir);
-    let setAside: SetAside[];
+    const spools = config.pipeline.sinks.map((s) => new SpoolDir(sinkSpoolDir(config.spoolDir, s.name)));
+    const setAside: SetAside[] = [];
     try {
-      setAside = await spool.prepare();
+      // The top of the spool directory first: it holds the others.
+      await new SpoolDir(config.spoolDir).prepare();
+      for (const spool of spools) setAside.push(...await spool.prepare());
     } catch (error) {
       throw new StartupError(`${(error as Error).message} (--spool-dir)`);
     }
     let tls: TlsTerminator | undefined;
-    const tlsPorts = [...config.tlsPorts, ...config.gelfTlsPorts, ...config.relpTlsPorts];
+    const tlsPorts = config.pipeline.sources.filter((s) => s.transport === "tls").map((s) => s.port);
     if (tlsPorts.length > 0) {
       const policy = {
         mode: config.clientAuth,
@@ -345,7 +364,7 @@ export class Relay {
       }
       reportRevocation(tls, log);
     }
-    const sink = await openSink(config, log);
+    const sink = await openSinks(config.pipeline.sinks, { ...config, log });
     let bound: Bound[];
     try {
       bound = await bindAll(config, log);
@@ -376,7 +395,7 @@ export class Relay {
     const servers: MetricsServer[] = [];
     let relay: Relay;
     try {
-      relay = new Relay(config, log, spool, sink, bound, tls, journal);
+      relay = new Relay(config, log, spools, sink, bound, tls, journal);
       relay.#reportSetAside([...setAside, ...(journal?.setAside ?? [])]);
     } catch (error) {
       closeAll(bound);
@@ -430,11 +449,15 @@ export class Relay {
       this.#worker.setOwner(account ?? UNKNOWN_OWNER);
     });
     await this.#credentials?.check();
-    const { records: leftovers, setAside } = await this.#spool.list();
-    this.#reportSetAside(setAside);
-    for (const e of leftovers) this.#spoolBytes += e.bytes;
+    const leftovers = [];
+    for (const [sink, spool] of this.#spools.entries()) {
+      const { records, setAside } = await spool.list();
+      this.#reportSetAside(setAside);
+      for (const e of records) this.#spoolBytes += e.bytes;
+      this.#uploader.add(sink, records, { verify: true });
+      leftovers.push(...records);
+    }
     this.#spoolFiles = leftovers.length;
-    this.#uploader.add(leftovers, { verify: true });
     this.#updateGauges();
     this.#uploader.start();
     const replayed = await this.#replayJournal();
@@ -456,16 +479,20 @@ export class Relay {
       this.#updateGauges();
     }, timerDelay(Math.min(FLUSH_CHECK_MS, config.flushInterval * 1000)));
     this.#started = true;
+    const one = config.pipeline.sinks.length === 1 ? config.pipeline.sinks[0] : undefined;
     this.#log.info("kinesyslog started", {
       version: VERSION,
       listeners: this.listening.join(","),
       address: config.address,
-      sink: config.streams.length > 0 ? `firehose:${config.streams.join(",")}` : `dir:${config.outputDir}`,
+      ...sinkFields(config.pipeline.sinks),
+      routes: config.pipeline.routes.length || undefined,
       spool: config.spoolDir,
       spoolMaxSize: config.spoolMaxSize,
       spoolWorkers: config.spoolWorkers,
-      compressionLevel: config.compressionLevel,
-      recordFormat: `${config.recordFormat}/${config.recordCompression}`,
+      ...(one === undefined ? {} : {
+        compressionLevel: one.compressionLevel,
+        recordFormat: `${one.recordFormat}/${one.recordCompression}`,
+      }),
       workerMemoryLimitMiB: Math.round(config.workerMemoryLimit / 1_048_576),
       tcpWorkers: config.tcpWorkers,
       leftoverRecords: leftovers.length,
@@ -755,14 +782,40 @@ export class Relay {
   }
 }
 
-/** What a bound listener is, for records and metrics. */
-function listenerInfo(config: Config, b: Bound): ListenerInfo {
+/** What a listener is, for records, routes and metrics. */
+function listenerInfo(sinks: readonly SinkSpec[], source: SourceSpec): ListenerInfo {
+  const format = source.protocol === "gelf" ? "gelf" : "syslog";
   return {
-    label: listenerLabel(b),
-    logGroup: `${config.groupPrefix}/${b.format}/${b.port}`,
-    format: b.format,
-    transport: b.kind !== "udp" && b.relp ? "relp" : b.kind,
+    label: source.label,
+    name: source.name,
+    logGroups: sinks.map((s) => `${s.groupPrefix}/${format}/${source.port}`),
+    format,
+    transport: source.protocol === "relp" ? "relp" : source.transport,
+    timeZone: source.timeZone,
   };
+}
+
+/**
+ * The sinks for the startup line: one as `sink=firehose:a,b` (or `dir:/path`); several as
+ * `sinks=name=firehose:a/cwl/gzip-6 name=dir:/path/ndjson/none`.
+ */
+function sinkFields(sinks: readonly SinkSpec[]): Record<string, string> {
+  const to = (s: SinkSpec) => s.outputDir === undefined ? `firehose:${s.streams.join(",")}` : `dir:${s.outputDir}`;
+  if (sinks.length === 1) return { sink: to(sinks[0]!) };
+  return {
+    sinks: sinks.map((s) => `${s.name}=${to(s)}/${s.recordFormat}/${s.recordCompression}-${s.compressionLevel}`)
+      .join(" "),
+  };
+}
+
+/** What each route did, for `kinesyslog_route_messages_total`. */
+function routeCounts(router: Router | undefined): { route: string; outcome: string; count: number }[] {
+  if (router === undefined) return [];
+  return router.names.flatMap((route, i) => [
+    { route, outcome: "taken", count: router.taken[i]! },
+    { route, outcome: "sampled_out", count: router.sampledOut[i]! },
+    { route, outcome: "rate_limited", count: router.limited[i]! },
+  ]);
 }
 
 /** The limits of a stream listener's connections, from the configuration. */
@@ -775,95 +828,9 @@ function connectionLimits(config: Config): ConnectionLimits {
   };
 }
 
-/** A listener's `listener` label: `<protocol>/<port>`, GELF ones `gelf-<protocol>/<port>`. */
-function listenerLabel(b: Bound): string {
-  if (b.kind !== "udp" && b.relp) return `relp${b.kind === "tls" ? "-tls" : ""}/${b.port}`;
-  return `${b.format === "gelf" ? "gelf-" : ""}${b.kind}/${b.port}`;
-}
-
 /** `host:port`, with an IPv6 host in brackets. */
 function hostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-interface Sink {
-  /** The destinations: one directory, or one Firehose sink per `--stream`. */
-  sinks: NamedSink[];
-  /** Closes every destination. */
-  close(): void;
-  /** The account id for the records' owner, or why it could not be had; nothing for local delivery. */
-  owner: () => Promise<{ account?: string | undefined; error?: string | undefined }>;
-  /** Where AWS credentials come from; nothing for local delivery. */
-  credentials?: CredentialsSource;
-}
-
-/**
- * The sink of the configuration. The AWS SDK is loaded only for `--stream`: it reads the
- * environment as it loads, and local delivery needs none of it.
- */
-async function openSink(config: Config, log: Logger): Promise<Sink> {
-  if (config.outputDir !== undefined) {
-    let sink: DirSink;
-    try {
-      sink = await DirSink.prepare(config.outputDir);
-    } catch (error) {
-      throw new StartupError(`Cannot use --output-dir '${config.outputDir}': ${(error as Error).message}`);
-    }
-    return { sinks: [{ name: "local", sink }], close: () => sink.close(), owner: () => Promise.resolve({}) };
-  }
-  const aws = await import("./firehose/firehose_sink.ts");
-  const sinks = config.streams.map((stream) => ({ name: stream, sink: new aws.FirehoseSink(stream, config) }));
-  const close = () => sinks.forEach((s) => s.sink.close());
-  try {
-    for (const { sink } of sinks) await sink.region();
-    if (config.streamCheck) await checkStreams(sinks.map((s) => s.sink), log);
-  } catch (error) {
-    close();
-    throw error instanceof StartupError ? error : new StartupError((error as Error).message);
-  }
-  return {
-    sinks,
-    close,
-    owner: () => aws.lookupAccountId(config),
-    credentials: {
-      check: () => sinks[0]!.sink.credentials(),
-      sources: () => aws.credentialSources((name) => Deno.env.get(name), config.profile),
-    },
-  };
-}
-
-/**
- * Asks Firehose about every `--stream` at once (`DescribeDeliveryStream`): one that does not
- * exist stops the start (a relay that could never deliver must not look healthy); one the
- * credentials may not describe, or that cannot be reached now, is logged and tried anyway.
- */
-async function checkStreams(sinks: FirehoseSink[], log: Logger): Promise<void> {
-  const checks = await Promise.all(sinks.map(async (sink) => ({ stream: sink.stream, check: await sink.check() })));
-  for (const { stream, check } of checks) {
-    if (check.result === "not_found") {
-      throw new StartupError(
-        `Delivery stream '${stream}' does not exist in this region and account (DescribeDeliveryStream: ` +
-          `${check.error}); check --stream and --region, or skip this check with --no-stream-check`,
-      );
-    }
-    if (check.result === "ok") {
-      if (check.type !== "DirectPut") {
-        log.warn("The delivery stream's source is not Direct PUT: PutRecordBatch will be refused", {
-          stream,
-          type: check.type,
-        });
-      } else if (check.status !== "ACTIVE") {
-        log.warn("The delivery stream is not active yet; records wait in the spool", { stream, status: check.status });
-      }
-      continue;
-    }
-    log.warn(
-      check.result === "denied"
-        ? "May not describe the delivery stream (allow firehose:DescribeDeliveryStream to check it at start); going on"
-        : "Cannot check the delivery stream now; going on, records wait in the spool until it is reached",
-      { stream, error: check.error },
-    );
-  }
 }
 
 /** The PEM files of the TLS listeners; throws naming the flag and file that cannot be read. */
@@ -903,71 +870,56 @@ async function readPem(flag: string, path: string): Promise<string> {
 async function bindAll(config: Config, log: Logger): Promise<Bound[]> {
   const bound: Bound[] = [];
   const hostname = config.address;
-  const attempt = async (kind: string, port: number, bind: () => Bound | Promise<Bound>) => {
+  for (const source of config.pipeline.sources) {
     try {
-      bound.push(await bind());
+      bound.push(await bind(config, source, log));
     } catch (error) {
       closeAll(bound);
       const why = error instanceof Deno.errors.AddrInUse ? "address already in use" : (error as Error).message;
       if (NOT_AN_ADDRESS.test(why)) throw new StartupError(notAnAddress("address", hostname, why));
-      throw new StartupError(`Cannot listen on ${kind} port ${port} at ${hostname}: ${why}`);
-    }
-  };
-  const formats = [["syslog", "", config.udpPorts, config.tcpPorts, config.tlsPorts], [
-    "gelf",
-    "GELF ",
-    config.gelfUdpPorts,
-    config.gelfTcpPorts,
-    config.gelfTlsPorts,
-  ]] as const;
-  for (const [format, name, udpPorts, tcpPorts, tlsPorts] of formats) {
-    for (const port of udpPorts) {
-      // Received by a worker of its own (udp_receive_worker.ts), bound there.
-      await attempt(`${name}UDP`, port, async () => ({
-        kind: "udp",
-        format,
-        port,
-        receiver: await UdpReceiver.bind(hostname, port, {
-          receiveBuffer: config.udpRecvBuffer,
-          format,
-          maxMessageBytes: config.maxMessageSize,
-          allowFrom: config.allowFrom,
-        }),
-      }));
-    }
-    // TLS runs over a plain TCP listener too, through node:tls (see tls_terminator.ts).
-    for (const [kind, ports] of [["tcp", tcpPorts], ["tls", tlsPorts]] as const) {
-      for (const port of ports) {
-        await attempt(`${name}${kind.toUpperCase()}`, port, async () => {
-          // Plain TCP with --tcp-workers: the port is shared (SO_REUSEPORT) with the workers.
-          const workers = kind === "tcp" ? config.tcpWorkers : 0;
-          const listener = Deno.listen({ transport: "tcp", hostname, port, ...(workers > 0 && { reusePort: true }) });
-          const b: Bound = { kind, format, port, listener, relp: false, intakes: [] };
-          try {
-            for (let i = 1; i <= workers; i++) b.intakes.push(await TcpIntake.start(intakeOptions(config, b, i), log));
-          } catch (error) {
-            closeAll([b]);
-            throw error;
-          }
-          return b;
-        });
-      }
-    }
-  }
-  // RELP: syslog messages, acknowledged (relp_protocol.ts); TLS through node:tls as above.
-  for (const [kind, ports] of [["tcp", config.relpPorts], ["tls", config.relpTlsPorts]] as const) {
-    for (const port of ports) {
-      await attempt(`RELP${kind === "tls" ? " TLS" : ""}`, port, () => ({
-        kind,
-        format: "syslog",
-        port,
-        listener: Deno.listen({ transport: "tcp", hostname, port }),
-        relp: true,
-        intakes: [],
-      }));
+      throw new StartupError(`Cannot listen on ${portName(source)} port ${source.port} at ${hostname}: ${why}`);
     }
   }
   return bound;
+}
+
+/** How a startup error names a listener's port: `UDP`, `GELF TLS`, `RELP TLS`. */
+function portName(source: SourceSpec): string {
+  const transport = source.transport.toUpperCase();
+  if (source.protocol === "relp") return source.transport === "tls" ? "RELP TLS" : "RELP";
+  return source.protocol === "gelf" ? `GELF ${transport}` : transport;
+}
+
+/**
+ * Binds one listener. UDP is received by a worker of its own (udp_receive_worker.ts), bound
+ * there; TLS runs over a plain TCP listener, through node:tls (see tls_terminator.ts); plain
+ * TCP syslog with --tcp-workers shares the port (SO_REUSEPORT) with the workers.
+ */
+async function bind(config: Config, source: SourceSpec, log: Logger): Promise<Bound> {
+  const hostname = config.address;
+  const port = source.port;
+  if (source.transport === "udp") {
+    return {
+      kind: "udp",
+      source,
+      receiver: await UdpReceiver.bind(hostname, port, {
+        receiveBuffer: config.udpRecvBuffer,
+        format: source.protocol === "gelf" ? "gelf" : "syslog",
+        maxMessageBytes: config.maxMessageSize,
+        allowFrom: config.allowFrom,
+      }),
+    };
+  }
+  const workers = source.transport === "tcp" && source.protocol !== "relp" ? config.tcpWorkers : 0;
+  const listener = Deno.listen({ transport: "tcp", hostname, port, ...(workers > 0 && { reusePort: true }) });
+  const b: Bound = { kind: source.transport, source, listener, intakes: [] };
+  try {
+    for (let i = 1; i <= workers; i++) b.intakes.push(await TcpIntake.start(intakeOptions(config, b, i), log));
+  } catch (error) {
+    closeAll([b]);
+    throw error;
+  }
+  return b;
 }
 
 /** What TCP intake worker `index` (1 and up; the main thread is 0) of listener `b` is told. */
@@ -975,8 +927,8 @@ function intakeOptions(config: Config, b: Extract<Bound, { kind: "tcp" | "tls" }
   return {
     hostname: config.address,
     port: (b.listener.addr as Deno.NetAddr).port,
-    info: listenerInfo(config, b),
-    proxy: config.proxyPorts.includes(b.port),
+    info: listenerInfo(config.pipeline.sinks, b.source),
+    proxy: b.source.proxy,
     maxMessageBytes: config.maxMessageSize,
     limits: limitsOf(connectionLimits(config), config.tcpWorkers + 1, index),
     allowFrom: config.allowFrom,

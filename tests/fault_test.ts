@@ -6,6 +6,7 @@
  * docs/delivery.md's guarantees cite these tests.
  */
 import { assert, assertEquals } from "./assert.ts";
+import { key } from "./keys.ts";
 import {
   awsTestEnv,
   eventually,
@@ -176,7 +177,7 @@ Deno.test("a clean restart mid-stream loses nothing and replays nothing", async 
 function segment(...blocks: string[][]): Uint8Array {
   const writer = new BlockWriter();
   for (const messages of blocks) {
-    writer.begin("syslog", "/kinesyslog/syslog/514", "127.0.0.1");
+    writer.begin(key("/kinesyslog/syslog/514", "127.0.0.1"));
     for (const m of messages) writer.add(enc.encode(m), Date.now());
     writer.end();
   }

@@ -49,6 +49,8 @@ export interface Faults {
   describeDenied: boolean;
   /** `PutRecordBatch` is refused with `AccessDeniedException` (a role without `firehose:PutRecordBatch`). */
   putDenied: boolean;
+  /** Every record of this stream is answered with a per-record `InternalFailure` (a stream that is down). */
+  rejectStream: string | undefined;
 }
 
 /** A stream's quota, per second (https://docs.aws.amazon.com/firehose/latest/dev/limits.html). */
@@ -141,6 +143,7 @@ export class FirehoseEndpoint {
     rejectRecord: undefined,
     describeDenied: false,
     putDenied: false,
+    rejectStream: undefined,
   };
   /** `DescribeDeliveryStream` calls, by stream name. */
   readonly describes: string[] = [];
@@ -328,7 +331,7 @@ export class FirehoseEndpoint {
         this.calls.throttledRecords++;
         return { ErrorCode: "ServiceUnavailableException", ErrorMessage: "Slow down." };
       }
-      if (this.#random() < this.faults.recordFailureRate) {
+      if (this.faults.rejectStream === stream || this.#random() < this.faults.recordFailureRate) {
         failed++;
         return { ErrorCode: "InternalFailure", ErrorMessage: "Internal service failure." };
       }

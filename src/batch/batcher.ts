@@ -2,8 +2,12 @@ import { EventBuffer, type EventFormat, type PackedEvents, type Transport } from
 import { MAX_RECORD_BYTES } from "./record_builder.ts";
 import type { Runs } from "../journal/journal_runs.ts";
 
-/** A batch of raw events of one (log group, log stream), ready for the spool worker. */
-export interface Batch extends PackedEvents {
+/** Whose events a buffer holds: one sink's, of one (log group, log stream), arrived one way. */
+export interface BufferKey {
+  /** The sink's index in the relay's pipeline (which spool and record format). */
+  sink: number;
+  /** The sink's name (what the journal keeps: indexes change with the configuration). */
+  sinkName: string;
   /** How to read the events' times. */
   format: EventFormat;
   /** How the events arrived. */
@@ -12,6 +16,12 @@ export interface Batch extends PackedEvents {
   logGroup: string;
   /** The source address. */
   logStream: string;
+  /** IANA time zone of the listener's RFC 3164 timestamps; `undefined` is UTC. */
+  timeZone: string | undefined;
+}
+
+/** A batch of raw events of one buffer, ready for the spool worker. */
+export interface Batch extends PackedEvents, BufferKey {
   /** Clock reading when the first event of the batch arrived. */
   firstAt: number;
   /**
@@ -117,7 +127,15 @@ export interface BatcherOptions {
  * @example
  * ```ts
  * const batcher = new Batcher({ onFlush: (batch) => worker.postMessage(batch, batch.chunks) });
- * const buffer = batcher.buffer("/kinesyslog/syslog/514", "10.0.0.1");
+ * const buffer = batcher.buffer({
+ *   sink: 0,
+ *   sinkName: "default",
+ *   format: "syslog",
+ *   transport: "udp",
+ *   logGroup: "/kinesyslog/syslog/514",
+ *   logStream: "10.0.0.1",
+ *   timeZone: undefined,
+ * });
  * buffer.append(bytes, Date.now());
  * batcher.afterAppend(buffer);
  * ```
@@ -153,20 +171,15 @@ export class Batcher {
    * The buffer of one (log group, log stream). Append to it, then call
    * {@linkcode Batcher.afterAppend} once for the whole run of appends.
    */
-  buffer(
-    logGroup: string,
-    logStream: string,
-    format: EventFormat = "syslog",
-    transport: Transport = "unknown",
-  ): GroupBuffer {
-    const key = logGroup + "\n" + logStream + "\n" + transport;
+  buffer(of: BufferKey): GroupBuffer {
+    const key = bufferName(of.sink, of.logGroup, of.logStream, of.transport);
     let buffer = this.#buffers.get(key);
     if (buffer === undefined) {
       while (this.#buffers.size >= this.#maxOpenBuffers) {
         const oldest = this.#buffers.values().next().value!;
         this.#flush(oldest, false, "open_buffers");
       }
-      buffer = new GroupBuffer(key, logGroup, logStream, format, transport);
+      buffer = new GroupBuffer(key, of);
       buffer.firstAt = this.#now();
       this.#buffers.set(key, buffer);
     }
@@ -215,11 +228,11 @@ export class Batcher {
   }
 
   /**
-   * Flushes the buffer of (`logGroup`, `logStream`) now, allowing no hand-back (a sender
-   * waits for the acknowledgement of its events, which come only once they are spooled).
+   * Flushes the buffer of `key` now, allowing no hand-back (a sender waits for the
+   * acknowledgement of its events, which come only once they are spooled).
    */
-  flushGroup(logGroup: string, logStream: string, transport: Transport, reason: FlushReason): void {
-    const buffer = this.#buffers.get(logGroup + "\n" + logStream + "\n" + transport);
+  flushGroup(key: Pick<BufferKey, "sink" | "logGroup" | "logStream" | "transport">, reason: FlushReason): void {
+    const buffer = this.#buffers.get(bufferName(key.sink, key.logGroup, key.logStream, key.transport));
     if (buffer !== undefined && buffer.count > 0) this.#flush(buffer, false, reason);
   }
 
@@ -234,7 +247,7 @@ export class Batcher {
    */
   requeue(events: Omit<Batch, "carry">): void {
     if (events.count === 0) return;
-    const buffer = this.buffer(events.logGroup, events.logStream, events.format, events.transport);
+    const buffer = this.buffer(events);
     buffer.firstAt = buffer.count === 0 ? events.firstAt : Math.min(buffer.firstAt, events.firstAt);
     // Its age is its oldest event's: it goes back in that place among the open buffers.
     this.#buffers.delete(buffer.key);
@@ -291,14 +304,22 @@ export class Batcher {
     this.#messageBytes -= buffer.accountedMessageBytes;
     buffer.accounted = 0;
     buffer.accountedMessageBytes = 0;
-    const { format, transport, logGroup, logStream, firstAt, runs } = buffer;
+    const { sink, sinkName, format, transport, logGroup, logStream, timeZone, firstAt, runs } = buffer;
     buffer.runs = [];
-    this.#onFlush({ format, transport, logGroup, logStream, firstAt, carry, runs, ...buffer.take() }, reason);
+    this.#onFlush(
+      { sink, sinkName, format, transport, logGroup, logStream, timeZone, firstAt, carry, runs, ...buffer.take() },
+      reason,
+    );
   }
 }
 
-/** The event buffer of one (log group, log stream). */
-export class GroupBuffer extends EventBuffer {
+/** The name of a buffer among the open ones. */
+function bufferName(sink: number, logGroup: string, logStream: string, transport: Transport): string {
+  return sink + "\n" + logGroup + "\n" + logStream + "\n" + transport;
+}
+
+/** The event buffer of one sink's (log group, log stream). */
+export class GroupBuffer extends EventBuffer implements BufferKey {
   /** Memory of this buffer already added to the batcher's total. */
   accounted = 0;
   /** Raw message bytes of this buffer already added to the batcher's total. */
@@ -306,14 +327,23 @@ export class GroupBuffer extends EventBuffer {
   /** The journal segments of the events held (see `journal_runs.ts`). */
   runs: Runs = [];
 
-  /** Creates the buffer of one (log group, log stream); `key` names it in the batcher. */
-  constructor(
-    readonly key: string,
-    readonly logGroup: string,
-    readonly logStream: string,
-    readonly format: EventFormat,
-    readonly transport: Transport,
-  ) {
+  readonly sink: number;
+  readonly sinkName: string;
+  readonly format: EventFormat;
+  readonly transport: Transport;
+  readonly logGroup: string;
+  readonly logStream: string;
+  readonly timeZone: string | undefined;
+
+  /** Creates the buffer of `of`; `key` names it in the batcher. */
+  constructor(readonly key: string, of: BufferKey) {
     super();
+    this.sink = of.sink;
+    this.sinkName = of.sinkName;
+    this.format = of.format;
+    this.transport = of.transport;
+    this.logGroup = of.logGroup;
+    this.logStream = of.logStream;
+    this.timeZone = of.timeZone;
   }
 }

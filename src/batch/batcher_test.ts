@@ -1,4 +1,5 @@
 import { assertEquals } from "../../tests/assert.ts";
+import { key as testKey } from "../../tests/keys.ts";
 import { type Batch, Batcher, BUFFER_OVERHEAD_BYTES, type FlushReason } from "./batcher.ts";
 import { EventBuffer, forEachEvent, MIN_CHUNK_BYTES } from "./event_buffer.ts";
 
@@ -20,7 +21,7 @@ function setup(
     ...options,
   });
   const add = (group: string, stream: string, ...messages: string[]) => {
-    const buffer = batcher.buffer(group, stream);
+    const buffer = batcher.buffer(testKey(group, stream));
     for (const m of messages) buffer.append(enc.encode(m), now);
     batcher.afterAppend(buffer);
   };
@@ -114,7 +115,7 @@ Deno.test("Batcher holds 50,000 quiet senders within the memory their buffers re
   const message = enc.encode("<13>Nov 30 15:00:00 host app: " + "m".repeat(170));
   const before = Deno.memoryUsage();
   for (let i = 0; i < 50_000; i++) {
-    const buffer = batcher.buffer("/kinesyslog/syslog/514", `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`);
+    const buffer = batcher.buffer(testKey("/kinesyslog/syslog/514", `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`));
     buffer.append(message, 0);
     batcher.afterAppend(buffer);
   }
@@ -191,7 +192,7 @@ Deno.test("Batcher.requeue() puts handed-back events first, keeps their age, and
 
 Deno.test("Batcher carries each buffer's journal runs into its batch, and back in front on requeue()", () => {
   const { batcher, flushed, advance } = setup({ flushBytes: 100 });
-  const buffer = batcher.buffer("g", "s");
+  const buffer = batcher.buffer(testKey("g", "s"));
   buffer.append(enc.encode("a"), 1_000);
   buffer.runs.push(4, 1);
   batcher.afterAppend(buffer);
@@ -199,7 +200,7 @@ Deno.test("Batcher carries each buffer's journal runs into its batch, and back i
   assertEquals(flushed[0]!.runs, [4, 1]);
   assertEquals(buffer.runs, [], "a flushed buffer starts a new list");
   advance(10);
-  const again = batcher.buffer("g", "s");
+  const again = batcher.buffer(testKey("g", "s"));
   again.append(enc.encode("b"), 1_010);
   again.runs.push(5, 1);
   batcher.afterAppend(again);

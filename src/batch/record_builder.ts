@@ -108,7 +108,8 @@ const HEADER_BYTES = 64;
  * pieces, each followed by a sync flush, so the compressed size is known as the record
  * grows; pieces shrink as the record fills, and it is ended when less than
  * {@linkcode FULL_SLACK_BYTES} of room is left. For `syslog` the event time is read from the
- * message or falls back to the stored receive time; for `gelf` the stored time is already
+ * message (in the batch's time zone where it carries none) or falls back to the stored
+ * receive time; for `gelf` the stored time is already
  * the event time. A piece that overshoots (data much less compressible than before) makes
  * the record be compressed again without it.
  *
@@ -119,7 +120,7 @@ const HEADER_BYTES = 64;
  */
 export async function buildRecords(
   header: RecordHeader,
-  batch: PackedEvents & { format: EventFormat; transport?: Transport },
+  batch: PackedEvents & { format: EventFormat; transport?: Transport; timeZone?: string | undefined },
   options: BuildOptions,
 ): Promise<BuildResult> {
   const max = options.maxRecordBytes ?? MAX_RECORD_BYTES;
@@ -152,7 +153,7 @@ export async function buildRecords(
     let timestamp: number | undefined = Math.floor(stored);
     if (batch.format === "syslog") {
       const head = String.fromCharCode.apply(null, message.subarray(0, HEADER_BYTES) as unknown as number[]);
-      timestamp = parseSyslogTimestamp(head, stored);
+      timestamp = parseSyslogTimestamp(head, stored, batch.timeZone);
       if (timestamp === undefined) {
         timestamp = Math.floor(stored);
         fallbacks[i] = 1;

@@ -7,38 +7,19 @@
 import type { ClientAuthMode } from "../listen/client_auth.ts";
 import type { TlsMinVersion } from "../listen/tls_policy.ts";
 import type { Level, LogFormat } from "../log.ts";
-import type { RecordFormatName } from "../batch/record_formats.ts";
-import type { RecordCompression } from "../spool/worker_protocol.ts";
+import type { Pipeline } from "./pipeline.ts";
 
 /** When a RELP message is acknowledged (`--relp-ack`). */
 export type RelpAck = "written" | "fsync";
 
 /** The relay's configuration, validated. */
 export interface Config {
-  /** Firehose delivery streams (records spread over them), or none with `outputDir`. */
-  streams: string[];
-  /** Local delivery directory, or undefined with `stream`. */
-  outputDir: string | undefined;
+  /** Sources, sinks and routes (the flags make one sink, `default`, that every listener feeds). */
+  pipeline: Pipeline;
   /** Bind address of every listener. */
   address: string;
-  /** UDP syslog ports. */
-  udpPorts: number[];
   /** Receive buffer asked for each UDP socket, in bytes (0: the kernel's default). */
   udpRecvBuffer: number;
-  /** TCP syslog ports. */
-  tcpPorts: number[];
-  /** TLS syslog ports. */
-  tlsPorts: number[];
-  /** UDP GELF ports. */
-  gelfUdpPorts: number[];
-  /** TCP GELF ports. */
-  gelfTcpPorts: number[];
-  /** TLS GELF ports. */
-  gelfTlsPorts: number[];
-  /** RELP ports (plain TCP). */
-  relpPorts: number[];
-  /** RELP ports over TLS. */
-  relpTlsPorts: number[];
   /** When a RELP message is acknowledged: once journaled (`written`), or also fsynced. */
   relpAck: RelpAck;
   /** PEM certificate chain for TLS. */
@@ -59,8 +40,6 @@ export interface Config {
   tlsCiphersuites: string[];
   /** Names a client certificate must carry (CN or subjectAltName), any of them. */
   clientAllow: string[];
-  /** TCP and TLS ports whose connections start with a PROXY protocol header. */
-  proxyPorts: number[];
   /** Open connections per stream listener, at most. */
   maxConnections: number;
   /** Seconds a connection may wait for data before it is closed; 0 is off. */
@@ -85,8 +64,6 @@ export interface Config {
   profile: string | undefined;
   /** Firehose endpoint override. */
   endpointUrl: string | undefined;
-  /** Prefix of `logGroup`. */
-  groupPrefix: string;
   /** Ports serving `/metrics`, `/health` and `/ready`. */
   prometheusPorts: number[];
   /** Bind address of the metrics ports. */
@@ -111,12 +88,6 @@ export interface Config {
   tcpWorkers: number;
   /** Resident memory, in bytes, within which another spool worker may start; 0 is no limit. */
   workerMemoryLimit: number;
-  /** gzip level of records. */
-  compressionLevel: number;
-  /** `--record-format`. */
-  recordFormat: RecordFormatName;
-  /** `--record-compression`. */
-  recordCompression: RecordCompression;
   /** How long connections may take to finish at shutdown, in seconds. */
   shutdownGrace: number;
   /** How long deliveries may fail before `/ready` fails, in seconds; 0 is never. */

@@ -16,3 +16,12 @@ export class ConfigError extends Error {
     this.name = "ConfigError";
   }
 }
+
+/** A startup failure (the machine, not the configuration) with one line for the operator; exits 1. */
+export class StartupError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "StartupError";
+  }
+}

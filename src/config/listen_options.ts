@@ -48,6 +48,12 @@ export type OptionGroup = typeof OPTION_GROUPS[number];
 export interface OptionSpec {
   /** The flag without its dashes: `max-connections`; `no-journal` for a negated switch. */
   name: string;
+  /**
+   * Its key in a configuration file, `<section>.<name>` (`spool.max_size`); a negated
+   * switch's key is the positive (`journal.enabled: false`). Absent for the flags that the
+   * file's `sources` and `sinks` replace (the port flags, `--stream`, `--output-dir`).
+   */
+  key?: string;
   /** The argument's placeholder (`<n>`); absent for a switch. */
   arg?: string;
   /** Where it is documented. */
@@ -115,6 +121,15 @@ const PORT = "<port>";
 /** Every option of `kinesyslog listen`, in `--help`'s order. */
 export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   {
+    name: "config",
+    arg: "<file>",
+    group: "Delivery",
+    help: "read sources, sinks, routes and options from a YAML file; flags and KINESYSLOG_* variables win over it",
+    value: text(),
+    doc:
+      "The file's `sources` replace the port flags and its `sinks` replace `--stream` and `--output-dir` (giving both is an error); every other option is the key shown here. Check a file with `kinesyslog check-config FILE` ([pipelines](pipelines.md)).",
+  },
+  {
     name: "stream",
     arg: "<name>",
     group: "Delivery",
@@ -125,6 +140,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "no-stream-check",
+    key: "delivery.stream_check",
     group: "Delivery",
     help:
       "do not check each --stream with DescribeDeliveryStream at startup (by default one that does not exist stops the start)",
@@ -138,6 +154,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "address",
+    key: "listen.address",
     arg: "<addr>",
     group: "Listeners",
     help: "bind address of every listener (IPv4 or IPv6)",
@@ -147,6 +164,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   { name: "udp-port", arg: PORT, group: "Listeners", help: "UDP syslog port; repeatable; 0 is off", value: ports() },
   {
     name: "udp-recv-buffer",
+    key: "listen.udp_recv_buffer",
     arg: "<bytes>",
     group: "Listeners",
     help:
@@ -213,6 +231,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "relp-ack",
+    key: "listen.relp_ack",
     arg: "<when>",
     group: "Listeners",
     help:
@@ -223,6 +242,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "cert",
+    key: "tls.cert",
     arg: "<path>",
     group: "TLS",
     help: "PEM certificate chain for TLS",
@@ -230,9 +250,10 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
     doc:
       "Checked to be a pair with `--key` at startup (exit 1) and on SIGHUP, which reloads both; a bad pair keeps the old one, logged and counted.",
   },
-  { name: "key", arg: "<path>", group: "TLS", help: "PEM private key for TLS", value: text() },
+  { name: "key", key: "tls.key", arg: "<path>", group: "TLS", help: "PEM private key for TLS", value: text() },
   {
     name: "client-ca",
+    key: "tls.client_ca",
     arg: "<path>",
     group: "TLS",
     help: "PEM CA bundle to verify client certificates (mutual TLS)",
@@ -240,6 +261,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "client-auth",
+    key: "tls.client_auth",
     arg: "<mode>",
     group: "TLS",
     help: "client certificates: none, optional or required",
@@ -248,6 +270,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "client-allow",
+    key: "tls.client_allow",
     arg: "<name>",
     group: "TLS",
     help: "with --client-auth required: a client certificate CN or SAN to accept; repeatable; *.domain allowed",
@@ -257,6 +280,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "client-crl",
+    key: "tls.client_crl",
     arg: "<path>",
     group: "TLS",
     help: "PEM revocation lists of the --client-ca CAs: a revoked client certificate is refused (reloaded on SIGHUP)",
@@ -266,6 +290,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "tls-min-version",
+    key: "tls.min_version",
     arg: "<version>",
     group: "TLS",
     help: "oldest TLS version a client may use (TLS 1.1 and older are never spoken)",
@@ -274,6 +299,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "tls-ciphers",
+    key: "tls.ciphers",
     arg: "<suites>",
     group: "TLS",
     help: "TLS 1.2 suites a client may use, OpenSSL names separated by colons (default: all the relay speaks, " +
@@ -284,6 +310,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "tls-ciphersuites",
+    key: "tls.ciphersuites",
     arg: "<suites>",
     group: "TLS",
     help: "TLS 1.3 suites a client may use, separated by colons (default: all three)",
@@ -298,6 +325,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "max-connections",
+    key: "edge.max_connections",
     arg: "<n>",
     group: "Network edge",
     help:
@@ -309,6 +337,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "idle-timeout",
+    key: "edge.idle_timeout",
     arg: "<seconds>",
     group: "Network edge",
     help: "close a TCP/TLS connection silent this long; 0 is off",
@@ -317,6 +346,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "handshake-timeout",
+    key: "edge.handshake_timeout",
     arg: "<seconds>",
     group: "Network edge",
     help: "time for the PROXY header and the TLS handshake",
@@ -325,6 +355,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "spool-dir",
+    key: "spool.dir",
     arg: "<dir>",
     group: "Spool and journal",
     help: "where records wait for delivery",
@@ -333,6 +364,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "spool-max-size",
+    key: "spool.max_size",
     arg: "<bytes>",
     group: "Spool and journal",
     help: "bound on the spool (records and journal); when full, TCP/TLS senders are slowed and UDP dropped",
@@ -344,6 +376,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "fsync-interval",
+    key: "journal.fsync_interval",
     arg: "<seconds>",
     group: "Spool and journal",
     help: "how often the journal is fsynced: the most a power cut loses (a crash of the relay loses at most 0.1 s)",
@@ -352,11 +385,13 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "no-journal",
+    key: "journal.enabled",
     group: "Spool and journal",
     help: "keep buffered messages only in memory (a crash loses them)",
   },
   {
     name: "request-timeout",
+    key: "delivery.request_timeout",
     arg: "<seconds>",
     group: "Delivery",
     help: "longest wait for one PutRecordBatch response",
@@ -365,6 +400,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "region",
+    key: "delivery.region",
     arg: "<region>",
     group: "Delivery",
     help: "AWS region (default: the SDK's chain)",
@@ -372,6 +408,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "profile",
+    key: "delivery.profile",
     arg: "<name>",
     group: "Delivery",
     help: "AWS credentials profile (default: the SDK's chain)",
@@ -379,6 +416,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "endpoint-url",
+    key: "delivery.endpoint_url",
     arg: "<url>",
     group: "Delivery",
     help: "Firehose endpoint override (VPC endpoint, local endpoint)",
@@ -386,6 +424,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "group-prefix",
+    key: "records.group_prefix",
     arg: "<text>",
     group: "Batching and records",
     help: "prefix of logGroup in records",
@@ -394,6 +433,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "prometheus-port",
+    key: "metrics.ports",
     arg: PORT,
     group: "Metrics and logs",
     help: "HTTP port for /metrics, /health and /ready; repeatable; 0 is off",
@@ -401,6 +441,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "metrics-address",
+    key: "metrics.address",
     arg: "<addr>",
     group: "Metrics and logs",
     help: "bind address of the metrics ports",
@@ -409,6 +450,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "metrics-max-connections",
+    key: "metrics.max_connections",
     arg: "<n>",
     group: "Metrics and logs",
     help: "open connections per metrics port; more are refused",
@@ -418,6 +460,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "allow-from",
+    key: "edge.allow_from",
     arg: "<cidr>",
     group: "Network edge",
     help: "accept only sources in this range (IPv4 or IPv6 CIDR, or one address); repeatable; default: any",
@@ -426,6 +469,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "max-connections-per-source",
+    key: "edge.max_connections_per_source",
     arg: "<n>",
     group: "Network edge",
     help: "open connections from one source address per TCP/TLS listener; 0 is no cap",
@@ -434,6 +478,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "max-open-buffers",
+    key: "batching.max_open_buffers",
     arg: "<n>",
     group: "Batching and records",
     help: "sender buffers (one per log group and source) held at once; past it the oldest is flushed",
@@ -443,6 +488,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "max-message-size",
+    key: "listen.max_message_size",
     arg: "<bytes>",
     group: "Network edge",
     help: "longer messages are truncated and counted",
@@ -452,6 +498,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "flush-size",
+    key: "batching.flush_size",
     arg: "<bytes>",
     group: "Batching and records",
     help: "raw bytes of one sender's buffer that trigger a flush (at most the memory all buffers share)",
@@ -461,6 +508,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "flush-interval",
+    key: "batching.flush_interval",
     arg: "<seconds>",
     group: "Batching and records",
     help: "age of a buffer that triggers a flush",
@@ -469,6 +517,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "spool-workers",
+    key: "spool.workers",
     arg: "<n>",
     group: "Spool and journal",
     help: "workers that build and compress records (one core each)",
@@ -479,6 +528,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "tcp-workers",
+    key: "listen.tcp_workers",
     arg: "<n>",
     group: "Listeners",
     help: "workers that accept, read and frame plain TCP connections beside the main thread, sharing each TCP port " +
@@ -490,6 +540,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "worker-memory-limit",
+    key: "spool.worker_memory_limit",
     arg: "<bytes>",
     group: "Spool and journal",
     help: "another spool worker starts only while resident memory plus its ~20 MiB stays within this; 0 is no limit",
@@ -500,6 +551,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "compression-level",
+    key: "records.compression_level",
     arg: "<n>",
     group: "Batching and records",
     help: "gzip level of records: 1 is fastest, 9 smallest",
@@ -509,6 +561,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "record-format",
+    key: "records.format",
     arg: "<format>",
     group: "Batching and records",
     help:
@@ -520,6 +573,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "record-compression",
+    key: "records.compression",
     arg: "<mode>",
     group: "Batching and records",
     help: "gzip, or none (only with --record-format ndjson)",
@@ -529,6 +583,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "shutdown-grace",
+    key: "listen.shutdown_grace",
     arg: "<seconds>",
     group: "Spool and journal",
     help: "at shutdown, how long open connections may take to finish",
@@ -537,6 +592,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "ready-delivery-timeout",
+    key: "metrics.ready_delivery_timeout",
     arg: "<seconds>",
     group: "Metrics and logs",
     help: "/ready fails once deliveries have failed this long with nothing delivered; 0 is never",
@@ -545,6 +601,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "log-level",
+    key: "log.level",
     arg: "<level>",
     group: "Metrics and logs",
     help: "lowest level logged to stderr",
@@ -553,6 +610,7 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: "log-format",
+    key: "log.format",
     arg: "<format>",
     group: "Metrics and logs",
     help: "log lines as text or JSON",

@@ -15,7 +15,9 @@ keeps this page equal to it. \`kinesyslog listen --help\` shows the same, and
 
 Every option can also be set as a variable, \`KINESYSLOG_<OPTION>\` (for example
 \`KINESYSLOG_UDP_PORT="514 1514"\`); the command line wins, and lists in variables are
-space-separated. An on/off option's variable (\`KINESYSLOG_GELF\`, \`KINESYSLOG_NO_JOURNAL\`, ...)
+space-separated. Most options also have a key in a configuration file (\`--config FILE\`,
+[pipelines](pipelines.md)), shown as \`file: section.name\`; the variable and the command line win
+over the file. An on/off option's variable (\`KINESYSLOG_GELF\`, \`KINESYSLOG_NO_JOURNAL\`, ...)
 takes \`true\`/\`false\`, \`1\`/\`0\`, \`yes\`/\`no\` or \`on\`/\`off\` and nothing else.
 
 Every number is bounded by what it means: a timeout of at most a day, a size of at most what
@@ -42,6 +44,7 @@ function optionEntry(spec: OptionSpec): string {
   const shown = defaultText(spec);
   const facts = [
     `\`${envName(spec)}\``,
+    ...(spec.key === undefined ? [] : [`file: \`${spec.key}\``]),
     spec.arg === undefined ? "a switch, off unless given" : shown === undefined ? "no default" : `default ${shown}`,
     ...(spec.value?.edges === undefined ? [] : [spec.value.range]),
     ...(spec.choices === undefined ? [] : [`one of ${spec.choices.map((c) => `\`${c}\``).join(", ")}`]),

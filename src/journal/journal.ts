@@ -26,8 +26,7 @@
  *
  * @module
  */
-import type { EventFormat, Transport } from "../batch/event_buffer.ts";
-import { BlockWriter, type DecodedSegment, decodeSegment, SEGMENT_MAGIC } from "./journal_format.ts";
+import { type BlockKey, BlockWriter, type DecodedSegment, decodeSegment, SEGMENT_MAGIC } from "./journal_format.ts";
 import type { Runs } from "./journal_runs.ts";
 import { moveAside, notRegular, ownDirectory, readOwnFile, type SetAside } from "../spool/own_paths.ts";
 import { timerDelay } from "../timer.ts";
@@ -191,9 +190,9 @@ export class Journal {
     return journal;
   }
 
-  /** Opens a block of messages of one (log group, log stream) that arrived by `transport`. */
-  begin(format: EventFormat, logGroup: string, logStream: string, transport?: Transport): void {
-    this.#writer.begin(format, logGroup, logStream, transport);
+  /** Opens a block of messages of `key` (one sink's (log group, log stream), arrived one way). */
+  begin(key: BlockKey): void {
+    this.#writer.begin(key);
   }
 
   /** Adds one message to the open block. */

@@ -6,12 +6,15 @@
  *
  * ```
  * block   = u32 payload length (LE) | u32 CRC-32 of payload (LE) | payload
- * payload = u8 format (low nibble: 0 syslog, 1 gelf; high nibble: transport, 0 unknown,
- *           1 udp, 2 tcp, 3 tls, 4 relp) | u16 length | log group (UTF-8)
- *         | u16 length | log stream (UTF-8) | entries
+ * payload = u8 format (bit 0: 0 syslog, 1 gelf; bit 3: a destination follows; high nibble:
+ *           transport, 0 unknown, 1 udp, 2 tcp, 3 tls, 4 relp)
+ *         | [u16 length | sink name (UTF-8) | u16 length | time zone (UTF-8)]
+ *         | u16 length | log group (UTF-8) | u16 length | log stream (UTF-8) | entries
  * entries = (u32 length (LE) | f64 time in ms (LE) | message bytes)*
  * ```
  *
+ * The destination is written for a sink other than `default` or a listener with a time zone;
+ * without it (and in segments written before routes) a block is the `default` sink's, in UTC.
  * The entries are those of the in-memory buffers (`event_buffer.ts`), so a replayed block is
  * appended as it was received. The CRC covers the payload: a torn write (power cut) or any
  * damage shows at the first bad block, and decoding stops there.
@@ -20,6 +23,8 @@
  */
 import { crc32 } from "node:zlib";
 import { ENTRY_HEADER_BYTES, type EventFormat, type Transport } from "../batch/event_buffer.ts";
+import type { BufferKey } from "../batch/batcher.ts";
+import { DEFAULT_SINK } from "../config/pipeline.ts";
 
 /** The first bytes of every segment. */
 export const SEGMENT_MAGIC = new TextEncoder().encode("KSJ1");
@@ -29,17 +34,18 @@ export const BLOCK_HEADER_BYTES = 8;
 export const MAX_BLOCK_BYTES = 64 * 1_048_576;
 
 const FORMATS: readonly EventFormat[] = ["syslog", "gelf"];
+/** The bit of the format byte that says a destination (sink, time zone) follows. */
+const DESTINATION_BIT = 0x08;
 /** Transports by the high nibble of the format byte (0, `unknown`, in segments written before it was kept). */
 const TRANSPORTS: readonly Transport[] = ["unknown", "udp", "tcp", "tls", "relp"];
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
+/** What a block says of its messages: where they go. */
+export type BlockKey = Omit<BufferKey, "sink">;
+
 /** One decoded block. */
-export interface JournalBlock {
-  format: EventFormat;
-  transport: Transport;
-  logGroup: string;
-  logStream: string;
+export interface JournalBlock extends BlockKey {
   /** The entries, a view into the segment's bytes (read them with {@linkcode forEachBlockEvent}). */
   entries: Uint8Array;
   /** Number of messages. */
@@ -92,16 +98,28 @@ export class BlockWriter {
     return this.#sealedBytes + this.#used;
   }
 
-  /** Opens a block for messages of one (log group, log stream) that arrived by `transport`. */
-  begin(format: EventFormat, logGroup: string, logStream: string, transport: Transport = "unknown"): void {
+  /** Opens a block for messages of `key` (one sink's (log group, log stream), arrived one way). */
+  begin(key: BlockKey): void {
     if (this.#open >= 0) throw new Error("journal block already open");
-    const group = encoder.encode(logGroup);
-    const stream = encoder.encode(logStream);
-    this.#reserve(BLOCK_HEADER_BYTES + 5 + group.length + stream.length);
+    const group = encoder.encode(key.logGroup);
+    const stream = encoder.encode(key.logStream);
+    const destination = key.sinkName !== DEFAULT_SINK || key.timeZone !== undefined;
+    const sink = destination ? encoder.encode(key.sinkName) : undefined;
+    const zone = destination ? encoder.encode(key.timeZone ?? "") : undefined;
+    const extra = sink === undefined || zone === undefined ? 0 : 4 + sink.length + zone.length;
+    this.#reserve(BLOCK_HEADER_BYTES + 5 + extra + group.length + stream.length);
     this.#open = this.#used;
     this.#count = 0;
     let at = this.#used + BLOCK_HEADER_BYTES;
-    this.#bytes[at++] = FORMATS.indexOf(format) | (TRANSPORTS.indexOf(transport) << 4);
+    this.#bytes[at++] = FORMATS.indexOf(key.format) | (destination ? DESTINATION_BIT : 0) |
+      (TRANSPORTS.indexOf(key.transport) << 4);
+    if (sink !== undefined && zone !== undefined) {
+      for (const name of [sink, zone]) {
+        this.#view.setUint16(at, name.length, true);
+        this.#bytes.set(name, at + 2);
+        at += 2 + name.length;
+      }
+    }
     this.#view.setUint16(at, group.length, true);
     this.#bytes.set(group, at + 2);
     at += 2 + group.length;
@@ -245,23 +263,32 @@ export function decodeSegment(bytes: Uint8Array): DecodedSegment {
 
 function parsePayload(payload: Uint8Array): JournalBlock | string {
   const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-  const format = FORMATS[(payload[0] ?? 255) & 0x0f];
-  const transport = TRANSPORTS[(payload[0] ?? 255) >> 4];
+  const first = payload[0] ?? 255;
+  const format = FORMATS[first & 0x07];
+  const transport = TRANSPORTS[first >> 4];
   if (format === undefined || transport === undefined) return "unknown format";
   try {
     let at = 1;
-    const groupLength = view.getUint16(at, true);
-    const logGroup = decoder.decode(payload.subarray(at + 2, at + 2 + groupLength));
-    at += 2 + groupLength;
-    const streamLength = view.getUint16(at, true);
-    const logStream = decoder.decode(payload.subarray(at + 2, at + 2 + streamLength));
-    at += 2 + streamLength;
+    const name = () => {
+      const length = view.getUint16(at, true);
+      const text = decoder.decode(payload.subarray(at + 2, at + 2 + length));
+      at += 2 + length;
+      return text;
+    };
+    let sinkName = DEFAULT_SINK;
+    let timeZone: string | undefined;
+    if ((first & DESTINATION_BIT) !== 0) {
+      sinkName = name();
+      timeZone = name() || undefined;
+    }
+    const logGroup = name();
+    const logStream = name();
     if (at > payload.length) return "truncated names";
     const entries = payload.subarray(at);
     let count = 0;
     const fits = eachEntry(entries, () => count++);
     if (!fits) return "an entry runs past the block";
-    return { format, transport, logGroup, logStream, entries, count };
+    return { sinkName, timeZone, format, transport, logGroup, logStream, entries, count };
   } catch (error) {
     return (error as Error).message;
   }

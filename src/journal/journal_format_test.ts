@@ -1,4 +1,5 @@
 import { EventBuffer, forEachEvent } from "../batch/event_buffer.ts";
+import { key } from "../../tests/keys.ts";
 import fc from "fast-check";
 import { assert, assertEquals } from "../../tests/assert.ts";
 import {
@@ -23,7 +24,7 @@ interface Written {
 function segment(blocks: Written[]): Uint8Array {
   const writer = new BlockWriter();
   for (const b of blocks) {
-    writer.begin(b.format, b.logGroup, b.logStream);
+    writer.begin(key(b.logGroup, b.logStream, { format: b.format }));
     for (const [m, t] of b.messages) writer.add(enc.encode(m), t);
     writer.end();
   }
@@ -50,13 +51,13 @@ Deno.test("journal blocks decode to the messages, names and times written", () =
 
 Deno.test("an empty block is taken back, and take() leaves an open block in place", () => {
   const writer = new BlockWriter();
-  writer.begin("syslog", "g", "s");
+  writer.begin(key("g", "s"));
   assertEquals(writer.end(), 0);
   assertEquals(writer.length, 0);
-  writer.begin("syslog", "g", "s");
+  writer.begin(key("g", "s"));
   writer.add(enc.encode("one"), 1);
   writer.end();
-  writer.begin("syslog", "g", "s2");
+  writer.begin(key("g", "s2"));
   writer.add(enc.encode("two"), 2);
   const first = writer.take();
   assertEquals(writer.end(), 1);
@@ -120,11 +121,11 @@ Deno.test("property: any damage to a segment is found at or before the damaged b
 Deno.test("a block keeps the transport its messages came by; a block written without one reads as unknown", () => {
   const writer = new BlockWriter();
   for (const transport of ["udp", "tcp", "tls", "relp"] as const) {
-    writer.begin("gelf", "/k/gelf/12201", "10.0.0.1", transport);
+    writer.begin(key("/k/gelf/12201", "10.0.0.1", { format: "gelf", transport }));
     writer.add(enc.encode("{}"), 1);
     writer.end();
   }
-  writer.begin("syslog", "/k/syslog/514", "10.0.0.1");
+  writer.begin(key("/k/syslog/514", "10.0.0.1"));
   writer.add(enc.encode("<13>a"), 1);
   writer.end();
   const bytes = new Uint8Array([...SEGMENT_MAGIC, ...writer.take().flatMap((part) => [...part])]);
@@ -150,13 +151,13 @@ Deno.test("blocks across chunk boundaries, one larger than a chunk, and takes be
       ? [WRITER_CHUNK_BYTES + 1_000]
       : Array.from({ length: 1 + (next() % 5) }, () => next() % 9_000);
     const messages = sizes.map((size, i): [string, number] => [String.fromCharCode(97 + (b + i) % 26).repeat(size), b]);
-    writer.begin("syslog", "/k/syslog/514", `10.0.0.${b % 7}`);
+    writer.begin(key("/k/syslog/514", `10.0.0.${b % 7}`));
     for (const [m, t] of messages) writer.add(enc.encode(m), t);
     writer.end();
     written.push({ format: "syslog", logGroup: "/k/syslog/514", logStream: `10.0.0.${b % 7}`, messages });
     if (next() % 10 === 0) {
       // A take with a block open leaves it for the next take; what was taken is recycled.
-      writer.begin("syslog", "/k/syslog/514", "open");
+      writer.begin(key("/k/syslog/514", "open"));
       const taken = writer.take();
       parts.push(...taken.map((part) => part.slice()));
       writer.recycle(taken);
@@ -180,7 +181,7 @@ Deno.test("addEntries() writes the same block as add() of each message (a TCP in
   const entries = new EventBuffer();
   for (const [m, t] of messages) entries.append(enc.encode(m), t);
   const packed = entries.take();
-  for (const writer of [one, runs]) writer.begin("syslog", "/k/syslog/514", "10.0.0.1", "tcp");
+  for (const writer of [one, runs]) writer.begin(key("/k/syslog/514", "10.0.0.1", { transport: "tcp" }));
   for (const [m, t] of messages) one.add(enc.encode(m), t);
   for (const [c, chunk] of packed.chunks.entries()) {
     const run = new Uint8Array(chunk, 0, packed.lengths[c]);
@@ -191,4 +192,32 @@ Deno.test("addEntries() writes the same block as add() of each message (a TCP in
   assertEquals(runs.end(), one.end());
   const bytes = (w: BlockWriter) => w.take().flatMap((part) => [...part]);
   assertEquals(bytes(runs), bytes(one));
+});
+
+Deno.test("a block keeps its sink and time zone; a block written without them is the default sink's, in UTC", () => {
+  const writer = new BlockWriter();
+  writer.begin(key("/k/syslog/514", "10.0.0.1", { sink: 2, sinkName: "security", timeZone: "Europe/Berlin" }));
+  writer.add(enc.encode("<13>a"), 1);
+  writer.end();
+  writer.begin(key("/k/syslog/514", "10.0.0.1", { sinkName: "default", timeZone: "Asia/Tokyo" }));
+  writer.add(enc.encode("<13>b"), 1);
+  writer.end();
+  writer.begin(key("/k/syslog/514", "10.0.0.2", { sinkName: "apps", transport: "relp" }));
+  writer.add(enc.encode("<13>c"), 1);
+  writer.end();
+  writer.begin(key("/k/syslog/514", "10.0.0.3"));
+  writer.add(enc.encode("<13>d"), 1);
+  writer.end();
+  const bytes = new Uint8Array([...SEGMENT_MAGIC, ...writer.take().flatMap((part) => [...part])]);
+  const decoded = decodeSegment(bytes);
+  assertEquals(decoded.damage, undefined);
+  assertEquals(decoded.blocks.map((b) => [b.sinkName, b.timeZone, b.transport, b.logStream, b.count]), [
+    ["security", "Europe/Berlin", "unknown", "10.0.0.1", 1],
+    ["default", "Asia/Tokyo", "unknown", "10.0.0.1", 1],
+    ["apps", undefined, "relp", "10.0.0.2", 1],
+    ["default", undefined, "unknown", "10.0.0.3", 1],
+  ]);
+  // A block without a destination is byte for byte what journals before routes wrote.
+  // Its format byte: before the log group (2 + 13 bytes), the log stream (2 + 8) and the entry (12 + 5).
+  assertEquals(bytes.at(-(17 + 10 + 15 + 1)), 0x00);
 });

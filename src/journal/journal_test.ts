@@ -1,4 +1,5 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
+import { key } from "../../tests/keys.ts";
 import { forEachBlockEvent } from "./journal_format.ts";
 import { Journal, type JournalOptions } from "./journal.ts";
 import { CAN_MOUNT, mountTmpfs } from "../../tests/fault_helpers.ts";
@@ -36,7 +37,7 @@ async function withJournal(
 }
 
 function append(journal: Journal, stream: string, ...messages: string[]): number[] {
-  journal.begin("syslog", "/k/syslog/514", stream);
+  journal.begin(key("/k/syslog/514", stream));
   for (const [i, m] of messages.entries()) journal.add(enc.encode(m), 1000 + i);
   const { segment, count } = journal.end();
   return [segment, count];

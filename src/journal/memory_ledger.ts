@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { EventFormat, Transport } from "../batch/event_buffer.ts";
+import type { BlockKey } from "./journal_format.ts";
 import type { Runs } from "./journal_runs.ts";
 
 /** Counts events per ticket until they are released (spooled, or dropped and counted). */
@@ -21,7 +21,7 @@ export class MemoryLedger {
   readonly #waiters: { upTo: number; resolve: () => void }[] = [];
 
   /** Opens a block (the journal's interface; nothing to remember here). */
-  begin(_format: EventFormat, _logGroup: string, _logStream: string, _transport?: Transport): void {
+  begin(_key: BlockKey): void {
     this.#adding = 0;
   }
 

@@ -1,9 +1,10 @@
 import { assertEquals } from "../../tests/assert.ts";
+import { key } from "../../tests/keys.ts";
 import { addRun, type Runs } from "./journal_runs.ts";
 import { MemoryLedger } from "./memory_ledger.ts";
 
 function block(ledger: MemoryLedger, runs: Runs, count: number): void {
-  ledger.begin("syslog", "/k/syslog/2514", "10.0.0.1");
+  ledger.begin(key("/k/syslog/2514", "10.0.0.1"));
   for (let i = 0; i < count; i++) ledger.add(new Uint8Array(1), 0);
   const { segment, count: n } = ledger.end();
   addRun(runs, segment, n);

@@ -14,7 +14,9 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 const info: ListenerInfo = {
   label: "gelf-udp/12201",
-  logGroup: "/kinesyslog/gelf/12201",
+  name: "test",
+  logGroups: ["/kinesyslog/gelf/12201"],
+  timeZone: undefined,
   format: "gelf",
   transport: "udp",
 };

@@ -1,22 +1,28 @@
-import type { Batcher, GroupBuffer } from "../batch/batcher.ts";
-import { forEachBlockEvent, type JournalBlock } from "../journal/journal_format.ts";
+import type { Batcher, BufferKey, GroupBuffer } from "../batch/batcher.ts";
+import { type BlockKey, forEachBlockEvent, type JournalBlock } from "../journal/journal_format.ts";
 import { addRun } from "../journal/journal_runs.ts";
 import type { EventFormat, Transport } from "../batch/event_buffer.ts";
 import { parseGelfMessage } from "../parse/gelf_message.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { Pressure } from "./pressure.ts";
+import { EventFields } from "../route/event_fields.ts";
+import type { Router } from "../route/router.ts";
 
-/** What a listener is, for records and metrics. */
+/** What a listener is, for records, routes and metrics. */
 export interface ListenerInfo {
   /** `<protocol>/<port>`, the metrics label. */
   label: string;
-  /** The records' log group: `<prefix>/<syslog|gelf>/<port>`. */
-  logGroup: string;
+  /** The name routes match: the configuration's, or the label. */
+  name: string;
+  /** The records' log group for each sink, by the sink's index: `<prefix>/<syslog|gelf>/<port>`. */
+  logGroups: string[];
   /** What the listener receives. */
   format: EventFormat;
   /** How its events arrive. */
   transport: Transport;
+  /** IANA time zone of its RFC 3164 timestamps; `undefined` is UTC. */
+  timeZone: string | undefined;
 }
 
 /**
@@ -25,8 +31,8 @@ export interface ListenerInfo {
  * say which of their events are not yet in the spool.
  */
 export interface EventLog {
-  /** Opens a block of messages of one (log group, log stream) that arrived by `transport`. */
-  begin(format: EventFormat, logGroup: string, logStream: string, transport: Transport): void;
+  /** Opens a block of messages of `key` (one sink's (log group, log stream), arrived one way). */
+  begin(key: BlockKey): void;
   /** Adds one message to the open block. */
   add(message: Uint8Array, timeMs: number): void;
   /** Adds `count` messages already in the entries' form (`event_buffer.ts`) to the open block. */
@@ -147,13 +153,31 @@ export function eventTime(
   return receivedMs;
 }
 
+/** The sinks the ingest feeds, by index (bit i of a route's set is `names[i]`). */
+export interface IngestSinks {
+  names: readonly string[];
+  /** Where a replayed block of a sink no longer configured goes (the default sink, or the first). */
+  fallback: number;
+}
+
 /**
  * Where listeners hand their messages: drops blank ones, checks GELF messages (a JSON object
- * with a message; the event time read from it), counts what arrives and what is refused, and
- * appends the rest to the journal (when there is one) and to the batch of (listener,
- * source). Cost per syslog message: one copy into the journal's buffer, one into the batch.
+ * with a message; the event time read from it), routes each message to its sinks (with no
+ * routes, all go to the one sink), counts what arrives and what is refused, and appends the
+ * rest to the journal (when there is one) and to the batch of (sink, listener, source). Cost
+ * per syslog message and sink: one copy into the journal's buffer, one into the batch.
  */
 export class Ingest implements StreamIngest {
+  readonly #sinks: IngestSinks;
+  readonly #router: Router | undefined;
+  readonly #fields = new EventFields();
+  /** A routed read's messages, times and sink sets (reused). */
+  readonly #messages: Uint8Array[] = [];
+  readonly #times: number[] = [];
+  readonly #sets: number[] = [];
+  /** Names of replayed sinks no longer configured, logged once each. */
+  readonly #unknownSinks = new Set<string>();
+
   /** Creates the junction between listeners and the batcher. */
   constructor(
     readonly batcher: Batcher,
@@ -161,12 +185,30 @@ export class Ingest implements StreamIngest {
     readonly metrics: Metrics,
     readonly log: Logger,
     readonly journal?: EventLog,
-  ) {}
+    routing: { sinks: IngestSinks; router: Router | undefined } = {
+      sinks: { names: ["default"], fallback: 0 },
+      router: undefined,
+    },
+  ) {
+    this.#sinks = routing.sinks;
+    this.#router = routing.router;
+  }
 
   /** Appends the messages of a block left in the journal by a crash; returns their number. */
   replay(block: JournalBlock): number {
-    const buffer = this.batcher.buffer(block.logGroup, block.logStream, block.format, block.transport);
-    this.journal?.begin(block.format, block.logGroup, block.logStream, block.transport);
+    let sink = this.#sinks.names.indexOf(block.sinkName);
+    if (sink < 0) {
+      sink = this.#sinks.fallback;
+      if (!this.#unknownSinks.has(block.sinkName)) {
+        this.#unknownSinks.add(block.sinkName);
+        this.log.warn("The journal holds messages for a sink no longer configured; they go to another", {
+          sink: block.sinkName,
+          to: this.#sinks.names[sink],
+        });
+      }
+    }
+    const buffer = this.batcher.buffer({ ...block, sink, sinkName: this.#sinks.names[sink]! });
+    this.journal?.begin(buffer);
     forEachBlockEvent(block, (message, time) => {
       buffer.append(message, time);
       this.journal?.add(message, time);
@@ -183,12 +225,43 @@ export class Ingest implements StreamIngest {
     addRun(buffer.runs, segment, count);
   }
 
+  /** The buffer of sink `sink` for `source` on the listener `info`. */
+  #buffer(info: ListenerInfo, source: string, sink: number): GroupBuffer {
+    const key: BufferKey = {
+      sink,
+      sinkName: this.#sinks.names[sink]!,
+      format: info.format,
+      transport: info.transport,
+      logGroup: info.logGroups[sink]!,
+      logStream: source,
+      timeZone: info.timeZone,
+    };
+    return this.batcher.buffer(key);
+  }
+
+  /**
+   * Flushes the buffers of `source` on `info` in every sink now (a RELP sender waits for the
+   * acknowledgement of its messages, which comes only once they are spooled).
+   */
+  flushSource(info: ListenerInfo, source: string): void {
+    for (let sink = 0; sink < this.#sinks.names.length; sink++) {
+      this.batcher.flushGroup(
+        { sink, logGroup: info.logGroups[sink]!, logStream: source, transport: info.transport },
+        "acknowledge",
+      );
+    }
+  }
+
   /** Takes the frames of one read from a stream connection. */
   accept(info: ListenerInfo, source: string, frames: readonly Uint8Array[], receivedMs: number): void {
-    const buffer = this.batcher.buffer(info.logGroup, source, info.format, info.transport);
+    if (this.#router !== undefined) {
+      this.#route(info, source, frames, undefined, receivedMs);
+      return;
+    }
+    const buffer = this.#buffer(info, source, 0);
     const gelf = info.format === "gelf";
     const journal = this.journal;
-    journal?.begin(info.format, info.logGroup, source, info.transport);
+    journal?.begin(buffer);
     let count = 0;
     let bytes = 0;
     let blank = 0;
@@ -206,25 +279,117 @@ export class Ingest implements StreamIngest {
     }
     this.#journaled(buffer);
     this.batcher.afterAppend(buffer);
-    this.metrics.messagesReceived.inc({ listener: info.label }, count);
-    this.metrics.bytesReceived.inc({ listener: info.label }, bytes);
+    this.#received(info, count, bytes);
+    if (count > 0) this.metrics.sinkMessages.inc({ sink: buffer.sinkName }, count);
     if (blank > 0) this.dropped(info, source, "empty", blank);
   }
 
   /**
    * Takes `count` messages of one source already checked and packed as entries
    * (`event_buffer.ts`: length, event time, message) by a TCP intake worker: one copy of the
-   * run into the journal and one into the batch, whatever the number of messages.
+   * run into the journal and one into the batch, whatever the number of messages (with
+   * routes, message by message).
    */
   acceptEntries(info: ListenerInfo, source: string, entries: Uint8Array, count: number, messageBytes: number): void {
-    const buffer = this.batcher.buffer(info.logGroup, source, info.format, info.transport);
-    this.journal?.begin(info.format, info.logGroup, source, info.transport);
+    if (this.#router !== undefined) {
+      const frames: Uint8Array[] = [];
+      const times: number[] = [];
+      forEachBlockEvent({ entries } as JournalBlock, (message, time) => {
+        frames.push(message);
+        times.push(time);
+      });
+      this.#route(info, source, frames, times, 0);
+      return;
+    }
+    const buffer = this.#buffer(info, source, 0);
+    this.journal?.begin(buffer);
     this.journal?.addEntries(entries, count);
     buffer.appendEntries(entries, count, messageBytes);
     this.#journaled(buffer);
     this.batcher.afterAppend(buffer);
+    this.#received(info, count, messageBytes);
+    this.metrics.sinkMessages.inc({ sink: buffer.sinkName }, count);
+  }
+
+  /**
+   * Routes the messages of one read: each gets its set of sinks (or a reason to go nowhere,
+   * counted), then each sink's messages go to its buffer as one journal block. `times` are
+   * the messages' event times where a TCP intake worker read them already.
+   */
+  #route(
+    info: ListenerInfo,
+    source: string,
+    frames: readonly Uint8Array[],
+    times: readonly number[] | undefined,
+    receivedMs: number,
+  ): void {
+    const router = this.#router!;
+    const gelf = info.format === "gelf";
+    const messages = this.#messages, eventTimes = this.#times, sets = this.#sets;
+    let blank = 0;
+    let all = 0;
+    const drops = new Map<string, number>();
+    for (let i = 0; i < frames.length; i++) {
+      const frame = frames[i]!;
+      if (isBlank(frame)) {
+        blank++;
+        continue;
+      }
+      let time = times?.[i] ?? receivedMs;
+      let fields: EventFields | undefined;
+      if (gelf) {
+        const parsed = parseGelfMessage(frame);
+        if (typeof parsed === "string") {
+          this.dropped(info, source, parsed, 1);
+          continue;
+        }
+        if (times === undefined) {
+          if (parsed.timestampMs !== undefined) time = parsed.timestampMs;
+          else this.metrics.timestampFallbacks.inc({});
+        }
+        fields = router.readsMessages ? this.#fields.reset(frame, parsed.fields) : undefined;
+      } else if (router.readsMessages) {
+        fields = this.#fields.reset(frame, undefined);
+      }
+      const verdict = router.route(info, source, fields);
+      if (verdict.sinks === 0) {
+        drops.set(verdict.reason!, (drops.get(verdict.reason!) ?? 0) + 1);
+        continue;
+      }
+      messages.push(frame);
+      eventTimes.push(time);
+      sets.push(verdict.sinks);
+      all |= verdict.sinks;
+    }
+    let bytes = 0;
+    for (const m of messages) bytes += m.length;
+    for (let sink = 0; all !== 0; sink++, all >>>= 1) {
+      if ((all & 1) === 0) continue;
+      const buffer = this.#buffer(info, source, sink);
+      this.journal?.begin(buffer);
+      let count = 0;
+      for (let i = 0; i < messages.length; i++) {
+        if ((sets[i]! & (1 << sink)) === 0) continue;
+        this.journal?.add(messages[i]!, eventTimes[i]!);
+        buffer.append(messages[i]!, eventTimes[i]!);
+        count++;
+      }
+      this.#journaled(buffer);
+      this.batcher.afterAppend(buffer);
+      this.metrics.sinkMessages.inc({ sink: buffer.sinkName }, count);
+    }
+    this.#received(info, messages.length, bytes);
+    messages.length = 0;
+    eventTimes.length = 0;
+    sets.length = 0;
+    if (blank > 0) this.dropped(info, source, "empty", blank);
+    for (const [reason, count] of drops) this.dropped(info, source, reason, count);
+  }
+
+  /** Counts messages accepted from a listener. */
+  #received(info: ListenerInfo, count: number, bytes: number): void {
     this.metrics.messagesReceived.inc({ listener: info.label }, count);
-    this.metrics.bytesReceived.inc({ listener: info.label }, messageBytes);
+    this.metrics.bytesReceived.inc({ listener: info.label }, bytes);
   }
 
   /**

@@ -5,7 +5,14 @@ import type { ListenerInfo } from "./ingest.ts";
 import { forEachEvent } from "../batch/event_buffer.ts";
 import { IntakeForwarder, MAX_IN_FLIGHT_BYTES, PACK_BYTES, type PackMessage, takePack } from "./intake_forwarder.ts";
 
-const INFO: ListenerInfo = { label: "tcp/514", logGroup: "/k/syslog/514", format: "syslog", transport: "tcp" };
+const INFO: ListenerInfo = {
+  label: "tcp/514",
+  name: "test",
+  logGroups: ["/k/syslog/514"],
+  timeZone: undefined,
+  format: "syslog",
+  transport: "tcp",
+};
 const encoder = new TextEncoder();
 
 /** A forwarder whose packs are collected, and what they give back through takePack(). */
@@ -28,7 +35,7 @@ function forwarder() {
             bytes += message.length;
           });
           assertEquals([frames.length, bytes], [count, messageBytes]);
-          taken.push({ logGroup: info.logGroup, source, frames, times });
+          taken.push({ logGroup: info.logGroups[0]!, source, frames, times });
         },
       });
     }
@@ -39,7 +46,7 @@ function forwarder() {
 Deno.test("IntakeForwarder packs messages as entries by read and source; takePack() gives them back in order", () => {
   const { f, packs, taken, take } = forwarder();
   f.accept(INFO, "10.0.0.1", [encoder.encode("a"), encoder.encode("  \r\n"), encoder.encode("bb")], 1_000);
-  f.accept({ ...INFO, logGroup: "/k/syslog/6514" }, "10.0.0.2", [encoder.encode("ccc")], 2_000);
+  f.accept({ ...INFO, logGroups: ["/k/syslog/6514"] }, "10.0.0.2", [encoder.encode("ccc")], 2_000);
   f.accept(INFO, "10.0.0.1", [], 3_000);
   assertEquals(packs.length, 0, "not full: waits for the interval or a flush");
   f.flush();

@@ -1,4 +1,3 @@
-import type { Batcher } from "../batch/batcher.ts";
 import type { RelpAck } from "../config/config.ts";
 import type { Journal } from "../journal/journal.ts";
 import type { MemoryLedger } from "../journal/memory_ledger.ts";
@@ -10,8 +9,8 @@ export interface RelpDurabilityOptions {
   journal: Journal | undefined;
   /** Without a journal: the ledger of events on their way to the spool. */
   ledger: MemoryLedger | undefined;
-  /** The buffers, flushed at once when an acknowledgement waits for the spool. */
-  batcher: Batcher;
+  /** Flushes a sender's buffers at once (every sink's), when an acknowledgement waits for the spool. */
+  flush: (info: ListenerInfo, source: string) => void;
   /** `--relp-ack`. */
   ack: RelpAck;
 }
@@ -30,16 +29,16 @@ export function relpDurability(o: RelpDurabilityOptions): (info: ListenerInfo, s
     return () => journal.durable(fsync);
   }
   const ledger = o.ledger!;
-  const due = new Map<string, { logGroup: string; source: string }>();
+  const due = new Map<string, { info: ListenerInfo; source: string }>();
   return (info, source) => {
-    const key = `${info.logGroup}\n${source}`;
+    const key = `${info.label}\n${info.logGroups[0]}\n${source}`;
     if (due.size === 0) {
       setTimeout(() => {
-        for (const { logGroup, source } of due.values()) o.batcher.flushGroup(logGroup, source, "relp", "acknowledge");
+        for (const { info, source } of due.values()) o.flush(info, source);
         due.clear();
       }, 0);
     }
-    due.set(key, { logGroup: info.logGroup, source });
+    due.set(key, { info, source });
     return ledger.spooled();
   };
 }

@@ -4,7 +4,14 @@ import { Metrics } from "../metrics/metrics.ts";
 import type { ListenerInfo, StreamIngest } from "./ingest.ts";
 import { MAX_UNANSWERED, relpProtocol } from "./relp_protocol.ts";
 
-const INFO: ListenerInfo = { label: "relp/2514", logGroup: "/k/syslog/2514", format: "syslog", transport: "relp" };
+const INFO: ListenerInfo = {
+  label: "relp/2514",
+  name: "test",
+  logGroups: ["/k/syslog/2514"],
+  timeZone: undefined,
+  format: "syslog",
+  transport: "relp",
+};
 const OFFERS = "relp_version=0\nrelp_software=test,1,x\ncommands=syslog";
 const COMMANDS_PER_READ = 64;
 

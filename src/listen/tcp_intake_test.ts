@@ -7,7 +7,14 @@ import { MAX_IN_FLIGHT_BYTES, PACK_BYTES } from "./intake_forwarder.ts";
 import { MAX_READ_BYTES } from "./conn_input.ts";
 import { type IntakeTarget, limitsOf, shareOf, TcpIntake } from "./tcp_intake.ts";
 
-const INFO: ListenerInfo = { label: "tcp/0", logGroup: "/kinesyslog/syslog/0", format: "syslog", transport: "tcp" };
+const INFO: ListenerInfo = {
+  label: "tcp/0",
+  name: "test",
+  logGroups: ["/kinesyslog/syslog/0"],
+  timeZone: undefined,
+  format: "syslog",
+  transport: "tcp",
+};
 const LIMITS = { maxConnections: 100, idleTimeoutMs: 0, handshakeTimeoutMs: 10_000, maxConnectionsPerSource: 0 };
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

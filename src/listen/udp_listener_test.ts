@@ -31,7 +31,9 @@ Deno.test("UdpListener holds datagrams while the workers are behind and drops th
   const receiver = await UdpReceiver.bind("127.0.0.1", 0, { receiveBuffer: 4 * 1_048_576 });
   const info: ListenerInfo = {
     label: `udp/${receiver.port}`,
-    logGroup: "/k/syslog/1",
+    name: "test",
+    logGroups: ["/k/syslog/1"],
+    timeZone: undefined,
     format: "syslog",
     transport: "udp",
   };
@@ -99,7 +101,14 @@ Deno.test("UdpListener passes the workers' bound by less than a run of RUN_BYTES
   const receiver = await UdpReceiver.bind("127.0.0.1", 0, { receiveBuffer: 8 * 1_048_576 });
   const listener = new UdpListener({
     receiver,
-    info: { label: `udp/${receiver.port}`, logGroup: "/k/syslog/1", format: "syslog", transport: "udp" },
+    info: {
+      label: `udp/${receiver.port}`,
+      name: "test",
+      logGroups: ["/k/syslog/1"],
+      timeZone: undefined,
+      format: "syslog",
+      transport: "udp",
+    },
     ingest,
     maxMessageBytes: 2_048,
   });

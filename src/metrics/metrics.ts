@@ -216,7 +216,28 @@ export class Metrics {
     deliveryFailingSeconds: () => 0,
     deliveryPauseSeconds: () => 0,
     streamRates: (): { name: string; bytesPerSecond: number }[] => [],
+    routeCounts: (): { route: string; outcome: string; count: number }[] => [],
   };
+  /** What each route did with the messages it matched (read from the routes at each scrape). */
+  readonly routeMessages = new client.Counter({
+    name: "kinesyslog_route_messages_total",
+    help:
+      "Messages each route matched, by outcome: taken (sent to its sinks, or dropped by a drop route), sampled_out, rate_limited",
+    labelNames: ["route", "outcome"],
+    registers: [this.registry],
+    collect: () => {
+      this.routeMessages.reset();
+      for (const { route, outcome, count } of this.live.routeCounts()) {
+        this.routeMessages.inc({ route, outcome }, count);
+      }
+    },
+  });
+  /** Messages accepted into each sink's buffers. */
+  readonly sinkMessages = this.#counter(
+    "kinesyslog_sink_messages_total",
+    "Messages accepted for each sink (a message routed to two sinks counts in each)",
+    ["sink"],
+  );
   /** How long the pacing holds the oldest waiting record back. */
   readonly deliveryPause = this.#liveGauge(
     "kinesyslog_delivery_pause_seconds",

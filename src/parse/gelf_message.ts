@@ -16,6 +16,8 @@ export type GelfMessageError = "invalid_json" | "not_object" | "missing_message"
 export interface GelfMessage {
   /** The `timestamp` field in ms, or undefined (then the receive time is used). */
   timestampMs: number | undefined;
+  /** The message's fields, as parsed (routes read them). */
+  fields: Record<string, unknown>;
 }
 
 /** Earliest event time accepted from `timestamp`, in seconds (1970-01-01). */
@@ -34,7 +36,7 @@ const decoder = new TextDecoder();
  * @example
  * ```ts
  * parseGelfMessage(new TextEncoder().encode('{"short_message":"m","timestamp":1500000000.5}'));
- * // { timestampMs: 1500000000500 }
+ * // { timestampMs: 1500000000500, fields: { short_message: "m", timestamp: 1500000000.5 } }
  * ```
  */
 export function parseGelfMessage(json: Uint8Array): GelfMessage | GelfMessageError {
@@ -47,7 +49,7 @@ export function parseGelfMessage(json: Uint8Array): GelfMessage | GelfMessageErr
   if (typeof value !== "object" || value === null || Array.isArray(value)) return "not_object";
   const fields = value as Record<string, unknown>;
   if (!isText(fields.short_message) && !isText(fields.message)) return "missing_message";
-  return { timestampMs: gelfTimestampMs(fields.timestamp) };
+  return { timestampMs: gelfTimestampMs(fields.timestamp), fields };
 }
 
 function isText(value: unknown): boolean {

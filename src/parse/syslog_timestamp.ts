@@ -31,8 +31,9 @@ const DAY_MS = 86_400_000;
  * The event time of a syslog message in integer milliseconds since the epoch.
  *
  * Reads RFC 5424 (`<PRI>1 TIMESTAMP`), a BSD header carrying an RFC 3339 timestamp
- * (rsyslog's forwarding format, loggen's legacy format; no zone means UTC) and RFC 3164
- * (`<PRI>Mmm dd hh:mm:ss`, the year chosen closest to `receivedMs`).
+ * (rsyslog's forwarding format, loggen's legacy format) and RFC 3164 (`<PRI>Mmm dd
+ * hh:mm:ss`, the year chosen closest to `receivedMs`). A timestamp without a zone is read in
+ * `timeZone` (an IANA name; the listener's), or in UTC without one.
  *
  * @example
  * ```ts
@@ -40,7 +41,7 @@ const DAY_MS = 86_400_000;
  * // 1065910455003
  * ```
  */
-export function parseSyslogTimestamp(message: string, receivedMs: number): number | undefined {
+export function parseSyslogTimestamp(message: string, receivedMs: number, timeZone?: string): number | undefined {
   const afterPri = skipPri(message);
   if (afterPri < 0) return undefined;
   let at = afterPri;
@@ -51,19 +52,20 @@ export function parseSyslogTimestamp(message: string, receivedMs: number): numbe
     at += digits + 1;
     const token = tokenAt(message, at);
     if (token === "-") return undefined;
-    return parseRfc3339(token);
+    return parseRfc3339(token, timeZone);
   }
   const first = message.charCodeAt(at);
-  if (isDigit(first)) return parseRfc3339(tokenAt(message, at));
-  return parseRfc3164(message.slice(at, at + 32), receivedMs);
+  if (isDigit(first)) return parseRfc3339(tokenAt(message, at), timeZone);
+  return parseRfc3164(message.slice(at, at + 32), receivedMs, timeZone);
 }
 
 /**
  * Milliseconds since the epoch of an RFC 3339 timestamp
  * (`YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)`); no zone is read as UTC. Fractions of any
- * length are cut (not rounded) to milliseconds. Hand-written: it runs once per message.
+ * length are cut (not rounded) to milliseconds. Without a zone, the time is read in
+ * `timeZone` (UTC without one). Hand-written: it runs once per message.
  */
-export function parseRfc3339(text: string): number | undefined {
+export function parseRfc3339(text: string, timeZone?: string): number | undefined {
   const year = digits(text, 0, 4), month = digits(text, 5, 2) - 1, day = digits(text, 8, 2);
   const hour = digits(text, 11, 2), minute = digits(text, 14, 2), second = digits(text, 17, 2);
   const t = text.charCodeAt(10);
@@ -83,6 +85,9 @@ export function parseRfc3339(text: string): number | undefined {
   }
   let offsetMinutes = 0;
   const zone = text.charCodeAt(at);
+  if (at === text.length && timeZone !== undefined) {
+    return wallTimeToUtc(timeZone, Date.UTC(year, month, day, hour, minute, second, millis));
+  }
   if (zone === 0x5a || zone === 0x7a) {
     at++;
   } else if (zone === 0x2b || zone === 0x2d) {
@@ -109,11 +114,13 @@ function digits(text: string, at: number, count: number): number {
 }
 
 /**
- * Milliseconds since the epoch of an RFC 3164 timestamp at the start of `text`, in UTC.
- * Without a year, the year is the one that puts the time closest to `receivedMs`, so that
- * a December message received in January (and the reverse) lands in the right year.
+ * Milliseconds since the epoch of an RFC 3164 timestamp at the start of `text`, read in
+ * `timeZone` (UTC without one). Without a year, the year is the one that puts the time
+ * closest to `receivedMs`, so that a December message received in January lands in the
+ * year before, and a January message received on December 31 (a sender's clock ahead) in
+ * the year after.
  */
-export function parseRfc3164(text: string, receivedMs: number): number | undefined {
+export function parseRfc3164(text: string, receivedMs: number, timeZone?: string): number | undefined {
   const m = RFC3164.exec(text);
   if (m === null) return undefined;
   const month = MONTHS[m[1]!];
@@ -125,18 +132,88 @@ export function parseRfc3164(text: string, receivedMs: number): number | undefin
   if (m[3] !== undefined) {
     const year = Number(m[3]);
     if (!validDate(year, month, day)) return undefined;
-    return Date.UTC(year, month, day, hour, minute, second, millis);
+    return inZone(timeZone, Date.UTC(year, month, day, hour, minute, second, millis));
   }
   const receivedYear = new Date(receivedMs).getUTCFullYear();
   let best: number | undefined;
   for (const year of [receivedYear - 1, receivedYear, receivedYear + 1]) {
     if (!validDate(year, month, day)) continue;
-    const t = Date.UTC(year, month, day, hour, minute, second, millis);
+    const t = inZone(timeZone, Date.UTC(year, month, day, hour, minute, second, millis));
     if (best === undefined || Math.abs(t - receivedMs) < Math.abs(best - receivedMs)) best = t;
   }
   // Feb 29 with no leap year within a year of the receive time is not a real date.
   if (best !== undefined && Math.abs(best - receivedMs) > 366 * DAY_MS) return undefined;
   return best;
+}
+
+/** A wall-clock time (as if UTC) read in `timeZone`, or as UTC without one. */
+function inZone(timeZone: string | undefined, wallMs: number): number {
+  return timeZone === undefined ? wallMs : wallTimeToUtc(timeZone, wallMs);
+}
+
+/**
+ * Offsets are looked up per quarter hour of UTC time: every zone's transitions fall on one
+ * (IANA tz data), so a cached offset holds for its whole quarter.
+ */
+const OFFSET_BUCKET_MS = 900_000;
+/** Quarter hours whose offset is remembered, per zone, before the memory is cleared. */
+const MAX_CACHED_OFFSETS = 4_096;
+const zones = new Map<string, { format: Intl.DateTimeFormat; offsets: Map<number, number> }>();
+
+/** Whether `timeZone` is an IANA time zone name this runtime knows. */
+export function isTimeZone(timeZone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** How far `timeZone`'s wall clock is ahead of UTC at `utcMs`, in ms. */
+export function zoneOffsetMs(timeZone: string, utcMs: number): number {
+  let zone = zones.get(timeZone);
+  if (zone === undefined) {
+    const format = new Intl.DateTimeFormat("en-US", {
+      timeZone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "numeric",
+      day: "numeric",
+      hour: "numeric",
+      minute: "numeric",
+      second: "numeric",
+    });
+    zone = { format, offsets: new Map() };
+    zones.set(timeZone, zone);
+  }
+  const bucket = Math.floor(utcMs / OFFSET_BUCKET_MS);
+  let offset = zone.offsets.get(bucket);
+  if (offset === undefined) {
+    const at = bucket * OFFSET_BUCKET_MS;
+    const p: Record<string, number> = {};
+    for (const part of zone.format.formatToParts(at)) {
+      if (part.type !== "literal") p[part.type] = Number(part.value);
+    }
+    offset = Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!) - at;
+    if (zone.offsets.size >= MAX_CACHED_OFFSETS) zone.offsets.clear();
+    zone.offsets.set(bucket, offset);
+  }
+  return offset;
+}
+
+/**
+ * The UTC time of a wall-clock time in `timeZone` (given as if it were UTC). A time skipped
+ * by a change to summer time is read with the offset before it; a time that happens twice
+ * (the change back) is the first.
+ */
+export function wallTimeToUtc(timeZone: string, wallMs: number): number {
+  const guess = wallMs - zoneOffsetMs(timeZone, wallMs);
+  const offset = zoneOffsetMs(timeZone, guess);
+  const utc = wallMs - offset;
+  // Twice over an hour: the earlier reading, where the wall time exists at it.
+  const earlier = wallMs - zoneOffsetMs(timeZone, utc - OFFSET_BUCKET_MS * 4);
+  return earlier < utc && earlier + zoneOffsetMs(timeZone, earlier) === wallMs ? earlier : utc;
 }
 
 /** Index just past `<PRI>` (1 to 3 digits, at most 191), or -1 when there is none. */

@@ -78,3 +78,49 @@ Deno.test("parseRfc3164() picks the year closest to the receive time", async (t)
     );
   }
 });
+
+Deno.test("parseRfc3164() reads a timestamp without a zone in the listener's time zone", async (t) => {
+  const table: [string, string, string, number | undefined][] = [
+    ["winter in Berlin is UTC+1", "Jan 15 12:00:00", "2027-01-15T12:00:00Z", Date.UTC(2027, 0, 15, 11)],
+    ["summer in Berlin is UTC+2", "Jul 15 12:00:00", "2026-07-15T12:00:00Z", Date.UTC(2026, 6, 15, 10)],
+    [
+      "a December message received in January is of the year before",
+      "Dec 31 23:59:30",
+      "2027-01-01T00:10:00Z",
+      Date.UTC(2026, 11, 31, 22, 59, 30),
+    ],
+    [
+      "a January message received on December 31 (a clock ahead) is of the year after",
+      "Jan  1 00:30:00",
+      "2026-12-31T23:10:00Z",
+      Date.UTC(2026, 11, 31, 23, 30),
+    ],
+    [
+      "a time skipped by summer time is read with the offset before",
+      "Mar 29 02:30:00",
+      "2026-03-29T12:00:00Z",
+      Date.UTC(2026, 2, 29, 1, 30),
+    ],
+    ["a time that happens twice is the first", "Oct 25 02:30:00", "2026-10-25T12:00:00Z", Date.UTC(2026, 9, 25, 0, 30)],
+    [
+      "a year in the timestamp is kept",
+      "Oct 11 2019 22:14:15",
+      "2026-06-01T00:00:00Z",
+      Date.UTC(2019, 9, 11, 20, 14, 15),
+    ],
+  ];
+  for (const [name, text, received, expected] of table) {
+    await t.step(name, () => assertEquals(parseRfc3164(text, Date.parse(received), "Europe/Berlin"), expected));
+  }
+});
+
+Deno.test("parseSyslogTimestamp() reads RFC 3339 without a zone in the time zone, and keeps a zone given", () => {
+  const at = Date.parse("2026-07-01T00:00:00Z");
+  const local = "<13>2026-07-15T12:00:00 host app: m";
+  assertEquals(parseSyslogTimestamp(local, at, "America/New_York"), Date.UTC(2026, 6, 15, 16));
+  assertEquals(parseSyslogTimestamp(local, at), Date.UTC(2026, 6, 15, 12));
+  assertEquals(
+    parseSyslogTimestamp("<13>1 2026-07-15T12:00:00Z host app - - - m", at, "Asia/Tokyo"),
+    Date.UTC(2026, 6, 15, 12),
+  );
+});

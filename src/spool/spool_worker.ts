@@ -17,13 +17,17 @@ import { SpoolDir } from "./spool_dir.ts";
 import { releaseBuffer } from "../release_buffer.ts";
 import type { FromWorker, ToWorker } from "./worker_protocol.ts";
 
-let spool: SpoolDir | undefined;
+/** What one sink's batches become, and where they are written. */
+interface SinkOutput {
+  spool: SpoolDir;
+  format: RecordFormat;
+  deflater: () => Deflater;
+}
+
+let sinks: SinkOutput[] = [];
 let resolveOwner: (owner: string) => void = () => {};
 const owner = new Promise<string>((resolve) => (resolveOwner = resolve));
 let queue: Promise<void> = Promise.resolve();
-let level = GZIP_LEVEL;
-let recordFormat: RecordFormat = RECORD_FORMATS.cwl;
-let deflater: () => Deflater = () => new GzipDeflater(level);
 
 function reply(message: FromWorker, transfer: Transferable[] = []): void {
   self.postMessage(message, transfer);
@@ -66,10 +70,13 @@ async function writeWithRetry(dir: SpoolDir, data: Uint8Array) {
 async function handle(message: ToWorker): Promise<void> {
   switch (message.type) {
     case "init":
-      spool = new SpoolDir(message.spoolDir);
-      level = message.compressionLevel;
-      recordFormat = RECORD_FORMATS[message.recordFormat];
-      if (message.recordCompression === "none") deflater = () => new PlainDeflater();
+      sinks = message.sinks.map((sink) => ({
+        spool: new SpoolDir(sink.spoolDir),
+        format: RECORD_FORMATS[sink.recordFormat],
+        deflater: sink.recordCompression === "none"
+          ? () => new PlainDeflater()
+          : () => new GzipDeflater(sink.compressionLevel ?? GZIP_LEVEL),
+      }));
       return;
     case "owner":
       resolveOwner(message.owner);
@@ -80,15 +87,21 @@ async function handle(message: ToWorker): Promise<void> {
       return;
     case "batch": {
       try {
-        if (spool === undefined) throw new Error("spool worker used before init");
+        const output = sinks[message.sink];
+        if (output === undefined) throw new Error(`spool worker has no sink ${message.sink}`);
         const header = { owner: await owner, logGroup: message.logGroup, logStream: message.logStream };
-        const built = await buildRecords(header, message, { deflater, format: recordFormat, carry: message.carry });
+        const built = await buildRecords(header, message, {
+          deflater: output.deflater,
+          format: output.format,
+          carry: message.carry,
+        });
         // Built (what is carried over was copied): the batch's chunks are freed now, not at
         // V8's next full collection (`release_buffer.ts`).
         for (const chunk of message.chunks) releaseBuffer(chunk);
-        const dir = spool;
+        const dir = output.spool;
         // What the reply needs, and not the batch's raw chunks: they are garbage once built.
-        const { id, byteLength, count, format, transport, logGroup, logStream, firstAt } = message;
+        const { id, byteLength, count, firstAt } = message;
+        const { sink, sinkName, format, transport, logGroup, logStream, timeZone } = message;
         const bytes = built.records.reduce((sum, r) => sum + r.data.length, 0);
         const write = (async () => {
           const entries = [];
@@ -99,10 +112,12 @@ async function handle(message: ToWorker): Promise<void> {
               }
               releaseBuffer(record.data);
             }
-            const carried = built.carried && { ...built.carried, format, transport, logGroup, logStream, firstAt };
+            const carried = built.carried &&
+              { ...built.carried, sink, sinkName, format, transport, logGroup, logStream, timeZone, firstAt };
             reply({
               type: "spooled",
               id,
+              sink,
               entries,
               byteLength,
               events: built.events,

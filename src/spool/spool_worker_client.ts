@@ -2,15 +2,16 @@ import type { Batch } from "../batch/batcher.ts";
 import type { Runs } from "../journal/journal_runs.ts";
 import { GZIP_LEVEL } from "./gzip_deflater.ts";
 import type { SpoolEntry } from "./spool_dir.ts";
-import type { FromWorker, RecordCompression, ToWorker } from "./worker_protocol.ts";
+import type { FromWorker, RecordCompression, ToWorker, WorkerSink } from "./worker_protocol.ts";
 import type { RecordFormatName } from "../batch/record_formats.ts";
 
 /** What the spool worker reports back for each batch. */
 export interface SpoolWorkerEvents {
-  /** Records of one batch are in the spool. */
+  /** Records of one batch are in the spool (of the sink `report.sink`). */
   onSpooled: (
     entries: SpoolEntry[],
     report: {
+      sink: number;
       events: number;
       timestampFallbacks: number;
       oversizeEvents: number;
@@ -129,6 +130,11 @@ export interface SpoolWorkerOptions {
    * @default {"gzip"}
    */
   recordCompression?: RecordCompression;
+  /**
+   * Every sink's records, by the sink's index (a batch's `sink`); without it, one sink in
+   * `spoolDir` made as the three options above say.
+   */
+  sinks?: WorkerSink[];
 }
 
 /** A running worker: its raw bytes not yet spooled, and since when it has had none. */
@@ -175,10 +181,12 @@ export class SpoolWorkerClient {
     this.#fits = options.fits ?? (() => true);
     this.#init = {
       type: "init",
-      spoolDir,
-      compressionLevel: options.compressionLevel ?? GZIP_LEVEL,
-      recordFormat: options.recordFormat ?? "cwl",
-      recordCompression: options.recordCompression ?? "gzip",
+      sinks: options.sinks ?? [{
+        spoolDir,
+        compressionLevel: options.compressionLevel ?? GZIP_LEVEL,
+        recordFormat: options.recordFormat ?? "cwl",
+        recordCompression: options.recordCompression ?? "gzip",
+      }],
     };
     this.#start();
   }

@@ -1,4 +1,5 @@
 import { assertEquals } from "../../tests/assert.ts";
+import { key } from "../../tests/keys.ts";
 import { type Batch, Batcher } from "../batch/batcher.ts";
 import { SpoolWorkerClient, WORKER_COST_BYTES } from "./spool_worker_client.ts";
 
@@ -9,7 +10,7 @@ function batches(n: number): Batch[] {
   const made: Batch[] = [];
   const batcher = new Batcher({ onFlush: (batch) => made.push(batch) });
   for (let b = 0; b < n; b++) {
-    const buffer = batcher.buffer("/k/syslog/514", `10.0.0.${b}`);
+    const buffer = batcher.buffer(key("/k/syslog/514", `10.0.0.${b}`));
     for (let i = 0; i < 200; i++) buffer.append(enc.encode(`<13>Dec  1 00:00:00 host app: message ${i}`), 1_000);
     batcher.afterAppend(buffer);
   }

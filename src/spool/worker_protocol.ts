@@ -5,14 +5,20 @@ import type { RecordFormatName } from "../batch/record_formats.ts";
 export type RecordCompression = "gzip" | "none";
 import type { SpoolEntry } from "./spool_dir.ts";
 
+/** What the spool worker makes of one sink's batches, and where it writes them. */
+export interface WorkerSink {
+  spoolDir: string;
+  compressionLevel: number;
+  recordFormat: RecordFormatName;
+  recordCompression: RecordCompression;
+}
+
 /** Messages from the main thread to the spool worker. */
 export type ToWorker =
   | {
     type: "init";
-    spoolDir: string;
-    compressionLevel: number;
-    recordFormat: RecordFormatName;
-    recordCompression: RecordCompression;
+    /** By the sink's index (a batch's `sink`). */
+    sinks: WorkerSink[];
   }
   | { type: "owner"; owner: string }
   | ({ type: "batch"; id: number; byteLength: number } & Omit<Batch, "runs">)
@@ -23,6 +29,8 @@ export type FromWorker =
   | {
     type: "spooled";
     id: number;
+    /** The sink whose spool directory holds the records. */
+    sink: number;
     entries: SpoolEntry[];
     /** Raw bytes of the batch, to release its share of the backlog. */
     byteLength: number;

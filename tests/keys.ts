@@ -1,0 +1,24 @@
+/**
+ * Buffer and journal keys for unit tests: a sink's (log group, log stream), arrived one way.
+ *
+ * @module
+ */
+import type { BufferKey } from "../src/batch/batcher.ts";
+import type { EventFormat, Transport } from "../src/batch/event_buffer.ts";
+
+/** The key of (`logGroup`, `logStream`) in the `default` sink (index 0), UTC. */
+export function key(
+  logGroup: string,
+  logStream: string,
+  more: { format?: EventFormat; transport?: Transport; sink?: number; sinkName?: string; timeZone?: string } = {},
+): BufferKey {
+  return {
+    sink: more.sink ?? 0,
+    sinkName: more.sinkName ?? "default",
+    format: more.format ?? "syslog",
+    transport: more.transport ?? "unknown",
+    logGroup,
+    logStream,
+    timeZone: more.timeZone,
+  };
+}

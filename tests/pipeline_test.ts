@@ -1,0 +1,238 @@
+/**
+ * End-to-end tests of pipelines: `main.ts listen --config FILE` as a subprocess, real clients
+ * (util-linux `logger`, raw sockets from several loopback addresses, GELF datagrams), and the
+ * local Firehose endpoint with one stream per sink. Each message must land in exactly the
+ * streams its routes name; what routes drop, sample out or find over a rate limit is counted.
+ */
+import { gunzipSync } from "node:zlib";
+import { assert, assertEquals } from "./assert.ts";
+import { FirehoseEndpoint, recordObjects } from "./firehose_endpoint.ts";
+import { awsTestEnv, eventually, freePort, RelayProcess, scrape, sendTcp } from "./harness.ts";
+import { gelfDatagrams } from "./gelf_sender.ts";
+
+const encoder = new TextEncoder();
+
+/** Sends each message as one datagram to 127.0.0.1:`port` from `from` (any 127.x.y.z). */
+async function sendUdpFrom(from: string, port: number, messages: string[]): Promise<void> {
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: from, port: 0 });
+  try {
+    for (const m of messages) await socket.send(encoder.encode(m), { transport: "udp", hostname: "127.0.0.1", port });
+  } finally {
+    socket.close();
+  }
+}
+
+/** The messages each stream received, by stream (events of any record format). */
+function byStream(endpoint: FirehoseEndpoint): Map<string, { message: string; timestamp: number | undefined }[]> {
+  const streams = new Map<string, { message: string; timestamp: number | undefined }[]>();
+  endpoint.records.forEach((record, i) => {
+    const stream = endpoint.accepted[i]!.stream;
+    const events = recordObjects(record).map((e) => {
+      const fields = e as unknown as Record<string, unknown>;
+      return { message: String(fields.message), timestamp: fields.timestamp as number | undefined };
+    });
+    streams.set(stream, [...(streams.get(stream) ?? []), ...events]);
+  });
+  return streams;
+}
+
+/** Runs `logger` from util-linux; false when it is not installed. */
+async function logger(args: string[]): Promise<boolean> {
+  try {
+    const out = await new Deno.Command("logger", { args, stdout: "null", stderr: "piped" }).output();
+    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+Deno.test("a configuration file routes each message to the streams its routes name, and counts what they drop", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-pipeline-" });
+  const endpoint = new FirehoseEndpoint(["security", "apps", "archive"]).start();
+  const [udp, tcp, gelf, metricsPort] = [freePort(), freePort(), freePort(), freePort()];
+  const config = `${dir}/kinesyslog.yaml`;
+  await Deno.writeTextFile(
+    config,
+    `
+sources:
+  - { name: firewalls, transport: udp, port: ${udp}, time_zone: Europe/Berlin }
+  - { name: apps, transport: tcp, port: ${tcp} }
+  - { name: docker, protocol: gelf, transport: udp, port: ${gelf} }
+sinks:
+  security: { streams: [security] }
+  apps: { streams: [apps], record_format: ndjson }
+  archive: { streams: [archive] }
+routes:
+  - { name: noise, match: { app_name: noisy }, drop: true }
+  - { name: firewall, match: { listener: firewalls, source: 127.1.0.0/16 }, sinks: [security] }
+  - { name: errors, match: { severity: err }, sinks: [archive] }
+  - { name: chatty, match: { hostname: chatty }, rate_limit: { messages: 2, burst: 20 }, sinks: [apps], final: true }
+  - { name: metrics, match: { app_name: metrics }, sample: 10, sinks: [apps], final: true }
+  - { name: apps, match: { listener: [apps, docker] }, sinks: [apps] }
+default_sink: archive
+delivery: { endpoint_url: "${endpoint.url}" }
+spool: { dir: ${dir}/spool }
+batching: { flush_interval: 1 }
+metrics: { ports: [${metricsPort}] }
+`,
+  );
+  const relay = await RelayProcess.start(["listen", "--config", config, "--address", "127.0.0.1"], {
+    dirs: [dir],
+    env: awsTestEnv(endpoint.url),
+  });
+  try {
+    // The firewalls, from 127.1.0.0/16: security, and their errors also archive.
+    await sendUdpFrom("127.1.0.5", udp, [
+      "<38>Jul 15 12:00:00 fw1 sshd[7]: fw-info",
+      "<35>Jul 15 12:00:01 fw1 sshd[7]: fw-err",
+    ]);
+    // The same listener from elsewhere: no route but errors; the default sink.
+    await sendUdpFrom("127.2.0.9", udp, ["<38>Jul 15 12:00:02 other app: other-info"]);
+    // A real client: util-linux logger over TCP (RFC 5424, octet-counted).
+    const hasLogger = await logger([
+      "--tcp",
+      "--octet-count",
+      "--server",
+      "127.0.0.1",
+      "--port",
+      String(tcp),
+      "--rfc5424",
+      "--tag",
+      "web",
+      "--priority",
+      "user.info",
+      "logger-line",
+    ]);
+    await sendTcp(
+      tcp,
+      [
+        "<14>1 2026-12-01T00:00:00Z h1 noisy - - - noise-1",
+        "<11>1 2026-12-01T00:00:00Z h1 noisy - - - noise-err",
+        ...Array.from({ length: 100 }, (_, i) => `<14>1 2026-12-01T00:00:00Z h2 metrics - - - metric-${i}`),
+        ...Array.from({ length: 100 }, (_, i) => `<14>1 2026-12-01T00:00:00Z chatty app - - - chatty-${i}`),
+        "<14>1 2026-12-01T00:00:00Z h3 shop - - - app-line",
+      ].join("\n") + "\n",
+    );
+    const gelfSocket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+    for (
+      const d of gelfDatagrams(JSON.stringify({ version: "1.1", host: "c1", short_message: "gelf-line", level: 6 }))
+    ) {
+      await gelfSocket.send(d, { transport: "udp", hostname: "127.0.0.1", port: gelf });
+    }
+    gelfSocket.close();
+
+    const expected = {
+      security: ["fw-info", "fw-err"],
+      archive: ["fw-err", "other-info"],
+      apps: [...(hasLogger ? ["logger-line"] : []), "app-line", "gelf-line"],
+    };
+    const received = () => byStream(endpoint);
+    await eventually("every stream's messages", () => {
+      const got = received();
+      const apps = got.get("apps") ?? [];
+      return Object.entries(expected).every(([stream, texts]) =>
+        texts.every((t) => (got.get(stream) ?? []).some((e) => e.message.endsWith(t)))
+      ) && apps.filter((e) => e.message.includes("metric-")).length === 10 &&
+        apps.filter((e) => e.message.includes("chatty-")).length >= 20;
+    }, 30_000);
+    // Everything is in: nothing in the spool, nothing buffered.
+    await eventually("an empty spool", async () => await scrape(metricsPort, "kinesyslog_spool_files") === 0, 10_000);
+    const got = received();
+    const texts = (stream: string, pattern: RegExp) =>
+      (got.get(stream) ?? []).map((e) => /(?:fw|other|logger|app|gelf)-[a-z]+$/.exec(e.message)?.[0] ?? "")
+        .filter((t) => pattern.test(t)).sort();
+    assertEquals(texts("security", /./), ["fw-err", "fw-info"]);
+    assertEquals(texts("archive", /./), ["fw-err", "other-info"]);
+    assertEquals(texts("apps", /^(logger|app|gelf)-/), expected.apps.sort());
+    for (const stream of ["security", "archive", "apps"]) {
+      assert(!(got.get(stream) ?? []).some((e) => e.message.includes("noise")), `noise in ${stream}`);
+    }
+    // Sampled: exactly 1 in 10 of the 100; the others counted.
+    const apps = got.get("apps") ?? [];
+    assertEquals(apps.filter((e) => e.message.includes("metric-")).length, 10);
+    assertEquals(
+      await scrape(metricsPort, "kinesyslog_route_messages_total", { route: "metrics", outcome: "sampled_out" }),
+      90,
+    );
+    // Rate-limited: the burst of 20 and at most 2/s since; every one of the 100 passed or counted.
+    const chatty = apps.filter((e) => e.message.includes("chatty-")).length;
+    const limited = await scrape(metricsPort, "kinesyslog_route_messages_total", {
+      route: "chatty",
+      outcome: "rate_limited",
+    });
+    assertEquals(chatty + limited, 100);
+    assert(chatty >= 20 && chatty <= 30, `chatty passed ${chatty}`);
+    // Dropped by reason, per listener.
+    const dropped = (reason: string) =>
+      scrape(metricsPort, "kinesyslog_messages_dropped_total", { listener: `tcp/${tcp}`, reason });
+    assertEquals([await dropped("filtered"), await dropped("sampled"), await dropped("rate_limited")], [
+      2,
+      90,
+      limited,
+    ]);
+    assertEquals(await scrape(metricsPort, "kinesyslog_sink_messages_total", { sink: "security" }), 2);
+    // The RFC 3164 time of the Berlin listener: 12:00 in July is 10:00 UTC (the year closest to now).
+    const fwInfo = (got.get("security") ?? []).find((e) => e.message.endsWith("fw-info"))!;
+    const date = new Date(fwInfo.timestamp!);
+    assertEquals([date.getUTCMonth(), date.getUTCDate(), date.getUTCHours(), date.getUTCMinutes()], [6, 15, 10, 0]);
+    // The NDJSON sink's records are NDJSON lines, the others CloudWatch Logs records.
+    const shapes = new Set(endpoint.records.map((r, i) => {
+      const text = new TextDecoder().decode(gunzipSync(r));
+      return `${endpoint.accepted[i]!.stream}:${text.includes('"logEvents"') ? "cwl" : "ndjson"}`;
+    }));
+    assertEquals([...shapes].sort(), ["apps:ndjson", "archive:cwl", "security:cwl"]);
+    assertEquals(await relay.stop(), 0);
+  } finally {
+    await relay.stop().catch(() => {});
+    await endpoint.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("one sink's stream failing holds back only its own records: nothing lost, nothing twice", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-pipeline-" });
+  const endpoint = new FirehoseEndpoint(["good", "bad"]).start();
+  const [tcp, metricsPort] = [freePort(), freePort()];
+  const config = `${dir}/kinesyslog.yaml`;
+  await Deno.writeTextFile(
+    config,
+    `
+sources: [{ transport: tcp, port: ${tcp} }]
+sinks:
+  good: { streams: [good] }
+  bad: { streams: [bad] }
+routes: [{ name: both, sinks: [good, bad] }]
+delivery: { endpoint_url: "${endpoint.url}" }
+spool: { dir: ${dir}/spool }
+batching: { flush_interval: 1 }
+metrics: { ports: [${metricsPort}] }
+`,
+  );
+  endpoint.faults.rejectStream = "bad";
+  const relay = await RelayProcess.start(["listen", "--config", config, "--address", "127.0.0.1"], {
+    dirs: [dir],
+    env: awsTestEnv(endpoint.url),
+  });
+  try {
+    const lines = Array.from({ length: 2_000 }, (_, i) => `<14>1 2026-12-01T00:00:00Z h app - - - seq=${i}`);
+    await sendTcp(tcp, lines.join("\n") + "\n");
+    const seqs = (stream: string) =>
+      byStream(endpoint).get(stream)?.map((e) => Number(/seq=(\d+)/.exec(e.message)?.[1])) ?? [];
+    await eventually("the healthy stream's messages", () => seqs("good").length >= 2_000, 30_000);
+    assertEquals(seqs("good").sort((a, b) => a - b), lines.map((_, i) => i), "the healthy stream: each once");
+    assertEquals(seqs("bad"), []);
+    assert(endpoint.calls.failedRecords > 0, "the failing stream refused records");
+    // The failing sink's records wait in its spool; once its stream is back, they arrive.
+    endpoint.faults.rejectStream = undefined;
+    await eventually("the failed stream's messages", () => seqs("bad").length >= 2_000, 60_000);
+    assertEquals(seqs("bad").sort((a, b) => a - b), lines.map((_, i) => i));
+    assertEquals(seqs("good").length, 2_000, "the healthy stream got nothing twice");
+    assertEquals(await relay.stop(), 0);
+  } finally {
+    await relay.stop().catch(() => {});
+    await endpoint.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -7,10 +7,9 @@
  */
 import { Allocator, TRIM_INTERVAL_MS } from "./src/allocator.ts";
 import { parseCli } from "./src/cli.ts";
-import { EXIT_CONFIG } from "./src/config/config_error.ts";
+import { EXIT_CONFIG, StartupError } from "./src/config/config_error.ts";
 import { log } from "./src/log.ts";
 import { Relay } from "./src/relay.ts";
-import { StartupError } from "./src/config/config_error.ts";
 
 const encoder = new TextEncoder();
 
@@ -70,8 +69,13 @@ export async function main(args: readonly string[]): Promise<number> {
       void relay?.shutdown();
     });
   }
-  // SIGHUP reloads the TLS certificates (after a renewal) without dropping connections.
-  Deno.addSignalListener("SIGHUP", () => void relay?.reloadCertificates());
+  // SIGHUP reloads the TLS certificates (after a renewal) without dropping connections, and
+  // the --config file's routes.
+  Deno.addSignalListener("SIGHUP", () => {
+    if (relay === undefined) return;
+    void relay.reloadCertificates();
+    if (config.configFile !== undefined) reloadConfig(args, relay);
+  });
   try {
     try {
       relay = await Relay.start(config, log);
@@ -89,6 +93,21 @@ export async function main(args: readonly string[]): Promise<number> {
   } finally {
     clearInterval(trim);
   }
+}
+
+/**
+ * Reads the command line and the `--config` file again and hands the result to the relay; a
+ * file that does not validate changes nothing, each of its problems logged, and is counted.
+ */
+function reloadConfig(args: readonly string[], relay: Relay): void {
+  const problems: string[] = [];
+  const cli = parseCli(args, () => {}, (text) => problems.push(...text.trim().split("\n")));
+  if (cli.kind !== "listen") {
+    relay.metrics.configReloads.inc({ result: "invalid" });
+    for (const problem of problems) log.error("SIGHUP: the --config file is invalid; nothing changes", { problem });
+    return;
+  }
+  relay.reloadRoutes(cli.config);
 }
 
 /**

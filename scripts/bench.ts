@@ -5,6 +5,8 @@
  * MB/s, CPU seconds per million messages, peak RSS, UDP loss and record fill.
  *
  * Usage: deno task bench [--quick] [--sink dir|firehose] [--only TEXT] [--out BENCHMARKS.md]
+ * (`--only` picks the cases whose name holds TEXT; texts separated by `|` pick either; a text
+ * ending in `$` picks the case of exactly that name.)
  * (BENCH_TRACE=1 prints the timeline of spooled events per case.)
  *
  * `deno task bench --edge` runs the cases at the limits of the edge instead (`bench_edge.ts`);
@@ -47,6 +49,8 @@ interface Case {
    * syslog-ng's `loggen` does (0.9 s), then keeps the rate.
    */
   burstSeconds?: number;
+  /** A configuration file (`--config`) for the relay, YAML. */
+  config?: string;
 }
 
 interface Result {
@@ -81,6 +85,10 @@ const sink = args.has("--sink") && sinkArg === "firehose" ? "firehose" : "dir";
 const outFile = args.has("--out") ? Deno.args[Deno.args.indexOf("--out") + 1]! : undefined;
 const scale = quick ? 0.2 : 1;
 const only = args.has("--only") ? Deno.args[Deno.args.indexOf("--only") + 1]! : "";
+/** Whether `--only` picks the case `name`. */
+function picked(name: string): boolean {
+  return only.split("|").some((text) => text.endsWith("$") ? name === text.slice(0, -1) : name.includes(text));
+}
 
 const CASES: Case[] = [
   {
@@ -142,6 +150,23 @@ const CASES: Case[] = [
     connections: 16,
     messages: 1_000_000,
     args: ["--tcp-workers", "3"],
+  },
+  {
+    name: "TCP, 4 connections, RFC 5424, 200 B, five routes that read every field",
+    protocol: "tcp",
+    format: "rfc5424",
+    bytes: 200,
+    connections: 4,
+    messages: 1_000_000,
+    // Four routes that match no message, then one that matches every message by its text: every
+    // route is tried on every message, and the fields each reads are parsed.
+    config: `routes:
+  - { name: r1, match: { severity: emerg }, sinks: [default] }
+  - { name: r2, match: { facility: [local7] }, sinks: [default] }
+  - { name: r3, match: { app_name: [nope] }, sinks: [default] }
+  - { name: r4, match: { hostname: [nohost] }, sinks: [default] }
+  - { name: r5, match: { source: 127.0.0.0/8, message: "seq" }, sinks: [default] }
+`,
   },
   {
     name: "TCP, 4 connections, RFC 5424, 200 B, --no-journal",
@@ -330,8 +355,10 @@ async function run(c: Case, dir: string, tls: { cert: string; key: string; ca: s
   const metricsPort = freePort();
   const endpoint = sink === "firehose" ? new FirehoseEndpoint("bench").start() : undefined;
   const caseDir = await Deno.makeTempDir({ dir, prefix: "case-" });
+  if (c.config !== undefined) await Deno.writeTextFile(`${caseDir}/kinesyslog.yaml`, c.config);
   const relay = await RelayProcess.start([
     "listen",
+    ...(c.config === undefined ? [] : ["--config", `${caseDir}/kinesyslog.yaml`]),
     ...(endpoint ? ["--stream", "bench", "--endpoint-url", endpoint.url] : ["--output-dir", `${caseDir}/out`]),
     "--spool-dir",
     `${caseDir}/spool`,
@@ -788,7 +815,7 @@ try {
   ];
   console.log(header.join("\n"));
   const rows: string[] = [];
-  for (const c of CASES.filter((c) => c.name.includes(only))) {
+  for (const c of CASES.filter((c) => picked(c.name))) {
     const r = await run(c, dir, tls);
     const line = row(r);
     rows.push(line);

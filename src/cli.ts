@@ -222,6 +222,7 @@ function validate(
   const file = from?.file;
   const config: Config = {
     pipeline: from === undefined ? pipelineFromFlags(o) : from.file.pipeline(o, from.given),
+    configFile: from?.file.path,
     address: String(o.address),
     udpRecvBuffer: o.udpRecvBuffer as number,
     relpAck: o.relpAck as RelpAck,

@@ -91,7 +91,7 @@ export class Relay {
   readonly #worker: SpoolWorkerClient;
   readonly #batcher: Batcher;
   readonly #uploader: Deliveries;
-  readonly #router: Router | undefined;
+  #router: Router | undefined;
   readonly #udp: UdpListener[] = [];
   readonly #streams: StreamListener[] = [];
   readonly #intakes: TcpIntake[] = [];
@@ -279,7 +279,7 @@ export class Relay {
       ? undefined
       : new Router({ routes, sinks: names, defaultSink });
     this.#router = router;
-    metrics.live.routeCounts = () => routeCounts(router);
+    metrics.live.routeCounts = () => routeCounts(this.#router);
     const fallback = Math.max(0, defaultSink === undefined ? 0 : names.indexOf(defaultSink));
     const ingest = new Ingest(this.#batcher, this.#pressure, metrics, log, journal ?? this.#ledger, {
       sinks: { names, fallback },
@@ -342,9 +342,9 @@ export class Relay {
     const spools = config.pipeline.sinks.map((s) => new SpoolDir(sinkSpoolDir(config.spoolDir, s.name)));
     const setAside: SetAside[] = [];
     try {
-      // The top of the spool directory first: it holds the others.
-      await new SpoolDir(config.spoolDir).prepare();
-      for (const spool of spools) setAside.push(...await spool.prepare());
+      // The top of the spool directory first: it holds the others (and is the `default` sink's).
+      setAside.push(...await new SpoolDir(config.spoolDir).prepare());
+      for (const spool of spools) if (spool.dir !== config.spoolDir) setAside.push(...await spool.prepare());
     } catch (error) {
       throw new StartupError(`${(error as Error).message} (--spool-dir)`);
     }
@@ -589,6 +589,47 @@ export class Relay {
   }
 
   /**
+   * Applies a reloaded configuration (SIGHUP with `--config`): its routes replace the running
+   * ones from the next read on, when its sources, sinks and every other option are the running
+   * ones; otherwise nothing changes, and the log says what needs a restart. Rate limits and
+   * sampling start afresh with the new routes.
+   */
+  reloadRoutes(next: Config): "ok" | "unchanged" | "restart_needed" {
+    const running = this.#config;
+    const { routes, defaultSink, ...frame } = next.pipeline;
+    const { routes: _routes, defaultSink: _default, ...runningFrame } = running.pipeline;
+    const changed = changedSettings({ ...running, pipeline: runningFrame }, { ...next, pipeline: frame });
+    let result: "ok" | "unchanged" | "restart_needed";
+    if (changed.length > 0) {
+      result = "restart_needed";
+      this.#log.error("SIGHUP: the configuration changes more than routes; restart to apply it (routes unchanged)", {
+        changed: changed.join(","),
+      });
+    } else if (
+      JSON.stringify([routes, defaultSink]) === JSON.stringify([running.pipeline.routes, running.pipeline.defaultSink])
+    ) {
+      result = "unchanged";
+      this.#log.info("SIGHUP: the configuration is unchanged");
+    } else {
+      const names = running.pipeline.sinks.map((s) => s.name);
+      const router = routes.length === 0 && names.length === 1 && defaultSink === names[0]
+        ? undefined
+        : new Router({ routes, sinks: names, defaultSink });
+      this.#router = router;
+      this.#ingest.router = router;
+      running.pipeline.routes = routes;
+      running.pipeline.defaultSink = defaultSink;
+      result = "ok";
+      this.#log.info("SIGHUP: routes reloaded; messages arriving from now on follow them", {
+        routes: routes.map((r) => r.name).join(",") || undefined,
+        defaultSink,
+      });
+    }
+    this.metrics.configReloads.inc({ result });
+    return result;
+  }
+
+  /**
    * Reads `--cert`, `--key` and `--client-ca` again (SIGHUP) and uses them for new TLS
    * connections; open connections keep theirs. A file that cannot be read or used leaves
    * the old certificates in place, logged and counted.
@@ -806,6 +847,18 @@ function sinkFields(sinks: readonly SinkSpec[]): Record<string, string> {
     sinks: sinks.map((s) => `${s.name}=${to(s)}/${s.recordFormat}/${s.recordCompression}-${s.compressionLevel}`)
       .join(" "),
   };
+}
+
+/** The settings (top-level keys, `pipeline.sources`, `pipeline.sinks`) that differ between two configurations. */
+function changedSettings(a: object, b: object): string[] {
+  const left = a as Record<string, unknown>, right = b as Record<string, unknown>;
+  const changed: string[] = [];
+  for (const key of new Set([...Object.keys(left), ...Object.keys(right)])) {
+    if (key === "pipeline") {
+      changed.push(...changedSettings(left[key] as object, right[key] as object).map((k) => `pipeline.${k}`));
+    } else if (JSON.stringify(left[key]) !== JSON.stringify(right[key])) changed.push(key);
+  }
+  return changed;
 }
 
 /** What each route did, for `kinesyslog_route_messages_total`. */

@@ -236,3 +236,69 @@ metrics: { ports: [${metricsPort}] }
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("SIGHUP applies a changed file's routes to what arrives after it, under load; a bad file changes nothing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-pipeline-" });
+  const endpoint = new FirehoseEndpoint(["a", "b"]).start();
+  const [tcp, metricsPort] = [freePort(), freePort()];
+  const config = `${dir}/kinesyslog.yaml`;
+  const file = (sink: string, more = "") => `
+sources: [{ transport: tcp, port: ${tcp} }]
+sinks:
+  a: { streams: [a] }
+  b: { streams: [b] }
+routes: [{ name: r, sinks: [${sink}] }]
+delivery: { endpoint_url: "${endpoint.url}" }
+spool: { dir: ${dir}/spool }
+batching: { flush_interval: 1 }
+metrics: { ports: [${metricsPort}] }
+${more}`;
+  await Deno.writeTextFile(config, file("a"));
+  const relay = await RelayProcess.start(["listen", "--config", config, "--address", "127.0.0.1"], {
+    dirs: [dir],
+    env: awsTestEnv(endpoint.url),
+  });
+  const reloads = (result: string) => scrape(metricsPort, "kinesyslog_config_reloads_total", { result });
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: tcp });
+    let seq = 0;
+    let sending = true;
+    // One sender, sending throughout: 50 messages every 10 ms.
+    const sender = (async () => {
+      while (sending) {
+        const lines = Array.from({ length: 50 }, () => `<14>1 2026-12-01T00:00:00Z h app - - - seq=${seq++}\n`);
+        await conn.write(encoder.encode(lines.join("")));
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    })();
+    const seqs = (stream: string) =>
+      byStream(endpoint).get(stream)?.map((e) => Number(/seq=(\d+)/.exec(e.message)?.[1])) ?? [];
+    await eventually("messages in a", () => seqs("a").length > 500, 20_000);
+    // A file that does not validate: nothing changes, counted.
+    await Deno.writeTextFile(config, file("nowhere"));
+    relay.signal("SIGHUP");
+    await eventually("the invalid reload counted", async () => await reloads("invalid") === 1, 10_000);
+    // A file that changes a sink: not applied, a restart is needed.
+    await Deno.writeTextFile(config, file("a").replace("b: { streams: [b] }", "b: { streams: [a] }"));
+    relay.signal("SIGHUP");
+    await eventually("the refused reload counted", async () => await reloads("restart_needed") === 1, 10_000);
+    // Routes changed: what arrives from now on goes to b.
+    await Deno.writeTextFile(config, file("b"));
+    relay.signal("SIGHUP");
+    await eventually("the reload applied", async () => await reloads("ok") === 1, 10_000);
+    await eventually("messages in b", () => seqs("b").length > 500, 20_000);
+    sending = false;
+    await sender;
+    conn.close();
+    const total = seq;
+    await eventually("every message", () => seqs("a").length + seqs("b").length >= total, 30_000);
+    const a = seqs("a").sort((x, y) => x - y), b = seqs("b").sort((x, y) => x - y);
+    assertEquals(a.length + b.length, total, "each message once");
+    assertEquals([...a, ...b], Array.from({ length: total }, (_, i) => i), "a holds those before the reload, b after");
+    assertEquals(await relay.stop(), 0);
+  } finally {
+    await relay.stop().catch(() => {});
+    await endpoint.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

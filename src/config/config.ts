@@ -16,6 +16,8 @@ export type RelpAck = "written" | "fsync";
 export interface Config {
   /** Sources, sinks and routes (the flags make one sink, `default`, that every listener feeds). */
   pipeline: Pipeline;
+  /** The `--config` file, read again on SIGHUP; undefined without one. */
+  configFile: string | undefined;
   /** Bind address of every listener. */
   address: string;
   /** Receive buffer asked for each UDP socket, in bytes (0: the kernel's default). */

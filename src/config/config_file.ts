@@ -29,6 +29,7 @@ import { ConfigError } from "./config_error.ts";
 import { checkedSources, checkSources, type FlagValues, sinkFromFlags, sinkOfFlags } from "./flags_pipeline.ts";
 import { LISTEN_OPTIONS, type OptionSpec } from "./listen_options.ts";
 import {
+  DEFAULT_SINK,
   type MatchSpec,
   MAX_SINKS,
   type Pipeline,
@@ -471,12 +472,8 @@ function checkPipelineNames(
   p: { sinks: SinkEntry[] | undefined; routes: RouteSpec[]; defaultSink: string | undefined },
   problems: Problems,
 ): void {
-  if (p.sinks === undefined) {
-    if (p.routes.length > 0) problems.add("routes", "routes need sinks: give a sinks section");
-    if (p.defaultSink !== undefined) problems.add("default_sink", "give a sinks section");
-    return;
-  }
-  const names = p.sinks.map((s) => s.name);
+  // Without a sinks section, the flags' one sink is there, named `default`.
+  const names = p.sinks?.map((s) => s.name) ?? [DEFAULT_SINK];
   p.routes.forEach((route, i) => {
     for (const sink of route.sinks) {
       if (!names.includes(sink)) {

@@ -169,7 +169,7 @@ export interface IngestSinks {
  */
 export class Ingest implements StreamIngest {
   readonly #sinks: IngestSinks;
-  readonly #router: Router | undefined;
+  #router: Router | undefined;
   readonly #fields = new EventFields();
   /** A routed read's messages, times and sink sets (reused). */
   readonly #messages: Uint8Array[] = [];
@@ -192,6 +192,14 @@ export class Ingest implements StreamIngest {
   ) {
     this.#sinks = routing.sinks;
     this.#router = routing.router;
+  }
+
+  /**
+   * Routes the messages of reads from now on by `router` (a reloaded configuration's routes
+   * over the same sinks): a read is routed whole by the routes in force when it arrives.
+   */
+  set router(router: Router | undefined) {
+    this.#router = router;
   }
 
   /** Appends the messages of a block left in the journal by a crash; returns their number. */

@@ -73,6 +73,12 @@ export class Metrics {
     "Certificate reloads on SIGHUP, by result",
     ["result"],
   );
+  /** Reloads of the configuration file (SIGHUP), by result. */
+  readonly configReloads = this.#counter(
+    "kinesyslog_config_reloads_total",
+    "Reloads of the --config file on SIGHUP, by result: ok (routes applied), unchanged, invalid, restart_needed",
+    ["result"],
+  );
   /** Incomplete chunked GELF messages held, per listener. */
   readonly gelfPendingMessages = this.#gauge(
     "kinesyslog_gelf_pending_messages",

@@ -13,7 +13,7 @@ import { Deliveries } from "./firehose/deliveries.ts";
 import { type OpenSinks, openSinks } from "./firehose/open_sinks.ts";
 import { StartupError } from "./config/config_error.ts";
 import { DEFAULT_SINK, type SinkSpec, type SourceSpec } from "./config/pipeline.ts";
-import { Router } from "./route/router.ts";
+import { ROUTE_DROP_REASONS, Router } from "./route/router.ts";
 import { Ingest, type ListenerInfo } from "./listen/ingest.ts";
 import { DEFAULT_MAX_BACKLOG_BYTES, Pressure } from "./listen/pressure.ts";
 import { syslogProtocol } from "./listen/syslog_protocol.ts";
@@ -35,6 +35,7 @@ import { judgeReadiness, type Readiness } from "./metrics/readiness.ts";
 import type { SetAside } from "./spool/own_paths.ts";
 import { QUARANTINE_DIR, SpoolDir } from "./spool/spool_dir.ts";
 import { Journal } from "./journal/journal.ts";
+import { replayJournal } from "./journal/journal_replay.ts";
 import { runsCount, splitRuns } from "./journal/journal_runs.ts";
 import { SpoolWorkerClient } from "./spool/spool_worker_client.ts";
 import { VERSION } from "./version.ts";
@@ -330,6 +331,9 @@ export class Relay {
       })),
       streams: sink.destinations.flat().map((s) => s.name),
       tls: tls !== undefined,
+      sinks: names,
+      routeDrops: router === undefined ? [] : ROUTE_DROP_REASONS,
+      reloads: config.configFile !== undefined,
     });
   }
 
@@ -460,7 +464,13 @@ export class Relay {
     this.#spoolFiles = leftovers.length;
     this.#updateGauges();
     this.#uploader.start();
-    const replayed = await this.#replayJournal();
+    const replayed = this.#journal === undefined ? 0 : await replayJournal(this.#journal, {
+      ingest: this.#ingest,
+      pressure: this.#pressure,
+      metrics: this.metrics,
+      log: this.#log,
+      quarantineDir: `${config.spoolDir}/${QUARANTINE_DIR}`,
+    });
     for (const l of this.#udp) l.serve();
     for (const l of this.#streams) l.serve();
     this.#flushTimer = setInterval(() => {
@@ -531,61 +541,6 @@ export class Relay {
     } else {
       this.#log.info("UDP receive buffer", { listener, askedBytes: asked, grantedBytes: granted });
     }
-  }
-
-  /**
-   * Replays the segments a crash left in the journal, oldest first, one at a time: their
-   * messages go to the buffers and the new journal, and each old segment is deleted once the
-   * new journal is fsynced (or quarantined, after its good part, when it is damaged). Waits
-   * while the workers are behind, so memory stays bounded. Returns the messages replayed.
-   */
-  async #replayJournal(): Promise<number> {
-    const journal = this.#journal;
-    if (journal === undefined) return 0;
-    let total = 0;
-    for (const name of journal.leftovers) {
-      let segment;
-      try {
-        segment = await journal.readLeftover(name);
-      } catch (error) {
-        this.#log.error("Cannot read a journal segment left by the last run; left in place", {
-          segment: name,
-          error: (error as Error).message,
-        });
-        continue;
-      }
-      let messages = 0;
-      for (const block of segment.blocks) {
-        // Spooling the replayed messages shrinks the disk in use (records are compressed), so
-        // only the memory bounds are waited on, not a full spool.
-        await this.#pressure.ready("spool_full");
-        messages += this.#ingest.replay(block);
-      }
-      await journal.sync();
-      total += messages;
-      this.metrics.journalReplayed.inc(messages);
-      if (segment.damage !== undefined) {
-        this.metrics.corruptFiles.inc({ kind: "journal" });
-        this.#log.error("Journal segment damaged; its good part was replayed and the file moved to quarantine", {
-          segment: name,
-          damage: segment.damage,
-          replayedMessages: messages,
-          unreadBytes: segment.bytes - segment.goodBytes,
-          quarantine: `${this.#config.spoolDir}/${QUARANTINE_DIR}`,
-        });
-      } else {
-        this.#log.info("Journal segment replayed", { segment: name, messages });
-      }
-      try {
-        await journal.retire(name, segment.damage !== undefined);
-      } catch (error) {
-        this.#log.error("Cannot remove a replayed journal segment; it will be replayed again", {
-          segment: name,
-          error: (error as Error).message,
-        });
-      }
-    }
-    return total;
   }
 
   /**

@@ -70,7 +70,17 @@ const RELAY_DROPS = ["oversize_record", "record_build_failed"] as const;
 /** Sets every known series to 0 (a series already counting is left as it is). */
 export function declareKnownSeries(
   metrics: Metrics,
-  known: { listeners: readonly KnownListener[]; streams: readonly string[]; tls: boolean },
+  known: {
+    listeners: readonly KnownListener[];
+    streams: readonly string[];
+    tls: boolean;
+    /** The pipeline's sinks. */
+    sinks?: readonly string[];
+    /** The reasons routes drop a message for, when there are routes. */
+    routeDrops?: readonly string[];
+    /** Whether SIGHUP reloads a configuration file. */
+    reloads?: boolean;
+  },
 ): void {
   const zero = (
     counter: { inc(labels: Record<string, string>, value: number): void },
@@ -109,6 +119,13 @@ export function declareKnownSeries(
   for (const reason of FOREIGN_REASONS) zero(metrics.foreignFiles, { reason });
   for (const kind of ["spool", "journal"]) zero(metrics.corruptFiles, { kind });
   if (known.tls) { for (const result of ["ok", "error"]) zero(metrics.tlsReloads, { result }); }
+  for (const sink of known.sinks ?? []) zero(metrics.sinkMessages, { sink });
+  for (const { label: listener } of known.listeners) {
+    for (const reason of known.routeDrops ?? []) zero(metrics.messagesDropped, { listener, reason });
+  }
+  if (known.reloads === true) {
+    for (const result of ["ok", "unchanged", "restart_needed", "invalid"]) zero(metrics.configReloads, { result });
+  }
   for (const stream of known.streams) {
     zero(metrics.putCalls, { result: "ok", stream });
     zero(metrics.recordsDelivered, { stream });

@@ -107,7 +107,7 @@ function reloadConfig(args: readonly string[], relay: Relay): void {
     for (const problem of problems) log.error("SIGHUP: the --config file is invalid; nothing changes", { problem });
     return;
   }
-  relay.reloadRoutes(cli.config);
+  void relay.reload(cli.config);
 }
 
 /**

@@ -96,6 +96,11 @@ export class Relay {
   readonly #udp: UdpListener[] = [];
   readonly #streams: StreamListener[] = [];
   readonly #intakes: TcpIntake[] = [];
+  /** The running listeners by where they listen (`udp/514`, `tcp/6514`), to add and remove on reload. */
+  readonly #bound = new Map<string, { bound: Bound; listener: UdpListener | StreamListener }>();
+  /** The RELP protocol the RELP listeners share. */
+  readonly #relp: ReturnType<typeof relpProtocol>;
+  readonly #allowFrom: SourceFilter;
   readonly #servers: MetricsServer[] = [];
   readonly #pressure: Pressure;
   readonly #journal: Journal | undefined;
@@ -286,9 +291,9 @@ export class Relay {
       sinks: { names, fallback },
       router,
     });
-    const allowFrom = SourceFilter.parse(config.allowFrom);
+    this.#allowFrom = SourceFilter.parse(config.allowFrom);
     this.#ingest = ingest;
-    const relp = relpProtocol({
+    this.#relp = relpProtocol({
       durable: relpDurability({
         journal,
         ledger: this.#ledger,
@@ -297,31 +302,7 @@ export class Relay {
       }),
       software: { name: "kinesyslog", version: VERSION, url: "https://github.com/kinesyslog/kinesyslog" },
     });
-    for (const b of bound) {
-      const info = listenerInfo(sinks, b.source);
-      this.listening.push(info.label);
-      if (b.kind === "udp") {
-        this.#reportReceiveBuffer(info.label, b.receiver);
-        this.#udp.push(new UdpListener({ receiver: b.receiver, info, ingest, maxMessageBytes: config.maxMessageSize }));
-      } else {
-        this.#streams.push(
-          new StreamListener({
-            listener: b.listener,
-            tls: b.kind === "tls" ? tls : undefined,
-            proxy: b.source.proxy,
-            info,
-            ingest,
-            protocol: b.source.protocol === "relp" ? relp : syslogProtocol,
-            maxMessageBytes: config.maxMessageSize,
-            allowFrom,
-            // With --tcp-workers the main thread is one of the port's acceptors.
-            limits: limitsOf(connectionLimits(config), b.intakes.length + 1, 0),
-          }),
-        );
-        for (const intake of b.intakes) intake.serve(ingest);
-        this.#intakes.push(...b.intakes);
-      }
-    }
+    for (const b of bound) this.#attach(b);
     declareKnownSeries(metrics, {
       listeners: bound.map((b) => ({
         label: b.source.label,
@@ -335,6 +316,56 @@ export class Relay {
       routeDrops: router === undefined ? [] : ROUTE_DROP_REASONS,
       reloads: config.configFile !== undefined,
     });
+  }
+
+  /** Makes the listener of a bound socket (it serves once {@linkcode Relay.#run} or a reload says so). */
+  #attach(b: Bound): { serve(): void } {
+    const config = this.#config;
+    const info = listenerInfo(config.pipeline.sinks, b.source);
+    const ingest = this.#ingest;
+    this.listening.push(info.label);
+    if (b.kind === "udp") {
+      this.#reportReceiveBuffer(info.label, b.receiver);
+      const listener = new UdpListener({ receiver: b.receiver, info, ingest, maxMessageBytes: config.maxMessageSize });
+      this.#udp.push(listener);
+      this.#bound.set(placeOf(b.source), { bound: b, listener });
+      return listener;
+    }
+    const listener = new StreamListener({
+      listener: b.listener,
+      tls: b.kind === "tls" ? this.#tls : undefined,
+      proxy: b.source.proxy,
+      info,
+      ingest,
+      protocol: b.source.protocol === "relp" ? this.#relp : syslogProtocol,
+      maxMessageBytes: config.maxMessageSize,
+      allowFrom: this.#allowFrom,
+      // With --tcp-workers the main thread is one of the port's acceptors.
+      limits: limitsOf(connectionLimits(config), b.intakes.length + 1, 0),
+    });
+    this.#streams.push(listener);
+    this.#bound.set(placeOf(b.source), { bound: b, listener });
+    for (const intake of b.intakes) intake.serve(ingest);
+    this.#intakes.push(...b.intakes);
+    return listener;
+  }
+
+  /** Stops a listener a reload removed: no new connections; open ones get the grace period. */
+  async #detach(entry: { bound: Bound; listener: UdpListener | StreamListener }): Promise<void> {
+    const { bound: b, listener } = entry;
+    const index = this.listening.indexOf(b.source.label);
+    if (index >= 0) this.listening.splice(index, 1);
+    this.#bound.delete(placeOf(b.source));
+    if (listener instanceof UdpListener) {
+      this.#udp.splice(this.#udp.indexOf(listener), 1);
+      await listener.close();
+      return;
+    }
+    this.#streams.splice(this.#streams.indexOf(listener), 1);
+    const intakes = b.kind === "udp" ? [] : b.intakes;
+    for (const intake of intakes) this.#intakes.splice(this.#intakes.indexOf(intake), 1);
+    const graceMs = this.#config.shutdownGrace * 1000;
+    await Promise.all([listener.close(graceMs), ...intakes.map((i) => i.close(graceMs))]);
   }
 
   /**
@@ -544,44 +575,81 @@ export class Relay {
   }
 
   /**
-   * Applies a reloaded configuration (SIGHUP with `--config`): its routes replace the running
-   * ones from the next read on, when its sources, sinks and every other option are the running
-   * ones; otherwise nothing changes, and the log says what needs a restart. Rate limits and
-   * sampling start afresh with the new routes.
+   * Applies a reloaded configuration (SIGHUP with `--config`): sources added are bound and
+   * serve, sources removed stop taking connections (open ones get the grace period), and the
+   * new routes apply from the next read on; unchanged listeners and their connections are not
+   * touched. A change to anything else (a sink, a source's settings, any option) changes
+   * nothing, and the log says what needs a restart; so does a source that cannot be bound.
+   * Rate limits and sampling start afresh with the new routes.
    */
-  reloadRoutes(next: Config): "ok" | "unchanged" | "restart_needed" {
-    const running = this.#config;
-    const { routes, defaultSink, ...frame } = next.pipeline;
-    const { routes: _routes, defaultSink: _default, ...runningFrame } = running.pipeline;
-    const changed = changedSettings({ ...running, pipeline: runningFrame }, { ...next, pipeline: frame });
-    let result: "ok" | "unchanged" | "restart_needed";
-    if (changed.length > 0) {
-      result = "restart_needed";
-      this.#log.error("SIGHUP: the configuration changes more than routes; restart to apply it (routes unchanged)", {
-        changed: changed.join(","),
-      });
-    } else if (
-      JSON.stringify([routes, defaultSink]) === JSON.stringify([running.pipeline.routes, running.pipeline.defaultSink])
-    ) {
-      result = "unchanged";
-      this.#log.info("SIGHUP: the configuration is unchanged");
-    } else {
-      const names = running.pipeline.sinks.map((s) => s.name);
-      const router = routes.length === 0 && names.length === 1 && defaultSink === names[0]
-        ? undefined
-        : new Router({ routes, sinks: names, defaultSink });
-      this.#router = router;
-      this.#ingest.router = router;
-      running.pipeline.routes = routes;
-      running.pipeline.defaultSink = defaultSink;
-      result = "ok";
-      this.#log.info("SIGHUP: routes reloaded; messages arriving from now on follow them", {
-        routes: routes.map((r) => r.name).join(",") || undefined,
-        defaultSink,
-      });
-    }
+  async reload(next: Config): Promise<"ok" | "unchanged" | "restart_needed"> {
+    const result = await this.#applyReload(next);
     this.metrics.configReloads.inc({ result });
     return result;
+  }
+
+  async #applyReload(next: Config): Promise<"ok" | "unchanged" | "restart_needed"> {
+    const running = this.#config;
+    const log = this.#log;
+    const plan = planReload(running, next);
+    if (plan.changed.length > 0) {
+      log.error(
+        "SIGHUP: the configuration changes more than sources and routes; restart to apply it (nothing changed)",
+        {
+          changed: plan.changed.join(","),
+        },
+      );
+      return "restart_needed";
+    }
+    if (plan.added.some((s) => s.transport === "tls") && this.#tls === undefined) {
+      log.error("SIGHUP: a TLS source needs the TLS settings the relay started without; restart to apply it", {
+        added: plan.added.map((s) => s.label).join(","),
+      });
+      return "restart_needed";
+    }
+    if (plan.added.length + plan.removed.length === 0 && !plan.routes) {
+      log.info("SIGHUP: the configuration is unchanged");
+      return "unchanged";
+    }
+    let added: Bound[];
+    try {
+      added = await bindAll({ ...running, pipeline: { ...running.pipeline, sources: plan.added } }, log);
+    } catch (error) {
+      log.error("SIGHUP: cannot listen on a new source; restart to apply it (nothing changed)", {
+        error: (error as Error).message,
+      });
+      return "restart_needed";
+    }
+    for (const b of added) this.#attach(b).serve();
+    declareKnownSeries(this.metrics, {
+      listeners: added.map((b) => ({
+        label: b.source.label,
+        kind: b.kind,
+        format: b.source.protocol === "gelf" ? "gelf" : "syslog",
+        relp: b.source.protocol === "relp",
+      })),
+      streams: [],
+      tls: false,
+    });
+    const removed = plan.removed.map((s) => this.#bound.get(placeOf(s))).filter((b) => b !== undefined);
+    for (const b of removed) void this.#detach(b);
+    const { routes, defaultSink } = next.pipeline;
+    const names = running.pipeline.sinks.map((s) => s.name);
+    const router = routes.length === 0 && names.length === 1 && defaultSink === names[0]
+      ? undefined
+      : new Router({ routes, sinks: names, defaultSink });
+    this.#router = router;
+    this.#ingest.router = router;
+    running.pipeline.sources = next.pipeline.sources;
+    running.pipeline.routes = routes;
+    running.pipeline.defaultSink = defaultSink;
+    log.info("SIGHUP: configuration reloaded; messages arriving from now on follow its routes", {
+      added: plan.added.map((s) => s.label).join(",") || undefined,
+      removed: plan.removed.map((s) => s.label).join(",") || undefined,
+      routes: routes.map((r) => r.name).join(",") || undefined,
+      defaultSink,
+    });
+    return "ok";
   }
 
   /**
@@ -804,16 +872,35 @@ function sinkFields(sinks: readonly SinkSpec[]): Record<string, string> {
   };
 }
 
-/** The settings (top-level keys, `pipeline.sources`, `pipeline.sinks`) that differ between two configurations. */
-function changedSettings(a: object, b: object): string[] {
-  const left = a as Record<string, unknown>, right = b as Record<string, unknown>;
+/** Where a source listens, as a reload matches sources: `udp/514`, `tcp/6514` (TCP, TLS and RELP share ports). */
+function placeOf(source: SourceSpec): string {
+  return `${source.transport === "udp" ? "udp" : "tcp"}/${source.port}`;
+}
+
+/** What a reload changes: sources added and removed, whether the routes changed, and what it cannot apply. */
+function planReload(
+  running: Config,
+  next: Config,
+): { added: SourceSpec[]; removed: SourceSpec[]; routes: boolean; changed: string[] } {
   const changed: string[] = [];
+  const left = running as unknown as Record<string, unknown>, right = next as unknown as Record<string, unknown>;
   for (const key of new Set([...Object.keys(left), ...Object.keys(right)])) {
-    if (key === "pipeline") {
-      changed.push(...changedSettings(left[key] as object, right[key] as object).map((k) => `pipeline.${k}`));
-    } else if (JSON.stringify(left[key]) !== JSON.stringify(right[key])) changed.push(key);
+    if (key !== "pipeline" && JSON.stringify(left[key]) !== JSON.stringify(right[key])) changed.push(key);
   }
-  return changed;
+  if (JSON.stringify(running.pipeline.sinks) !== JSON.stringify(next.pipeline.sinks)) changed.push("sinks");
+  const before = new Map(running.pipeline.sources.map((s) => [placeOf(s), s]));
+  const after = new Map(next.pipeline.sources.map((s) => [placeOf(s), s]));
+  for (const [place, source] of after) {
+    const old = before.get(place);
+    if (old !== undefined && JSON.stringify(old) !== JSON.stringify(source)) changed.push(`sources(${source.label})`);
+  }
+  return {
+    added: [...after].filter(([place]) => !before.has(place)).map(([, s]) => s),
+    removed: [...before].filter(([place]) => !after.has(place)).map(([, s]) => s),
+    routes: JSON.stringify([running.pipeline.routes, running.pipeline.defaultSink]) !==
+      JSON.stringify([next.pipeline.routes, next.pipeline.defaultSink]),
+    changed,
+  };
 }
 
 /** What each route did, for `kinesyslog_route_messages_total`. */

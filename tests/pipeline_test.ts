@@ -237,13 +237,13 @@ metrics: { ports: [${metricsPort}] }
   }
 });
 
-Deno.test("SIGHUP applies a changed file's routes to what arrives after it, under load; a bad file changes nothing", async () => {
+Deno.test("SIGHUP applies a changed file's sources and routes under load; unchanged listeners keep their connections", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kinesyslog-pipeline-" });
   const endpoint = new FirehoseEndpoint(["a", "b"]).start();
-  const [tcp, metricsPort] = [freePort(), freePort()];
+  const [tcp, removed, added, metricsPort] = [freePort(), freePort(), freePort(), freePort()];
   const config = `${dir}/kinesyslog.yaml`;
-  const file = (sink: string, more = "") => `
-sources: [{ transport: tcp, port: ${tcp} }]
+  const file = (sink: string, sources: string) => `
+sources: [${sources}]
 sinks:
   a: { streams: [a] }
   b: { streams: [b] }
@@ -252,8 +252,10 @@ delivery: { endpoint_url: "${endpoint.url}" }
 spool: { dir: ${dir}/spool }
 batching: { flush_interval: 1 }
 metrics: { ports: [${metricsPort}] }
-${more}`;
-  await Deno.writeTextFile(config, file("a"));
+`;
+  const before = `{ transport: tcp, port: ${tcp} }, { transport: tcp, port: ${removed} }`;
+  const after = `{ transport: tcp, port: ${tcp} }, { name: new, transport: udp, port: ${added} }`;
+  await Deno.writeTextFile(config, file("a", before));
   const relay = await RelayProcess.start(["listen", "--config", config, "--address", "127.0.0.1"], {
     dirs: [dir],
     env: awsTestEnv(endpoint.url),
@@ -263,7 +265,7 @@ ${more}`;
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: tcp });
     let seq = 0;
     let sending = true;
-    // One sender, sending throughout: 50 messages every 10 ms.
+    // One sender on the listener that stays, sending throughout: 50 messages every 10 ms.
     const sender = (async () => {
       while (sending) {
         const lines = Array.from({ length: 50 }, () => `<14>1 2026-12-01T00:00:00Z h app - - - seq=${seq++}\n`);
@@ -272,21 +274,36 @@ ${more}`;
       }
     })();
     const seqs = (stream: string) =>
-      byStream(endpoint).get(stream)?.map((e) => Number(/seq=(\d+)/.exec(e.message)?.[1])) ?? [];
+      byStream(endpoint).get(stream)?.map((e) => Number(/seq=(\d+)/.exec(e.message)?.[1])).filter((n) => n >= 0) ??
+        [];
     await eventually("messages in a", () => seqs("a").length > 500, 20_000);
     // A file that does not validate: nothing changes, counted.
-    await Deno.writeTextFile(config, file("nowhere"));
+    await Deno.writeTextFile(config, file("nowhere", after));
     relay.signal("SIGHUP");
     await eventually("the invalid reload counted", async () => await reloads("invalid") === 1, 10_000);
     // A file that changes a sink: not applied, a restart is needed.
-    await Deno.writeTextFile(config, file("a").replace("b: { streams: [b] }", "b: { streams: [a] }"));
+    await Deno.writeTextFile(config, file("a", before).replace("b: { streams: [b] }", "b: { streams: [a] }"));
     relay.signal("SIGHUP");
     await eventually("the refused reload counted", async () => await reloads("restart_needed") === 1, 10_000);
-    // Routes changed: what arrives from now on goes to b.
-    await Deno.writeTextFile(config, file("b"));
+    // Routes and sources changed: a listener added, one removed, what arrives from now on goes to b.
+    await Deno.writeTextFile(config, file("b", after));
     relay.signal("SIGHUP");
     await eventually("the reload applied", async () => await reloads("ok") === 1, 10_000);
     await eventually("messages in b", () => seqs("b").length > 500, 20_000);
+    await sendUdpFrom("127.0.0.1", added, ["<14>1 2026-12-01T00:00:00Z h app - - - on-the-new-listener"]);
+    await eventually(
+      "the new listener's message in b",
+      () => (byStream(endpoint).get("b") ?? []).some((e) => e.message.endsWith("on-the-new-listener")),
+      20_000,
+    );
+    await eventually("the removed listener closed", async () => {
+      try {
+        (await Deno.connect({ hostname: "127.0.0.1", port: removed })).close();
+        return false;
+      } catch {
+        return true;
+      }
+    }, 10_000);
     sending = false;
     await sender;
     conn.close();

@@ -29,7 +29,7 @@ import { UdpReceiver } from "./listen/udp_receiver.ts";
 import { SourceFilter } from "./listen/source_filter.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics/metrics.ts";
-import { declareKnownSeries } from "./metrics/known_series.ts";
+import { declareKnownSeries } from "./known_series.ts";
 import { metricsRoutes, MetricsServer } from "./metrics/metrics_server.ts";
 import { judgeReadiness, type Readiness } from "./metrics/readiness.ts";
 import type { SetAside } from "./spool/own_paths.ts";

@@ -1,24 +1,8 @@
-import { EventBuffer, type EventFormat, type PackedEvents, type Transport } from "./event_buffer.ts";
+import { type BufferKey, EventBuffer, type EventFormat, type PackedEvents, type Transport } from "./event_buffer.ts";
+
+export type { BufferKey };
 import { MAX_RECORD_BYTES } from "./record_builder.ts";
 import type { Runs } from "../journal/journal_runs.ts";
-
-/** Whose events a buffer holds: one sink's, of one (log group, log stream), arrived one way. */
-export interface BufferKey {
-  /** The sink's index in the relay's pipeline (which spool and record format). */
-  sink: number;
-  /** The sink's name (what the journal keeps: indexes change with the configuration). */
-  sinkName: string;
-  /** How to read the events' times. */
-  format: EventFormat;
-  /** How the events arrived. */
-  transport: Transport;
-  /** `<prefix>/<syslog|gelf>/<destination port>`. */
-  logGroup: string;
-  /** The source address. */
-  logStream: string;
-  /** IANA time zone of the listener's RFC 3164 timestamps; `undefined` is UTC. */
-  timeZone: string | undefined;
-}
 
 /** A batch of raw events of one buffer, ready for the spool worker. */
 export interface Batch extends PackedEvents, BufferKey {

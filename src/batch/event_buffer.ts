@@ -24,6 +24,24 @@ export type EventFormat = "syslog" | "gelf";
  */
 export type Transport = "udp" | "tcp" | "tls" | "relp" | "unknown";
 
+/** Whose events a buffer holds: one sink's, of one (log group, log stream), arrived one way. */
+export interface BufferKey {
+  /** The sink's index in the relay's pipeline (which spool and record format). */
+  sink: number;
+  /** The sink's name (what the journal keeps: indexes change with the configuration). */
+  sinkName: string;
+  /** How to read the events' times. */
+  format: EventFormat;
+  /** How the events arrived. */
+  transport: Transport;
+  /** `<prefix>/<syslog|gelf>/<destination port>`. */
+  logGroup: string;
+  /** The source address. */
+  logStream: string;
+  /** IANA time zone of the listener's RFC 3164 timestamps; `undefined` is UTC. */
+  timeZone: string | undefined;
+}
+
 /** Bytes of the per-entry header: u32 length and f64 receive time. */
 export const ENTRY_HEADER_BYTES = 12;
 
@@ -244,6 +262,24 @@ function forEachEntry(
       at += ENTRY_HEADER_BYTES + size;
     }
   }
+}
+
+/**
+ * Calls `each(message, timeMs)` for every entry of one run of entries (views, not copies), in
+ * order; false when an entry runs past the end (or a partial header is left over).
+ */
+export function forEachEntryOf(entries: Uint8Array, each: (message: Uint8Array, timeMs: number) => void): boolean {
+  const view = new DataView(entries.buffer, entries.byteOffset, entries.byteLength);
+  let at = 0;
+  while (at < entries.length) {
+    if (at + ENTRY_HEADER_BYTES > entries.length) return false;
+    const size = view.getUint32(at, true);
+    const end = at + ENTRY_HEADER_BYTES + size;
+    if (end > entries.length) return false;
+    each(entries.subarray(at + ENTRY_HEADER_BYTES, end), view.getFloat64(at + 4, true));
+    at = end;
+  }
+  return true;
 }
 
 /**

@@ -9,8 +9,9 @@ import type { TlsMinVersion } from "../listen/tls_policy.ts";
 import type { Level, LogFormat } from "../log.ts";
 import type { Pipeline } from "./pipeline.ts";
 
-/** When a RELP message is acknowledged (`--relp-ack`). */
-export type RelpAck = "written" | "fsync";
+import type { RelpAck } from "../listen/relp_durability.ts";
+
+export type { RelpAck };
 
 /** The relay's configuration, validated. */
 export interface Config {

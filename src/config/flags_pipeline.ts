@@ -5,12 +5,12 @@
  *
  * @module
  */
-import type { RecordFormatName } from "../batch/record_formats.ts";
-import type { RecordCompression } from "../spool/worker_protocol.ts";
 import { ConfigError } from "./config_error.ts";
 import {
   DEFAULT_SINK,
   type Pipeline,
+  type RecordCompression,
+  type RecordFormatName,
   type SinkSpec,
   sourceLabel,
   type SourceProtocol,

@@ -5,8 +5,12 @@
  *
  * @module
  */
-import type { RecordFormatName } from "../batch/record_formats.ts";
-import type { RecordCompression } from "../spool/worker_protocol.ts";
+/** The record formats, by their `--record-format` names (`batch/record_formats.ts` has the formats). */
+export const RECORD_FORMAT_NAMES = ["cwl", "ndjson"] as const;
+/** A `--record-format` value. */
+export type RecordFormatName = typeof RECORD_FORMAT_NAMES[number];
+/** `--record-compression`: gzip, or none (NDJSON only). */
+export type RecordCompression = "gzip" | "none";
 
 /** What a source speaks. */
 export const SOURCE_PROTOCOLS = ["syslog", "gelf", "relp"] as const;

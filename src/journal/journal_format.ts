@@ -22,8 +22,13 @@
  * @module
  */
 import { crc32 } from "node:zlib";
-import { ENTRY_HEADER_BYTES, type EventFormat, type Transport } from "../batch/event_buffer.ts";
-import type { BufferKey } from "../batch/batcher.ts";
+import {
+  type BufferKey,
+  ENTRY_HEADER_BYTES,
+  type EventFormat,
+  forEachEntryOf,
+  type Transport,
+} from "../batch/event_buffer.ts";
 import { DEFAULT_SINK } from "../config/pipeline.ts";
 
 /** The first bytes of every segment. */
@@ -286,7 +291,7 @@ function parsePayload(payload: Uint8Array): JournalBlock | string {
     if (at > payload.length) return "truncated names";
     const entries = payload.subarray(at);
     let count = 0;
-    const fits = eachEntry(entries, () => count++);
+    const fits = forEachEntryOf(entries, () => count++);
     if (!fits) return "an entry runs past the block";
     return { sinkName, timeZone, format, transport, logGroup, logStream, entries, count };
   } catch (error) {
@@ -296,20 +301,5 @@ function parsePayload(payload: Uint8Array): JournalBlock | string {
 
 /** Calls `each(message, timeMs)` for every message of a decoded block, in order (views, not copies). */
 export function forEachBlockEvent(block: JournalBlock, each: (message: Uint8Array, timeMs: number) => void): void {
-  eachEntry(block.entries, each);
-}
-
-/** Walks entries; false when one runs past the end (or a partial header is left over). */
-function eachEntry(entries: Uint8Array, each: (message: Uint8Array, timeMs: number) => void): boolean {
-  const view = new DataView(entries.buffer, entries.byteOffset, entries.byteLength);
-  let at = 0;
-  while (at < entries.length) {
-    if (at + ENTRY_HEADER_BYTES > entries.length) return false;
-    const size = view.getUint32(at, true);
-    const end = at + ENTRY_HEADER_BYTES + size;
-    if (end > entries.length) return false;
-    each(entries.subarray(at + ENTRY_HEADER_BYTES, end), view.getFloat64(at + 4, true));
-    at = end;
-  }
-  return true;
+  forEachEntryOf(block.entries, each);
 }

@@ -1,7 +1,11 @@
-import type { Batcher, BufferKey, GroupBuffer } from "../batch/batcher.ts";
-import { type BlockKey, forEachBlockEvent, type JournalBlock } from "../journal/journal_format.ts";
-import { addRun } from "../journal/journal_runs.ts";
-import type { EventFormat, Transport } from "../batch/event_buffer.ts";
+import {
+  type BufferKey,
+  type EventBuffer,
+  type EventFormat,
+  forEachEntryOf,
+  type Transport,
+} from "../batch/event_buffer.ts";
+import { addRun, type Runs } from "../journal/journal_runs.ts";
 import { parseGelfMessage } from "../parse/gelf_message.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
@@ -32,7 +36,7 @@ export interface ListenerInfo {
  */
 export interface EventLog {
   /** Opens a block of messages of `key` (one sink's (log group, log stream), arrived one way). */
-  begin(key: BlockKey): void;
+  begin(key: Omit<BufferKey, "sink">): void;
   /** Adds one message to the open block. */
   add(message: Uint8Array, timeMs: number): void;
   /** Adds `count` messages already in the entries' form (`event_buffer.ts`) to the open block. */
@@ -153,6 +157,30 @@ export function eventTime(
   return receivedMs;
 }
 
+/** A buffer of the batches, as the ingest fills it (`batch/batcher.ts`'s `GroupBuffer`). */
+export interface IngestBuffer extends EventBuffer, BufferKey {
+  /** The journal segments of the events held. */
+  runs: Runs;
+}
+
+/** The batches, as the ingest fills them (`batch/batcher.ts`'s `Batcher`). */
+export interface IngestBatches {
+  /** The buffer of `key`; call {@linkcode IngestBatches.afterAppend} once after a run of appends. */
+  buffer(key: BufferKey): IngestBuffer;
+  /** Flushes what a run of appends to `buffer` filled up. */
+  afterAppend(buffer: IngestBuffer): void;
+  /** Flushes the buffer of `key` now (a sender waits for its acknowledgement). */
+  flushGroup(key: Pick<BufferKey, "sink" | "logGroup" | "logStream" | "transport">, reason: "acknowledge"): void;
+}
+
+/** A run of messages left in the journal by a crash (`journal/journal_format.ts`'s `JournalBlock`). */
+export interface ReplayedBlock extends Omit<BufferKey, "sink"> {
+  /** The messages, as entries. */
+  entries: Uint8Array;
+  /** Their number. */
+  count: number;
+}
+
 /** The sinks the ingest feeds, by index (bit i of a route's set is `names[i]`). */
 export interface IngestSinks {
   names: readonly string[];
@@ -180,7 +208,7 @@ export class Ingest implements StreamIngest {
 
   /** Creates the junction between listeners and the batcher. */
   constructor(
-    readonly batcher: Batcher,
+    readonly batcher: IngestBatches,
     readonly pressure: Pressure,
     readonly metrics: Metrics,
     readonly log: Logger,
@@ -203,7 +231,7 @@ export class Ingest implements StreamIngest {
   }
 
   /** Appends the messages of a block left in the journal by a crash; returns their number. */
-  replay(block: JournalBlock): number {
+  replay(block: ReplayedBlock): number {
     let sink = this.#sinks.names.indexOf(block.sinkName);
     if (sink < 0) {
       sink = this.#sinks.fallback;
@@ -217,7 +245,7 @@ export class Ingest implements StreamIngest {
     }
     const buffer = this.batcher.buffer({ ...block, sink, sinkName: this.#sinks.names[sink]! });
     this.journal?.begin(buffer);
-    forEachBlockEvent(block, (message, time) => {
+    forEachEntryOf(block.entries, (message, time) => {
       buffer.append(message, time);
       this.journal?.add(message, time);
     });
@@ -227,14 +255,14 @@ export class Ingest implements StreamIngest {
   }
 
   /** Closes the journal block of a run of appends to `buffer`, and notes its segment in the buffer. */
-  #journaled(buffer: GroupBuffer): void {
+  #journaled(buffer: IngestBuffer): void {
     if (this.journal === undefined) return;
     const { segment, count } = this.journal.end();
     addRun(buffer.runs, segment, count);
   }
 
   /** The buffer of sink `sink` for `source` on the listener `info`. */
-  #buffer(info: ListenerInfo, source: string, sink: number): GroupBuffer {
+  #buffer(info: ListenerInfo, source: string, sink: number): IngestBuffer {
     const key: BufferKey = {
       sink,
       sinkName: this.#sinks.names[sink]!,
@@ -302,7 +330,7 @@ export class Ingest implements StreamIngest {
     if (this.#router !== undefined) {
       const frames: Uint8Array[] = [];
       const times: number[] = [];
-      forEachBlockEvent({ entries } as JournalBlock, (message, time) => {
+      forEachEntryOf(entries, (message, time) => {
         frames.push(message);
         times.push(time);
       });

@@ -1,14 +1,14 @@
-import type { RelpAck } from "../config/config.ts";
-import type { Journal } from "../journal/journal.ts";
-import type { MemoryLedger } from "../journal/memory_ledger.ts";
 import type { ListenerInfo } from "./ingest.ts";
+
+/** When a RELP message is acknowledged (`--relp-ack`). */
+export type RelpAck = "written" | "fsync";
 
 /** What a RELP acknowledgement waits for; see {@linkcode relpDurability}. */
 export interface RelpDurabilityOptions {
-  /** The journal, when there is one. */
-  journal: Journal | undefined;
-  /** Without a journal: the ledger of events on their way to the spool. */
-  ledger: MemoryLedger | undefined;
+  /** The journal, when there is one: resolves once what it was handed is written (and fsynced, if asked). */
+  journal: { durable(fsync: boolean): Promise<void> } | undefined;
+  /** Without a journal: the ledger of events on their way to the spool; resolves once they are spooled. */
+  ledger: { spooled(): Promise<void> } | undefined;
   /** Flushes a sender's buffers at once (every sink's), when an acknowledgement waits for the spool. */
   flush: (info: ListenerInfo, source: string) => void;
   /** `--relp-ack`. */

@@ -1,8 +1,7 @@
 import type { Batch } from "../batch/batcher.ts";
-import type { RecordFormatName } from "../batch/record_formats.ts";
+import type { RecordCompression, RecordFormatName } from "../config/pipeline.ts";
 
-/** `--record-compression`: gzip, or none (NDJSON only). */
-export type RecordCompression = "gzip" | "none";
+export type { RecordCompression };
 import type { SpoolEntry } from "./spool_dir.ts";
 
 /** What the spool worker makes of one sink's batches, and where it writes them. */

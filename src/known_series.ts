@@ -7,15 +7,15 @@
  *
  * @module
  */
-import { FLUSH_REASONS } from "../batch/batcher.ts";
-import type { GelfChunkError } from "../framing/gelf_chunk.ts";
-import type { GelfDiscardReason } from "../framing/gelf_reassembler.ts";
-import { PRESSURE_REASONS } from "../listen/pressure.ts";
-import type { GelfMessageError } from "../parse/gelf_message.ts";
-import type { GelfPayloadError } from "../parse/gelf_payload.ts";
-import { FOREIGN_REASONS } from "../spool/own_paths.ts";
-import type { Metrics } from "./metrics.ts";
-import { RELP_SESSION_ERRORS } from "../listen/relp_protocol.ts";
+import { FLUSH_REASONS } from "./batch/batcher.ts";
+import type { GelfChunkError } from "./framing/gelf_chunk.ts";
+import type { GelfDiscardReason } from "./framing/gelf_reassembler.ts";
+import { PRESSURE_REASONS } from "./listen/pressure.ts";
+import type { GelfMessageError } from "./parse/gelf_message.ts";
+import type { GelfPayloadError } from "./parse/gelf_payload.ts";
+import { FOREIGN_REASONS } from "./spool/own_paths.ts";
+import type { Metrics } from "./metrics/metrics.ts";
+import { RELP_SESSION_ERRORS } from "./listen/relp_protocol.ts";
 
 /** A listener as its metrics name it. */
 export interface KnownListener {

@@ -9,12 +9,22 @@
 import { Batcher } from "./batch/batcher.ts";
 import type { Config } from "./config/config.ts";
 import { UNKNOWN_OWNER } from "./firehose/record_sink.ts";
+import {
+  bindAll,
+  type BindOptions,
+  type Bound,
+  closeAll,
+  isNotAnAddress,
+  listenerInfo,
+  notAnAddress,
+} from "./listen/bind.ts";
+import { readTlsMaterial, reportRevocation } from "./listen/tls_material.ts";
 import { Deliveries } from "./firehose/deliveries.ts";
 import { type OpenSinks, openSinks } from "./firehose/open_sinks.ts";
 import { StartupError } from "./config/config_error.ts";
 import { DEFAULT_SINK, type SinkSpec, type SourceSpec } from "./config/pipeline.ts";
 import { ROUTE_DROP_REASONS, Router } from "./route/router.ts";
-import { Ingest, type ListenerInfo } from "./listen/ingest.ts";
+import { Ingest } from "./listen/ingest.ts";
 import { DEFAULT_MAX_BACKLOG_BYTES, Pressure } from "./listen/pressure.ts";
 import { syslogProtocol } from "./listen/syslog_protocol.ts";
 import { relpProtocol } from "./listen/relp_protocol.ts";
@@ -22,8 +32,7 @@ import { relpDurability } from "./listen/relp_durability.ts";
 import { MemoryLedger } from "./journal/memory_ledger.ts";
 import { type ConnectionLimits, StreamListener } from "./listen/stream_listener.ts";
 import { limitsOf, TcpIntake } from "./listen/tcp_intake.ts";
-import type { IntakeOptions } from "./listen/tcp_intake_protocol.ts";
-import { type TlsMaterial, TlsTerminator } from "./listen/tls_terminator.ts";
+import { TlsTerminator } from "./listen/tls_terminator.ts";
 import { UdpListener } from "./listen/udp_listener.ts";
 import { UdpReceiver } from "./listen/udp_receiver.ts";
 import { SourceFilter } from "./listen/source_filter.ts";
@@ -54,26 +63,6 @@ export const JOURNAL_DIR = "journal";
 const DISK_FULL = /No space left|os error 28|ENOSPC/i;
 /** `/ready` probes the spool directory at most this often, in ms. */
 const SPOOL_PROBE_INTERVAL_MS = 1_000;
-
-/** A bind error that says the address is not one of this host's, or no name of one. */
-const NOT_AN_ADDRESS = /lookup address|not known|Cannot assign requested address|AddrNotAvailable|os error 99/i;
-
-/** The line for a bind address that is not this host's, naming its option and variable. */
-function notAnAddress(option: string, address: string, why: string): string {
-  const variable = `KINESYSLOG_${option.toUpperCase().replaceAll("-", "_")}`;
-  return `Cannot listen at --${option} '${address}' (${variable}): ` +
-    `not an address of this host (${why}); give one of its addresses, 0.0.0.0 or ::`;
-}
-
-type Bound =
-  | { kind: "udp"; source: SourceSpec; receiver: UdpReceiver }
-  | {
-    kind: "tcp" | "tls";
-    source: SourceSpec;
-    listener: Deno.Listener;
-    /** Plain TCP with `--tcp-workers`: the workers that share the port (`tcp_intake.ts`). */
-    intakes: TcpIntake[];
-  };
 
 /** Where a sink's records are spooled: the spool directory for `default`, `sinks/<name>` in it for the others. */
 export function sinkSpoolDir(spoolDir: string, sink: string): string {
@@ -402,7 +391,7 @@ export class Relay {
     const sink = await openSinks(config.pipeline.sinks, { ...config, log });
     let bound: Bound[];
     try {
-      bound = await bindAll(config, log);
+      bound = await bindAll(config.pipeline.sources, bindOptions(config), log);
     } catch (error) {
       sink.close();
       throw error;
@@ -461,7 +450,7 @@ export class Relay {
       await journal?.close();
       const why = (error as Error).message;
       throw new StartupError(
-        NOT_AN_ADDRESS.test(why) ? notAnAddress("metrics-address", config.metricsAddress, why) : why,
+        isNotAnAddress(why) ? notAnAddress("metrics-address", config.metricsAddress, why) : why,
       );
     }
     relay.#servers.push(...servers);
@@ -613,7 +602,7 @@ export class Relay {
     }
     let added: Bound[];
     try {
-      added = await bindAll({ ...running, pipeline: { ...running.pipeline, sources: plan.added } }, log);
+      added = await bindAll(plan.added, bindOptions(running), log);
     } catch (error) {
       log.error("SIGHUP: cannot listen on a new source; restart to apply it (nothing changed)", {
         error: (error as Error).message,
@@ -846,19 +835,6 @@ export class Relay {
   }
 }
 
-/** What a listener is, for records, routes and metrics. */
-function listenerInfo(sinks: readonly SinkSpec[], source: SourceSpec): ListenerInfo {
-  const format = source.protocol === "gelf" ? "gelf" : "syslog";
-  return {
-    label: source.label,
-    name: source.name,
-    logGroups: sinks.map((s) => `${s.groupPrefix}/${format}/${source.port}`),
-    format,
-    transport: source.protocol === "relp" ? "relp" : source.transport,
-    timeZone: source.timeZone,
-  };
-}
-
 /**
  * The sinks for the startup line: one as `sink=firehose:a,b` (or `dir:/path`); several as
  * `sinks=name=firehose:a/cwl/gzip-6 name=dir:/path/ndjson/none`.
@@ -923,124 +899,23 @@ function connectionLimits(config: Config): ConnectionLimits {
   };
 }
 
-/** `host:port`, with an IPv6 host in brackets. */
-function hostPort(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-/** The PEM files of the TLS listeners; throws naming the flag and file that cannot be read. */
-async function readTlsMaterial(config: Config): Promise<TlsMaterial> {
+/** What binding the sources needs of the configuration. */
+function bindOptions(config: Config): BindOptions {
   return {
-    cert: await readPem("--cert", config.cert!),
-    key: await readPem("--key", config.key!),
-    clientCa: config.clientCa === undefined ? undefined : await readPem("--client-ca", config.clientCa),
-    clientCrl: config.clientCrl === undefined ? undefined : await readPem("--client-crl", config.clientCrl),
-  };
-}
-
-/** Logs the revocation lists in use; warns of one past its next update (the CA may have revoked more since). */
-function reportRevocation(tls: TlsTerminator, log: Logger): void {
-  for (const crl of tls.revocation?.summaries ?? []) {
-    const fields = { issuer: crl.issuer, revoked: crl.revoked, nextUpdate: crl.nextUpdate?.toISOString() };
-    if (crl.nextUpdate !== undefined && crl.nextUpdate.getTime() < Date.now()) {
-      log.warn("A --client-crl list is past its next update: fetch a new one from the CA (still applied)", fields);
-    } else {
-      log.info("Client certificate revocation list", fields);
-    }
-  }
-}
-
-async function readPem(flag: string, path: string): Promise<string> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    const why = error instanceof Deno.errors.NotFound ? "not found" : (error as Error).message;
-    throw new Error(`${flag} file '${path}' ${why}`);
-  }
-  if (!text.includes("-----BEGIN ")) throw new Error(`${flag} file '${path}' holds no PEM block`);
-  return text;
-}
-
-async function bindAll(config: Config, log: Logger): Promise<Bound[]> {
-  const bound: Bound[] = [];
-  const hostname = config.address;
-  for (const source of config.pipeline.sources) {
-    try {
-      bound.push(await bind(config, source, log));
-    } catch (error) {
-      closeAll(bound);
-      const why = error instanceof Deno.errors.AddrInUse ? "address already in use" : (error as Error).message;
-      if (NOT_AN_ADDRESS.test(why)) throw new StartupError(notAnAddress("address", hostname, why));
-      throw new StartupError(`Cannot listen on ${portName(source)} port ${source.port} at ${hostname}: ${why}`);
-    }
-  }
-  return bound;
-}
-
-/** How a startup error names a listener's port: `UDP`, `GELF TLS`, `RELP TLS`. */
-function portName(source: SourceSpec): string {
-  const transport = source.transport.toUpperCase();
-  if (source.protocol === "relp") return source.transport === "tls" ? "RELP TLS" : "RELP";
-  return source.protocol === "gelf" ? `GELF ${transport}` : transport;
-}
-
-/**
- * Binds one listener. UDP is received by a worker of its own (udp_receive_worker.ts), bound
- * there; TLS runs over a plain TCP listener, through node:tls (see tls_terminator.ts); plain
- * TCP syslog with --tcp-workers shares the port (SO_REUSEPORT) with the workers.
- */
-async function bind(config: Config, source: SourceSpec, log: Logger): Promise<Bound> {
-  const hostname = config.address;
-  const port = source.port;
-  if (source.transport === "udp") {
-    return {
-      kind: "udp",
-      source,
-      receiver: await UdpReceiver.bind(hostname, port, {
-        receiveBuffer: config.udpRecvBuffer,
-        format: source.protocol === "gelf" ? "gelf" : "syslog",
-        maxMessageBytes: config.maxMessageSize,
-        allowFrom: config.allowFrom,
-      }),
-    };
-  }
-  const workers = source.transport === "tcp" && source.protocol !== "relp" ? config.tcpWorkers : 0;
-  const listener = Deno.listen({ transport: "tcp", hostname, port, ...(workers > 0 && { reusePort: true }) });
-  const b: Bound = { kind: source.transport, source, listener, intakes: [] };
-  try {
-    for (let i = 1; i <= workers; i++) b.intakes.push(await TcpIntake.start(intakeOptions(config, b, i), log));
-  } catch (error) {
-    closeAll([b]);
-    throw error;
-  }
-  return b;
-}
-
-/** What TCP intake worker `index` (1 and up; the main thread is 0) of listener `b` is told. */
-function intakeOptions(config: Config, b: Extract<Bound, { kind: "tcp" | "tls" }>, index: number): IntakeOptions {
-  return {
-    hostname: config.address,
-    port: (b.listener.addr as Deno.NetAddr).port,
-    info: listenerInfo(config.pipeline.sinks, b.source),
-    proxy: b.source.proxy,
-    maxMessageBytes: config.maxMessageSize,
-    limits: limitsOf(connectionLimits(config), config.tcpWorkers + 1, index),
+    address: config.address,
+    sinks: config.pipeline.sinks,
+    udpRecvBuffer: config.udpRecvBuffer,
+    maxMessageSize: config.maxMessageSize,
     allowFrom: config.allowFrom,
+    tcpWorkers: config.tcpWorkers,
+    limits: connectionLimits(config),
     log: { level: config.logLevel, format: config.logFormat },
   };
 }
 
-function closeAll(bound: Bound[]): void {
-  for (const b of bound) {
-    try {
-      if (b.kind === "udp") void b.receiver.close();
-      else {
-        b.listener.close();
-        for (const intake of b.intakes) void intake.close(0);
-      }
-    } catch { /* already closed */ }
-  }
+/** `host:port`, with an IPv6 host in brackets. */
+function hostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /** The process's resident memory now, in MiB (for log lines). */

@@ -22,8 +22,8 @@ import { readTlsMaterial, reportRevocation } from "./listen/tls_material.ts";
 import { Deliveries } from "./firehose/deliveries.ts";
 import { type OpenSinks, openSinks } from "./firehose/open_sinks.ts";
 import { StartupError } from "./config/config_error.ts";
-import { DEFAULT_SINK, type SinkSpec, type SourceSpec } from "./config/pipeline.ts";
-import { ROUTE_DROP_REASONS, Router } from "./route/router.ts";
+import type { SinkSpec, SourceSpec } from "./config/pipeline.ts";
+import { ROUTE_DROP_REASONS, type Router, routerOf } from "./route/router.ts";
 import { Ingest } from "./listen/ingest.ts";
 import { DEFAULT_MAX_BACKLOG_BYTES, Pressure } from "./listen/pressure.ts";
 import { syslogProtocol } from "./listen/syslog_protocol.ts";
@@ -42,7 +42,7 @@ import { declareKnownSeries } from "./known_series.ts";
 import { metricsRoutes, MetricsServer } from "./metrics/metrics_server.ts";
 import { judgeReadiness, type Readiness } from "./metrics/readiness.ts";
 import type { SetAside } from "./spool/own_paths.ts";
-import { QUARANTINE_DIR, SpoolDir } from "./spool/spool_dir.ts";
+import { QUARANTINE_DIR, sinkSpoolDir, SpoolDir } from "./spool/spool_dir.ts";
 import { Journal } from "./journal/journal.ts";
 import { replayJournal } from "./journal/journal_replay.ts";
 import { runsCount, splitRuns } from "./journal/journal_runs.ts";
@@ -63,11 +63,6 @@ export const JOURNAL_DIR = "journal";
 const DISK_FULL = /No space left|os error 28|ENOSPC/i;
 /** `/ready` probes the spool directory at most this often, in ms. */
 const SPOOL_PROBE_INTERVAL_MS = 1_000;
-
-/** Where a sink's records are spooled: the spool directory for `default`, `sinks/<name>` in it for the others. */
-export function sinkSpoolDir(spoolDir: string, sink: string): string {
-  return sink === DEFAULT_SINK ? spoolDir : `${spoolDir}/sinks/${sink}`;
-}
 
 /** A running relay. */
 export class Relay {
@@ -269,10 +264,7 @@ export class Relay {
       journalBacklogBytes: () => this.#journal?.backlogBytes ?? 0,
     });
     const names = sinks.map((s) => s.name);
-    // One sink that takes everything needs no routing.
-    const router = routes.length === 0 && sinks.length === 1 && defaultSink === names[0]
-      ? undefined
-      : new Router({ routes, sinks: names, defaultSink });
+    const router = routerOf({ routes, defaultSink }, names);
     this.#router = router;
     metrics.live.routeCounts = () => routeCounts(this.#router);
     const fallback = Math.max(0, defaultSink === undefined ? 0 : names.indexOf(defaultSink));
@@ -623,10 +615,7 @@ export class Relay {
     const removed = plan.removed.map((s) => this.#bound.get(placeOf(s))).filter((b) => b !== undefined);
     for (const b of removed) void this.#detach(b);
     const { routes, defaultSink } = next.pipeline;
-    const names = running.pipeline.sinks.map((s) => s.name);
-    const router = routes.length === 0 && names.length === 1 && defaultSink === names[0]
-      ? undefined
-      : new Router({ routes, sinks: names, defaultSink });
+    const router = routerOf({ routes, defaultSink }, running.pipeline.sinks.map((s) => s.name));
     this.#router = router;
     this.#ingest.router = router;
     running.pipeline.sources = next.pipeline.sources;

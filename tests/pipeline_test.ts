@@ -36,6 +36,22 @@ function byStream(endpoint: FirehoseEndpoint): Map<string, { message: string; ti
   return streams;
 }
 
+/** The settings every test's file shares: the endpoint, the spool in `dir`, a 1 s flush, metrics. */
+function settings(dir: string, endpoint: FirehoseEndpoint, metricsPort: number): string {
+  return `delivery: { endpoint_url: "${endpoint.url}" }
+spool: { dir: ${dir}/spool }
+batching: { flush_interval: 1 }
+metrics: { ports: [${metricsPort}] }`;
+}
+
+/** Starts `main.ts listen --config config` on 127.0.0.1 with the endpoint's fake credentials. */
+function startWithConfig(dir: string, endpoint: FirehoseEndpoint, config: string): Promise<RelayProcess> {
+  return RelayProcess.start(["listen", "--config", config, "--address", "127.0.0.1"], {
+    dirs: [dir],
+    env: awsTestEnv(endpoint.url),
+  });
+}
+
 /** Runs `logger` from util-linux; false when it is not installed. */
 async function logger(args: string[]): Promise<boolean> {
   try {
@@ -72,16 +88,10 @@ routes:
   - { name: metrics, match: { app_name: metrics }, sample: 10, sinks: [apps], final: true }
   - { name: apps, match: { listener: [apps, docker] }, sinks: [apps] }
 default_sink: archive
-delivery: { endpoint_url: "${endpoint.url}" }
-spool: { dir: ${dir}/spool }
-batching: { flush_interval: 1 }
-metrics: { ports: [${metricsPort}] }
+${settings(dir, endpoint, metricsPort)}
 `,
   );
-  const relay = await RelayProcess.start(["listen", "--config", config, "--address", "127.0.0.1"], {
-    dirs: [dir],
-    env: awsTestEnv(endpoint.url),
-  });
+  const relay = await startWithConfig(dir, endpoint, config);
   try {
     // The firewalls, from 127.1.0.0/16: security, and their errors also archive.
     await sendUdpFrom("127.1.0.5", udp, [
@@ -204,17 +214,11 @@ sinks:
   good: { streams: [good] }
   bad: { streams: [bad] }
 routes: [{ name: both, sinks: [good, bad] }]
-delivery: { endpoint_url: "${endpoint.url}" }
-spool: { dir: ${dir}/spool }
-batching: { flush_interval: 1 }
-metrics: { ports: [${metricsPort}] }
+${settings(dir, endpoint, metricsPort)}
 `,
   );
   endpoint.faults.rejectStream = "bad";
-  const relay = await RelayProcess.start(["listen", "--config", config, "--address", "127.0.0.1"], {
-    dirs: [dir],
-    env: awsTestEnv(endpoint.url),
-  });
+  const relay = await startWithConfig(dir, endpoint, config);
   try {
     const lines = Array.from({ length: 2_000 }, (_, i) => `<14>1 2026-12-01T00:00:00Z h app - - - seq=${i}`);
     await sendTcp(tcp, lines.join("\n") + "\n");
@@ -248,18 +252,12 @@ sinks:
   a: { streams: [a] }
   b: { streams: [b] }
 routes: [{ name: r, sinks: [${sink}] }]
-delivery: { endpoint_url: "${endpoint.url}" }
-spool: { dir: ${dir}/spool }
-batching: { flush_interval: 1 }
-metrics: { ports: [${metricsPort}] }
+${settings(dir, endpoint, metricsPort)}
 `;
   const before = `{ transport: tcp, port: ${tcp} }, { transport: tcp, port: ${removed} }`;
   const after = `{ transport: tcp, port: ${tcp} }, { name: new, transport: udp, port: ${added} }`;
   await Deno.writeTextFile(config, file("a", before));
-  const relay = await RelayProcess.start(["listen", "--config", config, "--address", "127.0.0.1"], {
-    dirs: [dir],
-    env: awsTestEnv(endpoint.url),
-  });
+  const relay = await startWithConfig(dir, endpoint, config);
   const reloads = (result: string) => scrape(metricsPort, "kinesyslog_config_reloads_total", { result });
   try {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: tcp });

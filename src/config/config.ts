@@ -7,9 +7,8 @@
 import type { ClientAuthMode } from "../listen/client_auth.ts";
 import type { TlsMinVersion } from "../listen/tls_policy.ts";
 import type { Level, LogFormat } from "../log.ts";
-import type { Pipeline } from "./pipeline.ts";
-
 import type { RelpAck } from "../listen/relp_durability.ts";
+import type { Pipeline } from "./pipeline.ts";
 
 export type { RelpAck };
 

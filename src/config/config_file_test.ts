@@ -1,5 +1,6 @@
-import { assert, assertEquals } from "../../tests/assert.ts";
-import { ConfigFileError, parseConfigFile } from "./config_file.ts";
+import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
+import { ConfigFileError, MAX_CONFIG_FILE_BYTES, parseConfigFile, readConfigFile } from "./config_file.ts";
+import { ConfigError } from "./config_error.ts";
 import { parseCli } from "../cli.ts";
 
 /** The values the flags' defaults give a sink, as `listen` would pass them. */
@@ -207,4 +208,17 @@ Deno.test("every example in contrib/config passes check-config", async () => {
     count++;
   }
   assert(count >= 4, `${count} examples`);
+});
+
+Deno.test("readConfigFile() refuses a file larger than MAX_CONFIG_FILE_BYTES, and one that is not a file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const big = `${dir}/big.yaml`;
+    await Deno.writeTextFile(big, `# ${"x".repeat(MAX_CONFIG_FILE_BYTES)}\n`);
+    assertThrows(() => readConfigFile(big), ConfigError, `Cannot read --config '${big}': larger than`);
+    assertThrows(() => readConfigFile(dir), ConfigError, `Cannot read --config '${dir}': not a file`);
+    assertThrows(() => readConfigFile(`${dir}/none.yaml`), ConfigError, "not found");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

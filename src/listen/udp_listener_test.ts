@@ -11,6 +11,18 @@ import fc from "fast-check";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
+/** The listener info of a test's UDP listener on `port`. */
+function udpInfo(port: number): ListenerInfo {
+  return {
+    label: `udp/${port}`,
+    name: "test",
+    logGroups: ["/k/syslog/1"],
+    timeZone: undefined,
+    format: "syslog",
+    transport: "udp",
+  };
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 Deno.test("UdpListener holds datagrams while the workers are behind and drops them only on a full spool", async () => {
@@ -29,14 +41,7 @@ Deno.test("UdpListener holds datagrams while the workers are behind and drops th
   const ingest = new Ingest(batcher, pressure, metrics, new Logger({ write: () => {} }));
   // A receive buffer large enough that the kernel drops none of the burst (the default did, at times).
   const receiver = await UdpReceiver.bind("127.0.0.1", 0, { receiveBuffer: 4 * 1_048_576 });
-  const info: ListenerInfo = {
-    label: `udp/${receiver.port}`,
-    name: "test",
-    logGroups: ["/k/syslog/1"],
-    timeZone: undefined,
-    format: "syslog",
-    transport: "udp",
-  };
+  const info = udpInfo(receiver.port);
   const listener = new UdpListener({
     receiver,
     info,
@@ -101,14 +106,7 @@ Deno.test("UdpListener passes the workers' bound by less than a run of RUN_BYTES
   const receiver = await UdpReceiver.bind("127.0.0.1", 0, { receiveBuffer: 8 * 1_048_576 });
   const listener = new UdpListener({
     receiver,
-    info: {
-      label: `udp/${receiver.port}`,
-      name: "test",
-      logGroups: ["/k/syslog/1"],
-      timeZone: undefined,
-      format: "syslog",
-      transport: "udp",
-    },
+    info: udpInfo(receiver.port),
     ingest,
     maxMessageBytes: 2_048,
   });

@@ -156,6 +156,18 @@ export class Router {
   }
 }
 
+/**
+ * The router of a pipeline's routes over `sinks`, or undefined where there is nothing to
+ * decide: no routes and one sink that takes every message.
+ */
+export function routerOf(
+  p: { routes: readonly RouteSpec[]; defaultSink: string | undefined },
+  sinks: readonly string[],
+): Router | undefined {
+  if (p.routes.length === 0 && sinks.length === 1 && p.defaultSink === sinks[0]) return undefined;
+  return new Router({ routes: p.routes, sinks, defaultSink: p.defaultSink });
+}
+
 function compile(spec: RouteSpec, bit: (name: string) => number): Route {
   const m = spec.match;
   const sources = m.sources === undefined ? undefined : SourceFilter.parse(m.sources);

@@ -22,6 +22,7 @@
  * @module
  */
 import { MAX_RECORD_BYTES } from "../batch/record_builder.ts";
+import { DEFAULT_SINK } from "../config/pipeline.ts";
 import { moveAside, notRegular, ownDirectory, readOwnFile, type SetAside } from "./own_paths.ts";
 
 /** Suffix of a complete record file. */
@@ -49,6 +50,11 @@ export interface SpoolListing {
   records: SpoolEntry[];
   /** Entries named like records that the relay did not write, now in the quarantine directory. */
   setAside: SetAside[];
+}
+
+/** Where a sink's records are spooled: the spool directory for `default`, `sinks/<name>` in it for the others. */
+export function sinkSpoolDir(spoolDir: string, sink: string): string {
+  return sink === DEFAULT_SINK ? spoolDir : `${spoolDir}/sinks/${sink}`;
 }
 
 let sequence = 0;

@@ -12,7 +12,7 @@ import { buildRecords, type Deflater } from "../batch/record_builder.ts";
 import type { RecordFormat } from "../batch/record_format.ts";
 import { RECORD_FORMATS } from "../batch/record_formats.ts";
 import { PlainDeflater } from "../batch/plain_deflater.ts";
-import { GZIP_LEVEL, GzipDeflater } from "./gzip_deflater.ts";
+import { GzipDeflater } from "./gzip_deflater.ts";
 import { SpoolDir } from "./spool_dir.ts";
 import { releaseBuffer } from "../release_buffer.ts";
 import type { FromWorker, ToWorker } from "./worker_protocol.ts";
@@ -75,7 +75,7 @@ async function handle(message: ToWorker): Promise<void> {
         format: RECORD_FORMATS[sink.recordFormat],
         deflater: sink.recordCompression === "none"
           ? () => new PlainDeflater()
-          : () => new GzipDeflater(sink.compressionLevel ?? GZIP_LEVEL),
+          : () => new GzipDeflater(sink.compressionLevel),
       }));
       return;
     case "owner":

@@ -11,6 +11,7 @@
  *
  * `deno task bench --edge` runs the cases at the limits of the edge instead (`bench_edge.ts`);
  * `deno task bench --quota`, delivery at the Firehose quota (`bench_quota.ts`);
+ * `deno task bench --fleet`, several relays sharing one stream's quota (`bench_fleet.ts`);
  * `deno task bench --peer rsyslog`, the TCP case beside rsyslog on the same load (`bench_peer.ts`).
  *
  * `deno task bench --soak MINUTES` runs the soak instead: sustained TCP load for that long
@@ -25,6 +26,9 @@ import { benchEdge } from "./bench_edge.ts";
 import { generator, message } from "./bench_messages.ts";
 import { rsyslogInstalled, runRsyslog } from "./bench_peer.ts";
 import { benchQuota } from "./bench_quota.ts";
+import { benchFleet } from "./bench_fleet.ts";
+import { SHARED_RECORD_BYTES } from "../src/firehose/firehose_sink.ts";
+import { MAX_RECORD_BYTES } from "../src/batch/record_builder.ts";
 import { sendRelp } from "./relp_sender.ts";
 import type { Load } from "./udp_load.ts";
 import { fetchMetrics } from "../tests/prometheus.ts";
@@ -504,7 +508,9 @@ async function sendUdpAtRate(port: number, c: Case): Promise<{ sent: number; sec
 function row(r: Result): string {
   const rate = r.rate;
   const loss = r.sent === 0 ? 0 : (1 - r.delivered / r.sent) * 100;
-  const fill = r.records === 0 ? 0 : (r.recordBytes / r.records / 1_024_000) * 100;
+  // Of the largest record the sink is sent: Firehose's are a quarter of its record limit.
+  const largest = sink === "firehose" ? SHARED_RECORD_BYTES : MAX_RECORD_BYTES;
+  const fill = r.records === 0 ? 0 : (r.recordBytes / r.records / largest) * 100;
   const overall = r.case.protocol === "udp" ? "" : ` | ${Math.round(r.delivered / r.seconds).toLocaleString("en-US")}`;
   return `| ${r.case.name} | ${Math.round(rate).toLocaleString("en-US")}${overall || " | "} | ${
     (rate * r.case.bytes / 1e6).toFixed(1)
@@ -764,33 +770,18 @@ async function removeDir(path: string): Promise<void> {
 }
 
 const dir = await Deno.makeTempDir({ prefix: "kinesyslog-bench-" });
-if (args.has("--quota")) {
+/** The other benchmarks, by flag: each runs alone, then the program exits. */
+const modes: [string, () => Promise<unknown>][] = [
+  ["--quota", () => benchQuota(dir)],
+  ["--fleet", () => benchFleet(dir)],
+  ["--edge", () => benchEdge(dir, only)],
+  ["--peer", () => peer(Deno.args[Deno.args.indexOf("--peer") + 1] ?? "", dir)],
+  ["--soak", () => soak(Number(Deno.args[Deno.args.indexOf("--soak") + 1]), dir)],
+];
+for (const [flag, run] of modes) {
+  if (!args.has(flag)) continue;
   try {
-    await benchQuota(dir);
-  } finally {
-    await removeDir(dir);
-  }
-  Deno.exit();
-}
-if (args.has("--edge")) {
-  try {
-    await benchEdge(dir, only);
-  } finally {
-    await removeDir(dir);
-  }
-  Deno.exit();
-}
-if (args.has("--peer")) {
-  try {
-    await peer(Deno.args[Deno.args.indexOf("--peer") + 1] ?? "", dir);
-  } finally {
-    await removeDir(dir);
-  }
-  Deno.exit();
-}
-if (args.has("--soak")) {
-  try {
-    await soak(Number(Deno.args[Deno.args.indexOf("--soak") + 1]), dir);
+    await run();
   } finally {
     await removeDir(dir);
   }

@@ -15,6 +15,7 @@
 import { connectUntilKept, DripFlood, fleetAddress } from "../tests/edge_senders.ts";
 import { freePort, readOutputDir, RelayProcess, scrape } from "../tests/harness.ts";
 import { readUdpDrops } from "../src/listen/udp_drops.ts";
+import { commandLine } from "./bench_header.ts";
 
 const enc = new TextEncoder();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -188,9 +189,7 @@ async function metricsFlood(dir: string): Promise<string> {
 /** Runs the edge cases and prints their table. */
 export async function benchEdge(dir: string, only: string): Promise<string> {
   const header = [
-    `Command: \`deno task bench --edge\`; ${
-      new Date().toISOString().slice(0, 10)
-    }; ${Deno.build.target}, ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}.`,
+    commandLine("deno task bench --edge"),
     "",
     "| case | outcome | peak RSS MB | RSS at end MB |",
     "| --- | --- | ---: | ---: |",

@@ -9,6 +9,7 @@
 import { FirehoseEndpoint } from "../tests/firehose_endpoint.ts";
 import { awsTestEnv, freePort, RelayProcess, scrape } from "../tests/harness.ts";
 import { generator, message } from "./bench_messages.ts";
+import { commandLine } from "./bench_header.ts";
 
 const MiB = 1_048_576;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -17,7 +18,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let bytesPerMessage = 70;
 
 /** Sends `perSecond` of the benchmark's 200-byte RFC 5424 lines for `seconds` over two connections. */
-async function sendAtRate(port: number, perSecond: number, seconds: number): Promise<number> {
+export async function sendAtRate(port: number, perSecond: number, seconds: number): Promise<number> {
   const conns = [
     await Deno.connect({ hostname: "127.0.0.1", port }),
     await Deno.connect({ hostname: "127.0.0.1", port }),
@@ -111,9 +112,7 @@ async function overload(dir: string, streams: string[], seconds: number): Promis
 /** Runs the quota cases and prints their tables. */
 export async function benchQuota(dir: string): Promise<string> {
   const out = [
-    `Command: \`deno task bench --quota\`; ${
-      new Date().toISOString().slice(0, 10)
-    }; ${Deno.build.target}, ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}.`,
+    commandLine("deno task bench --quota"),
     "",
   ];
   console.log(out.join("\n"));

@@ -8,7 +8,7 @@
  */
 import { Batcher } from "./batch/batcher.ts";
 import type { Config } from "./config/config.ts";
-import { UNKNOWN_OWNER } from "./firehose/record_sink.ts";
+import { largestRecord, UNKNOWN_OWNER } from "./firehose/record_sink.ts";
 import {
   bindAll,
   type BindOptions,
@@ -216,6 +216,7 @@ export class Relay {
         compressionLevel: s.compressionLevel,
         recordFormat: s.recordFormat,
         recordCompression: s.recordCompression,
+        maxRecordBytes: largestRecord(sink.destinations[i]!.map((d) => d.sink)),
       })),
     });
     this.#batcher = new Batcher({
@@ -244,7 +245,7 @@ export class Relay {
       return created === undefined ? 0 : Math.max(0, Date.now() - created) / 1000;
     };
     metrics.live.deliveryPauseSeconds = () => this.#uploader.paceMs / 1000;
-    metrics.live.streamRates = () => this.#uploader.learnedRates;
+    metrics.live.streams = () => this.#uploader.streams;
     metrics.spoolLimitBytes.set(config.spoolMaxSize);
     metrics.live.deliveryFailingSeconds = () => {
       const since = this.#uploader.failingSince;

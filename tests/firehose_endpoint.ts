@@ -19,7 +19,7 @@
 import { type DecodedEvent, textEvents } from "../src/decode/record_events.ts";
 import { JsonTextSplitter } from "../src/decode/json_text_stream.ts";
 import { Buffer } from "node:buffer";
-import { gunzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 
 /** Limits of PutRecordBatch (https://docs.aws.amazon.com/firehose/latest/APIReference/API_PutRecordBatch.html). */
 export const LIMITS = { records: 500, callBytes: 4_194_304, recordBytes: 1_024_000 } as const;
@@ -51,6 +51,12 @@ export interface Faults {
   putDenied: boolean;
   /** Every record of this stream is answered with a per-record `InternalFailure` (a stream that is down). */
   rejectStream: string | undefined;
+  /** Every call for this stream is answered with HTTP 500 `InternalFailure`. */
+  failStream: string | undefined;
+  /** Calls for these streams are answered `ResourceNotFoundException` (a stream deleted while in use). */
+  missingStreams: Set<string>;
+  /** Every PutRecordBatch call is answered after this many ms (a slow region or link). */
+  latencyMs: number;
 }
 
 /** A stream's quota, per second (https://docs.aws.amazon.com/firehose/latest/dev/limits.html). */
@@ -96,6 +102,8 @@ export interface Accepted {
   /** `performance.now()` when accepted. */
   at: number;
   bytes: number;
+  /** The access key id of the call: which relay sent it, when each has its own. */
+  caller: string;
 }
 
 /** An event as delivered, with its record's group and stream. */
@@ -144,6 +152,9 @@ export class FirehoseEndpoint {
     describeDenied: false,
     putDenied: false,
     rejectStream: undefined,
+    failStream: undefined,
+    missingStreams: new Set(),
+    latencyMs: 0,
   };
   /** `DescribeDeliveryStream` calls, by stream name. */
   readonly describes: string[] = [];
@@ -201,6 +212,16 @@ export class FirehoseEndpoint {
     }
   }
 
+  /** The quota `stream` is metered at (Infinity where unlimited). */
+  quotaOf(stream: string): StreamQuota {
+    const q = this.#quotas.get(stream);
+    return {
+      bytesPerSecond: q?.bytes.rate ?? Infinity,
+      recordsPerSecond: q?.records.rate ?? Infinity,
+      callsPerSecond: q?.calls.rate ?? Infinity,
+    };
+  }
+
   /** Bytes per second `stream` accepted between `from` and `to` (`performance.now()` readings). */
   acceptedRate(stream: string, from: number, to: number): number {
     let bytes = 0;
@@ -232,6 +253,11 @@ export class FirehoseEndpoint {
   /** Every delivered event, decoded (each record is one gzip member). */
   events(): DeliveredEvent[] {
     return this.records.flatMap(decodeRecord);
+  }
+
+  /** The events of the `index`th accepted record (CWL). */
+  recordEvents(index: number): DeliveredEvent[] {
+    return decodeRecord(this.records[index]!);
   }
 
   /** Every event of every accepted record, of any record format (CWL events, NDJSON objects). */
@@ -293,9 +319,14 @@ export class FirehoseEndpoint {
       this.calls.failed503++;
       return error(503, "ServiceUnavailableException", "Slow down.");
     }
+    if (this.faults.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.faults.latencyMs));
     const input = JSON.parse(body) as { DeliveryStreamName?: string; Records?: { Data: string }[] };
     const stream = input.DeliveryStreamName ?? "";
-    if (!this.streams.includes(stream)) {
+    if (this.faults.failStream === stream) {
+      this.calls.failed500++;
+      return error(500, "InternalFailure", "We encountered an internal error. Please try again.");
+    }
+    if (!this.streams.includes(stream) || this.faults.missingStreams.has(stream)) {
       return error(400, "ResourceNotFoundException", `Firehose ${input.DeliveryStreamName} not found.`);
     }
     const quota = this.#quotas.get(stream);
@@ -336,7 +367,7 @@ export class FirehoseEndpoint {
         return { ErrorCode: "InternalFailure", ErrorMessage: "Internal service failure." };
       }
       this.records.push(data);
-      this.accepted.push({ stream, at: performance.now(), bytes: data.length });
+      this.accepted.push({ stream, at: performance.now(), bytes: data.length, caller: key });
       return { RecordId: `record-${this.#nextId++}` };
     });
     this.calls.failedRecords += failed;
@@ -379,6 +410,18 @@ export function recordObjects(data: Uint8Array): DecodedEvent[] {
   const texts = splitter.push(new TextDecoder().decode(bytes));
   splitter.end();
   return texts.flatMap((text) => textEvents(text).events);
+}
+
+/** A gzip CWL record of `logEvents` (a log group and stream of a syslog port), as a spool holds one. */
+export function cwlRecord(logEvents: { id: string; timestamp: number; message: string }[]): Uint8Array {
+  return gzipSync(JSON.stringify({
+    messageType: "DATA_MESSAGE",
+    owner: TEST_ACCOUNT_ID,
+    logGroup: "/kinesyslog/syslog/514",
+    logStream: "192.0.2.1",
+    subscriptionFilters: [],
+    logEvents,
+  }));
 }
 
 /** Decodes one CWL record: gunzip, JSON, its events with the record's fields. */

@@ -227,7 +227,7 @@ ${settings(dir, endpoint, metricsPort)}
     await eventually("the healthy stream's messages", () => seqs("good").length >= 2_000, 30_000);
     assertEquals(seqs("good").sort((a, b) => a - b), lines.map((_, i) => i), "the healthy stream: each once");
     assertEquals(seqs("bad"), []);
-    assert(endpoint.calls.failedRecords > 0, "the failing stream refused records");
+    await eventually("the failing stream to refuse records", () => endpoint.calls.failedRecords > 0);
     // The failing sink's records wait in its spool; once its stream is back, they arrive.
     endpoint.faults.rejectStream = undefined;
     await eventually("the failed stream's messages", () => seqs("bad").length >= 2_000, 60_000);

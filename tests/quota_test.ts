@@ -5,10 +5,9 @@
  * quota, checks that every message sent arrives, and measures the share of the quota used
  * from 5 s after the first accepted record until the spool is empty.
  */
-import { gzipSync } from "node:zlib";
 import { assert, assertEquals } from "./assert.ts";
 import { SpoolDir } from "../src/spool/spool_dir.ts";
-import { type Accepted, FirehoseEndpoint, type StreamQuota } from "./firehose_endpoint.ts";
+import { type Accepted, cwlRecord, FirehoseEndpoint, type StreamQuota } from "./firehose_endpoint.ts";
 import { eventually, freePort, noisyLines, scrape, sendLinesAtRate, startFirehoseRelay, TcpFlood } from "./harness.ts";
 
 const MiB = 1_048_576;
@@ -152,15 +151,7 @@ Deno.test("a records/s quota (1,000 records/s): a backlog of small records goes 
     await spool.prepare();
     for (let at = 0; at < total; at += 500) {
       await spool.write(Array.from({ length: 500 }, (_, i) => {
-        const record = {
-          messageType: "DATA_MESSAGE",
-          owner: "123456789012",
-          logGroup: "/kinesyslog/syslog/514",
-          logStream: "192.0.2.1",
-          subscriptionFilters: [],
-          logEvents: [{ id: String(at + i), timestamp: 0, message: `<13>1 - host app - - - seq=${at + i}` }],
-        };
-        return gzipSync(JSON.stringify(record));
+        return cwlRecord([{ id: String(at + i), timestamp: 0, message: `<13>1 - host app - - - seq=${at + i}` }]);
       }));
     }
   };

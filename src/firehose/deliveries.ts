@@ -9,7 +9,7 @@
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import { recordCreatedMs, type SpoolDir, type SpoolEntry } from "../spool/spool_dir.ts";
-import { type NamedSink, Uploader } from "./uploader.ts";
+import { type NamedSink, type StreamState, Uploader } from "./uploader.ts";
 
 /** One sink's spool and destinations. */
 export interface SinkDelivery {
@@ -88,9 +88,9 @@ export class Deliveries {
     return Math.max(0, ...this.#uploaders.map((u) => u.paceMs));
   }
 
-  /** Each destination's learned rate. */
-  get learnedRates(): { name: string; bytesPerSecond: number }[] {
-    return this.#uploaders.flatMap((u) => u.learnedRates);
+  /** Each destination's learned rate and whether it is in rotation. */
+  get streams(): StreamState[] {
+    return this.#uploaders.flatMap((u) => u.streams);
   }
 
   /** When the oldest record waiting in any sink's spool was spooled, in ms; undefined when none waits. */

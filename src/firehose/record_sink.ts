@@ -1,3 +1,5 @@
+import { MAX_RECORD_BYTES } from "../batch/record_builder.ts";
+
 /** Default longest wait for one PutRecordBatch response (`--request-timeout`), in ms. */
 export const DEFAULT_PUT_TIMEOUT_MS = 30_000;
 
@@ -52,11 +54,21 @@ export type PutResult = { ok: true } | { ok: false; code: string; message: strin
 export interface RecordSink {
   /** Delivers up to 500 records. */
   put(records: readonly SinkRecord[]): Promise<PutResult[]>;
+  /**
+   * The largest record to make for this destination, in bytes, while it is not paced
+   * (`MAX_RECORD_BYTES` when not given).
+   */
+  readonly recordBytes?: number;
   /** Releases connections; idempotent. */
   close(): void;
 }
 
 /** A whole call failed. */
+/** The largest record every one of `destinations` takes, in bytes (their `recordBytes`). */
+export function largestRecord(destinations: readonly RecordSink[]): number {
+  return Math.min(MAX_RECORD_BYTES, ...destinations.map((d) => d.recordBytes ?? MAX_RECORD_BYTES));
+}
+
 export class SinkError extends Error {
   /**
    * Creates the error: `invalid` means the request was refused as malformed, `throttled` that

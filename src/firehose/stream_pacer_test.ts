@@ -122,3 +122,54 @@ Deno.test("StreamPacer drops to the call rate accepted when whole calls are refu
   for (let t = 1_000; t < 3_000; t++) if (pacer.take([100], t) > 0) calls++;
   assert(calls <= 2 * 100 * 1.5 + 100, `${calls} calls in 2 s`);
 });
+
+/**
+ * Runs `n` pacers (relays of a fleet, started 0.4 s apart) against one quota for `seconds`
+ * (simulated), each with a backlog of records of `recordBytes`, one call in flight each
+ * taking 20 to 40 ms, and waits stretched at random as the uploader does; returns each
+ * one's accepted bytes from the fifth second on.
+ */
+function simulateFleet(quota: Quota, n: number, recordBytes: number, seconds: number): number[] {
+  let x = 1;
+  const random = () => (x = (x * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const pacers = Array.from({ length: n }, (_, i) => new StreamPacer(i * 400));
+  const next = pacers.map((_, i) => i * 400);
+  const inFlight: (number[] | undefined)[] = new Array(n).fill(undefined);
+  const accepted = new Array(n).fill(0);
+  const sizes = new Array(Math.min(500, Math.floor(4_194_304 / recordBytes))).fill(recordBytes);
+  for (;;) {
+    const i = next.indexOf(Math.min(...next));
+    const now = next[i]!;
+    if (now >= seconds * 1000) return accepted;
+    const pacer = pacers[i]!;
+    const call = inFlight[i];
+    if (call !== undefined) {
+      // The service meters the call when it arrives, half way through.
+      const result = quota.put(call, now - 10);
+      if (now >= 5_000) accepted[i] += result.bytes;
+      pacer.result(now, result, result.throttled);
+      inFlight[i] = undefined;
+    }
+    const taken = pacer.take(sizes, now);
+    if (taken === 0) {
+      next[i] = now + Math.max(1, pacer.waitMs(recordBytes, now) * (0.5 + random()));
+      continue;
+    }
+    inFlight[i] = sizes.slice(0, taken);
+    next[i] = now + 20 + 20 * random();
+  }
+}
+
+for (
+  const [n, quotaMiB, recordBytes] of [[2, 1, 262_144], [3, 1, 262_144], [2, 5, 150_000], [3, 5, 150_000]] as const
+) {
+  Deno.test(`StreamPacer: ${n} relays on one ${quotaMiB} MiB/s stream use 90% of it together, each at least 60%/${n}`, () => {
+    const seconds = 60;
+    const accepted = simulateFleet(new Quota(quotaMiB * MiB), n, recordBytes, seconds);
+    const total = accepted.reduce((a, b) => a + b, 0);
+    const use = total / (seconds - 5) / (quotaMiB * MiB);
+    const shares = accepted.map((b) => b / total);
+    assert(use >= 0.9, `used ${(use * 100).toFixed(1)}% of the quota`);
+    for (const share of shares) assert(share >= 0.6 / n, shares.map((s) => (s * 100).toFixed(0)).join("/"));
+  });
+}

@@ -23,6 +23,16 @@ export const RETRY_CAP_MS = 30_000;
 export const DRAIN_RETRY_CAP_MS = 500;
 /** Pause between attempts to delete delivered records whose files could not be deleted, in ms. */
 export const DELETE_RETRY_MS = 1_000;
+/** Failed calls in a row (nothing accepted, not for the quota) that take a destination out of rotation. */
+export const OUT_AFTER_FAILED_CALLS = 2;
+/**
+ * How long a destination may refuse every record for its quota (a quota of zero, a stream
+ * throttled to a standstill) before it is taken out of rotation while another is in it, in
+ * ms. A relay's only destination is never taken out for its quota: pacing times its calls.
+ */
+export const OUT_AFTER_THROTTLED_MS = 2_000;
+/** Longest pause between probes of a destination out of rotation, in ms. */
+export const PROBE_CAP_MS = 5_000;
 
 /** Options of {@linkcode Uploader}. */
 export interface UploaderOptions {
@@ -50,6 +60,14 @@ export interface NamedSink {
   sink: RecordSink;
 }
 
+/** What the uploader knows of a destination: its learned rate and whether records go to it. */
+export interface StreamState {
+  name: string;
+  /** Infinity while it has refused nothing for its quota. */
+  bytesPerSecond: number;
+  inRotation: boolean;
+}
+
 /** A destination as the uploader drives it: one call in flight at most, paced at its quota. */
 interface Lane extends NamedSink {
   pacer: StreamPacer;
@@ -59,6 +77,15 @@ interface Lane extends NamedSink {
   pausedUntil: number;
   /** Failed calls in a row. */
   callFailures: number;
+  /**
+   * Whether records go to it: false once it failed {@linkcode OUT_AFTER_FAILED_CALLS} calls
+   * in a row or refused everything for its quota for {@linkcode OUT_AFTER_THROTTLED_MS};
+   * then it is sent one record at a time (a probe) after each pause, and back in rotation
+   * once one is accepted.
+   */
+  inRotation: boolean;
+  /** Since when its calls have accepted nothing; undefined after one accepted a record. */
+  emptySince: number | undefined;
 }
 
 interface Pending extends SpoolEntry {
@@ -86,7 +113,8 @@ interface Pending extends SpoolEntry {
  * most and a {@linkcode StreamPacer} that learns its quota: each record goes to exactly one,
  * whichever is free and has room by its learned rate, and a record one refused for its quota
  * may go to another next. Records refused for the quota are not backed off: the pacing times
- * their next try.
+ * the calls, and a refused record waits a random part of its own time at the pacing rate
+ * while the records behind it may go.
  */
 export class Uploader {
   readonly #o: UploaderOptions;
@@ -123,6 +151,8 @@ export class Uploader {
       busy: false,
       pausedUntil: 0,
       callFailures: 0,
+      inRotation: true,
+      emptySince: undefined,
     }));
   }
 
@@ -184,9 +214,13 @@ export class Uploader {
     return Math.min(...this.#lanes.map((l) => l.pacer.waitMs(oldest.bytes, now)));
   }
 
-  /** Each destination's learned byte rate (Infinity while it has refused nothing). */
-  get learnedRates(): { name: string; bytesPerSecond: number }[] {
-    return this.#lanes.map((l) => ({ name: l.name, bytesPerSecond: l.pacer.rates.bytesPerSecond }));
+  /** Each destination's learned byte rate (Infinity while it has refused nothing) and whether it is in rotation. */
+  get streams(): StreamState[] {
+    return this.#lanes.map((l) => ({
+      name: l.name,
+      bytesPerSecond: l.pacer.rates.bytesPerSecond,
+      inRotation: l.inRotation,
+    }));
   }
 
   /** The name of the oldest record waiting, if any (the queue is in spool order, oldest first). */
@@ -244,11 +278,16 @@ export class Uploader {
         if (due.length === 0) break;
         const n = lane.pacer.take(due.map((p) => p.bytes), now);
         if (n === 0) {
-          wake = Math.min(wake, now + Math.max(1, lane.pacer.waitMs(due[0]!.bytes, now)));
+          // Stretched or shortened at random (the mean kept): relays of a fleet paced alike
+          // would otherwise reach the service's bucket in the same order every time, the
+          // first taking each refill and the others finding it empty.
+          const jittered = lane.pacer.waitMs(due[0]!.bytes, now) * (0.5 + this.#random());
+          wake = Math.min(wake, now + Math.max(1, jittered));
           continue;
         }
         launched = true;
-        this.#launch(lane, due.slice(0, n));
+        // Out of rotation, a destination is probed with one record at a time.
+        this.#launch(lane, due.slice(0, lane.inRotation ? n : 1));
       }
       if (launched) continue;
       // Due records with every destination busy wait for a call to end (it signals).
@@ -349,7 +388,6 @@ export class Uploader {
       results = await lane.sink.put(records).finally(() => records.forEach((r) => releaseBuffer(r.data)));
       timer();
       metrics.putCalls.inc({ result: "ok", stream });
-      lane.callFailures = 0;
     } catch (error) {
       timer();
       const e = error instanceof SinkError ? error : new SinkError((error as Error).message, "Error");
@@ -363,6 +401,7 @@ export class Uploader {
           error: e.message,
           callsPerSecond: Math.round(lane.pacer.rates.callsPerSecond),
         });
+        this.#acceptedNothing(lane, this.#now(), "throttled", e.message);
         return;
       }
       if (e.options.expiredCredentials) {
@@ -383,8 +422,8 @@ export class Uploader {
       }
       lane.callFailures++;
       this.#failed(e.code, e.message, this.#now());
-      const delay = this.#backoff(lane.callFailures);
-      lane.pausedUntil = this.#now() + delay;
+      const delay = this.#pause(lane);
+      this.#acceptedNothing(lane, this.#now(), "failed", e.message);
       metrics.recordsFailed.inc({ code: e.code, stream }, sent.length);
       metrics.recordRetries.inc(sent.length);
       log.limited("warn", `put-failed-${stream}`, "PutRecordBatch failed; retrying", {
@@ -402,7 +441,11 @@ export class Uploader {
     let undeletedBytes = 0;
     let throttled = 0;
     let throttledBytes: number | undefined;
+    const refused: Pending[] = [];
+    let failure: string | undefined;
     const now = this.#now();
+    // A record this destination failed goes to another in rotation at once, if there is one.
+    const elsewhere = this.#lanes.some((l) => l !== lane && l.inRotation);
     for (let i = 0; i < sent.length; i++) {
       const p = sent[i]!;
       const result = results[i]!;
@@ -422,14 +465,15 @@ export class Uploader {
       metrics.recordsFailed.inc({ code: result.code, stream });
       metrics.recordRetries.inc();
       if (THROTTLE_CODES.test(result.code)) {
-        // Throttling is about the stream's rate, not this record: the pacing times its next
-        // try (on whichever stream has room), not a backoff of its own.
+        // Throttling is about the stream's rate, not this record: no backoff of its own (its
+        // next try is timed below, once the pacing took the refusal in).
         metrics.throttles.inc({ stream });
         throttled++;
         throttledBytes ??= p.bytes;
-        p.notBefore = now;
+        refused.push(p);
       } else {
-        p.notBefore = now + this.#backoff(p.attempts);
+        p.notBefore = now + (elsewhere ? 0 : this.#backoff(p.attempts));
+        failure ??= `${result.code}: ${result.message}`;
       }
       if (THROTTLE_CODES.test(result.code)) continue;
       log.limited("warn", `record-failed-${result.code}`, "Firehose did not accept a record; retrying", {
@@ -440,6 +484,14 @@ export class Uploader {
       });
     }
     lane.pacer.result(now, { bytes: deliveredBytes, records: delivered }, throttledBytes);
+    // A refused record waits a random part of the time its bytes take at the pacing rate,
+    // while the records behind it may go: one larger than the others a fleet sends (made
+    // before the stream was paced) would otherwise be refused on every try, each a whole
+    // upload, for as long as smaller ones keep the service's bucket from filling up to it.
+    // With another destination in rotation, it may go there at once instead.
+    const rate = lane.pacer.rates.bytesPerSecond;
+    const wait = (p: Pending) => elsewhere || rate === Infinity ? 0 : this.#random() * 1000 * p.bytes / rate;
+    for (const p of refused) p.notBefore = now + wait(p);
     if (throttled > 0) {
       log.limited("info", `throttled-${stream}`, "Firehose refused records for the stream's quota; pacing to it", {
         stream,
@@ -451,12 +503,71 @@ export class Uploader {
     metrics.deliveredBytes.inc({ stream }, deliveredBytes);
     metrics.eventsDelivered.inc({ stream }, deliveredEvents);
     if (delivered > 0) {
+      this.#acceptedSome(lane, now);
+    } else if (failure !== undefined) {
+      // Every record failed, not for the quota: the destination pauses as a whole.
+      lane.callFailures++;
+      this.#pause(lane);
+      this.#acceptedNothing(lane, now, "failed", failure);
+    } else {
+      this.#acceptedNothing(lane, now, "throttled", "every record refused for the stream's quota");
+    }
+    if (delivered > 0) {
       this.#failingSince = undefined;
       this.#refusal = undefined;
       metrics.lastDelivery.set(now / 1000);
       const removed = delivered - undeleted;
       if (removed > 0) this.#o.onRemoved?.(deliveredBytes - undeletedBytes, removed);
     }
+  }
+
+  /**
+   * Pauses a destination after a failed call ({@linkcode Lane.callFailures} counts it):
+   * backoff with full jitter, no longer than {@linkcode PROBE_CAP_MS} once it is out of
+   * rotation (a probe is one record). Returns the pause, in ms.
+   */
+  #pause(lane: Lane): number {
+    const backoff = this.#backoff(lane.callFailures);
+    const delay = lane.callFailures >= OUT_AFTER_FAILED_CALLS ? Math.min(PROBE_CAP_MS, backoff) : backoff;
+    lane.pausedUntil = this.#now() + delay;
+    return delay;
+  }
+
+  /**
+   * A call to `lane` accepted nothing: after {@linkcode OUT_AFTER_FAILED_CALLS} failed calls
+   * in a row, or {@linkcode OUT_AFTER_THROTTLED_MS} of refusals for the quota while another
+   * destination is in rotation, it leaves rotation (logged) and is probed one record at a
+   * time (when there are records to send).
+   */
+  #acceptedNothing(lane: Lane, now: number, kind: "failed" | "throttled", reason: string): void {
+    lane.emptySince ??= now;
+    const out = kind === "failed"
+      ? lane.callFailures >= OUT_AFTER_FAILED_CALLS
+      : now - lane.emptySince >= OUT_AFTER_THROTTLED_MS && this.#lanes.some((l) => l !== lane && l.inRotation);
+    if (!out) return;
+    if (kind === "throttled") lane.pausedUntil = Math.max(lane.pausedUntil, now + this.#random() * PROBE_CAP_MS);
+    if (!lane.inRotation) return;
+    lane.inRotation = false;
+    const others = this.#lanes.filter((l) => l.inRotation).length;
+    this.#o.log.warn(
+      others > 0
+        ? "A delivery stream accepts nothing: taken out of rotation, its records go to the others; probing it"
+        : "A delivery stream accepts nothing: taken out of rotation; probing it with one record at a time",
+      { stream: lane.name, reason, inRotation: others },
+    );
+  }
+
+  /** A call to `lane` accepted records: its failures are over, and it is back in rotation if it was out. */
+  #acceptedSome(lane: Lane, now: number): void {
+    const since = lane.emptySince;
+    lane.emptySince = undefined;
+    lane.callFailures = 0;
+    if (lane.inRotation) return;
+    lane.inRotation = true;
+    this.#o.log.info("A delivery stream accepts records again: back in rotation", {
+      stream: lane.name,
+      outForSeconds: since === undefined ? 0 : Math.round((now - since) / 100) / 10,
+    });
   }
 
   /**

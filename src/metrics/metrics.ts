@@ -221,7 +221,7 @@ export class Metrics {
     spoolOldestAgeSeconds: () => 0,
     deliveryFailingSeconds: () => 0,
     deliveryPauseSeconds: () => 0,
-    streamRates: (): { name: string; bytesPerSecond: number }[] => [],
+    streams: (): { name: string; bytesPerSecond: number; inRotation: boolean }[] => [],
     routeCounts: (): { route: string; outcome: string; count: number }[] => [],
   };
   /** What each route did with the messages it matched (read from the routes at each scrape). */
@@ -257,8 +257,21 @@ export class Metrics {
     labelNames: ["stream"],
     registers: [this.registry],
     collect: () => {
-      for (const { name, bytesPerSecond } of this.live.streamRates()) {
+      for (const { name, bytesPerSecond } of this.live.streams()) {
         this.streamRate.set({ stream: name }, bytesPerSecond === Infinity ? 0 : Math.round(bytesPerSecond));
+      }
+    },
+  });
+  /** Whether each stream is in rotation. */
+  readonly streamInRotation = new client.Gauge({
+    name: "kinesyslog_stream_in_rotation",
+    help:
+      "1 while records go to the delivery stream; 0 once it accepted nothing (failed calls, or refusals for its quota for 5 s): it is probed with one record at a time until it accepts again",
+    labelNames: ["stream"],
+    registers: [this.registry],
+    collect: () => {
+      for (const { name, inRotation } of this.live.streams()) {
+        this.streamInRotation.set({ stream: name }, inRotation ? 1 : 0);
       }
     },
   });

@@ -22,6 +22,7 @@ interface SinkOutput {
   spool: SpoolDir;
   format: RecordFormat;
   deflater: () => Deflater;
+  maxRecordBytes: number;
 }
 
 let sinks: SinkOutput[] = [];
@@ -73,6 +74,7 @@ async function handle(message: ToWorker): Promise<void> {
       sinks = message.sinks.map((sink) => ({
         spool: new SpoolDir(sink.spoolDir),
         format: RECORD_FORMATS[sink.recordFormat],
+        maxRecordBytes: sink.maxRecordBytes,
         deflater: sink.recordCompression === "none"
           ? () => new PlainDeflater()
           : () => new GzipDeflater(sink.compressionLevel),
@@ -94,6 +96,7 @@ async function handle(message: ToWorker): Promise<void> {
           deflater: output.deflater,
           format: output.format,
           carry: message.carry,
+          maxRecordBytes: output.maxRecordBytes,
         });
         // Built (what is carried over was copied): the batch's chunks are freed now, not at
         // V8's next full collection (`release_buffer.ts`).

@@ -1,4 +1,5 @@
 import type { Batch } from "../batch/batcher.ts";
+import { MAX_RECORD_BYTES } from "../batch/record_builder.ts";
 import type { Runs } from "../journal/journal_runs.ts";
 import { GZIP_LEVEL } from "./gzip_deflater.ts";
 import type { SpoolEntry } from "./spool_dir.ts";
@@ -186,6 +187,7 @@ export class SpoolWorkerClient {
         compressionLevel: options.compressionLevel ?? GZIP_LEVEL,
         recordFormat: options.recordFormat ?? "cwl",
         recordCompression: options.recordCompression ?? "gzip",
+        maxRecordBytes: MAX_RECORD_BYTES,
       }],
     };
     this.#start();

@@ -10,6 +10,8 @@ export interface WorkerSink {
   compressionLevel: number;
   recordFormat: RecordFormatName;
   recordCompression: RecordCompression;
+  /** The largest record to make, in bytes (what the sink's destinations take). */
+  maxRecordBytes: number;
 }
 
 /** Messages from the main thread to the spool worker. */

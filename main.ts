@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { Allocator, TRIM_INTERVAL_MS } from "./src/allocator.ts";
+import { Allocator } from "./src/allocator.ts";
 import { parseCli } from "./src/cli.ts";
 import { EXIT_CONFIG, StartupError } from "./src/config/config_error.ts";
 import { log } from "./src/log.ts";
@@ -50,7 +50,6 @@ export async function main(args: readonly string[]): Promise<number> {
   // Before the workers start, so that their threads share the arenas (`allocator.ts`).
   const allocator = Allocator.tune();
   if (typeof allocator === "string") log.info("glibc's allocator is not tuned", { why: allocator });
-  const trim = typeof allocator === "string" ? undefined : setInterval(() => allocator.trim(), TRIM_INTERVAL_MS);
   // Signals are handled before anything starts: one that arrives during startup stops the
   // relay as soon as it is up, never by Deno's default action (which would lose data).
   let relay: Relay | undefined;
@@ -77,22 +76,19 @@ export async function main(args: readonly string[]): Promise<number> {
     if (config.configFile !== undefined) reloadConfig(args, relay);
   });
   try {
-    try {
-      relay = await Relay.start(config, log);
-    } catch (error) {
-      if (error instanceof StartupError) {
-        Deno.stderr.writeSync(encoder.encode(`kinesyslog: ${error.message}\n`));
-        return 1;
-      }
-      throw error;
+    // The relay trims as it works: an idle one sleeps.
+    relay = await Relay.start(config, log, typeof allocator === "string" ? {} : { trim: () => allocator.trim() });
+  } catch (error) {
+    if (error instanceof StartupError) {
+      Deno.stderr.writeSync(encoder.encode(`kinesyslog: ${error.message}\n`));
+      return 1;
     }
-    if (stopRequested) void relay.shutdown();
-    await relay.stopping;
-    await relay.shutdown();
-    return relay.crashed === undefined ? 0 : 1;
-  } finally {
-    clearInterval(trim);
+    throw error;
   }
+  if (stopRequested) void relay.shutdown();
+  await relay.stopping;
+  await relay.shutdown();
+  return relay.crashed === undefined ? 0 : 1;
 }
 
 /**

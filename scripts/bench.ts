@@ -12,6 +12,7 @@
  * `deno task bench --edge` runs the cases at the limits of the edge instead (`bench_edge.ts`);
  * `deno task bench --quota`, delivery at the Firehose quota (`bench_quota.ts`);
  * `deno task bench --fleet`, several relays sharing one stream's quota (`bench_fleet.ts`);
+ * `deno task bench --idle`, the CPU an idle relay uses (`bench_idle.ts`);
  * `deno task bench --peer rsyslog`, the TCP case beside rsyslog on the same load (`bench_peer.ts`).
  *
  * `deno task bench --soak MINUTES` runs the soak instead: sustained TCP load for that long
@@ -27,6 +28,7 @@ import { generator, message } from "./bench_messages.ts";
 import { rsyslogInstalled, runRsyslog } from "./bench_peer.ts";
 import { benchQuota } from "./bench_quota.ts";
 import { benchFleet } from "./bench_fleet.ts";
+import { benchIdle } from "./bench_idle.ts";
 import { SHARED_RECORD_BYTES } from "../src/firehose/firehose_sink.ts";
 import { MAX_RECORD_BYTES } from "../src/batch/record_builder.ts";
 import { sendRelp } from "./relp_sender.ts";
@@ -773,6 +775,7 @@ const dir = await Deno.makeTempDir({ prefix: "kinesyslog-bench-" });
 /** The other benchmarks, by flag: each runs alone, then the program exits. */
 const modes: [string, () => Promise<unknown>][] = [
   ["--quota", () => benchQuota(dir)],
+  ["--idle", () => benchIdle(dir)],
   ["--fleet", () => benchFleet(dir)],
   ["--edge", () => benchEdge(dir, only)],
   ["--peer", () => peer(Deno.args[Deno.args.indexOf("--peer") + 1] ?? "", dir)],

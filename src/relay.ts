@@ -50,6 +50,7 @@ import { SpoolWorkerClient } from "./spool/spool_worker_client.ts";
 import { VERSION } from "./version.ts";
 import { timerDelay } from "./timer.ts";
 import { CredentialsWatch } from "./firehose/credentials_watch.ts";
+import { TRIM_INTERVAL_MS } from "./allocator.ts";
 
 /** Longest wait at shutdown for the worker to spool what was buffered, in ms. */
 export const SHUTDOWN_SPOOL_TIMEOUT_MS = 30_000;
@@ -57,6 +58,21 @@ export const SHUTDOWN_SPOOL_TIMEOUT_MS = 30_000;
 export const SHUTDOWN_UPLOAD_TIMEOUT_MS = 10_000;
 /** How often buffers are checked for age, at most, in ms. */
 const FLUSH_CHECK_MS = 1_000;
+/**
+ * How often the relay looks at itself while nothing is buffered, in via the spool workers
+ * or held back, in ms: an idle relay sleeps (a buffer that opens wakes it), and its gauges
+ * are at most this old.
+ */
+export const IDLE_CHECK_MS = 30_000;
+/** What the program around the relay does for it. */
+export interface RelayHooks {
+  /**
+   * Hands free memory back to the system (`Allocator.trim`): called at most every
+   * `TRIM_INTERVAL_MS` while the relay works, and once when it goes idle.
+   */
+  trim?: () => void;
+}
+
 /** The journal's directory, inside the spool directory. */
 export const JOURNAL_DIR = "journal";
 /** A spool write error that says the disk is full (`ENOSPC`). */
@@ -106,7 +122,16 @@ export class Relay {
   #started = false;
   /** Whether the sink has AWS credentials (Firehose only). */
   readonly #credentials: CredentialsWatch | undefined;
-  #flushTimer: ReturnType<typeof setInterval> | undefined;
+  /** The next look at the buffers, the journal and the workers ({@linkcode Relay.#tick}). */
+  #tickTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When {@linkcode Relay.#tickTimer} fires (Infinity: none set, or ticking is over). */
+  #tickAt = Infinity;
+  #ticking = false;
+  /** Whether the last tick found work: the first idle one trims once more. */
+  #wasBusy = false;
+  /** When memory was last handed back to the system. */
+  #trimmedAt = 0;
+  #trim: (() => void) | undefined;
   #shutdown: Promise<void> | undefined;
   /** Why the relay stopped by itself, when it did. */
   crashed: string | undefined;
@@ -224,6 +249,8 @@ export class Relay {
         metrics.batchesFlushed.inc({ reason });
         this.#worker.submit(batch);
       },
+      // A buffer that opens is flushed within --flush-interval: the tick wakes (an idle relay sleeps).
+      onOpen: () => this.#schedule(this.#checkMs),
       flushBytes: config.flushSize,
       maxOpenBuffers: config.maxOpenBuffers,
       flushIntervalMs: config.flushInterval * 1000,
@@ -355,7 +382,7 @@ export class Relay {
    * listener, and starts the relay. Throws {@linkcode StartupError} and leaves nothing open
    * when any part cannot start.
    */
-  static async start(config: Config, log: Logger): Promise<Relay> {
+  static async start(config: Config, log: Logger, hooks: RelayHooks = {}): Promise<Relay> {
     const spools = config.pipeline.sinks.map((s) => new SpoolDir(sinkSpoolDir(config.spoolDir, s.name)));
     const setAside: SetAside[] = [];
     try {
@@ -447,6 +474,7 @@ export class Relay {
       );
     }
     relay.#servers.push(...servers);
+    relay.#trim = hooks.trim;
     await relay.#run();
     return relay;
   }
@@ -486,21 +514,8 @@ export class Relay {
     });
     for (const l of this.#udp) l.serve();
     for (const l of this.#streams) l.serve();
-    this.#flushTimer = setInterval(() => {
-      this.#batcher.flushDue();
-      const before = this.#journal?.flushBefore();
-      if (before !== undefined) this.#batcher.flushBefore(before);
-      else if (this.#journal !== undefined && this.#journal.diskBytes > 0 && this.#pressure.reason() === "spool_full") {
-        // The bound is reached and the journal holds part of it: spooling the buffers and
-        // closing the segment lets the journal's bytes go (records are a fifth of them), not
-        // after --flush-interval and the segment's age.
-        this.#batcher.flushBefore(Date.now());
-        void this.#journal.closeSegment().catch(() => {});
-      }
-      for (const l of this.#udp) l.tick();
-      this.#worker.tick();
-      this.#updateGauges();
-    }, timerDelay(Math.min(FLUSH_CHECK_MS, config.flushInterval * 1000)));
+    this.#ticking = true;
+    this.#schedule(this.#checkMs);
     this.#started = true;
     const one = config.pipeline.sinks.length === 1 ? config.pipeline.sinks[0] : undefined;
     this.#log.info("kinesyslog started", {
@@ -717,7 +732,8 @@ export class Relay {
     this.#pressure.release();
     await this.#closeListeners(this.#config.shutdownGrace * 1000);
     this.#ledger?.close();
-    clearInterval(this.#flushTimer);
+    this.#ticking = false;
+    clearTimeout(this.#tickTimer);
     this.#credentials?.close();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise((resolve) => (timer = setTimeout(resolve, SHUTDOWN_SPOOL_TIMEOUT_MS)));
@@ -809,6 +825,54 @@ export class Relay {
       ...this.#streams.map((l) => l.close(graceMs)),
       ...this.#intakes.map((i) => i.close(graceMs)),
     ]);
+  }
+
+  /** How often buffers are looked at while there are any, in ms. */
+  get #checkMs(): number {
+    return Math.min(FLUSH_CHECK_MS, this.#config.flushInterval * 1000);
+  }
+
+  /** Sets the next tick `ms` from now, unless one comes sooner. */
+  #schedule(ms: number): void {
+    const at = Date.now() + ms;
+    if (!this.#ticking || this.#tickAt <= at) return;
+    clearTimeout(this.#tickTimer);
+    this.#tickAt = at;
+    this.#tickTimer = setTimeout(() => this.#tick(), timerDelay(ms));
+  }
+
+  /**
+   * Flushes buffers that are due, lets the journal's bytes go when the spool's bound is
+   * reached, stops idle spool workers, reads the UDP sockets' drops, updates the gauges and
+   * hands free memory back (`allocator.ts`). While anything is buffered, in the workers or
+   * held back, it comes again within the flush check; otherwise after
+   * {@linkcode IDLE_CHECK_MS} or when a buffer opens.
+   */
+  #tick(): void {
+    this.#tickAt = Infinity;
+    this.#tickTimer = undefined;
+    this.#batcher.flushDue();
+    const before = this.#journal?.flushBefore();
+    if (before !== undefined) this.#batcher.flushBefore(before);
+    else if (this.#journal !== undefined && this.#journal.diskBytes > 0 && this.#pressure.reason() === "spool_full") {
+      // The bound is reached and the journal holds part of it: spooling the buffers and
+      // closing the segment lets the journal's bytes go (records are a fifth of them), not
+      // after --flush-interval and the segment's age.
+      this.#batcher.flushBefore(Date.now());
+      void this.#journal.closeSegment().catch(() => {});
+    }
+    for (const l of this.#udp) l.tick();
+    this.#worker.tick();
+    this.#updateGauges();
+    const busy = this.#batcher.openBuffers > 0 || this.#worker.backlogBytes > 0 || this.#worker.running > 1 ||
+      this.#pressure.reason() !== undefined;
+    const now = Date.now();
+    if (this.#trim !== undefined && (busy ? now - this.#trimmedAt >= TRIM_INTERVAL_MS : this.#wasBusy)) {
+      this.#trim();
+      this.#trimmedAt = now;
+    }
+    this.#wasBusy = busy;
+    this.#schedule(busy ? this.#checkMs : IDLE_CHECK_MS);
   }
 
   #updateGauges(): void {

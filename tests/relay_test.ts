@@ -189,6 +189,38 @@ Deno.test("the relay listens on several ports of each kind, over IPv6 too", asyn
   }
 });
 
+Deno.test("an idle relay sleeps, and a message after the idle spell is still flushed within --flush-interval", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
+  const [udp, tcp] = [freePort(), freePort()];
+  const relay = await startLocalRelay(dir, [
+    ...["--udp-port", String(udp), "--tcp-port", String(tcp), "--tls-port", "0", "--flush-interval", "1"],
+  ]);
+  try {
+    // Past the first ticks, which find nothing to do: the relay's next look is 30 s away.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const senders = [
+      [udp, () => sendUdp(udp, [`<13>after the idle spell on ${udp}`])],
+      [tcp, () => sendTcp(tcp, `<13>after the idle spell on ${tcp}\n`)],
+    ] as const;
+    for (const [port, send] of senders) {
+      const sent = performance.now();
+      await send();
+      await eventually(
+        "the message in a record",
+        async () => (await readOutputDir(`${dir}/out`)).some((e) => e.message.includes(`spell on ${port}`)),
+        10_000,
+      );
+      const took = performance.now() - sent;
+      // The flush interval, its check and the spool worker's writing: never the idle check's 30 s.
+      assert(took < 5_000, `flushed ${(took / 1000).toFixed(1)} s after it was sent`);
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+    }
+  } finally {
+    await relay.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a clean shutdown delivers the unterminated last frame of an open connection", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kinesyslog-e2e-" });
   const tcp = freePort();

@@ -75,6 +75,8 @@ export function updateEstimate(estimate: number | undefined, observed: number): 
 export interface BatcherOptions {
   /** Receives every flushed batch, with why it was flushed. */
   onFlush: (batch: Batch, reason: FlushReason) => void;
+  /** Called when a buffer opens (its age counts from now): whoever calls `flushDue` wakes up. */
+  onOpen?: () => void;
   /**
    * Raw message bytes of one buffer that trigger its flush.
    * @default {4194304}
@@ -126,6 +128,7 @@ export interface BatcherOptions {
  */
 export class Batcher {
   readonly #onFlush: (batch: Batch, reason: FlushReason) => void;
+  readonly #onOpen: (() => void) | undefined;
   readonly #maxFlushBytes: number;
   #flushBytes: number;
   #ratio: number | undefined;
@@ -143,6 +146,7 @@ export class Batcher {
   /** Creates a batcher; see {@linkcode BatcherOptions}. */
   constructor(options: BatcherOptions) {
     this.#onFlush = options.onFlush;
+    this.#onOpen = options.onOpen;
     this.#maxFlushBytes = options.flushBytes ?? DEFAULT_FLUSH_BYTES;
     this.#flushBytes = this.#maxFlushBytes;
     this.#flushIntervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
@@ -166,6 +170,7 @@ export class Batcher {
       buffer = new GroupBuffer(key, of);
       buffer.firstAt = this.#now();
       this.#buffers.set(key, buffer);
+      this.#onOpen?.();
     }
     return buffer;
   }

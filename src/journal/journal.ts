@@ -185,13 +185,31 @@ export class Journal {
     journal.setAside.push(...setAside);
     journal.#current = journal.#allocate(last + 1);
     journal.#lastSync = journal.#o.now();
-    const tick = Math.min(WRITE_INTERVAL_MS, journal.#o.fsyncIntervalMs);
-    journal.#timer = setInterval(() => void journal.#tick(), timerDelay(tick));
+    journal.#wakeUp();
     return journal;
+  }
+
+  /** Starts the write timer (it stops itself once there is nothing to write, sync or rotate). */
+  #wakeUp(): void {
+    if (this.#timer !== undefined || this.#closed) return;
+    const tick = Math.min(WRITE_INTERVAL_MS, this.#o.fsyncIntervalMs);
+    this.#timer = setInterval(() => void this.#tick(), timerDelay(tick));
+  }
+
+  /**
+   * Whether a tick has nothing to do now or later: nothing held, written unsynced or closing,
+   * the current segment empty (nothing to rotate by age), spare buffers released.
+   */
+  #idle(now: number): boolean {
+    const c = this.#current;
+    return this.#writer.length === 0 && this.#unwritten === undefined && this.#io === undefined &&
+      this.#closing.length === 0 && c.bytes === 0 && !c.unsynced && this.#waiters.length === 0 &&
+      now - this.#lastBusy >= SPARES_IDLE_MS;
   }
 
   /** Opens a block of messages of `key` (one sink's (log group, log stream), arrived one way). */
   begin(key: BlockKey): void {
+    this.#wakeUp();
     this.#writer.begin(key);
   }
 
@@ -350,6 +368,7 @@ export class Journal {
   resume(): void {
     if (!this.#suspended) return;
     this.#suspended = false;
+    this.#wakeUp();
     void this.#kick(true).catch(() => {});
   }
 
@@ -428,6 +447,12 @@ export class Journal {
     const sync = now - this.#lastSync >= this.#o.fsyncIntervalMs;
     if (this.#writer.length > 0) this.#lastBusy = now;
     else if (now - this.#lastBusy >= SPARES_IDLE_MS) this.#writer.releaseSpares();
+    if (this.#idle(now)) {
+      // An idle relay sleeps: the next block starts the timer again.
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      return;
+    }
     if (sync) this.#lastSync = now;
     else if (this.#writer.length === 0) return;
     try {

@@ -112,7 +112,6 @@ export class StreamListener {
   /** Starts the accept loop; it ends when the listener is closed. */
   serve(): void {
     this.#serving ??= this.#accept();
-    this.#sweep ??= setInterval(() => this.#checkTimeouts(Date.now()), SWEEP_MS);
   }
 
   /** Stops accepting, waits up to `graceMs` for connections to end, then ends them. Idempotent. */
@@ -192,6 +191,8 @@ export class StreamListener {
     const now = Date.now();
     const t: Tracked = { input, phase: tls || proxy ? "handshake" : "open", phaseStartMs: now, progressMs: now };
     this.#tracked.add(t);
+    // Timeouts are checked while there are connections: an idle listener does not wake.
+    this.#sweep ??= setInterval(() => this.#checkTimeouts(Date.now()), SWEEP_MS);
     if (!proxy) this.#count(t, source);
     metrics.connections.inc({ listener: info.label });
     metrics.connectionsOpen.inc({ listener: info.label });
@@ -291,6 +292,10 @@ export class StreamListener {
     } finally {
       session?.destroy();
       this.#tracked.delete(t);
+      if (this.#tracked.size === 0) {
+        clearInterval(this.#sweep);
+        this.#sweep = undefined;
+      }
       this.#uncount(t);
       metrics.connectionsOpen.dec({ listener: info.label });
       closeQuietly(conn);

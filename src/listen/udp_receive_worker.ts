@@ -78,6 +78,22 @@ function reply(message: FromReceiver, transfer: Transferable[] = []): void {
   self.postMessage(message, transfer);
 }
 
+/** Whether a datagram came since the last status report. */
+let arrived = false;
+/** The status report's timer: set while datagrams come or GELF messages are pending. */
+let statusTimer: ReturnType<typeof setInterval> | undefined;
+
+/** The pack's timer: set while something waits to be handed over, so an idle worker sleeps. */
+let packTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** Hands the pack over within {@linkcode PACK_INTERVAL_MS} of its first datagram or count. */
+function arm(): void {
+  packTimer ??= setTimeout(() => {
+    packTimer = undefined;
+    flush();
+  }, PACK_INTERVAL_MS);
+}
+
 function flush(): void {
   if (count === 0 && dropped === 0 && refused.size === 0 && duplicates === 0) return;
   hand(pack.slice(0, used), ends.slice(0, count), from.slice(0, count), [...sourceIndex.keys()]);
@@ -119,6 +135,7 @@ function hand(
  * pack carries the time its first message arrived: the clock is read once per pack.
  */
 function add(message: Uint8Array, source: string): void {
+  arm();
   if (used + message.length > pack.length) flush();
   if (count === 0) firstAt = Date.now();
   if (message.length > pack.length) {
@@ -138,6 +155,7 @@ function add(message: Uint8Array, source: string): void {
 }
 
 function refuse(source: string, reason: string): void {
+  arm();
   const key = `${reason} ${source}`;
   const known = refused.get(key);
   if (known === undefined) refused.set(key, { source, reason, count: 1 });
@@ -155,6 +173,7 @@ function accept(datagram: Uint8Array, source: string): void {
   }
   if (queued + used + datagram.length > MAX_QUEUED_BYTES) {
     dropped++;
+    arm();
     return;
   }
   if (gelf !== undefined) gelf.handle(datagram, source);
@@ -166,15 +185,27 @@ async function receive(conn: Deno.DatagramConn, options: UdpSocketOptions | unde
   // Without FFI for libc, one datagram per op, as Deno gives them.
   const opened = options === undefined ? undefined : DatagramBatch.open(options.fd);
   const batch = typeof opened === "string" ? undefined : opened;
-  const timer = setInterval(flush, PACK_INTERVAL_MS);
-  const drops = setInterval(() => {
+  // Reported when they change, and looked at while datagrams come or GELF messages are
+  // pending: an idle worker sleeps, and the main thread is not woken for nothing.
+  let lastDrops: number | undefined;
+  let lastPending = "0 0";
+  const status = () => {
     const total = options?.drops();
-    if (total !== undefined) reply({ type: "kernel_drops", total });
+    if (total !== undefined && total !== lastDrops) reply({ type: "kernel_drops", total });
+    lastDrops = total;
     if (gelf !== undefined) {
       gelf.tick();
-      reply({ type: "gelf_pending", sets: gelf.pendingSets, bytes: gelf.pendingBytes });
+      const pending = `${gelf.pendingSets} ${gelf.pendingBytes}`;
+      if (pending !== lastPending) reply({ type: "gelf_pending", sets: gelf.pendingSets, bytes: gelf.pendingBytes });
+      lastPending = pending;
     }
-  }, STATUS_INTERVAL_MS);
+    if (!arrived && (gelf?.pendingSets ?? 0) === 0) {
+      clearInterval(statusTimer);
+      statusTimer = undefined;
+    }
+    arrived = false;
+  };
+  status();
   try {
     while (!closed) {
       let received: [Uint8Array, Deno.Addr];
@@ -187,6 +218,8 @@ async function receive(conn: Deno.DatagramConn, options: UdpSocketOptions | unde
         continue;
       }
       const [datagram, addr] = received;
+      arrived = true;
+      statusTimer ??= setInterval(status, STATUS_INTERVAL_MS);
       accept(datagram, sourceAddress(addr));
       // What else waits is taken in batches (a few, so that timers and acks run between).
       for (let round = 0; batch !== undefined && round < BATCH_ROUNDS && !closed; round++) {
@@ -196,8 +229,8 @@ async function receive(conn: Deno.DatagramConn, options: UdpSocketOptions | unde
       }
     }
   } finally {
-    clearInterval(timer);
-    clearInterval(drops);
+    clearTimeout(packTimer);
+    clearInterval(statusTimer);
     gelf?.close();
     flush();
     reply({ type: "closed" });
@@ -221,7 +254,10 @@ async function configure(options: ReceiverOptions): Promise<void> {
       sink: {
         message: (source, json) => add(json, source),
         refused: refuse,
-        duplicate: () => duplicates++,
+        duplicate: () => {
+          duplicates++;
+          arm();
+        },
       },
     });
   }

@@ -118,8 +118,10 @@ export interface DeliveredEvent {
 
 /** The endpoint. */
 export class FirehoseEndpoint {
-  /** Accepted records, in order. */
+  /** Accepted records, in order (while {@linkcode FirehoseEndpoint.retain}). */
   readonly records: Uint8Array[] = [];
+  /** Whether accepted records are kept (a long-running endpoint keeps only their sizes). */
+  retain = true;
   /** Accepted records' stream, time and size, in order. */
   readonly accepted: Accepted[] = [];
   /** The delivery streams that exist. */
@@ -229,10 +231,14 @@ export class FirehoseEndpoint {
     return bytes / ((to - from) / 1000);
   }
 
-  /** Listens on 127.0.0.1 (the same port again after {@linkcode FirehoseEndpoint.stop}). */
-  start(): this {
+  /**
+   * Listens on 127.0.0.1, or `hostname` (the same port again after
+   * {@linkcode FirehoseEndpoint.stop}, or `port`).
+   */
+  start(options: { hostname?: string; port?: number } = {}): this {
+    this.#port = options.port ?? this.#port;
     this.#server = Deno.serve(
-      { hostname: "127.0.0.1", port: this.#port, onListen: () => {} },
+      { hostname: options.hostname ?? "127.0.0.1", port: this.#port, onListen: () => {} },
       (request) => this.#handle(request),
     );
     this.#port = this.#server.addr.port;
@@ -366,7 +372,7 @@ export class FirehoseEndpoint {
         failed++;
         return { ErrorCode: "InternalFailure", ErrorMessage: "Internal service failure." };
       }
-      this.records.push(data);
+      if (this.retain) this.records.push(data);
       this.accepted.push({ stream, at: performance.now(), bytes: data.length, caller: key });
       return { RecordId: `record-${this.#nextId++}` };
     });

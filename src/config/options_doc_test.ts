@@ -52,6 +52,8 @@ const FOREIGN = new Set<string>([
   "peer",
   "quick",
   "quota",
+  "fleet",
+  "idle",
   "seed",
   "sink",
   "soak",

@@ -56,14 +56,14 @@ Deno.test("three relays on one stream at 1 MiB/s: together 90% of the quota, fai
 
 /**
  * `n` relays on one stream of 5 MiB/s (the largest regions' default), each starting with a
- * backlog of 20 s of its share in its spool (a fleet back from an outage): every record arrives.
+ * backlog of 30 s of its share in its spool (a fleet back from an outage): every record arrives.
  */
 async function drainingFleet(n: number): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "kinesyslog-fleet-" });
   const endpoint = new FirehoseEndpoint(["logs"]).start();
   endpoint.setQuota("logs", { bytesPerSecond: 5 * MiB });
-  // About 153 KB a record: 5 MiB/s for 20 s is about 685 records in all.
-  const records = Math.ceil(685 / n);
+  // About 153 KB a record: 5 MiB/s for 30 s is about 1,030 records in all.
+  const records = Math.ceil(1_030 / n);
   try {
     const result = await runFleet(n, endpoint, dir, async () => {}, (spool, i) => leaveBacklog(spool, i, records));
     const seen = new Set<string>();

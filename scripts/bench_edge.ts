@@ -4,6 +4,9 @@
  *
  * - 50,000 UDP sources (distinct 127.x.y.z), one message each at 3,000/s, `--flush-interval 10`:
  *   peak RSS and the share delivered;
+ * - the same to the local Firehose endpoint through the SDK, with a TCP sender at 1,000
+ *   messages/s beside it (issue 29's shape): peak RSS, UDP delivered, TCP exactly once, the
+ *   records made;
  * - one TCP connection trickling 200 bytes/s of a line that never ends, for 30 s: RSS growth;
  * - 3,000 connections from 3,000 addresses, each trickling a byte a second, and a legitimate
  *   sender at 500 messages/s for 30 s: legitimate messages delivered, peak RSS;
@@ -13,7 +16,8 @@
  * @module
  */
 import { connectUntilKept, DripFlood, fleetAddress } from "../tests/edge_senders.ts";
-import { freePort, readOutputDir, RelayProcess, scrape } from "../tests/harness.ts";
+import { freePort, readOutputDir, RelayProcess, scrape, startFirehoseRelay, writeAll } from "../tests/harness.ts";
+import { FirehoseEndpoint } from "../tests/firehose_endpoint.ts";
 import { readUdpDrops } from "../src/listen/udp_drops.ts";
 import { commandLine } from "./bench_header.ts";
 
@@ -50,27 +54,76 @@ async function delivered(metrics: number, sent: number, ms: number): Promise<num
   return events;
 }
 
+/** Sends one message from each of `sources` addresses (distinct 127.x.y.z) to `port`, 3,000 a second. */
+async function sendFromFleet(port: number, sources: number): Promise<void> {
+  const t0 = performance.now();
+  for (let i = 0; i < sources; i++) {
+    const socket = Deno.listenDatagram({ hostname: fleetAddress(i), port: 0, transport: "udp" });
+    const text = `<13>1 2026-11-30T15:00:00Z host${i} app - - - fleet message ${i} ${"x".repeat(150)}`;
+    await socket.send(enc.encode(text), { transport: "udp", hostname: "127.0.0.1", port });
+    socket.close();
+    const wait = t0 + (i + 1) / 3 - performance.now();
+    if (wait > 1) await sleep(wait);
+  }
+}
+
+/**
+ * Issue 29's shape: 50,000 UDP sources as in {@linkcode udpFleet}, and a TCP sender at 1,000
+ * messages/s for as long, into a relay delivering to the local Firehose endpoint through the
+ * SDK: peak RSS, the UDP messages delivered, each TCP message exactly once, the records made.
+ */
+async function udpFleetFirehose(dir: string): Promise<string> {
+  const endpoint = new FirehoseEndpoint(["logs"]).start();
+  const [udp, tcp, metrics] = [freePort(), freePort(), freePort()];
+  const relay = await startFirehoseRelay(dir, endpoint.url, `${dir}/spool`, [
+    ...["--udp-port", String(udp), "--tcp-port", String(tcp), "--tls-port", "0"],
+    ...["--prometheus-port", String(metrics), "--flush-interval", "10"],
+  ]);
+  try {
+    const sources = 50_000;
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: tcp });
+    let tcpSent = 0;
+    let sending = true;
+    const tcpSender = (async () => {
+      const t0 = performance.now();
+      for (let step = 1; sending; step++) {
+        let text = "";
+        for (let i = 0; i < 100; i++) text += `<13>1 2026-11-30T15:00:00Z tcphost app - - - tcp seq=${tcpSent++}\n`;
+        await writeAll(conn, text);
+        const wait = t0 + step * 100 - performance.now();
+        if (wait > 0) await sleep(wait);
+      }
+      conn.close();
+    })();
+    await sendFromFleet(udp, sources);
+    sending = false;
+    await tcpSender;
+    const events = await delivered(metrics, sources + tcpSent, 180_000);
+    const { peak } = rssMb(relay.pid);
+    let udpSeen = 0;
+    const tcpSeen = new Map<number, number>();
+    for (const e of endpoint.events()) {
+      const seq = / tcp seq=(\d+)/.exec(e.message);
+      if (seq === null) udpSeen++;
+      else tcpSeen.set(Number(seq[1]), (tcpSeen.get(Number(seq[1])) ?? 0) + 1);
+    }
+    const once = [...tcpSeen.values()].filter((n) => n === 1).length;
+    return `| 50,000 UDP sources, 1 message each, 3,000/s, and TCP at 1,000/s, to the local Firehose endpoint, \`--flush-interval 10\` | ${
+      (100 * udpSeen / sources).toFixed(2)
+    }% of UDP delivered; TCP ${once} of ${tcpSent} exactly once (${tcpSeen.size} seen); ${endpoint.records.length} records (${events} events spooled) | ${
+      peak.toFixed(0)
+    } | ${rssMb(relay.pid).rss.toFixed(0)} |`;
+  } finally {
+    await relay.stop();
+    await endpoint.stop();
+  }
+}
+
 async function udpFleet(dir: string): Promise<string> {
   const port = freePort();
   const { relay, metrics } = await start(dir, ["--udp-port", String(port), "--flush-interval", "10"]);
   const sources = 50_000;
-  const t0 = performance.now();
-  for (let i = 0; i < sources; i++) {
-    const socket = Deno.listenDatagram({ hostname: fleetAddress(i), port: 0, transport: "udp" });
-    await socket.send(
-      enc.encode(`<13>1 2026-11-30T15:00:00Z host${i} app - - - fleet message ${i} ${"x".repeat(150)}`),
-      {
-        transport: "udp",
-        hostname: "127.0.0.1",
-        port,
-      },
-    );
-    socket.close();
-    // 3,000 per second.
-    const due = t0 + (i + 1) / 3;
-    const wait = due - performance.now();
-    if (wait > 1) await sleep(wait);
-  }
+  await sendFromFleet(port, sources);
   const sentAt = performance.now();
   const events = await delivered(metrics, sources, 180_000).catch(async (error) => {
     // Say whether the relay is still there, and what it said last.
@@ -197,6 +250,7 @@ export async function benchEdge(dir: string, only: string): Promise<string> {
   console.log(header.join("\n"));
   const cases: [string, (dir: string) => Promise<string>][] = [
     ["fleet", udpFleet],
+    ["firehose-fleet", udpFleetFirehose],
     ["slow", slowSender],
     ["slots", slotFlood],
     ["metrics", metricsFlood],

@@ -38,7 +38,7 @@ async function drained(members: Member[], timeoutMs: number): Promise<void> {
 }
 
 /** Bytes accepted per caller in [from, to). */
-export function acceptedBy(accepted: Accepted[], callers: string[], from: number, to: number): number[] {
+function acceptedBy(accepted: Accepted[], callers: string[], from: number, to: number): number[] {
   return callers.map((c) => {
     let bytes = 0;
     for (const a of accepted) if (a.caller === c && a.at >= from && a.at < to) bytes += a.bytes;
@@ -47,7 +47,7 @@ export function acceptedBy(accepted: Accepted[], callers: string[], from: number
 }
 
 /** MiB accepted in each second from `from` to `to`, in all and per caller: the table a reader checks. */
-export function perSecondTable(accepted: Accepted[], callers: string[], from: number, to: number): string {
+function perSecondTable(accepted: Accepted[], callers: string[], from: number, to: number): string {
   const rows: string[] = [];
   for (let t = from; t < to; t += 1000) {
     const each = acceptedBy(accepted, callers, t, t + 1000).map((b) => b / MiB);

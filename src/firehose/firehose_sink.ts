@@ -84,10 +84,10 @@ function clientConfig(options: AwsOptions, timeoutMs: number) {
   };
 }
 
-/** Delivers records to one Firehose delivery stream. */
 /** See {@linkcode FirehoseSink.recordBytes}. */
 export const SHARED_RECORD_BYTES = 262_144;
 
+/** Delivers records to one Firehose delivery stream. */
 export class FirehoseSink implements RecordSink {
   /**
    * Records of at most a quarter of the smallest default quota's second (1 MiB/s): a record

@@ -54,21 +54,18 @@ export type PutResult = { ok: true } | { ok: false; code: string; message: strin
 export interface RecordSink {
   /** Delivers up to 500 records. */
   put(records: readonly SinkRecord[]): Promise<PutResult[]>;
-  /**
-   * The largest record to make for this destination, in bytes, while it is not paced
-   * (`MAX_RECORD_BYTES` when not given).
-   */
+  /** The largest record to make for this destination, in bytes (`MAX_RECORD_BYTES` when not given). */
   readonly recordBytes?: number;
   /** Releases connections; idempotent. */
   close(): void;
 }
 
-/** A whole call failed. */
 /** The largest record every one of `destinations` takes, in bytes (their `recordBytes`). */
 export function largestRecord(destinations: readonly RecordSink[]): number {
   return Math.min(MAX_RECORD_BYTES, ...destinations.map((d) => d.recordBytes ?? MAX_RECORD_BYTES));
 }
 
+/** A whole call failed. */
 export class SinkError extends Error {
   /**
    * Creates the error: `invalid` means the request was refused as malformed, `throttled` that

@@ -79,7 +79,8 @@ interface Lane extends NamedSink {
   callFailures: number;
   /**
    * Whether records go to it: false once it failed {@linkcode OUT_AFTER_FAILED_CALLS} calls
-   * in a row or refused everything for its quota for {@linkcode OUT_AFTER_THROTTLED_MS};
+   * in a row or refused everything for its quota for {@linkcode OUT_AFTER_THROTTLED_MS}
+   * while another was in rotation;
    * then it is sent one record at a time (a probe) after each pause, and back in rotation
    * once one is accepted.
    */
@@ -420,10 +421,8 @@ export class Uploader {
         }
         return;
       }
-      lane.callFailures++;
       this.#failed(e.code, e.message, this.#now());
-      const delay = this.#pause(lane);
-      this.#acceptedNothing(lane, this.#now(), "failed", e.message);
+      const delay = this.#callFailed(lane, this.#now(), e.message);
       metrics.recordsFailed.inc({ code: e.code, stream }, sent.length);
       metrics.recordRetries.inc(sent.length);
       log.limited("warn", `put-failed-${stream}`, "PutRecordBatch failed; retrying", {
@@ -445,7 +444,7 @@ export class Uploader {
     let failure: string | undefined;
     const now = this.#now();
     // A record this destination failed goes to another in rotation at once, if there is one.
-    const elsewhere = this.#lanes.some((l) => l !== lane && l.inRotation);
+    const elsewhere = this.#othersInRotation(lane);
     for (let i = 0; i < sent.length; i++) {
       const p = sent[i]!;
       const result = results[i]!;
@@ -506,9 +505,7 @@ export class Uploader {
       this.#acceptedSome(lane, now);
     } else if (failure !== undefined) {
       // Every record failed, not for the quota: the destination pauses as a whole.
-      lane.callFailures++;
-      this.#pause(lane);
-      this.#acceptedNothing(lane, now, "failed", failure);
+      this.#callFailed(lane, now, failure);
     } else {
       this.#acceptedNothing(lane, now, "throttled", "every record refused for the stream's quota");
     }
@@ -522,15 +519,23 @@ export class Uploader {
   }
 
   /**
-   * Pauses a destination after a failed call ({@linkcode Lane.callFailures} counts it):
-   * backoff with full jitter, no longer than {@linkcode PROBE_CAP_MS} once it is out of
-   * rotation (a probe is one record). Returns the pause, in ms.
+   * A call to `lane` failed (the call, or every record of it, not for the quota): counted in
+   * {@linkcode Lane.callFailures}, the destination pauses (backoff with full jitter, no longer
+   * than {@linkcode PROBE_CAP_MS} once it is out of rotation: a probe is one record) and may
+   * leave rotation. Returns the pause, in ms.
    */
-  #pause(lane: Lane): number {
+  #callFailed(lane: Lane, now: number, reason: string): number {
+    lane.callFailures++;
     const backoff = this.#backoff(lane.callFailures);
     const delay = lane.callFailures >= OUT_AFTER_FAILED_CALLS ? Math.min(PROBE_CAP_MS, backoff) : backoff;
-    lane.pausedUntil = this.#now() + delay;
+    lane.pausedUntil = now + delay;
+    this.#acceptedNothing(lane, now, "failed", reason);
     return delay;
+  }
+
+  /** Whether a destination other than `lane` is in rotation. */
+  #othersInRotation(lane: Lane): boolean {
+    return this.#lanes.some((l) => l !== lane && l.inRotation);
   }
 
   /**
@@ -543,7 +548,7 @@ export class Uploader {
     lane.emptySince ??= now;
     const out = kind === "failed"
       ? lane.callFailures >= OUT_AFTER_FAILED_CALLS
-      : now - lane.emptySince >= OUT_AFTER_THROTTLED_MS && this.#lanes.some((l) => l !== lane && l.inRotation);
+      : now - lane.emptySince >= OUT_AFTER_THROTTLED_MS && this.#othersInRotation(lane);
     if (!out) return;
     if (kind === "throttled") lane.pausedUntil = Math.max(lane.pausedUntil, now + this.#random() * PROBE_CAP_MS);
     if (!lane.inRotation) return;

@@ -266,7 +266,7 @@ export class Metrics {
   readonly streamInRotation = new client.Gauge({
     name: "kinesyslog_stream_in_rotation",
     help:
-      "1 while records go to the delivery stream; 0 once it accepted nothing (failed calls, or refusals for its quota for 5 s): it is probed with one record at a time until it accepts again",
+      "1 while records go to the delivery stream; 0 once it accepted nothing (failed calls, or refusals for its quota for 2 s while another stream accepts): it is probed with one record at a time until it accepts again",
     labelNames: ["stream"],
     registers: [this.registry],
     collect: () => {

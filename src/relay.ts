@@ -43,6 +43,7 @@ import { metricsRoutes, MetricsServer } from "./metrics/metrics_server.ts";
 import { judgeReadiness, type Readiness } from "./metrics/readiness.ts";
 import type { SetAside } from "./spool/own_paths.ts";
 import { QUARANTINE_DIR, sinkSpoolDir, SpoolDir } from "./spool/spool_dir.ts";
+import { InstanceFile } from "./spool/instance_file.ts";
 import { Journal } from "./journal/journal.ts";
 import { replayJournal } from "./journal/journal_replay.ts";
 import { runsCount, splitRuns } from "./journal/journal_runs.ts";
@@ -104,6 +105,8 @@ export class Relay {
   readonly #servers: MetricsServer[] = [];
   readonly #pressure: Pressure;
   readonly #journal: Journal | undefined;
+  /** The spool's instance: the id and sequence numbers of events. */
+  readonly #instance: InstanceFile;
   /**
    * Without a journal and with RELP listeners: events on their way to the spool, counted in
    * memory, for RELP acknowledgements that wait for the spool.
@@ -148,10 +151,12 @@ export class Relay {
     sink: OpenSinks,
     bound: Bound[],
     tls: TlsTerminator | undefined,
-    journal: Journal | undefined,
+    kept: { journal: Journal | undefined; instance: InstanceFile },
   ) {
+    const { journal, instance } = kept;
     this.#config = config;
     this.#journal = journal;
+    this.#instance = instance;
     const { sinks, routes, defaultSink } = config.pipeline;
     const relpListening = config.pipeline.sources.some((s) => s.protocol === "relp");
     this.#ledger = journal === undefined && relpListening ? new MemoryLedger() : undefined;
@@ -243,6 +248,7 @@ export class Relay {
         recordCompression: s.recordCompression,
         maxRecordBytes: largestRecord(sink.destinations[i]!.map((d) => d.sink)),
       })),
+      instance: instance.id,
     });
     this.#batcher = new Batcher({
       onFlush: (batch, reason) => {
@@ -299,6 +305,7 @@ export class Relay {
     const ingest = new Ingest(this.#batcher, this.#pressure, metrics, log, journal ?? this.#ledger, {
       sinks: { names, fallback },
       router,
+      numbers: instance,
     });
     this.#allowFrom = SourceFilter.parse(config.allowFrom);
     this.#ingest = ingest;
@@ -392,6 +399,17 @@ export class Relay {
     } catch (error) {
       throw new StartupError(`${(error as Error).message} (--spool-dir)`);
     }
+    let instance: InstanceFile;
+    try {
+      instance = await InstanceFile.open({
+        dir: config.spoolDir,
+        quarantineDir: `${config.spoolDir}/${QUARANTINE_DIR}`,
+        onError: (error) => log.limited("error", "instance-write", "Cannot write the spool's instance file", { error }),
+      });
+    } catch (error) {
+      throw new StartupError(`Cannot use spool directory '${config.spoolDir}': ${(error as Error).message}`);
+    }
+    setAside.push(...instance.setAside);
     let tls: TlsTerminator | undefined;
     const tlsPorts = config.pipeline.sources.filter((s) => s.transport === "tls").map((s) => s.port);
     if (tlsPorts.length > 0) {
@@ -439,7 +457,7 @@ export class Relay {
     const servers: MetricsServer[] = [];
     let relay: Relay;
     try {
-      relay = new Relay(config, log, spools, sink, bound, tls, journal);
+      relay = new Relay(config, log, spools, sink, bound, tls, { journal, instance });
       relay.#reportSetAside([...setAside, ...(journal?.setAside ?? [])]);
     } catch (error) {
       closeAll(bound);
@@ -525,6 +543,7 @@ export class Relay {
       ...sinkFields(config.pipeline.sinks),
       routes: config.pipeline.routes.length || undefined,
       spool: config.spoolDir,
+      instance: this.#instance.id,
       spoolMaxSize: config.spoolMaxSize,
       spoolWorkers: config.spoolWorkers,
       ...(one === undefined ? {} : {
@@ -756,6 +775,7 @@ export class Relay {
       }
     }
     await this.#journal?.close();
+    await this.#instance.close();
     await this.#uploader.stop(Date.now() + SHUTDOWN_UPLOAD_TIMEOUT_MS);
     this.#worker.terminate();
     this.#sink.close();

@@ -9,6 +9,7 @@ import { Metrics } from "../src/metrics/metrics.ts";
 import { buildRecords } from "../src/batch/record_builder.ts";
 import { EventBuffer, type EventFormat } from "../src/batch/event_buffer.ts";
 import { RECORD_FORMATS } from "../src/batch/record_formats.ts";
+import { TRANSPORTS } from "../src/batch/event_runs.ts";
 import { PlainDeflater } from "../src/batch/plain_deflater.ts";
 import { type Family, fetchMetrics } from "./prometheus.ts";
 import { withEndpoint } from "./fault_helpers.ts";
@@ -137,8 +138,8 @@ async function writtenKeys(format: "cwl" | "ndjson", messages: [EventFormat, str
     const buffer = new EventBuffer();
     buffer.append(new TextEncoder().encode(message), 1_700_000_000_000);
     const built = await buildRecords(
-      { owner: "123456789012", logGroup: `/kinesyslog/${kind}/514`, logStream: "10.0.0.1" },
-      { ...buffer.take(), format: kind, transport: "udp" },
+      { owner: "123456789012", logGroup: `/kinesyslog/${kind}/514`, logStream: "10.0.0.1", instance: "0".repeat(20) },
+      { ...buffer.take(), format: kind, origins: [0, 1, TRANSPORTS.indexOf("udp")] },
       { deflater: () => new PlainDeflater(), format: RECORD_FORMATS[format] },
     );
     for (const line of new TextDecoder().decode(built.records[0]!.data).split("\n")) {

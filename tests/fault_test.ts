@@ -297,8 +297,12 @@ Deno.test("when Firehose throttles, the relay slows its calls down and delivers 
     // Metered as the service meters (a token bucket of one second's records, full at the
     // start). A window reset at each wall-clock second, as before, refused 83 to 339 records
     // per 88 accepted over CI runs (past the bound below at times); the bucket 6 to 85 in
-    // three runs beside a CI run.
-    endpoint.setQuota(endpoint.stream, { recordsPerSecond: 25 });
+    // three runs beside a CI run. A bytes quota of a quarter of the smallest real one: the
+    // pacer's regrowth is set for streams of 1 MiB/s and more. (A quota of 25 records/s, as
+    // before, is 9 KB/s once records of these lines are a few hundred bytes, as they are
+    // since event ids compress; there the rate regrows tenfold within the service's
+    // one-second bucket, and refusals ran 3.5 to 4.7 times the records accepted.)
+    endpoint.setQuota(endpoint.stream, { bytesPerSecond: 262_144 });
     const [tcp, metricsPort] = [freePort(), freePort()];
     const relay = await startFirehoseRelay(dir, endpoint.url, `${dir}/spool`, [
       // One spool worker, as before two became the default on 2 cores: with two, records reach
@@ -318,14 +322,16 @@ Deno.test("when Firehose throttles, the relay slows its calls down and delivers 
       String(metricsPort),
     ]);
     try {
-      // One connection per 50 messages (3,000 bytes, one read): a record each, 150 in all,
-      // six seconds' worth at 25 records a second.
-      const total = 7_500;
-      for (let i = 0; i < total; i += 50) await sendTcp(tcp, lines("m", i, i + 50));
+      // One connection per 50 lines that compress as logs do (10,000 bytes, one read): a
+      // record of a few KB each (674 of them, 7 s of the quota).
+      const total = 15_000;
+      const text = noisyLines(total, 11);
+      const lineBytes = text.indexOf(0x0a) + 1;
+      for (let i = 0; i < total; i += 50) await sendTcp(tcp, text.subarray(i * lineBytes, (i + 50) * lineBytes));
       let maxPause = 0;
       await eventually("every message delivered", async () => {
         maxPause = Math.max(maxPause, await scrape(metricsPort, "kinesyslog_delivery_pause_seconds"));
-        return delivered(endpoint, "m").size === total;
+        return delivered(endpoint, "seq").size === total;
       }, 120_000);
       const accepted = endpoint.records.length;
       console.log(
@@ -337,7 +343,7 @@ Deno.test("when Firehose throttles, the relay slows its calls down and delivers 
       // Each throttled call halves the next: retries stay a small multiple of what is accepted.
       assert(endpoint.calls.throttledRecords < 3 * accepted, "throttled records stay within three times the accepted");
       assertEquals(duplicateRecords(endpoint), 0);
-      assertEquals([...delivered(endpoint, "m").values()].filter((n) => n > 1).length, 0);
+      assertEquals([...delivered(endpoint, "seq").values()].filter((n) => n > 1).length, 0);
       // Once Firehose accepts again, the pause goes away.
       endpoint.setQuota(endpoint.stream, {});
       await sendTcp(tcp, lines("after", 0, 50));

@@ -25,8 +25,10 @@ const LAYERS: readonly { name: string; members: readonly string[] }[] = [
       "config/config_error.ts",
       // The event, its transport and the entry format every stage shares.
       "batch/event_buffer.ts",
-      // Which journal segments a run of buffered events came from, carried by every stage.
+      // Which journal segments a run of buffered events came from, and their numbers and
+      // transports, carried by every stage.
       "journal/journal_runs.ts",
+      "batch/event_runs.ts",
       "metrics/",
     ],
   },

@@ -1,8 +1,9 @@
-import { type BufferKey, EventBuffer, type EventFormat, type PackedEvents, type Transport } from "./event_buffer.ts";
+import { type BufferKey, EventBuffer, type EventFormat, type PackedEvents } from "./event_buffer.ts";
 
 export type { BufferKey };
 import { MAX_RECORD_BYTES } from "./record_builder.ts";
 import type { Runs } from "../journal/journal_runs.ts";
+import type { EventRuns } from "./event_runs.ts";
 
 /** A batch of raw events of one buffer, ready for the spool worker. */
 export interface Batch extends PackedEvents, BufferKey {
@@ -16,6 +17,8 @@ export interface Batch extends PackedEvents, BufferKey {
   carry: boolean;
   /** The journal segments of the events, in order (empty without a journal). */
   runs: Runs;
+  /** The events' sequence numbers and transports, in order. */
+  origins: EventRuns;
 }
 
 /**
@@ -117,7 +120,6 @@ export interface BatcherOptions {
  *   sink: 0,
  *   sinkName: "default",
  *   format: "syslog",
- *   transport: "udp",
  *   logGroup: "/kinesyslog/syslog/514",
  *   logStream: "10.0.0.1",
  *   timeZone: undefined,
@@ -160,7 +162,7 @@ export class Batcher {
    * {@linkcode Batcher.afterAppend} once for the whole run of appends.
    */
   buffer(of: BufferKey): GroupBuffer {
-    const key = bufferName(of.sink, of.logGroup, of.logStream, of.transport);
+    const key = bufferName(of);
     let buffer = this.#buffers.get(key);
     if (buffer === undefined) {
       while (this.#buffers.size >= this.#maxOpenBuffers) {
@@ -220,8 +222,8 @@ export class Batcher {
    * Flushes the buffer of `key` now, allowing no hand-back (a sender waits for the
    * acknowledgement of its events, which come only once they are spooled).
    */
-  flushGroup(key: Pick<BufferKey, "sink" | "logGroup" | "logStream" | "transport">, reason: FlushReason): void {
-    const buffer = this.#buffers.get(bufferName(key.sink, key.logGroup, key.logStream, key.transport));
+  flushGroup(key: BufferKey, reason: FlushReason): void {
+    const buffer = this.#buffers.get(bufferName(key));
     if (buffer !== undefined && buffer.count > 0) this.#flush(buffer, false, reason);
   }
 
@@ -243,6 +245,7 @@ export class Batcher {
     this.#reinsert(buffer);
     buffer.prepend(events);
     buffer.runs = [...events.runs, ...buffer.runs];
+    buffer.origins = [...events.origins, ...buffer.origins];
     this.afterAppend(buffer);
   }
 
@@ -293,18 +296,23 @@ export class Batcher {
     this.#messageBytes -= buffer.accountedMessageBytes;
     buffer.accounted = 0;
     buffer.accountedMessageBytes = 0;
-    const { sink, sinkName, format, transport, logGroup, logStream, timeZone, firstAt, runs } = buffer;
+    const { sink, sinkName, format, logGroup, logStream, timeZone, firstAt, runs, origins } = buffer;
     buffer.runs = [];
+    buffer.origins = [];
     this.#onFlush(
-      { sink, sinkName, format, transport, logGroup, logStream, timeZone, firstAt, carry, runs, ...buffer.take() },
+      { sink, sinkName, format, logGroup, logStream, timeZone, firstAt, carry, runs, origins, ...buffer.take() },
       reason,
     );
   }
 }
 
-/** The name of a buffer among the open ones. */
-function bufferName(sink: number, logGroup: string, logStream: string, transport: Transport): string {
-  return sink + "\n" + logGroup + "\n" + logStream + "\n" + transport;
+/**
+ * The name of a buffer among the open ones: what its records carry once (the time zone only
+ * tells the worker how to read times; it differs between two listeners of one port only when
+ * configured so).
+ */
+function bufferName(key: BufferKey): string {
+  return key.sink + "\n" + key.logGroup + "\n" + key.logStream + "\n" + (key.timeZone ?? "");
 }
 
 /** The event buffer of one sink's (log group, log stream). */
@@ -315,11 +323,12 @@ export class GroupBuffer extends EventBuffer implements BufferKey {
   accountedMessageBytes = 0;
   /** The journal segments of the events held (see `journal_runs.ts`). */
   runs: Runs = [];
+  /** The sequence numbers and transports of the events held (see `event_runs.ts`). */
+  origins: EventRuns = [];
 
   readonly sink: number;
   readonly sinkName: string;
   readonly format: EventFormat;
-  readonly transport: Transport;
   readonly logGroup: string;
   readonly logStream: string;
   readonly timeZone: string | undefined;
@@ -330,7 +339,6 @@ export class GroupBuffer extends EventBuffer implements BufferKey {
     this.sink = of.sink;
     this.sinkName = of.sinkName;
     this.format = of.format;
-    this.transport = of.transport;
     this.logGroup = of.logGroup;
     this.logStream = of.logStream;
     this.timeZone = of.timeZone;

@@ -1,4 +1,4 @@
-import type { DecodedEvent, RecordContext, RecordFormat, RecordWriter } from "./record_format.ts";
+import type { DecodedEvent, EventToWrite, RecordContext, RecordFormat, RecordWriter } from "./record_format.ts";
 import { RecordShapeError } from "./record_format.ts";
 import type { EventJsonWriter } from "./event_json.ts";
 
@@ -7,13 +7,16 @@ const encoder = new TextEncoder();
 /**
  * CloudWatch-Logs-shaped records (SPEC section 4, the default): one JSON object per record
  * with `owner`, `logGroup`, `logStream`, `subscriptionFilters`, `messageType` and
- * `logEvents` of `{id, timestamp, message}`, the message verbatim (a random UUID per event).
+ * `logEvents` of `{id, timestamp, message}`, the message verbatim, the id the event's own
+ * (`event_id.ts`: the relay's instance id and the event's sequence number, written as
+ * `eventId()` makes it; a random UUID for an event without a number).
  */
 export const cwlFormat: RecordFormat = {
   name: "cwl",
   perRecord: true,
   writer(context: RecordContext): RecordWriter {
     const group = JSON.stringify(context.logGroup);
+    const instance = encoder.encode(context.instance);
     return {
       open: encoder.encode(
         `{"owner":${JSON.stringify(context.owner)},"logGroup":${group},"logStream":${
@@ -21,8 +24,10 @@ export const cwlFormat: RecordFormat = {
         },"subscriptionFilters":[${group}],"messageType":"DATA_MESSAGE","logEvents":[`,
       ),
       close: encoder.encode("]}"),
-      write: (writer: EventJsonWriter, message: Uint8Array, timestamp: number, first: boolean) =>
-        writer.add(crypto.randomUUID(), timestamp, message, !first),
+      write(writer: EventJsonWriter, event: EventToWrite, first: boolean): void {
+        if (event.sequence < 0) writer.add(crypto.randomUUID(), event.timestamp, event.message, !first);
+        else writer.addNumbered(instance, event.sequence, event.timestamp, event.message, !first);
+      },
     };
   },
   events(r: Record<string, unknown>): DecodedEvent[] | undefined {

@@ -24,7 +24,11 @@ export type EventFormat = "syslog" | "gelf";
  */
 export type Transport = "udp" | "tcp" | "tls" | "relp" | "unknown";
 
-/** Whose events a buffer holds: one sink's, of one (log group, log stream), arrived one way. */
+/**
+ * Whose events a buffer holds: one sink's, of one (log group, log stream), what the record
+ * carries once for all its events. How each event arrived and its number are kept per run
+ * (`event_runs.ts`): UDP and TCP messages of one source to one port share records.
+ */
 export interface BufferKey {
   /** The sink's index in the relay's pipeline (which spool and record format). */
   sink: number;
@@ -32,8 +36,6 @@ export interface BufferKey {
   sinkName: string;
   /** How to read the events' times. */
   format: EventFormat;
-  /** How the events arrived. */
-  transport: Transport;
   /** `<prefix>/<syslog|gelf>/<destination port>`. */
   logGroup: string;
   /** The source address. */

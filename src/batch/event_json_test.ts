@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { assertEquals } from "../../tests/assert.ts";
 import { EventJsonWriter, utf8SequenceLength } from "./event_json.ts";
+import { eventId } from "./event_id.ts";
 
 const dec = new TextDecoder();
 const standard = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
@@ -82,5 +83,20 @@ Deno.test("utf8SequenceLength() accepts exactly the well-formed sequences", () =
         assertEquals(ok, false, `bytes ${a.toString(16)} ${b.toString(16)} are well-formed`);
       }
     }
+  }
+});
+
+Deno.test("EventJsonWriter.addNumbered() writes what add() writes with the id eventId() makes", () => {
+  const instance = "07350112847565103211";
+  for (
+    const [sequence, timestamp] of [[0, 0], [7, 1_700_000_000_123], [Number.MAX_SAFE_INTEGER, 9], [4_294_967_296, -5]]
+  ) {
+    const message = new TextEncoder().encode('<13>1 - h a - - - "quoted"\n');
+    const a = new EventJsonWriter(16);
+    a.add(eventId(instance, sequence!), timestamp!, message, false);
+    const b = new EventJsonWriter(16);
+    b.addNumbered(new TextEncoder().encode(instance), sequence!, timestamp!, message, false);
+    assertEquals(new TextDecoder().decode(b.bytes()), new TextDecoder().decode(a.bytes()));
+    assertEquals(JSON.parse(new TextDecoder().decode(b.bytes())).id, eventId(instance, sequence!));
   }
 });

@@ -1,6 +1,6 @@
 import { parseSyslogFields, SEVERITIES } from "../parse/syslog_fields.ts";
 import type { EventJsonWriter } from "./event_json.ts";
-import type { DecodedEvent, RecordContext, RecordFormat, RecordWriter } from "./record_format.ts";
+import type { DecodedEvent, EventToWrite, RecordContext, RecordFormat, RecordWriter } from "./record_format.ts";
 import { RecordShapeError } from "./record_format.ts";
 
 const encoder = new TextEncoder();
@@ -35,14 +35,15 @@ export const ndjsonFormat: RecordFormat = {
   perRecord: false,
   writer(context: RecordContext): RecordWriter {
     const port = Number(/\/(\d+)$/.exec(context.logGroup)?.[1] ?? 0);
-    const common = { source: context.logStream, port, transport: context.transport, format: context.format };
+    const { logStream: source, format } = context;
     return {
       open: EMPTY,
       close: EMPTY,
-      write(writer: EventJsonWriter, message: Uint8Array, timestamp: number): void {
-        const text = decoder.decode(message);
-        const event = context.format === "gelf" ? gelfEvent(text) : syslogEvent(text);
-        writer.raw(encoder.encode(JSON.stringify({ timestamp, ...common, ...event }) + "\n"));
+      write(writer: EventJsonWriter, event: EventToWrite): void {
+        const text = decoder.decode(event.message);
+        const fields = format === "gelf" ? gelfEvent(text) : syslogEvent(text);
+        const { timestamp, transport } = event;
+        writer.raw(encoder.encode(JSON.stringify({ timestamp, source, port, transport, format, ...fields }) + "\n"));
       },
     };
   },

@@ -6,15 +6,22 @@ import { ndjsonFormat } from "./ndjson_format.ts";
 import { PlainDeflater } from "./plain_deflater.ts";
 import { buildRecords, MAX_RECORD_BYTES } from "./record_builder.ts";
 import { cwlFormat } from "./cwl_format.ts";
+import { TRANSPORTS } from "./event_runs.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const header = { owner: "123456789012", logGroup: "/kinesyslog/syslog/514", logStream: "10.1.2.3" };
+const header = {
+  owner: "123456789012",
+  logGroup: "/kinesyslog/syslog/514",
+  logStream: "10.1.2.3",
+  instance: "00000000000000000042",
+};
 
 function batch(messages: string[], format: EventFormat = "syslog", receivedMs = 1_700_000_000_000) {
   const buffer = new EventBuffer();
   for (const m of messages) buffer.append(enc.encode(m), receivedMs);
-  return { ...buffer.take(), format, transport: "tcp" as const };
+  const taken = buffer.take();
+  return { ...taken, format, origins: [0, taken.count, TRANSPORTS.indexOf("tcp")] };
 }
 
 const lines = (data: Uint8Array) => dec.decode(data).split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));

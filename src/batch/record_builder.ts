@@ -1,8 +1,9 @@
-import { type EventFormat, EventIndex, type PackedEvents, type Transport } from "./event_buffer.ts";
+import { type EventFormat, EventIndex, type PackedEvents } from "./event_buffer.ts";
 import { EventJsonWriter } from "./event_json.ts";
 import { parseSyslogTimestamp } from "../parse/syslog_timestamp.ts";
-import type { RecordFormat } from "./record_format.ts";
+import type { EventToWrite, RecordFormat } from "./record_format.ts";
 import { cwlFormat } from "./cwl_format.ts";
+import { type EventRuns, eventRunsFrom, forEachEventOrigin, TRANSPORTS } from "./event_runs.ts";
 
 /**
  * Largest Firehose record, in bytes after compression: "The maximum size of a record sent
@@ -19,6 +20,8 @@ export interface RecordHeader {
   logGroup: string;
   /** The source address. */
   logStream: string;
+  /** The relay's instance id (`event_id.ts`). */
+  instance: string;
 }
 
 /** One compressed record and the number of events in it. */
@@ -60,7 +63,7 @@ export interface BuildResult {
   /** Events in the records whose timestamp could not be read; they carry the receive time. */
   timestampFallbacks: number;
   /** Events handed back because they would not fill a record (only with `carry`). */
-  carried: PackedEvents | undefined;
+  carried: (PackedEvents & { origins: EventRuns }) | undefined;
 }
 
 /** Options of {@linkcode buildRecords}. */
@@ -104,7 +107,7 @@ const HEADER_BYTES = 64;
 /**
  * Turns a batch of raw events (see `event_buffer.ts`) into compressed records of at most
  * `maxRecordBytes`, split along event boundaries and filled closely: events are serialized
- * (a random UUID each, the message verbatim, invalid UTF-8 replaced) and compressed in
+ * (with their ids, the message verbatim, invalid UTF-8 replaced) and compressed in
  * pieces, each followed by a sync flush, so the compressed size is known as the record
  * grows; pieces shrink as the record fills, and it is ended when less than
  * {@linkcode FULL_SLACK_BYTES} of room is left. For `syslog` the event time is read from the
@@ -120,18 +123,22 @@ const HEADER_BYTES = 64;
  */
 export async function buildRecords(
   header: RecordHeader,
-  batch: PackedEvents & { format: EventFormat; transport?: Transport; timeZone?: string | undefined },
+  batch: PackedEvents & { format: EventFormat; origins?: EventRuns; timeZone?: string | undefined },
   options: BuildOptions,
 ): Promise<BuildResult> {
   const max = options.maxRecordBytes ?? MAX_RECORD_BYTES;
   const limit = max - END_RESERVE_BYTES;
   const index = new EventIndex(batch);
   const count = index.count;
-  const recordWriter = (options.format ?? cwlFormat).writer({
-    ...header,
-    format: batch.format,
-    transport: batch.transport ?? "unknown",
+  const recordWriter = (options.format ?? cwlFormat).writer({ ...header, format: batch.format });
+  const origins = batch.origins ?? [];
+  const sequences = new Float64Array(count);
+  const transports = new Uint8Array(count);
+  forEachEventOrigin(origins, count, (i, sequence, transport) => {
+    sequences[i] = sequence;
+    transports[i] = TRANSPORTS.indexOf(transport);
   });
+  const event: EventToWrite = { message: new Uint8Array(0), timestamp: 0, sequence: -1, transport: "unknown" };
   const prefix = recordWriter.open;
   const suffix = recordWriter.close;
   const result: BuildResult = {
@@ -159,7 +166,11 @@ export async function buildRecords(
         fallbacks[i] = 1;
       }
     }
-    recordWriter.write(writer, message, timestamp, first);
+    event.message = message;
+    event.timestamp = timestamp;
+    event.sequence = sequences[i]!;
+    event.transport = TRANSPORTS[transports[i]!]!;
+    recordWriter.write(writer, event, first);
   };
 
   const emit = (data: Uint8Array, from: number, to: number): void => {
@@ -234,7 +245,7 @@ export async function buildRecords(
       // What is left would not fill a record at this batch's compression: hand it back.
       const ratio = result.compressedBytes / Math.max(1, result.messageBytes);
       if (index.messageBytes(next, count) * ratio < limit - FULL_SLACK_BYTES) {
-        result.carried = index.copy(next, count);
+        result.carried = { ...index.copy(next, count), origins: eventRunsFrom(origins, next) };
         break;
       }
     }

@@ -13,7 +13,12 @@ import {
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const header = { owner: "123456789012", logGroup: "/kinesyslog/syslog/514", logStream: "10.1.2.3" };
+const header = {
+  owner: "123456789012",
+  logGroup: "/kinesyslog/syslog/514",
+  logStream: "10.1.2.3",
+  instance: "00000000000000000042",
+};
 const deflater = () => new GzipDeflater();
 
 function batch(messages: (string | Uint8Array)[], format: EventFormat = "syslog", receivedMs = 0) {

@@ -24,7 +24,19 @@ export interface RecordContext {
   logStream: string;
   /** What the events are. */
   format: EventFormat;
-  /** How they arrived. */
+  /** The relay's instance id (the first part of every event id: `event_id.ts`). */
+  instance: string;
+}
+
+/** One event as a record writer is given it (reused from event to event: copy what is kept). */
+export interface EventToWrite {
+  /** The raw message. */
+  message: Uint8Array;
+  /** The event time in ms. */
+  timestamp: number;
+  /** Its sequence number (with the instance id, its id), or -1 when it has none. */
+  sequence: number;
+  /** How it arrived. */
   transport: Transport;
 }
 
@@ -34,8 +46,8 @@ export interface RecordWriter {
   readonly open: Uint8Array;
   /** Bytes that close a record. */
   readonly close: Uint8Array;
-  /** Appends one event (`first`: the record's first); `timestamp` is the event time in ms. */
-  write(writer: EventJsonWriter, message: Uint8Array, timestamp: number, first: boolean): void;
+  /** Appends one event (`first`: the record's first). */
+  write(writer: EventJsonWriter, event: EventToWrite, first: boolean): void;
 }
 
 /** A decoded event: CWL's `{logGroup, logStream, id, timestamp, message}`, or an NDJSON object. */

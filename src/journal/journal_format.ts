@@ -6,8 +6,9 @@
  *
  * ```
  * block   = u32 payload length (LE) | u32 CRC-32 of payload (LE) | payload
- * payload = u8 format (bit 0: 0 syslog, 1 gelf; bit 3: a destination follows; high nibble:
- *           transport, 0 unknown, 1 udp, 2 tcp, 3 tls, 4 relp)
+ * payload = u8 format (bit 0: 0 syslog, 1 gelf; bit 1: a sequence number follows; bit 3: a
+ *           destination follows; high nibble: transport, 0 unknown, 1 udp, 2 tcp, 3 tls, 4 relp)
+ *         | [f64 sequence number of the first message (LE)]
  *         | [u16 length | sink name (UTF-8) | u16 length | time zone (UTF-8)]
  *         | u16 length | log group (UTF-8) | u16 length | log stream (UTF-8) | entries
  * entries = (u32 length (LE) | f64 time in ms (LE) | message bytes)*
@@ -15,6 +16,9 @@
  *
  * The destination is written for a sink other than `default` or a listener with a time zone;
  * without it (and in segments written before routes) a block is the `default` sink's, in UTC.
+ * The messages of a block are numbered from its sequence number on (their ids:
+ * `batch/event_id.ts`), so that a replayed message keeps its id; segments written before
+ * numbers were kept have none, and their messages are numbered again when replayed.
  * The entries are those of the in-memory buffers (`event_buffer.ts`), so a replayed block is
  * appended as it was received. The CRC covers the payload: a torn write (power cut) or any
  * damage shows at the first bad block, and decoding stops there.
@@ -29,6 +33,7 @@ import {
   forEachEntryOf,
   type Transport,
 } from "../batch/event_buffer.ts";
+import { TRANSPORTS } from "../batch/event_runs.ts";
 import { DEFAULT_SINK } from "../config/pipeline.ts";
 
 /** The first bytes of every segment. */
@@ -39,15 +44,20 @@ export const BLOCK_HEADER_BYTES = 8;
 export const MAX_BLOCK_BYTES = 64 * 1_048_576;
 
 const FORMATS: readonly EventFormat[] = ["syslog", "gelf"];
+/** The bit of the format byte that says a sequence number follows. */
+const SEQUENCE_BIT = 0x02;
 /** The bit of the format byte that says a destination (sink, time zone) follows. */
 const DESTINATION_BIT = 0x08;
-/** Transports by the high nibble of the format byte (0, `unknown`, in segments written before it was kept). */
-const TRANSPORTS: readonly Transport[] = ["unknown", "udp", "tcp", "tls", "relp"];
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-/** What a block says of its messages: where they go. */
-export type BlockKey = Omit<BufferKey, "sink">;
+/** What a block says of its messages: where they go, how they arrived and their numbers. */
+export interface BlockKey extends Omit<BufferKey, "sink"> {
+  /** How the messages arrived (transports: high nibble of the format byte; 0 in segments written before it was kept). */
+  transport: Transport;
+  /** Sequence number of the first message (the rest follow on); undefined in segments written before. */
+  sequence: number | undefined;
+}
 
 /** One decoded block. */
 export interface JournalBlock extends BlockKey {
@@ -111,13 +121,18 @@ export class BlockWriter {
     const destination = key.sinkName !== DEFAULT_SINK || key.timeZone !== undefined;
     const sink = destination ? encoder.encode(key.sinkName) : undefined;
     const zone = destination ? encoder.encode(key.timeZone ?? "") : undefined;
-    const extra = sink === undefined || zone === undefined ? 0 : 4 + sink.length + zone.length;
+    const extra = (sink === undefined || zone === undefined ? 0 : 4 + sink.length + zone.length) +
+      (key.sequence === undefined ? 0 : 8);
     this.#reserve(BLOCK_HEADER_BYTES + 5 + extra + group.length + stream.length);
     this.#open = this.#used;
     this.#count = 0;
     let at = this.#used + BLOCK_HEADER_BYTES;
     this.#bytes[at++] = FORMATS.indexOf(key.format) | (destination ? DESTINATION_BIT : 0) |
-      (TRANSPORTS.indexOf(key.transport) << 4);
+      (key.sequence === undefined ? 0 : SEQUENCE_BIT) | (TRANSPORTS.indexOf(key.transport) << 4);
+    if (key.sequence !== undefined) {
+      this.#view.setFloat64(at, key.sequence, true);
+      at += 8;
+    }
     if (sink !== undefined && zone !== undefined) {
       for (const name of [sink, zone]) {
         this.#view.setUint16(at, name.length, true);
@@ -269,7 +284,8 @@ export function decodeSegment(bytes: Uint8Array): DecodedSegment {
 function parsePayload(payload: Uint8Array): JournalBlock | string {
   const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
   const first = payload[0] ?? 255;
-  const format = FORMATS[first & 0x07];
+  // Bit 2 is unused: a block with it set is not one this relay wrote.
+  const format = (first & 0x04) === 0 ? FORMATS[first & 0x01] : undefined;
   const transport = TRANSPORTS[first >> 4];
   if (format === undefined || transport === undefined) return "unknown format";
   try {
@@ -280,6 +296,12 @@ function parsePayload(payload: Uint8Array): JournalBlock | string {
       at += 2 + length;
       return text;
     };
+    let sequence: number | undefined;
+    if ((first & SEQUENCE_BIT) !== 0) {
+      sequence = view.getFloat64(at, true);
+      if (!Number.isSafeInteger(sequence) || sequence < 0) return "a bad sequence number";
+      at += 8;
+    }
     let sinkName = DEFAULT_SINK;
     let timeZone: string | undefined;
     if ((first & DESTINATION_BIT) !== 0) {
@@ -293,7 +315,7 @@ function parsePayload(payload: Uint8Array): JournalBlock | string {
     let count = 0;
     const fits = forEachEntryOf(entries, () => count++);
     if (!fits) return "an entry runs past the block";
-    return { sinkName, timeZone, format, transport, logGroup, logStream, entries, count };
+    return { sinkName, timeZone, format, transport, sequence, logGroup, logStream, entries, count };
   } catch (error) {
     return (error as Error).message;
   }

@@ -221,3 +221,23 @@ Deno.test("a block keeps its sink and time zone; a block written without them is
   // Its format byte: before the log group (2 + 13 bytes), the log stream (2 + 8) and the entry (12 + 5).
   assertEquals(bytes.at(-(17 + 10 + 15 + 1)), 0x00);
 });
+
+Deno.test("a block keeps the sequence number of its first message; one written without reads as none", () => {
+  const writer = new BlockWriter();
+  writer.begin(key("/k/syslog/514", "10.0.0.1", { transport: "tcp", sequence: 2 ** 40 + 7 }));
+  writer.add(enc.encode("<13>numbered"), 1);
+  writer.end();
+  writer.begin(key("/k/syslog/514", "10.0.0.1", { transport: "udp", sinkName: "apps", sequence: 0 }));
+  writer.add(enc.encode("<13>first of all"), 2);
+  writer.end();
+  writer.begin(key("/k/syslog/514", "10.0.0.2"));
+  writer.add(enc.encode("<13>from an older journal"), 3);
+  writer.end();
+  const whole = new Uint8Array([...SEGMENT_MAGIC, ...writer.take().flatMap((part) => [...part])]);
+  const decoded = decodeSegment(whole);
+  assertEquals(decoded.damage, undefined);
+  assertEquals(
+    decoded.blocks.map((b) => [b.sequence, b.transport, b.sinkName]),
+    [[2 ** 40 + 7, "tcp", "default"], [0, "udp", "apps"], [undefined, "unknown", "default"]],
+  );
+});

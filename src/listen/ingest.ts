@@ -6,6 +6,7 @@ import {
   type Transport,
 } from "../batch/event_buffer.ts";
 import { addRun, type Runs } from "../journal/journal_runs.ts";
+import { addEventRun, type EventRuns } from "../batch/event_runs.ts";
 import { parseGelfMessage } from "../parse/gelf_message.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
@@ -35,8 +36,11 @@ export interface ListenerInfo {
  * say which of their events are not yet in the spool.
  */
 export interface EventLog {
-  /** Opens a block of messages of `key` (one sink's (log group, log stream), arrived one way). */
-  begin(key: Omit<BufferKey, "sink">): void;
+  /**
+   * Opens a block of messages of `key` (one sink's (log group, log stream), arrived one way,
+   * numbered from `key.sequence` on).
+   */
+  begin(key: Omit<BufferKey, "sink"> & { transport: Transport; sequence: number }): void;
   /** Adds one message to the open block. */
   add(message: Uint8Array, timeMs: number): void;
   /** Adds `count` messages already in the entries' form (`event_buffer.ts`) to the open block. */
@@ -161,6 +165,19 @@ export function eventTime(
 export interface IngestBuffer extends EventBuffer, BufferKey {
   /** The journal segments of the events held. */
   runs: Runs;
+  /** The sequence numbers and transports of the events held. */
+  origins: EventRuns;
+}
+
+/**
+ * Where events get their sequence numbers (their ids: `batch/event_id.ts`), never the same
+ * twice: the spool's instance file (`spool/instance_file.ts`), or a counter from 0 (tests).
+ */
+export interface EventNumbers {
+  /** The next number to give. */
+  readonly next: number;
+  /** Takes `count` numbers from `next` on. */
+  advance(count: number): void;
 }
 
 /** The batches, as the ingest fills them (`batch/batcher.ts`'s `Batcher`). */
@@ -170,11 +187,15 @@ export interface IngestBatches {
   /** Flushes what a run of appends to `buffer` filled up. */
   afterAppend(buffer: IngestBuffer): void;
   /** Flushes the buffer of `key` now (a sender waits for its acknowledgement). */
-  flushGroup(key: Pick<BufferKey, "sink" | "logGroup" | "logStream" | "transport">, reason: "acknowledge"): void;
+  flushGroup(key: BufferKey, reason: "acknowledge"): void;
 }
 
 /** A run of messages left in the journal by a crash (`journal/journal_format.ts`'s `JournalBlock`). */
 export interface ReplayedBlock extends Omit<BufferKey, "sink"> {
+  /** How they arrived. */
+  transport: Transport;
+  /** The number of the first (the rest follow on), or undefined in a segment written before numbers were kept. */
+  sequence: number | undefined;
   /** The messages, as entries. */
   entries: Uint8Array;
   /** Their number. */
@@ -186,6 +207,22 @@ export interface IngestSinks {
   names: readonly string[];
   /** Where a replayed block of a sink no longer configured goes (the default sink, or the first). */
   fallback: number;
+}
+
+/** What the ingest routes to, and how it numbers events. */
+export interface IngestRouting {
+  sinks: IngestSinks;
+  router: Router | undefined;
+  /** @default {a counter from 0} */
+  numbers?: EventNumbers;
+}
+
+/** Numbers from 0, in memory (an ingest without an instance file: tests). */
+class Counter implements EventNumbers {
+  next = 0;
+  advance(count: number): void {
+    this.next += count;
+  }
 }
 
 /**
@@ -205,6 +242,7 @@ export class Ingest implements StreamIngest {
   readonly #sets: number[] = [];
   /** Names of replayed sinks no longer configured, logged once each. */
   readonly #unknownSinks = new Set<string>();
+  readonly #numbers: EventNumbers;
 
   /** Creates the junction between listeners and the batcher. */
   constructor(
@@ -213,13 +251,11 @@ export class Ingest implements StreamIngest {
     readonly metrics: Metrics,
     readonly log: Logger,
     readonly journal?: EventLog,
-    routing: { sinks: IngestSinks; router: Router | undefined } = {
-      sinks: { names: ["default"], fallback: 0 },
-      router: undefined,
-    },
+    routing: IngestRouting = { sinks: { names: ["default"], fallback: 0 }, router: undefined },
   ) {
     this.#sinks = routing.sinks;
     this.#router = routing.router;
+    this.#numbers = routing.numbers ?? new Counter();
   }
 
   /**
@@ -243,36 +279,57 @@ export class Ingest implements StreamIngest {
         });
       }
     }
-    const buffer = this.batcher.buffer({ ...block, sink, sinkName: this.#sinks.names[sink]! });
-    this.journal?.begin(buffer);
+    const { sinkName: _, sequence, transport, ...key } = block;
+    const buffer = this.batcher.buffer({ ...key, sink, sinkName: this.#sinks.names[sink]! });
+    // Numbered when first accepted: the same ids again. A block from before numbers were kept gets new ones.
+    const first = this.#begin(buffer, transport, sequence);
     forEachEntryOf(block.entries, (message, time) => {
       buffer.append(message, time);
       this.journal?.add(message, time);
     });
-    this.#journaled(buffer);
+    this.#end(buffer, { transport, first, count: block.count, fresh: sequence === undefined });
     this.batcher.afterAppend(buffer);
     return block.count;
   }
 
-  /** Closes the journal block of a run of appends to `buffer`, and notes its segment in the buffer. */
-  #journaled(buffer: IngestBuffer): void {
-    if (this.journal === undefined) return;
-    const { segment, count } = this.journal.end();
-    addRun(buffer.runs, segment, count);
+  /**
+   * Opens the journal block of a run of appends to `buffer`; returns the sequence number of
+   * its first message (`sequence`, or the next free one).
+   */
+  #begin(buffer: IngestBuffer, transport: Transport, sequence = this.#numbers.next): number {
+    const { sinkName, format, logGroup, logStream, timeZone } = buffer;
+    this.journal?.begin({ sinkName, format, logGroup, logStream, timeZone, transport, sequence });
+    return sequence;
+  }
+
+  /**
+   * Closes the journal block of a run of `count` appends to `buffer`, numbered from `first`
+   * (`fresh`: numbers taken now), and notes their segment and numbers in the buffer.
+   */
+  #end(buffer: IngestBuffer, run: { transport: Transport; first: number; count: number; fresh: boolean }): void {
+    if (this.journal !== undefined) {
+      const { segment, count } = this.journal.end();
+      addRun(buffer.runs, segment, count);
+    }
+    addEventRun(buffer.origins, run.first, run.count, run.transport);
+    if (run.fresh) this.#numbers.advance(run.count);
   }
 
   /** The buffer of sink `sink` for `source` on the listener `info`. */
   #buffer(info: ListenerInfo, source: string, sink: number): IngestBuffer {
-    const key: BufferKey = {
+    return this.batcher.buffer(this.#key(info, source, sink));
+  }
+
+  /** The key of the buffer of sink `sink` for `source` on the listener `info`. */
+  #key(info: ListenerInfo, source: string, sink: number): BufferKey {
+    return {
       sink,
       sinkName: this.#sinks.names[sink]!,
       format: info.format,
-      transport: info.transport,
       logGroup: info.logGroups[sink]!,
       logStream: source,
       timeZone: info.timeZone,
     };
-    return this.batcher.buffer(key);
   }
 
   /**
@@ -281,10 +338,7 @@ export class Ingest implements StreamIngest {
    */
   flushSource(info: ListenerInfo, source: string): void {
     for (let sink = 0; sink < this.#sinks.names.length; sink++) {
-      this.batcher.flushGroup(
-        { sink, logGroup: info.logGroups[sink]!, logStream: source, transport: info.transport },
-        "acknowledge",
-      );
+      this.batcher.flushGroup(this.#key(info, source, sink), "acknowledge");
     }
   }
 
@@ -297,7 +351,7 @@ export class Ingest implements StreamIngest {
     const buffer = this.#buffer(info, source, 0);
     const gelf = info.format === "gelf";
     const journal = this.journal;
-    journal?.begin(buffer);
+    const first = this.#begin(buffer, info.transport);
     let count = 0;
     let bytes = 0;
     let blank = 0;
@@ -313,7 +367,7 @@ export class Ingest implements StreamIngest {
       count++;
       bytes += frame.length;
     }
-    this.#journaled(buffer);
+    this.#end(buffer, { transport: info.transport, first, count, fresh: true });
     this.batcher.afterAppend(buffer);
     this.#received(info, count, bytes);
     if (count > 0) this.metrics.sinkMessages.inc({ sink: buffer.sinkName }, count);
@@ -338,10 +392,10 @@ export class Ingest implements StreamIngest {
       return;
     }
     const buffer = this.#buffer(info, source, 0);
-    this.journal?.begin(buffer);
+    const first = this.#begin(buffer, info.transport);
     this.journal?.addEntries(entries, count);
     buffer.appendEntries(entries, count, messageBytes);
-    this.#journaled(buffer);
+    this.#end(buffer, { transport: info.transport, first, count, fresh: true });
     this.batcher.afterAppend(buffer);
     this.#received(info, count, messageBytes);
     this.metrics.sinkMessages.inc({ sink: buffer.sinkName }, count);
@@ -402,7 +456,7 @@ export class Ingest implements StreamIngest {
     for (let sink = 0; all !== 0; sink++, all >>>= 1) {
       if ((all & 1) === 0) continue;
       const buffer = this.#buffer(info, source, sink);
-      this.journal?.begin(buffer);
+      const first = this.#begin(buffer, info.transport);
       let count = 0;
       for (let i = 0; i < messages.length; i++) {
         if ((sets[i]! & (1 << sink)) === 0) continue;
@@ -410,7 +464,7 @@ export class Ingest implements StreamIngest {
         buffer.append(messages[i]!, eventTimes[i]!);
         count++;
       }
-      this.#journaled(buffer);
+      this.#end(buffer, { transport: info.transport, first, count, fresh: true });
       this.batcher.afterAppend(buffer);
       this.metrics.sinkMessages.inc({ sink: buffer.sinkName }, count);
     }

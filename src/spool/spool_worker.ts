@@ -26,6 +26,7 @@ interface SinkOutput {
 }
 
 let sinks: SinkOutput[] = [];
+let instance = "";
 let resolveOwner: (owner: string) => void = () => {};
 const owner = new Promise<string>((resolve) => (resolveOwner = resolve));
 let queue: Promise<void> = Promise.resolve();
@@ -71,6 +72,7 @@ async function writeWithRetry(dir: SpoolDir, data: Uint8Array) {
 async function handle(message: ToWorker): Promise<void> {
   switch (message.type) {
     case "init":
+      instance = message.instance;
       sinks = message.sinks.map((sink) => ({
         spool: new SpoolDir(sink.spoolDir),
         format: RECORD_FORMATS[sink.recordFormat],
@@ -91,7 +93,7 @@ async function handle(message: ToWorker): Promise<void> {
       try {
         const output = sinks[message.sink];
         if (output === undefined) throw new Error(`spool worker has no sink ${message.sink}`);
-        const header = { owner: await owner, logGroup: message.logGroup, logStream: message.logStream };
+        const header = { owner: await owner, logGroup: message.logGroup, logStream: message.logStream, instance };
         const built = await buildRecords(header, message, {
           deflater: output.deflater,
           format: output.format,
@@ -104,7 +106,7 @@ async function handle(message: ToWorker): Promise<void> {
         const dir = output.spool;
         // What the reply needs, and not the batch's raw chunks: they are garbage once built.
         const { id, byteLength, count, firstAt } = message;
-        const { sink, sinkName, format, transport, logGroup, logStream, timeZone } = message;
+        const { sink, sinkName, format, logGroup, logStream, timeZone } = message;
         const bytes = built.records.reduce((sum, r) => sum + r.data.length, 0);
         const write = (async () => {
           const entries = [];
@@ -116,7 +118,7 @@ async function handle(message: ToWorker): Promise<void> {
               releaseBuffer(record.data);
             }
             const carried = built.carried &&
-              { ...built.carried, sink, sinkName, format, transport, logGroup, logStream, timeZone, firstAt };
+              { ...built.carried, sink, sinkName, format, logGroup, logStream, timeZone, firstAt };
             reply({
               type: "spooled",
               id,

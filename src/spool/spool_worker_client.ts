@@ -1,5 +1,6 @@
 import type { Batch } from "../batch/batcher.ts";
 import { MAX_RECORD_BYTES } from "../batch/record_builder.ts";
+import { INSTANCE_ID_DIGITS } from "../batch/event_id.ts";
 import type { Runs } from "../journal/journal_runs.ts";
 import { GZIP_LEVEL } from "./gzip_deflater.ts";
 import type { SpoolEntry } from "./spool_dir.ts";
@@ -136,6 +137,11 @@ export interface SpoolWorkerOptions {
    * `spoolDir` made as the three options above say.
    */
   sinks?: WorkerSink[];
+  /**
+   * The relay's instance id, the first part of every event id (`batch/event_id.ts`).
+   * @default {"00000000000000000000"}
+   */
+  instance?: string;
 }
 
 /** A running worker: its raw bytes not yet spooled, and since when it has had none. */
@@ -182,6 +188,7 @@ export class SpoolWorkerClient {
     this.#fits = options.fits ?? (() => true);
     this.#init = {
       type: "init",
+      instance: options.instance ?? "0".repeat(INSTANCE_ID_DIGITS),
       sinks: options.sinks ?? [{
         spoolDir,
         compressionLevel: options.compressionLevel ?? GZIP_LEVEL,

@@ -20,6 +20,8 @@ export type ToWorker =
     type: "init";
     /** By the sink's index (a batch's `sink`). */
     sinks: WorkerSink[];
+    /** The relay's instance id, the first part of every event id. */
+    instance: string;
   }
   | { type: "owner"; owner: string }
   | ({ type: "batch"; id: number; byteLength: number } & Omit<Batch, "runs">)

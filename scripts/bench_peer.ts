@@ -2,9 +2,9 @@
  * `deno task bench --peer rsyslog`: the same TCP and UDP loads into rsyslog and into the relay,
  * side by side, in one run. rsyslog (Debian's `rsyslogd`) runs in the foreground with a configuration,
  * pid file and work directory of its own: `imtcp` and `imudp` (with `rcvbufSize="8m"`, as it
- * is commonly tuned) in, the relay's JSON fields (`id`,
- * `timestamp`, `message`) out through `omfile` with `zipLevel="6"`, as the relay gzips its
- * records. Its rate is read from `impstats` (messages the output action processed), the
+ * is commonly tuned) in, JSON out through `omfile` with `zipLevel="6"`, as the relay gzips its
+ * records: either the relay's fields (`id` from rsyslog's `uuid`, `timestamp`, `message`) or
+ * rsyslog at its best (eight parsed fields through `jsonf`, no uuid). Its rate is read from `impstats` (messages the output action processed), the
  * relay's from its metrics, both from the first byte sent; CPU and peak RSS from `/proc`.
  * Skipped, saying so, where rsyslogd is not installed.
  *
@@ -47,17 +47,38 @@ function procStats(pid: number): { cpuSeconds: number; peakRssMb: number } {
   };
 }
 
-/** rsyslog's configuration: TCP and UDP in, the relay's JSON fields out, gzip level 6, counters each second. */
-function rsyslogConfig(dir: string, port: number): string {
+/**
+ * How rsyslog writes: `uuid`, the relay's CWL fields (a `uuid` per message, the raw message);
+ * `best`, rsyslog at its best: eight parsed fields through `jsonf`, no uuid (what rsyslog's
+ * users write for Elasticsearch or files).
+ */
+export type RsyslogTemplate = "uuid" | "best";
+
+const TEMPLATES: Record<RsyslogTemplate, string> = {
+  uuid: `template(name="events" type="list") {
+  constant(value="{\\"id\\":\\"") property(name="uuid")
+  constant(value="\\",\\"timestamp\\":") property(name="timereported" dateFormat="unixtimestamp")
+  constant(value="000,\\"message\\":\\"") property(name="rawmsg" format="json") constant(value="\\"}\\n")
+}`,
+  best: `template(name="events" type="list" option.jsonf="on") {
+  property(outname="timestamp" name="timereported" dateFormat="rfc3339" format="jsonf")
+  property(outname="host" name="hostname" format="jsonf")
+  property(outname="app" name="app-name" format="jsonf")
+  property(outname="procid" name="procid" format="jsonf")
+  property(outname="msgid" name="msgid" format="jsonf")
+  property(outname="facility" name="syslogfacility-text" format="jsonf")
+  property(outname="severity" name="syslogseverity-text" format="jsonf")
+  property(outname="message" name="msg" format="jsonf")
+}`,
+};
+
+/** rsyslog's configuration: TCP and UDP in, JSON out as `template` says, gzip level 6, counters each second. */
+function rsyslogConfig(dir: string, port: number, template: RsyslogTemplate): string {
   return `global(workDirectory="${dir}/work" maxMessageSize="64k")
 module(load="impstats" interval="1" format="json" log.syslog="off" log.file="${dir}/stats.json" resetCounters="off")
 module(load="imtcp" maxSessions="200")
 module(load="imudp")
-template(name="events" type="list") {
-  constant(value="{\\"id\\":\\"") property(name="uuid")
-  constant(value="\\",\\"timestamp\\":") property(name="timereported" dateFormat="unixtimestamp")
-  constant(value="000,\\"message\\":\\"") property(name="rawmsg" format="json") constant(value="\\"}\\n")
-}
+${TEMPLATES[template]}
 ruleset(name="out") {
   action(type="omfile" name="out-file" file="${dir}/out.json.gz" template="events" zipLevel="6"
     ioBufferSize="256k" asyncWriting="on" flushOnTXEnd="off")
@@ -107,11 +128,12 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
 export async function runRsyslog(
   dir: string,
   send: (port: number) => Promise<number>,
-  settleMs = 10_000,
+  options: { settleMs?: number; template?: RsyslogTemplate } = {},
 ): Promise<PeerResult> {
+  const settleMs = options.settleMs ?? 10_000;
   const port = freePort();
   await Deno.mkdir(`${dir}/work`, { recursive: true });
-  await Deno.writeTextFile(`${dir}/rsyslog.conf`, rsyslogConfig(dir, port));
+  await Deno.writeTextFile(`${dir}/rsyslog.conf`, rsyslogConfig(dir, port, options.template ?? "uuid"));
   const child = new Deno.Command(RSYSLOGD, {
     args: ["-n", "-f", `${dir}/rsyslog.conf`, "-i", `${dir}/rsyslog.pid`],
     stdout: "null",

@@ -54,6 +54,7 @@ const FOREIGN = new Set<string>([
   "quota",
   "fleet",
   "idle",
+  "bytes",
   "seed",
   "sink",
   "soak",

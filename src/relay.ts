@@ -44,6 +44,7 @@ import { judgeReadiness, type Readiness } from "./metrics/readiness.ts";
 import type { SetAside } from "./spool/own_paths.ts";
 import { QUARANTINE_DIR, sinkSpoolDir, SpoolDir } from "./spool/spool_dir.ts";
 import { InstanceFile } from "./spool/instance_file.ts";
+import { RECORD_FORMATS } from "./batch/record_formats.ts";
 import { Journal } from "./journal/journal.ts";
 import { replayJournal } from "./journal/journal_replay.ts";
 import { runsCount, splitRuns } from "./journal/journal_runs.ts";
@@ -259,6 +260,8 @@ export class Relay {
       onOpen: () => this.#schedule(this.#checkMs),
       flushBytes: config.flushSize,
       maxOpenBuffers: config.maxOpenBuffers,
+      // A sink whose records say each event's source (NDJSON) packs quiet sources together.
+      sharedSinks: sinks.map((s) => RECORD_FORMATS[s.recordFormat].eventsCarrySource),
       flushIntervalMs: config.flushInterval * 1000,
     });
     this.#uploader = new Deliveries({

@@ -19,12 +19,14 @@ import {
   readOutputObjects,
   readRecordFiles,
   runMain,
+  scrape,
   sendTcp,
   sendUdp,
   startFirehoseRelay,
   startLocalRelay,
 } from "./harness.ts";
 import type { DecodedEvent } from "../src/decode/record_events.ts";
+import { fleetAddress, sendFrom } from "./edge_senders.ts";
 
 const FIXTURES = new URL("./fixtures/wire/", import.meta.url);
 /** rsyslogd with its GnuTLS driver (Debian: `rsyslog-gnutls`), when installed. */
@@ -346,4 +348,34 @@ Deno.test("--record-compression none without --record-format ndjson is refused a
   ], ["/tmp"]);
   assertEquals(code, 2, stderr);
   assert(stderr.includes("--record-compression none needs --record-format ndjson"), stderr);
+});
+
+Deno.test("NDJSON records: 500 quiet UDP sources share one record, each event with its own source and port", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-ndjson-" });
+  const [udp, metricsPort] = [freePort(), freePort()];
+  const relay = await startLocalRelay(dir, [
+    ...["--udp-port", String(udp), "--tls-port", "0", "--prometheus-port", String(metricsPort)],
+    ...["--record-format", "ndjson", "--flush-interval", "60"],
+  ]);
+  try {
+    const sources = 500;
+    for (let i = 0; i < sources; i++) await sendFrom(fleetAddress(i), udp, `<13>1 - host app - - - quiet ${i}`);
+    await eventually(
+      "all received",
+      async () => await scrape(metricsPort, "kinesyslog_messages_received_total") >= sources,
+    );
+    // One buffer for every source (the gauge is read at the relay's next look at its buffers).
+    await eventually("one open buffer", async () => await scrape(metricsPort, "kinesyslog_open_buffers") === 1);
+    assertEquals(await relay.stop(), 0);
+    assertEquals((await readRecordFiles(`${dir}/out`)).length, 1, "one record");
+    const events = await readOutputObjects(`${dir}/out`);
+    assertEquals(events.length, sources);
+    for (const e of events) {
+      const i = Number(/quiet (\d+)/.exec(e.message)![1]);
+      assertEquals([e.source, e.port, e.transport], [fleetAddress(i), udp, "udp"]);
+    }
+  } finally {
+    await relay.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -3,7 +3,7 @@ import { type BufferKey, EventBuffer, type EventFormat, type PackedEvents } from
 export type { BufferKey };
 import { MAX_RECORD_BYTES } from "./record_builder.ts";
 import type { Runs } from "../journal/journal_runs.ts";
-import type { EventRuns } from "./event_runs.ts";
+import { type EventRuns, type EventStream, renumberStreams } from "./event_runs.ts";
 
 /** A batch of raw events of one buffer, ready for the spool worker. */
 export interface Batch extends PackedEvents, BufferKey {
@@ -17,8 +17,10 @@ export interface Batch extends PackedEvents, BufferKey {
   carry: boolean;
   /** The journal segments of the events, in order (empty without a journal). */
   runs: Runs;
-  /** The events' sequence numbers and transports, in order. */
+  /** The events' sequence numbers, transports and streams (indexes into `streams`), in order. */
   origins: EventRuns;
+  /** Whose events the batch holds: one stream, or several where the sink's records carry each event's. */
+  streams: EventStream[];
 }
 
 /**
@@ -52,6 +54,12 @@ export const DEFAULT_MAX_OPEN_BUFFERS = 10_000;
  * RSS +1,479 bytes per buffer, of which 512 are its chunk.
  */
 export const BUFFER_OVERHEAD_BYTES = 1_024;
+/**
+ * Memory a buffer shared by many sources costs per source beyond the first, in bytes: its
+ * entry in the stream table (an object, two strings, a map entry). An estimate, of the same
+ * kind as {@linkcode BUFFER_OVERHEAD_BYTES}'s measured share that is not the chunk.
+ */
+export const STREAM_OVERHEAD_BYTES = 256;
 
 /** Every reason a buffer is flushed for (the `reason` label of `kinesyslog_batches_flushed_total`). */
 export const FLUSH_REASONS = ["size", "age", "memory", "open_buffers", "journal", "acknowledge", "shutdown"] as const;
@@ -101,12 +109,20 @@ export interface BatcherOptions {
    * @default {10000}
    */
   maxOpenBuffers?: number;
+  /**
+   * By sink index: whether the sink's records carry each event's source and port (NDJSON), so
+   * that one buffer holds the events of every source (of one format and time zone) instead of
+   * one buffer, and one record at least, per source.
+   * @default {[] (none)}
+   */
+  sharedSinks?: readonly boolean[];
   /** The clock, in ms; injectable for tests. @default {Date.now} */
   now?: () => number;
 }
 
 /**
- * Groups raw events by (log group, log stream) and flushes each group when it reaches the
+ * Groups raw events by (log group, log stream), or by sink where the sink's records carry each
+ * event's source (`sharedSinks`), and flushes each group when it reaches the
  * flush size or age, when all groups together exceed their memory bound (the largest goes),
  * or when a new group would exceed the bound on open buffers (the oldest goes). A buffer is
  * forgotten once flushed, so the open buffers are exactly those holding events, in the order
@@ -138,6 +154,7 @@ export class Batcher {
   readonly #maxBufferedBytes: number;
   readonly #maxOpenBuffers: number;
   readonly #now: () => number;
+  readonly #shared: readonly boolean[];
   /** The open buffers, oldest first event first (a buffer leaves when flushed). */
   readonly #buffers = new Map<string, GroupBuffer>();
   /** Memory across all buffers as of the last {@linkcode Batcher.afterAppend}. */
@@ -155,6 +172,7 @@ export class Batcher {
     this.#maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
     this.#maxOpenBuffers = options.maxOpenBuffers ?? DEFAULT_MAX_OPEN_BUFFERS;
     this.#now = options.now ?? Date.now;
+    this.#shared = options.sharedSinks ?? [];
   }
 
   /**
@@ -162,7 +180,7 @@ export class Batcher {
    * {@linkcode Batcher.afterAppend} once for the whole run of appends.
    */
   buffer(of: BufferKey): GroupBuffer {
-    const key = bufferName(of);
+    const key = this.#name(of);
     let buffer = this.#buffers.get(key);
     if (buffer === undefined) {
       while (this.#buffers.size >= this.#maxOpenBuffers) {
@@ -184,7 +202,8 @@ export class Batcher {
       if (this.#buffers.get(buffer.key) === buffer) this.#buffers.delete(buffer.key);
       return;
     }
-    const cost = buffer.allocatedBytes + BUFFER_OVERHEAD_BYTES;
+    const cost = buffer.allocatedBytes + BUFFER_OVERHEAD_BYTES +
+      Math.max(0, buffer.streams.length - 1) * STREAM_OVERHEAD_BYTES;
     this.#buffered += cost - buffer.accounted;
     this.#messageBytes += buffer.messageBytes - buffer.accountedMessageBytes;
     buffer.accounted = cost;
@@ -223,7 +242,7 @@ export class Batcher {
    * acknowledgement of its events, which come only once they are spooled).
    */
   flushGroup(key: BufferKey, reason: FlushReason): void {
-    const buffer = this.#buffers.get(bufferName(key));
+    const buffer = this.#buffers.get(this.#name(key));
     if (buffer !== undefined && buffer.count > 0) this.#flush(buffer, false, reason);
   }
 
@@ -245,7 +264,8 @@ export class Batcher {
     this.#reinsert(buffer);
     buffer.prepend(events);
     buffer.runs = [...events.runs, ...buffer.runs];
-    buffer.origins = [...events.origins, ...buffer.origins];
+    const streams = events.streams.map((s) => buffer.streamOf(s.logGroup, s.logStream));
+    buffer.origins = [...renumberStreams(events.origins, streams), ...buffer.origins];
     this.afterAppend(buffer);
   }
 
@@ -296,23 +316,38 @@ export class Batcher {
     this.#messageBytes -= buffer.accountedMessageBytes;
     buffer.accounted = 0;
     buffer.accountedMessageBytes = 0;
-    const { sink, sinkName, format, logGroup, logStream, timeZone, firstAt, runs, origins } = buffer;
+    const { sink, sinkName, format, logGroup, logStream, timeZone, firstAt, runs, origins, streams } = buffer;
     buffer.runs = [];
     buffer.origins = [];
+    buffer.forgetStreams();
     this.#onFlush(
-      { sink, sinkName, format, logGroup, logStream, timeZone, firstAt, carry, runs, origins, ...buffer.take() },
+      {
+        sink,
+        sinkName,
+        format,
+        logGroup,
+        logStream,
+        timeZone,
+        firstAt,
+        carry,
+        runs,
+        origins,
+        streams,
+        ...buffer.take(),
+      },
       reason,
     );
   }
-}
 
-/**
- * The name of a buffer among the open ones: what its records carry once (the time zone only
- * tells the worker how to read times; it differs between two listeners of one port only when
- * configured so).
- */
-function bufferName(key: BufferKey): string {
-  return key.sink + "\n" + key.logGroup + "\n" + key.logStream + "\n" + (key.timeZone ?? "");
+  /**
+   * The name of a buffer among the open ones: what its records carry once (the sink alone
+   * where they carry each event's source), and how the worker reads its events (format, time
+   * zone: they differ between two listeners of one port only when configured so).
+   */
+  #name(key: BufferKey): string {
+    const whose = this.#shared[key.sink] ? key.format : key.logGroup + "\n" + key.logStream;
+    return key.sink + "\n" + whose + "\n" + (key.timeZone ?? "");
+  }
 }
 
 /** The event buffer of one sink's (log group, log stream). */
@@ -323,8 +358,11 @@ export class GroupBuffer extends EventBuffer implements BufferKey {
   accountedMessageBytes = 0;
   /** The journal segments of the events held (see `journal_runs.ts`). */
   runs: Runs = [];
-  /** The sequence numbers and transports of the events held (see `event_runs.ts`). */
+  /** The sequence numbers, transports and streams of the events held (see `event_runs.ts`). */
   origins: EventRuns = [];
+  /** Whose events are held, by the stream numbers of `origins`. */
+  streams: EventStream[] = [];
+  readonly #streamNumbers = new Map<string, number>();
 
   readonly sink: number;
   readonly sinkName: string;
@@ -342,5 +380,23 @@ export class GroupBuffer extends EventBuffer implements BufferKey {
     this.logGroup = of.logGroup;
     this.logStream = of.logStream;
     this.timeZone = of.timeZone;
+  }
+
+  /** The number of the stream (`logGroup`, `logStream`) in this buffer's table, added if new. */
+  streamOf(logGroup: string, logStream: string): number {
+    const name = logGroup + "\n" + logStream;
+    let n = this.#streamNumbers.get(name);
+    if (n === undefined) {
+      n = this.streams.length;
+      this.streams.push({ logGroup, logStream });
+      this.#streamNumbers.set(name, n);
+    }
+    return n;
+  }
+
+  /** Starts a new stream table (the events and their runs were handed over). */
+  forgetStreams(): void {
+    this.streams = [];
+    this.#streamNumbers.clear();
   }
 }

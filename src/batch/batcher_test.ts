@@ -2,6 +2,7 @@ import { assertEquals } from "../../tests/assert.ts";
 import { key as testKey } from "../../tests/keys.ts";
 import { type Batch, Batcher, BUFFER_OVERHEAD_BYTES, type FlushReason } from "./batcher.ts";
 import { EventBuffer, forEachEvent, MIN_CHUNK_BYTES } from "./event_buffer.ts";
+import { addEventRun } from "./event_runs.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -219,4 +220,51 @@ Deno.test("Batcher.flushBefore() flushes the buffers whose first event is that o
   add("g", "new", "2");
   batcher.flushBefore(1_500);
   assertEquals(flushed.map((b) => [b.logStream, b.carry]), [["old", false]]);
+});
+
+Deno.test("Batcher keeps one buffer per sink, format and time zone for a sink whose records carry each event's source", () => {
+  const flushed: Batch[] = [];
+  const batcher = new Batcher({ onFlush: (b) => flushed.push(b), sharedSinks: [false, true] });
+  for (const sink of [0, 1]) {
+    for (const source of ["10.0.0.1", "10.0.0.2", "10.0.0.1"]) {
+      const key = testKey("/k/syslog/514", source, { sink });
+      const buffer = batcher.buffer(key);
+      buffer.append(enc.encode(`${sink} ${source}`), 0);
+      addEventRun(buffer.origins, 0, 1, { transport: "udp", stream: buffer.streamOf(key.logGroup, key.logStream) });
+      batcher.afterAppend(buffer);
+    }
+  }
+  batcher.buffer(testKey("/k/gelf/12201", "10.0.0.1", { sink: 1, format: "gelf" })).append(enc.encode("{}"), 0);
+  assertEquals(batcher.openBuffers, 4, "two for sink 0 (a source each), one per format for sink 1");
+  batcher.flushAll();
+  const shared = flushed.find((b) => b.sink === 1 && b.format === "syslog")!;
+  assertEquals(messages(shared), ["1 10.0.0.1", "1 10.0.0.2", "1 10.0.0.1"]);
+  assertEquals(shared.streams.map((s) => s.logStream), ["10.0.0.1", "10.0.0.2"]);
+  assertEquals(shared.origins.filter((_, i) => i % 4 === 3), [0, 1, 0], "each event's stream");
+});
+
+Deno.test("Batcher.requeue() renumbers the streams of events handed back into the buffer's own table", () => {
+  const flushed: Batch[] = [];
+  const batcher = new Batcher({ onFlush: (b) => flushed.push(b), sharedSinks: [true] });
+  const put = (source: string, sequence: number) => {
+    const key = testKey("/k/syslog/514", source);
+    const buffer = batcher.buffer(key);
+    buffer.append(enc.encode(source), 0);
+    addEventRun(buffer.origins, sequence, 1, {
+      transport: "tcp",
+      stream: buffer.streamOf(key.logGroup, key.logStream),
+    });
+    batcher.afterAppend(buffer);
+  };
+  put("10.0.0.1", 1);
+  put("10.0.0.2", 2);
+  batcher.flushAll();
+  const handedBack = flushed.pop()!;
+  put("10.0.0.2", 3);
+  batcher.requeue(handedBack);
+  batcher.flushAll();
+  const batch = flushed.pop()!;
+  assertEquals(messages(batch), ["10.0.0.1", "10.0.0.2", "10.0.0.2"]);
+  const streamOfEach = batch.origins.filter((_, i) => i % 4 === 3).map((n) => batch.streams[n]!.logStream);
+  assertEquals(streamOfEach, ["10.0.0.1", "10.0.0.2", "10.0.0.2"]);
 });

@@ -14,6 +14,7 @@ const encoder = new TextEncoder();
 export const cwlFormat: RecordFormat = {
   name: "cwl",
   perRecord: true,
+  eventsCarrySource: false,
   writer(context: RecordContext): RecordWriter {
     const group = JSON.stringify(context.logGroup);
     const instance = encoder.encode(context.instance);

@@ -1,33 +1,64 @@
 /**
  * What each buffered event carries besides its bytes and time, kept per run rather than per
- * event: its sequence number (its id, with the relay's instance id: `event_id.ts`) and how it
- * arrived. One journal block (one read of one source) is one run; consecutive blocks merge
- * when their numbers follow on and they arrived the same way, so a busy source's buffer holds
- * a few runs, and a buffer may mix transports without being split for it.
+ * event: its sequence number (its id, with the relay's instance id: `event_id.ts`), how it
+ * arrived, and whose it is (its log group and log stream, an index into the buffer's
+ * {@linkcode EventStream} table). One journal block (one read of one source) is one run;
+ * consecutive blocks merge when their numbers follow on and the rest is the same, so a busy
+ * source's buffer holds a few runs, and a buffer may mix transports (and, for a record format
+ * whose events each say their source, sources) without being split for them.
  *
- * `[first sequence, count, transport, ...]` in event order (transport: an index into
+ * `[first sequence, count, transport, stream, ...]` in event order (transport: an index into
  * {@linkcode TRANSPORTS}). A flat array of numbers, so that it is copied to a worker cheaply.
  *
  * @module
  */
 import type { Transport } from "./event_buffer.ts";
 
-/** Sequence numbers, counts and transports of runs of events, in triples, in event order. */
+/** Sequence numbers, counts, transports and streams of runs of events, in fours, in event order. */
 export type EventRuns = number[];
+
+/** Whose events a run holds: the log group (`<prefix>/<syslog|gelf>/<port>`) and log stream (the source). */
+export interface EventStream {
+  logGroup: string;
+  logStream: string;
+}
 
 /** Transports by index (the journal keeps the same numbering). */
 export const TRANSPORTS: readonly Transport[] = ["unknown", "udp", "tcp", "tls", "relp"];
 
 /** Numbers per run in {@linkcode EventRuns}. */
-const RUN = 3;
+const RUN = 4;
 
-/** Notes `count` more events numbered from `sequence`, arrived by `transport`, at the end of `runs`. */
-export function addEventRun(runs: EventRuns, sequence: number, count: number, transport: Transport): void {
+/**
+ * Notes `count` more events numbered from `sequence`, arrived by `transport`, of stream number
+ * `stream`, at the end of `runs`.
+ */
+export function addEventRun(
+  runs: EventRuns,
+  sequence: number,
+  count: number,
+  more: { transport: Transport; stream: number },
+): void {
   if (count <= 0) return;
-  const t = TRANSPORTS.indexOf(transport);
+  const t = TRANSPORTS.indexOf(more.transport);
   const last = runs.length - RUN;
-  if (last >= 0 && runs[last + 2] === t && runs[last]! + runs[last + 1]! === sequence) runs[last + 1]! += count;
-  else runs.push(sequence, count, t);
+  if (
+    last >= 0 && runs[last + 2] === t && runs[last + 3] === more.stream && runs[last]! + runs[last + 1]! === sequence
+  ) {
+    runs[last + 1]! += count;
+  } else {
+    runs.push(sequence, count, t, more.stream);
+  }
+}
+
+/**
+ * `runs` with each stream number `i` replaced by `map[i]` (runs moved into a buffer whose
+ * stream table numbers them otherwise).
+ */
+export function renumberStreams(runs: EventRuns, map: readonly number[]): EventRuns {
+  const out = runs.slice();
+  for (let i = 3; i < out.length; i += RUN) out[i] = map[out[i]!]!;
+  return out;
 }
 
 /**
@@ -35,7 +66,7 @@ export function addEventRun(runs: EventRuns, sequence: number, count: number, tr
  *
  * @example
  * ```ts
- * eventRunsFrom([100, 3, 2, 500, 2, 1], 4); // [501, 1, 1]
+ * eventRunsFrom([100, 3, 2, 0, 500, 2, 1, 0], 4); // [501, 1, 1, 0]
  * ```
  */
 export function eventRunsFrom(runs: EventRuns, skip: number): EventRuns {
@@ -45,7 +76,7 @@ export function eventRunsFrom(runs: EventRuns, skip: number): EventRuns {
     const count = runs[i + 1]!;
     const taken = Math.min(left, count);
     left -= taken;
-    if (count > taken) out.push(runs[i]! + taken, count - taken, runs[i + 2]!);
+    if (count > taken) out.push(runs[i]! + taken, count - taken, runs[i + 2]!, runs[i + 3]!);
   }
   return out;
 }
@@ -58,20 +89,22 @@ export function eventRunsCount(runs: EventRuns): number {
 }
 
 /**
- * Calls `each(sequence, transport)` for the events of `runs` in order, `count` of them: events
- * past the runs (a batch from before runs were kept) get sequence -1 and `unknown`.
+ * Calls `each(i, sequence, transport, stream)` for the events of `runs` in order, `count` of
+ * them: events past the runs (a batch from before runs were kept) get sequence -1,
+ * `unknown` and stream 0.
  */
 export function forEachEventOrigin(
   runs: EventRuns,
   count: number,
-  each: (i: number, sequence: number, transport: Transport) => void,
+  each: (i: number, sequence: number, transport: Transport, stream: number) => void,
 ): void {
   let i = 0;
   for (let r = 0; r < runs.length && i < count; r += RUN) {
     const first = runs[r]!;
     const transport = TRANSPORTS[runs[r + 2]!] ?? "unknown";
+    const stream = runs[r + 3]!;
     const n = Math.min(runs[r + 1]!, count - i);
-    for (let k = 0; k < n; k++) each(i++, first + k, transport);
+    for (let k = 0; k < n; k++) each(i++, first + k, transport, stream);
   }
-  while (i < count) each(i++, -1, "unknown");
+  while (i < count) each(i++, -1, "unknown", 0);
 }

@@ -33,16 +33,22 @@ export const NDJSON_GELF_FIELDS = ["hostname", "severity", "gelf"] as const;
 export const ndjsonFormat: RecordFormat = {
   name: "ndjson",
   perRecord: false,
+  eventsCarrySource: true,
   writer(context: RecordContext): RecordWriter {
-    const port = Number(/\/(\d+)$/.exec(context.logGroup)?.[1] ?? 0);
-    const { logStream: source, format } = context;
+    const { format } = context;
+    const ports = new Map<string, number>();
     return {
       open: EMPTY,
       close: EMPTY,
       write(writer: EventJsonWriter, event: EventToWrite): void {
         const text = decoder.decode(event.message);
         const fields = format === "gelf" ? gelfEvent(text) : syslogEvent(text);
-        const { timestamp, transport } = event;
+        const { timestamp, transport, logStream: source } = event;
+        let port = ports.get(event.logGroup);
+        if (port === undefined) {
+          port = Number(/\/(\d+)$/.exec(event.logGroup)?.[1] ?? 0);
+          ports.set(event.logGroup, port);
+        }
         writer.raw(encoder.encode(JSON.stringify({ timestamp, source, port, transport, format, ...fields }) + "\n"));
       },
     };

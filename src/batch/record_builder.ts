@@ -3,7 +3,7 @@ import { EventJsonWriter } from "./event_json.ts";
 import { parseSyslogTimestamp } from "../parse/syslog_timestamp.ts";
 import type { EventToWrite, RecordFormat } from "./record_format.ts";
 import { cwlFormat } from "./cwl_format.ts";
-import { type EventRuns, eventRunsFrom, forEachEventOrigin, TRANSPORTS } from "./event_runs.ts";
+import { type EventRuns, eventRunsFrom, type EventStream, forEachEventOrigin, TRANSPORTS } from "./event_runs.ts";
 
 /**
  * Largest Firehose record, in bytes after compression: "The maximum size of a record sent
@@ -63,7 +63,7 @@ export interface BuildResult {
   /** Events in the records whose timestamp could not be read; they carry the receive time. */
   timestampFallbacks: number;
   /** Events handed back because they would not fill a record (only with `carry`). */
-  carried: (PackedEvents & { origins: EventRuns }) | undefined;
+  carried: (PackedEvents & { origins: EventRuns; streams: EventStream[] }) | undefined;
 }
 
 /** Options of {@linkcode buildRecords}. */
@@ -123,7 +123,12 @@ const HEADER_BYTES = 64;
  */
 export async function buildRecords(
   header: RecordHeader,
-  batch: PackedEvents & { format: EventFormat; origins?: EventRuns; timeZone?: string | undefined },
+  batch: PackedEvents & {
+    format: EventFormat;
+    origins?: EventRuns;
+    streams?: EventStream[];
+    timeZone?: string | undefined;
+  },
   options: BuildOptions,
 ): Promise<BuildResult> {
   const max = options.maxRecordBytes ?? MAX_RECORD_BYTES;
@@ -132,13 +137,23 @@ export async function buildRecords(
   const count = index.count;
   const recordWriter = (options.format ?? cwlFormat).writer({ ...header, format: batch.format });
   const origins = batch.origins ?? [];
+  const streams = batch.streams?.length ? batch.streams : [{ logGroup: header.logGroup, logStream: header.logStream }];
   const sequences = new Float64Array(count);
   const transports = new Uint8Array(count);
-  forEachEventOrigin(origins, count, (i, sequence, transport) => {
+  const streamOf = new Uint32Array(count);
+  forEachEventOrigin(origins, count, (i, sequence, transport, stream) => {
     sequences[i] = sequence;
     transports[i] = TRANSPORTS.indexOf(transport);
+    streamOf[i] = stream;
   });
-  const event: EventToWrite = { message: new Uint8Array(0), timestamp: 0, sequence: -1, transport: "unknown" };
+  const event: EventToWrite = {
+    message: new Uint8Array(0),
+    timestamp: 0,
+    sequence: -1,
+    transport: "unknown",
+    logGroup: header.logGroup,
+    logStream: header.logStream,
+  };
   const prefix = recordWriter.open;
   const suffix = recordWriter.close;
   const result: BuildResult = {
@@ -170,6 +185,9 @@ export async function buildRecords(
     event.timestamp = timestamp;
     event.sequence = sequences[i]!;
     event.transport = TRANSPORTS[transports[i]!]!;
+    const stream = streams[streamOf[i]!] ?? streams[0]!;
+    event.logGroup = stream.logGroup;
+    event.logStream = stream.logStream;
     recordWriter.write(writer, event, first);
   };
 
@@ -245,7 +263,7 @@ export async function buildRecords(
       // What is left would not fill a record at this batch's compression: hand it back.
       const ratio = result.compressedBytes / Math.max(1, result.messageBytes);
       if (index.messageBytes(next, count) * ratio < limit - FULL_SLACK_BYTES) {
-        result.carried = { ...index.copy(next, count), origins: eventRunsFrom(origins, next) };
+        result.carried = { ...index.copy(next, count), origins: eventRunsFrom(origins, next), streams };
         break;
       }
     }

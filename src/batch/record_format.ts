@@ -38,6 +38,10 @@ export interface EventToWrite {
   sequence: number;
   /** How it arrived. */
   transport: Transport;
+  /** Its log group: the context's, unless the record format carries each event's source. */
+  logGroup: string;
+  /** Its log stream (source), likewise. */
+  logStream: string;
 }
 
 /** Writes the events of records of one context. */
@@ -66,6 +70,11 @@ export interface RecordFormat {
   events(value: Record<string, unknown>): DecodedEvent[] | undefined;
   /** Whether one JSON value of this format is a whole record (CWL) or one event of one (NDJSON). */
   readonly perRecord: boolean;
+  /**
+   * Whether each event carries its own source and port (NDJSON), so that one record may hold
+   * the events of many sources; otherwise a record is one (log group, log stream)'s (CWL).
+   */
+  readonly eventsCarrySource: boolean;
 }
 
 /** A JSON text that is not a kinesyslog record or event. */

@@ -165,8 +165,10 @@ export function eventTime(
 export interface IngestBuffer extends EventBuffer, BufferKey {
   /** The journal segments of the events held. */
   runs: Runs;
-  /** The sequence numbers and transports of the events held. */
+  /** The sequence numbers, transports and streams of the events held. */
   origins: EventRuns;
+  /** The number of the stream (`logGroup`, `logStream`) in the buffer's table, added if new. */
+  streamOf(logGroup: string, logStream: string): number;
 }
 
 /**
@@ -279,45 +281,46 @@ export class Ingest implements StreamIngest {
         });
       }
     }
-    const { sinkName: _, sequence, transport, ...key } = block;
-    const buffer = this.batcher.buffer({ ...key, sink, sinkName: this.#sinks.names[sink]! });
+    const { sinkName: _, sequence, transport, entries: __, count: ___, ...rest } = block;
+    const key = { ...rest, sink, sinkName: this.#sinks.names[sink]! };
+    const buffer = this.batcher.buffer(key);
     // Numbered when first accepted: the same ids again. A block from before numbers were kept gets new ones.
-    const first = this.#begin(buffer, transport, sequence);
+    const first = this.#begin(key, transport, sequence);
     forEachEntryOf(block.entries, (message, time) => {
       buffer.append(message, time);
       this.journal?.add(message, time);
     });
-    this.#end(buffer, { transport, first, count: block.count, fresh: sequence === undefined });
+    this.#end(buffer, { key, transport, first, count: block.count, fresh: sequence === undefined });
     this.batcher.afterAppend(buffer);
     return block.count;
   }
 
   /**
-   * Opens the journal block of a run of appends to `buffer`; returns the sequence number of
-   * its first message (`sequence`, or the next free one).
+   * Opens the journal block of a run of appends of `key`'s messages; returns the sequence
+   * number of its first message (`sequence`, or the next free one).
    */
-  #begin(buffer: IngestBuffer, transport: Transport, sequence = this.#numbers.next): number {
-    const { sinkName, format, logGroup, logStream, timeZone } = buffer;
+  #begin(key: BufferKey, transport: Transport, sequence = this.#numbers.next): number {
+    const { sinkName, format, logGroup, logStream, timeZone } = key;
     this.journal?.begin({ sinkName, format, logGroup, logStream, timeZone, transport, sequence });
     return sequence;
   }
 
   /**
-   * Closes the journal block of a run of `count` appends to `buffer`, numbered from `first`
-   * (`fresh`: numbers taken now), and notes their segment and numbers in the buffer.
+   * Closes the journal block of a run of `count` appends of `key`'s messages to `buffer`,
+   * numbered from `first` (`fresh`: numbers taken now), and notes their segment, numbers,
+   * transport and stream in the buffer.
    */
-  #end(buffer: IngestBuffer, run: { transport: Transport; first: number; count: number; fresh: boolean }): void {
+  #end(
+    buffer: IngestBuffer,
+    run: { key: BufferKey; transport: Transport; first: number; count: number; fresh: boolean },
+  ): void {
     if (this.journal !== undefined) {
       const { segment, count } = this.journal.end();
       addRun(buffer.runs, segment, count);
     }
-    addEventRun(buffer.origins, run.first, run.count, run.transport);
+    const stream = buffer.streamOf(run.key.logGroup, run.key.logStream);
+    addEventRun(buffer.origins, run.first, run.count, { transport: run.transport, stream });
     if (run.fresh) this.#numbers.advance(run.count);
-  }
-
-  /** The buffer of sink `sink` for `source` on the listener `info`. */
-  #buffer(info: ListenerInfo, source: string, sink: number): IngestBuffer {
-    return this.batcher.buffer(this.#key(info, source, sink));
   }
 
   /** The key of the buffer of sink `sink` for `source` on the listener `info`. */
@@ -348,10 +351,11 @@ export class Ingest implements StreamIngest {
       this.#route(info, source, frames, undefined, receivedMs);
       return;
     }
-    const buffer = this.#buffer(info, source, 0);
+    const key = this.#key(info, source, 0);
+    const buffer = this.batcher.buffer(key);
     const gelf = info.format === "gelf";
     const journal = this.journal;
-    const first = this.#begin(buffer, info.transport);
+    const first = this.#begin(key, info.transport);
     let count = 0;
     let bytes = 0;
     let blank = 0;
@@ -367,7 +371,7 @@ export class Ingest implements StreamIngest {
       count++;
       bytes += frame.length;
     }
-    this.#end(buffer, { transport: info.transport, first, count, fresh: true });
+    this.#end(buffer, { key, transport: info.transport, first, count, fresh: true });
     this.batcher.afterAppend(buffer);
     this.#received(info, count, bytes);
     if (count > 0) this.metrics.sinkMessages.inc({ sink: buffer.sinkName }, count);
@@ -391,11 +395,12 @@ export class Ingest implements StreamIngest {
       this.#route(info, source, frames, times, 0);
       return;
     }
-    const buffer = this.#buffer(info, source, 0);
-    const first = this.#begin(buffer, info.transport);
+    const key = this.#key(info, source, 0);
+    const buffer = this.batcher.buffer(key);
+    const first = this.#begin(key, info.transport);
     this.journal?.addEntries(entries, count);
     buffer.appendEntries(entries, count, messageBytes);
-    this.#end(buffer, { transport: info.transport, first, count, fresh: true });
+    this.#end(buffer, { key, transport: info.transport, first, count, fresh: true });
     this.batcher.afterAppend(buffer);
     this.#received(info, count, messageBytes);
     this.metrics.sinkMessages.inc({ sink: buffer.sinkName }, count);
@@ -455,8 +460,9 @@ export class Ingest implements StreamIngest {
     for (const m of messages) bytes += m.length;
     for (let sink = 0; all !== 0; sink++, all >>>= 1) {
       if ((all & 1) === 0) continue;
-      const buffer = this.#buffer(info, source, sink);
-      const first = this.#begin(buffer, info.transport);
+      const key = this.#key(info, source, sink);
+      const buffer = this.batcher.buffer(key);
+      const first = this.#begin(key, info.transport);
       let count = 0;
       for (let i = 0; i < messages.length; i++) {
         if ((sets[i]! & (1 << sink)) === 0) continue;
@@ -464,7 +470,7 @@ export class Ingest implements StreamIngest {
         buffer.append(messages[i]!, eventTimes[i]!);
         count++;
       }
-      this.#end(buffer, { transport: info.transport, first, count, fresh: true });
+      this.#end(buffer, { key, transport: info.transport, first, count, fresh: true });
       this.batcher.afterAppend(buffer);
       this.metrics.sinkMessages.inc({ sink: buffer.sinkName }, count);
     }

@@ -7,7 +7,7 @@
  */
 import { assertEquals } from "./assert.ts";
 import { delivered, lines, withEndpoint } from "./fault_helpers.ts";
-import { awsTestEnv, eventually, freePort, runMain, sendTcp, startFirehoseRelay } from "./harness.ts";
+import { awsTestEnv, eventually, freePort, runMain, scrape, sendTcp, startFirehoseRelay } from "./harness.ts";
 import { envName, LISTEN_OPTIONS } from "../src/config/listen_options.ts";
 import { openFileLimit } from "../src/open_file_limit.ts";
 
@@ -37,18 +37,23 @@ async function deliverAt(args: string[], env: Record<string, string>, untilShutd
   await withEndpoint(async (dir, endpoint) => {
     endpoint.faults.delayNextCalls = 1_000_000;
     endpoint.faults.delayMs = 20;
-    const tcp = freePort();
+    const [tcp, metricsPort] = [freePort(), freePort()];
     const relay = await startFirehoseRelay(
       dir,
       endpoint.url,
       `${dir}/spool`,
-      ["--tcp-port", String(tcp), "--tls-port", "0", ...args],
+      ["--tcp-port", String(tcp), "--tls-port", "0", "--prometheus-port", String(metricsPort), ...args],
       { ...awsTestEnv(endpoint.url), ...env },
     );
     let code: number | undefined;
     try {
       // Short lines: within the smallest --max-message-size (64 bytes).
       await sendTcp(tcp, lines("b", 0, 200));
+      // Received before the stop: a connection the relay has not accepted yet when it stops is
+      // refused with the listener (CI saw the stop come first on a busy machine).
+      await eventually("every message received", async () => {
+        return await scrape(metricsPort, "kinesyslog_messages_received_total") === 200;
+      });
       // With the largest --flush-size and --flush-interval, records are made at shutdown.
       if (untilShutdown) code = await relay.stop();
       await eventually("every message delivered", () => delivered(endpoint, "b").size === 200, 60_000);

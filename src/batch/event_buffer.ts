@@ -26,8 +26,10 @@ export type Transport = "udp" | "tcp" | "tls" | "relp" | "unknown";
 
 /**
  * Whose events a buffer holds: one sink's, of one (log group, log stream), what the record
- * carries once for all its events. How each event arrived and its number are kept per run
- * (`event_runs.ts`): UDP and TCP messages of one source to one port share records.
+ * carries once for all its events (for a sink whose records carry each event's source, the
+ * buffer's first: it holds every source's of the format). How each event arrived, its number
+ * and its stream are kept per run (`event_runs.ts`): UDP and TCP messages of one source to
+ * one port share records.
  */
 export interface BufferKey {
   /** The sink's index in the relay's pipeline (which spool and record format). */

@@ -15,15 +15,10 @@ import { FirehoseEndpoint } from "../tests/firehose_endpoint.ts";
 import { freePort, sendTcp, startFirehoseRelay } from "../tests/harness.ts";
 import { accessLine, flogLine, generator, message } from "./bench_messages.ts";
 import { commandLine } from "./bench_header.ts";
+import { cpuSeconds } from "./bench_idle.ts";
 
 /** Messages per run. */
 const MESSAGES = 200_000;
-
-/** CPU seconds used so far by process `pid`, every thread. */
-function cpuSeconds(pid: number): number {
-  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 /** The bytes of `text` gzipped by `gzip -6` (node:zlib at level 6 where gzip is not installed). */
 async function gzipAlone(text: Uint8Array): Promise<{ bytes: number; by: string }> {

@@ -12,8 +12,8 @@ import { commandLine } from "./bench_header.ts";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** CPU seconds used so far by process `pid`, every thread (user and system). */
-async function cpuSeconds(pid: number): Promise<number> {
-  const fields = (await Deno.readTextFile(`/proc/${pid}/stat`)).split(") ")[1]!.split(" ");
+export function cpuSeconds(pid: number): number {
+  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
   // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 a second on Linux).
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
@@ -29,9 +29,9 @@ export async function benchIdle(dir: string, settleS = 60, measureS = 60): Promi
   ], { dirs: [caseDir] });
   try {
     await sleep(settleS * 1000);
-    const before = await cpuSeconds(relay.pid);
+    const before = cpuSeconds(relay.pid);
     await sleep(measureS * 1000);
-    const used = await cpuSeconds(relay.pid) - before;
+    const used = cpuSeconds(relay.pid) - before;
     const line = `${commandLine("deno task bench --idle")} An idle relay (UDP and TCP listeners, journal, ` +
       `output directory), ${settleS} s after its start: ${used.toFixed(2)} s of CPU in ${measureS} s, ` +
       `**${(100 * used / measureS).toFixed(2)}% of a core** (every thread; the clock counts in 10 ms ticks).`;

@@ -268,3 +268,25 @@ Deno.test("Batcher.requeue() renumbers the streams of events handed back into th
   const streamOfEach = batch.origins.filter((_, i) => i % 4 === 3).map((n) => batch.streams[n]!.logStream);
   assertEquals(streamOfEach, ["10.0.0.1", "10.0.0.2", "10.0.0.2"]);
 });
+
+Deno.test("Batcher counts a shared buffer's table of sources toward its memory bound, and flushes it past the bound", () => {
+  const flushed: [Batch, FlushReason][] = [];
+  const maxBufferedBytes = 64 * 1_024;
+  const batcher = new Batcher({
+    onFlush: (b, reason) => flushed.push([b, reason]),
+    sharedSinks: [true],
+    maxBufferedBytes,
+  });
+  // A fleet of sources, one byte each: what the chunks hold stays small, the table does not.
+  for (let i = 0; i < 1_000; i++) {
+    const key = testKey("/k/syslog/514", `10.0.${i >> 8}.${i & 255}`);
+    const buffer = batcher.buffer(key);
+    buffer.append(enc.encode("x"), 0);
+    addEventRun(buffer.origins, i, 1, { transport: "udp", stream: buffer.streamOf(key.logGroup, key.logStream) });
+    batcher.afterAppend(buffer);
+    assertEquals(batcher.allocatedBytes <= maxBufferedBytes, true, `${batcher.allocatedBytes} bytes held`);
+  }
+  assertEquals(flushed.length > 0 && flushed.every(([, reason]) => reason === "memory"), true);
+  // Every event either flushed or still held (one byte each).
+  assertEquals(flushed.reduce((n, [b]) => n + b.count, 0) + batcher.bufferedBytes, 1_000);
+});

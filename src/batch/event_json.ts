@@ -22,6 +22,8 @@ SHORT[0x0a] = 0x6e; // \n
 SHORT[0x0c] = 0x66; // \f
 SHORT[0x0d] = 0x72; // \r
 
+import { SEQUENCE_DIGITS } from "./event_id.ts";
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
 const ZERO = 0x30;
@@ -30,8 +32,6 @@ const OPEN = encoder.encode('{"id":"');
 const OPEN_COMMA = encoder.encode(',{"id":"');
 const TIMESTAMP = encoder.encode('","timestamp":');
 const MESSAGE = encoder.encode(',"message":');
-/** Digits of a sequence number in an id (`event_id.ts`'s `SEQUENCE_DIGITS`). */
-const SEQUENCE_DIGITS = 16;
 
 /**
  * Length of the well-formed UTF-8 sequence starting at `i` (RFC 3629 section 4, Unicode

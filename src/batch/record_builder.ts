@@ -1,9 +1,9 @@
-import { type EventFormat, EventIndex, type PackedEvents } from "./event_buffer.ts";
+import { type EventFormat, EventIndex, type PackedEvents, type Transport } from "./event_buffer.ts";
 import { EventJsonWriter } from "./event_json.ts";
 import { parseSyslogTimestamp } from "../parse/syslog_timestamp.ts";
 import type { EventToWrite, RecordFormat } from "./record_format.ts";
 import { cwlFormat } from "./cwl_format.ts";
-import { type EventRuns, eventRunsFrom, type EventStream, forEachEventOrigin, TRANSPORTS } from "./event_runs.ts";
+import { type EventRuns, eventRunsFrom, type EventStream, forEachEventOrigin } from "./event_runs.ts";
 
 /**
  * Largest Firehose record, in bytes after compression: "The maximum size of a record sent
@@ -139,11 +139,11 @@ export async function buildRecords(
   const origins = batch.origins ?? [];
   const streams = batch.streams?.length ? batch.streams : [{ logGroup: header.logGroup, logStream: header.logStream }];
   const sequences = new Float64Array(count);
-  const transports = new Uint8Array(count);
+  const transports = new Array<Transport>(count);
   const streamOf = new Uint32Array(count);
   forEachEventOrigin(origins, count, (i, sequence, transport, stream) => {
     sequences[i] = sequence;
-    transports[i] = TRANSPORTS.indexOf(transport);
+    transports[i] = transport;
     streamOf[i] = stream;
   });
   const event: EventToWrite = {
@@ -184,7 +184,7 @@ export async function buildRecords(
     event.message = message;
     event.timestamp = timestamp;
     event.sequence = sequences[i]!;
-    event.transport = TRANSPORTS[transports[i]!]!;
+    event.transport = transports[i]!;
     const stream = streams[streamOf[i]!] ?? streams[0]!;
     event.logGroup = stream.logGroup;
     event.logStream = stream.logStream;

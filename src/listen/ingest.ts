@@ -281,8 +281,8 @@ export class Ingest implements StreamIngest {
         });
       }
     }
-    const { sinkName: _, sequence, transport, entries: __, count: ___, ...rest } = block;
-    const key = { ...rest, sink, sinkName: this.#sinks.names[sink]! };
+    const { format, logGroup, logStream, timeZone, sequence, transport } = block;
+    const key: BufferKey = { sink, sinkName: this.#sinks.names[sink]!, format, logGroup, logStream, timeZone };
     const buffer = this.batcher.buffer(key);
     // Numbered when first accepted: the same ids again. A block from before numbers were kept gets new ones.
     const first = this.#begin(key, transport, sequence);

@@ -11,7 +11,7 @@
  * after a crash (those reserved and not used are skipped). The next reservation is written
  * when half of the current one is used, in the background. Writes are atomic (temporary file,
  * fsync, rename, directory fsync); the file is read without following a symlink. A file that
- * is not the relay's (a symlink, damaged) is moved to the quarantine directory and a new
+ * is not the relay's (a symlink, damaged, oversize) is moved to the quarantine directory and a new
  * instance begins: ids stay unique, and only events replayed from the journal then get new ids.
  *
  * @module
@@ -66,6 +66,8 @@ export class InstanceFile {
       const info = await Deno.lstat(path);
       if (info.isSymlink || !info.isFile) {
         setAside.push(await moveAside(path, o.quarantineDir, info.isSymlink ? "symlink" : "not_regular"));
+      } else if (info.size > MAX_FILE_BYTES) {
+        setAside.push(await moveAside(path, o.quarantineDir, "oversize"));
       } else {
         found = LINE.exec(new TextDecoder().decode(await readOwnFile(path, MAX_FILE_BYTES)));
         if (found === null) setAside.push(await moveAside(path, o.quarantineDir, "foreign_name"));

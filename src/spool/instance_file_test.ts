@@ -37,15 +37,17 @@ Deno.test("InstanceFile reserves the next numbers in the background once half th
 });
 
 Deno.test("InstanceFile sets aside a damaged file or a symlink and begins a new instance", async (t) => {
-  for (const plant of ["damaged", "symlink"] as const) {
+  for (const plant of ["damaged", "oversize", "symlink"] as const) {
     await t.step(plant, async () => {
       await withDir(async (dir) => {
         const path = `${dir}/${INSTANCE_FILE}`;
         if (plant === "damaged") await Deno.writeTextFile(path, "KSI1 not a number\n");
+        else if (plant === "oversize") await Deno.writeFile(path, new Uint8Array(1_048_576));
         else await Deno.symlink(`${dir}/elsewhere`, path);
         const instance = await InstanceFile.open({ dir, quarantineDir: `${dir}/quarantine` });
         assertEquals(instance.setAside.length, 1);
-        assertEquals(instance.setAside[0]!.reason, plant === "damaged" ? "foreign_name" : "symlink");
+        const reasons = { damaged: "foreign_name", oversize: "oversize", symlink: "symlink" } as const;
+        assertEquals(instance.setAside[0]!.reason, reasons[plant]);
         assert((await Deno.lstat(path)).isFile, "a new file of the relay's own");
         assertEquals(instance.id.length, 20);
       });

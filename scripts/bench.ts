@@ -31,7 +31,7 @@ import { benchQuota } from "./bench_quota.ts";
 import { benchFleet } from "./bench_fleet.ts";
 import { benchIdle } from "./bench_idle.ts";
 import { benchBytes } from "./bench_bytes.ts";
-import { SHARED_RECORD_BYTES } from "../src/firehose/firehose_sink.ts";
+import { SHARED_RECORD_BYTES } from "../src/firehose/record_sink.ts";
 import { MAX_RECORD_BYTES } from "../src/batch/record_builder.ts";
 import { sendRelp } from "./relp_sender.ts";
 import type { Load } from "./udp_load.ts";

@@ -248,6 +248,7 @@ export class Relay {
         recordFormat: s.recordFormat,
         recordCompression: s.recordCompression,
         maxRecordBytes: largestRecord(sink.destinations[i]!.map((d) => d.sink)),
+        partitionBySource: s.partitionKey === "source",
       })),
       instance: instance.id,
     });
@@ -260,8 +261,9 @@ export class Relay {
       onOpen: () => this.#schedule(this.#checkMs),
       flushBytes: config.flushSize,
       maxOpenBuffers: config.maxOpenBuffers,
-      // A sink whose records say each event's source (NDJSON) packs quiet sources together.
-      sharedSinks: sinks.map((s) => RECORD_FORMATS[s.recordFormat].eventsCarrySource),
+      // A sink whose records say each event's source (NDJSON) packs quiet sources together,
+      // unless its records are keyed by their source (`--partition-key source`).
+      sharedSinks: sinks.map((s) => RECORD_FORMATS[s.recordFormat].eventsCarrySource && s.partitionKey !== "source"),
       flushIntervalMs: config.flushInterval * 1000,
     });
     this.#uploader = new Deliveries({
@@ -913,11 +915,11 @@ export class Relay {
 }
 
 /**
- * The sinks for the startup line: one as `sink=firehose:a,b` (or `dir:/path`); several as
+ * The sinks for the startup line: one as `sink=firehose:a,b` (`kinesis:a`, `dir:/path`); several as
  * `sinks=name=firehose:a/cwl/gzip-6 name=dir:/path/ndjson/none`.
  */
 function sinkFields(sinks: readonly SinkSpec[]): Record<string, string> {
-  const to = (s: SinkSpec) => s.outputDir === undefined ? `firehose:${s.streams.join(",")}` : `dir:${s.outputDir}`;
+  const to = (s: SinkSpec) => s.outputDir === undefined ? `${s.service}:${s.streams.join(",")}` : `dir:${s.outputDir}`;
   if (sinks.length === 1) return { sink: to(sinks[0]!) };
   return {
     sinks: sinks.map((s) => `${s.name}=${to(s)}/${s.recordFormat}/${s.recordCompression}-${s.compressionLevel}`)

@@ -8,7 +8,8 @@
  * with "Slow down.", calls past the calls quota are refused whole), and injects faults: per-record
  * failures, bursts of 500 and 503, throttling (per-record "Slow down" in a 200 response past a
  * rate), slow responses, expired credentials, invalid-record rejections and downtime. It also
- * answers STS `GetCallerIdentity`, so the owner lookup can be pointed at it
+ * speaks Kinesis Data Streams on the same port (`kinesis_streams.ts`), and it answers STS
+ * `GetCallerIdentity`, so the owner lookup can be pointed at it
  * (`AWS_ENDPOINT_URL_STS`), and serves container credentials at `/credentials`
  * (`AWS_CONTAINER_CREDENTIALS_FULL_URI`).
  *
@@ -20,6 +21,9 @@ import { type DecodedEvent, textEvents } from "../src/decode/record_events.ts";
 import { JsonTextSplitter } from "../src/decode/json_text_stream.ts";
 import { Buffer } from "node:buffer";
 import { gunzipSync, gzipSync } from "node:zlib";
+import { isKplRecord, kplText } from "../src/batch/kpl_aggregate.ts";
+import { KinesisStreams } from "./kinesis_streams.ts";
+import { QuotaBucket } from "./quota_bucket.ts";
 
 /** Limits of PutRecordBatch (https://docs.aws.amazon.com/firehose/latest/APIReference/API_PutRecordBatch.html). */
 export const LIMITS = { records: 500, callBytes: 4_194_304, recordBytes: 1_024_000 } as const;
@@ -66,36 +70,6 @@ export interface StreamQuota {
   callsPerSecond: number;
 }
 
-/** A token bucket that holds one second of its rate, full at the start. */
-class QuotaBucket {
-  #tokens: number;
-  #last = performance.now();
-  constructor(public rate: number) {
-    this.#tokens = rate;
-  }
-  /** Changes the rate (a bucket that was unlimited starts full). */
-  setRate(rate: number): void {
-    if (this.rate === Infinity) this.#tokens = rate;
-    this.rate = rate;
-  }
-  /** Takes `amount` if the bucket holds it. */
-  take(amount: number): boolean {
-    if (this.rate === Infinity) return true;
-    const now = performance.now();
-    this.#tokens = Math.min(this.rate, this.#tokens + this.rate * (now - this.#last) / 1000);
-    this.#last = now;
-    if (this.#tokens < amount) return false;
-    this.#tokens -= amount;
-    return true;
-  }
-  /** Gives back what a take took (the record failed on another quota); false, for chaining. */
-  give(amount: number): false {
-    if (this.rate === Infinity) return false;
-    this.#tokens = Math.min(this.rate, this.#tokens + amount);
-    return false;
-  }
-}
-
 /** An accepted record, for measuring a stream's rate. */
 export interface Accepted {
   stream: string;
@@ -126,6 +100,8 @@ export class FirehoseEndpoint {
   readonly accepted: Accepted[] = [];
   /** The delivery streams that exist. */
   readonly streams: string[];
+  /** The Kinesis data streams, on the same port (`Kinesis_20131202.*` calls). */
+  readonly kinesis: KinesisStreams = new KinesisStreams();
   readonly #quotas = new Map<string, { bytes: QuotaBucket; records: QuotaBucket; calls: QuotaBucket }>();
   /** Calls received, by outcome. */
   readonly calls = {
@@ -285,6 +261,7 @@ export class FirehoseEndpoint {
         Expiration: expiration,
       });
     }
+    if (target.startsWith("Kinesis_20131202.")) return this.kinesis.handle(target, body);
     if (target === "") {
       if (body.includes("Action=GetCallerIdentity")) return stsIdentity();
       return error(400, "UnknownOperationException", "unknown operation");
@@ -411,7 +388,7 @@ export class FirehoseEndpoint {
  * (`src/batch/record_format.ts`): gunzipped when it is gzip, split into JSON texts.
  */
 export function recordObjects(data: Uint8Array): DecodedEvent[] {
-  const bytes = data[0] === 0x1f && data[1] === 0x8b ? gunzipSync(data) : data;
+  const bytes = isKplRecord(data) ? kplText(data) : data[0] === 0x1f && data[1] === 0x8b ? gunzipSync(data) : data;
   const splitter = new JsonTextSplitter();
   const texts = splitter.push(new TextDecoder().decode(bytes));
   splitter.end();

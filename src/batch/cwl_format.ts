@@ -15,15 +15,17 @@ export const cwlFormat: RecordFormat = {
   name: "cwl",
   perRecord: true,
   eventsCarrySource: false,
+  compressible: true,
   writer(context: RecordContext): RecordWriter {
     const group = JSON.stringify(context.logGroup);
     const instance = encoder.encode(context.instance);
+    const open = encoder.encode(
+      `{"owner":${JSON.stringify(context.owner)},"logGroup":${group},"logStream":${
+        JSON.stringify(context.logStream)
+      },"subscriptionFilters":[${group}],"messageType":"DATA_MESSAGE","logEvents":[`,
+    );
     return {
-      open: encoder.encode(
-        `{"owner":${JSON.stringify(context.owner)},"logGroup":${group},"logStream":${
-          JSON.stringify(context.logStream)
-        },"subscriptionFilters":[${group}],"messageType":"DATA_MESSAGE","logEvents":[`,
-      ),
+      open: () => open,
       close: encoder.encode("]}"),
       write(writer: EventJsonWriter, event: EventToWrite, first: boolean): void {
         if (event.sequence < 0) writer.add(crypto.randomUUID(), event.timestamp, event.message, !first);

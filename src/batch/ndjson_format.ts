@@ -34,22 +34,14 @@ export const ndjsonFormat: RecordFormat = {
   name: "ndjson",
   perRecord: false,
   eventsCarrySource: true,
+  compressible: true,
   writer(context: RecordContext): RecordWriter {
-    const { format } = context;
-    const ports = new Map<string, number>();
+    const text = ndjsonEventText(context);
     return {
-      open: EMPTY,
+      open: () => EMPTY,
       close: EMPTY,
       write(writer: EventJsonWriter, event: EventToWrite): void {
-        const text = decoder.decode(event.message);
-        const fields = format === "gelf" ? gelfEvent(text) : syslogEvent(text);
-        const { timestamp, transport, logStream: source } = event;
-        let port = ports.get(event.logGroup);
-        if (port === undefined) {
-          port = Number(/\/(\d+)$/.exec(event.logGroup)?.[1] ?? 0);
-          ports.set(event.logGroup, port);
-        }
-        writer.raw(encoder.encode(JSON.stringify({ timestamp, source, port, transport, format, ...fields }) + "\n"));
+        writer.raw(encoder.encode(text(event) + "\n"));
       },
     };
   },
@@ -61,6 +53,26 @@ export const ndjsonFormat: RecordFormat = {
     return [r as DecodedEvent];
   },
 };
+
+/**
+ * The NDJSON text (one JSON object, no newline) of each event of records of `context`; also
+ * the user records of KPL aggregated records (`kpl_format.ts`).
+ */
+export function ndjsonEventText(context: RecordContext): (event: EventToWrite) => string {
+  const { format } = context;
+  const ports = new Map<string, number>();
+  return (event) => {
+    const text = decoder.decode(event.message);
+    const fields = format === "gelf" ? gelfEvent(text) : syslogEvent(text);
+    const { timestamp, transport, logStream: source } = event;
+    let port = ports.get(event.logGroup);
+    if (port === undefined) {
+      port = Number(/\/(\d+)$/.exec(event.logGroup)?.[1] ?? 0);
+      ports.set(event.logGroup, port);
+    }
+    return JSON.stringify({ timestamp, source, port, transport, format, ...fields });
+  };
+}
 
 /** The fields of a syslog message, in NDJSON's names and order; `message` last. */
 function syslogEvent(text: string): Record<string, unknown> {

@@ -30,6 +30,8 @@ export interface BuiltRecord {
   data: Uint8Array;
   /** Events in the record. */
   events: number;
+  /** Its partition key (`BuildOptions.partitionKey`), empty without one. */
+  partitionKey: string;
 }
 
 /**
@@ -87,6 +89,11 @@ export interface BuildOptions {
    * @default {false}
    */
   carry?: boolean;
+  /**
+   * The partition key of the next record (Kinesis Data Streams), asked once per record: a
+   * format that writes it (`kpl`) keys its user records so. None by default.
+   */
+  partitionKey?: () => string;
 }
 
 /**
@@ -135,7 +142,8 @@ export async function buildRecords(
   const limit = max - END_RESERVE_BYTES;
   const index = new EventIndex(batch);
   const count = index.count;
-  const recordWriter = (options.format ?? cwlFormat).writer({ ...header, format: batch.format });
+  const recordFormat = options.format ?? cwlFormat;
+  const recordWriter = recordFormat.writer({ ...header, format: batch.format });
   const origins = batch.origins ?? [];
   const streams = batch.streams?.length ? batch.streams : [{ logGroup: header.logGroup, logStream: header.logStream }];
   const sequences = new Float64Array(count);
@@ -154,7 +162,7 @@ export async function buildRecords(
     logGroup: header.logGroup,
     logStream: header.logStream,
   };
-  const prefix = recordWriter.open;
+  const nextKey = options.partitionKey ?? (() => "");
   const suffix = recordWriter.close;
   const result: BuildResult = {
     records: [],
@@ -191,8 +199,8 @@ export async function buildRecords(
     recordWriter.write(writer, event, first);
   };
 
-  const emit = (data: Uint8Array, from: number, to: number): void => {
-    result.records.push({ data, events: to - from });
+  const emit = (data: Uint8Array, from: number, to: number, partitionKey: string): void => {
+    result.records.push({ data: recordFormat.seal?.(data) ?? data, events: to - from, partitionKey });
     result.events += to - from;
     result.messageBytes += index.messageBytes(from, to);
     result.compressedBytes += data.length;
@@ -203,15 +211,15 @@ export async function buildRecords(
    * Compresses events `from` to `to` in one go, dropping events from the end until the record
    * fits; returns where the next record starts.
    */
-  const fitRange = async (from: number, to: number): Promise<number> => {
+  const fitRange = async (from: number, to: number, key: string): Promise<number> => {
     for (;;) {
       writer.reset();
-      writer.raw(prefix);
+      writer.raw(recordWriter.open(key));
       for (let i = from; i < to; i++) serialize(i, i === from);
       writer.raw(suffix);
       const data = await options.deflater().end(writer.bytes());
       if (data.length <= max) {
-        emit(data, from, to);
+        emit(data, from, to, key);
         return to;
       }
       if (to - from === 1) {
@@ -225,8 +233,9 @@ export async function buildRecords(
   /** Builds one record from event `first` on; returns where the next record starts. */
   const packOne = async (first: number): Promise<number> => {
     const deflater = options.deflater();
+    const key = nextKey();
     writer.reset();
-    writer.raw(prefix);
+    writer.raw(recordWriter.open(key));
     /** Events before this one are in the compressor. */
     let flushed = first;
     let raw = 0;
@@ -241,7 +250,7 @@ export async function buildRecords(
       writer.reset();
       if (compressed > limit) {
         deflater.discard();
-        return await fitRange(first, flushed > first ? flushed : i);
+        return await fitRange(first, flushed > first ? flushed : i, key);
       }
       raw += staged;
       flushed = i;
@@ -252,8 +261,8 @@ export async function buildRecords(
     }
     writer.raw(suffix);
     const data = await deflater.end(writer.bytes());
-    if (data.length > max) return await fitRange(first, i);
-    emit(data, first, i);
+    if (data.length > max) return await fitRange(first, i, key);
+    emit(data, first, i, key);
     return i;
   };
 

@@ -2,12 +2,13 @@
  * The seam between events and a record's bytes: a record format is chosen once
  * (`--record-format`) and is all that the spool worker (build), the check of records left by
  * an earlier run, `kinesyslog decode` and the tests' Firehose endpoint (read) know of it.
- * `cwl_format.ts` and `ndjson_format.ts` are the two; a new format is a new file and a line
- * in {@linkcode RECORD_FORMATS}.
+ * `cwl_format.ts`, `ndjson_format.ts` and `kpl_format.ts` are the three; a new format is a new
+ * file and a line in {@linkcode RECORD_FORMATS}.
  *
  * Reading does not need to be told the format: every record is JSON texts (CWL: one object
- * per record; NDJSON: one object per event), and each format says which texts are its own,
- * so a spool or an S3 object written under either format reads the same way.
+ * per record; NDJSON: one object per event; KPL: NDJSON events as the user records of an
+ * aggregated record, taken out first), and each format says which texts are its own, so a
+ * spool or an S3 object written under any format reads the same way.
  *
  * @module
  */
@@ -46,8 +47,8 @@ export interface EventToWrite {
 
 /** Writes the events of records of one context. */
 export interface RecordWriter {
-  /** Bytes that open a record. */
-  readonly open: Uint8Array;
+  /** Bytes that open a record whose partition key is `partitionKey` (`kpl` writes it; the others need none). */
+  open(partitionKey: string): Uint8Array;
   /** Bytes that close a record. */
   readonly close: Uint8Array;
   /** Appends one event (`first`: the record's first). */
@@ -75,6 +76,13 @@ export interface RecordFormat {
    * the events of many sources; otherwise a record is one (log group, log stream)'s (CWL).
    */
   readonly eventsCarrySource: boolean;
+  /**
+   * Whether records may be gzip compressed (`--record-compression`); `kpl` records never
+   * are: Kinesis consumers read their user records first.
+   */
+  readonly compressible: boolean;
+  /** Finishes a whole uncompressed record in place (`kpl` writes its digest into the room `close` left); returns it. */
+  seal?(record: Uint8Array): Uint8Array;
 }
 
 /** A JSON text that is not a kinesyslog record or event. */

@@ -1,4 +1,5 @@
 import { cwlFormat } from "./cwl_format.ts";
+import { kplFormat } from "./kpl_format.ts";
 import { ndjsonFormat } from "./ndjson_format.ts";
 import type { RecordFormat } from "./record_format.ts";
 import type { RecordFormatName } from "../config/pipeline.ts";
@@ -6,7 +7,7 @@ import type { RecordFormatName } from "../config/pipeline.ts";
 export type { RecordFormatName };
 
 /** Every record format, by its `--record-format` name. */
-export const RECORD_FORMATS = { cwl: cwlFormat, ndjson: ndjsonFormat } as const satisfies Record<
+export const RECORD_FORMATS = { cwl: cwlFormat, ndjson: ndjsonFormat, kpl: kplFormat } as const satisfies Record<
   RecordFormatName,
   RecordFormat
 >;

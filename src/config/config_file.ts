@@ -7,8 +7,9 @@
  * ```yaml
  * sources:                      # listeners; replace the port flags
  *   - { protocol: syslog, transport: udp, port: 514, name: firewalls, time_zone: Europe/Berlin }
- * sinks:                        # destinations; replace --stream and --output-dir
+ * sinks:                        # destinations; replace --stream, --kinesis-stream and --output-dir
  *   security: { streams: [sec-logs], record_format: cwl }
+ *   apps: { kinesis_streams: [app-logs], partition_key: source, record_format: kpl }
  *   archive: { output_dir: /var/lib/kinesyslog/out }
  * routes:                       # in order; each that matches adds its sinks
  *   - { name: fw, match: { listener: firewalls, severity: warning }, sinks: [security] }
@@ -26,7 +27,14 @@ import { isTimeZone } from "../parse/syslog_timestamp.ts";
 import { FACILITIES, SEVERITIES } from "../parse/syslog_fields.ts";
 import { SourceFilter } from "../listen/source_filter.ts";
 import { ConfigError } from "./config_error.ts";
-import { checkedSources, checkSources, type FlagValues, sinkFromFlags, sinkOfFlags } from "./flags_pipeline.ts";
+import {
+  checkedSources,
+  checkSources,
+  type FlagValues,
+  sinkFromFlags,
+  sinkOfFlags,
+  sinkProblem,
+} from "./flags_pipeline.ts";
 import { LISTEN_OPTIONS, type OptionSpec } from "./listen_options.ts";
 import {
   DEFAULT_SINK,
@@ -298,7 +306,9 @@ function readSources(value: unknown, problems: Problems): SourceSpec[] | undefin
 
 const SINK_KEYS = [
   "streams",
+  "kinesis_streams",
   "output_dir",
+  "partition_key",
   "record_format",
   "record_compression",
   "compression_level",
@@ -306,7 +316,7 @@ const SINK_KEYS = [
 ];
 
 /** A sink as the file gives it: its own record options, the rest from the flags at build time. */
-type SinkEntry = Partial<SinkSpec> & Pick<SinkSpec, "name" | "streams" | "outputDir">;
+type SinkEntry = Partial<SinkSpec> & Pick<SinkSpec, "name" | "streams" | "service" | "outputDir">;
 
 function readSinkEntries(value: unknown, problems: Problems): SinkEntry[] | undefined {
   if (!isRecord(value)) {
@@ -322,13 +332,22 @@ function readSinkEntries(value: unknown, problems: Problems): SinkEntry[] | unde
       continue;
     }
     unknownKeys(body, SINK_KEYS, key, problems);
-    const none = body.streams === undefined || (Array.isArray(body.streams) && body.streams.length === 0);
-    const streams = none ? [] : strings(body.streams, `${key}.streams`, problems) ?? [];
+    const list = (field: string) => {
+      const value = body[field];
+      if (value === undefined || (Array.isArray(value) && value.length === 0)) return [];
+      return strings(value, `${key}.${field}`, problems) ?? [];
+    };
+    const firehose = list("streams");
+    const kinesis = list("kinesis_streams");
     const outputDir = body.output_dir === undefined ? undefined : String(body.output_dir);
-    if ((streams.length === 0) === (outputDir === undefined)) {
-      problems.add(key, "give either streams (Firehose) or output_dir (local files)");
+    if ([firehose.length > 0, kinesis.length > 0, outputDir !== undefined].filter(Boolean).length !== 1) {
+      problems.add(
+        key,
+        "give one of streams (Firehose), kinesis_streams (Kinesis Data Streams) or output_dir (local files)",
+      );
     }
-    const entry: SinkEntry = { name, streams, outputDir };
+    const service = kinesis.length > 0 ? "kinesis" : "firehose";
+    const entry: SinkEntry = { name, streams: kinesis.length > 0 ? kinesis : firehose, service, outputDir };
     const option = (field: string, optionName: string) => {
       if (body[field] === undefined) return undefined;
       const spec = LISTEN_OPTIONS.find((s) => s.name === optionName)!;
@@ -343,6 +362,8 @@ function readSinkEntries(value: unknown, problems: Problems): SinkEntry[] | unde
     if (format !== undefined) entry.recordFormat = format as SinkSpec["recordFormat"];
     const compression = option("record_compression", "record-compression");
     if (compression !== undefined) entry.recordCompression = compression as SinkSpec["recordCompression"];
+    const partitionKey = option("partition_key", "partition-key");
+    if (partitionKey !== undefined) entry.partitionKey = partitionKey as SinkSpec["partitionKey"];
     const level = option("compression_level", "compression-level");
     if (level !== undefined) entry.compressionLevel = level as number;
     if (body.group_prefix !== undefined) entry.groupPrefix = String(body.group_prefix).replace(/\/+$/, "");
@@ -503,7 +524,7 @@ const SOURCE_FLAGS = [
   "relpTlsPort",
   "proxyProtocol",
 ];
-const SINK_FLAGS = ["stream", "outputDir"];
+const SINK_FLAGS = ["stream", "kinesisStream", "outputDir"];
 
 /**
  * The pipeline of the file, sinks' record options defaulting to `o`'s; the flags' sources or
@@ -532,8 +553,15 @@ function buildPipeline(
     ? [withSection("sinks", () => sinkOfFlags(o))]
     : p.sinks.map((entry) => ({ ...sinkFromFlags(o, entry.name), ...entry }));
   for (const sink of sinks) {
-    if (sink.recordCompression === "none" && sink.recordFormat !== "ndjson") {
-      problems.add(`sinks.${sink.name}`, "record_compression none needs record_format ndjson");
+    const problem = sinkProblem(sink);
+    if (problem !== undefined) {
+      problems.add(
+        `sinks.${sink.name}`,
+        problem.replace("--kinesis-stream", "kinesis_streams").replace(
+          /--([a-z-]+)/g,
+          (_, flag: string) => flag.replaceAll("-", "_"),
+        ),
+      );
     }
   }
   const known = new Set(sources.flatMap((s) => [s.name, s.label]));

@@ -17,6 +17,7 @@ sources:
 sinks:
   security: { streams: [sec-a, sec-b] }
   archive: { output_dir: /var/lib/k/out, record_format: ndjson, record_compression: none }
+  apps: { kinesis_streams: [app-logs], partition_key: source, record_format: kpl }
 routes:
   - name: noise
     match: { source: 10.9.0.0/16, severity: debug }
@@ -51,7 +52,9 @@ Deno.test("parseConfigFile() reads sources, sinks, routes and options by the opt
     {
       name: "security",
       streams: ["sec-a", "sec-b"],
+      service: "firehose",
       outputDir: undefined,
+      partitionKey: "random",
       recordFormat: "cwl",
       recordCompression: "gzip",
       compressionLevel: 6,
@@ -60,9 +63,22 @@ Deno.test("parseConfigFile() reads sources, sinks, routes and options by the opt
     {
       name: "archive",
       streams: [],
+      service: "firehose",
       outputDir: "/var/lib/k/out",
+      partitionKey: "random",
       recordFormat: "ndjson",
       recordCompression: "none",
+      compressionLevel: 6,
+      groupPrefix: "/kinesyslog",
+    },
+    {
+      name: "apps",
+      streams: ["app-logs"],
+      service: "kinesis",
+      outputDir: undefined,
+      partitionKey: "source",
+      recordFormat: "kpl",
+      recordCompression: "gzip",
       compressionLevel: 6,
       groupPrefix: "/kinesyslog",
     },
@@ -113,6 +129,39 @@ Deno.test("parseConfigFile() reports every problem at once, each with its line a
   has("k.yaml:10: spool.nope:", "unknown option");
   has("k.yaml:11: colour:", "unknown section");
   assertEquals(problems.length, 10, problems.join("\n"));
+});
+
+Deno.test("a sink's options that do not go together are refused in the file's words", () => {
+  const text = [
+    "sources: [{ transport: udp, port: 5514 }]",
+    "sinks:",
+    "  a: { streams: [s], record_format: kpl }",
+    "  b: { streams: [t], partition_key: source }",
+    "  c: { kinesis_streams: [k], output_dir: /tmp/x }",
+    "  d: { kinesis_streams: [k], partition_key: sideways }",
+    "default_sink: a",
+  ].join("\n");
+  let problems: string[] = [];
+  try {
+    parseConfigFile("k.yaml", text).pipeline(DEFAULTS, new Set());
+  } catch (error) {
+    assert(error instanceof ConfigFileError);
+    problems = error.problems;
+  }
+  const has = (words: string) => assert(problems.some((p) => p.includes(words)), `${words}:\n${problems.join("\n")}`);
+  has("sinks.c: give one of streams (Firehose), kinesis_streams");
+  has("sinks.d.partition_key: give one of random, source");
+  // The rest are judged once the file reads: a second pass.
+  const second = text.split("\n").filter((l) => !l.includes("  c:") && !l.includes("  d:")).join("\n");
+  try {
+    parseConfigFile("k.yaml", second).pipeline({ ...DEFAULTS, partitionKey: "random" }, new Set());
+    problems = [];
+  } catch (error) {
+    assert(error instanceof ConfigFileError);
+    problems = error.problems;
+  }
+  has("sinks.a: record_format kpl needs kinesis_streams");
+  has("sinks.b: partition_key source needs kinesis_streams");
 });
 
 Deno.test("parseConfigFile() says where YAML that does not parse goes wrong", () => {
@@ -186,7 +235,7 @@ Deno.test("check-config reports the file's problems with exit code 2 and reads a
     assertEquals(parseCli(["check-config", bad], () => {}, (t) => errors.push(t)), { kind: "exit", code: 2 });
     assertEquals(
       errors.join(""),
-      `kinesyslog: ${bad}:2: sinks.a: give either streams (Firehose) or output_dir (local files)\n`,
+      `kinesyslog: ${bad}:2: sinks.a: give one of streams (Firehose), kinesis_streams (Kinesis Data Streams) or output_dir (local files)\n`,
     );
     const good = `${dir}/good.yaml`;
     await Deno.writeTextFile(good, `sources: [{ transport: udp, port: 5514 }]\nsinks: { a: { output_dir: ${dir} } }\n`);

@@ -1,6 +1,6 @@
 /**
  * The pipeline the flags make (the one-pipe shorthand): a source per port flag, one sink named
- * `default` (`--stream`s or `--output-dir`, with `--record-format` and its kin), no routes:
+ * `default` (`--stream`s, `--kinesis-stream`s or `--output-dir`, with `--record-format` and its kin), no routes:
  * every message goes to the one sink.
  *
  * @module
@@ -8,6 +8,7 @@
 import { ConfigError } from "./config_error.ts";
 import {
   DEFAULT_SINK,
+  type PartitionKeyMode,
   type Pipeline,
   type RecordCompression,
   type RecordFormatName,
@@ -34,9 +35,10 @@ const PORT_FLAGS: readonly [string, SourceProtocol, SourceTransport][] = [
 ];
 
 /** The flags' one sink: the records the sink options say. */
-export function sinkFromFlags(o: FlagValues, name: string): Omit<SinkSpec, "streams" | "outputDir"> {
+export function sinkFromFlags(o: FlagValues, name: string): Omit<SinkSpec, "streams" | "outputDir" | "service"> {
   return {
     name,
+    partitionKey: (o.partitionKey ?? "random") as PartitionKeyMode,
     recordFormat: o.recordFormat as RecordFormatName,
     recordCompression: o.recordCompression as RecordCompression,
     compressionLevel: o.compressionLevel as number,
@@ -44,13 +46,27 @@ export function sinkFromFlags(o: FlagValues, name: string): Omit<SinkSpec, "stre
   };
 }
 
+/**
+ * Why a sink's options do not go together, in the flags' words, or undefined. The file says
+ * the same of its keys (`config_file.ts`).
+ */
+export function sinkProblem(sink: SinkSpec): string | undefined {
+  if (sink.recordFormat === "kpl" && sink.service !== "kinesis") {
+    return "--record-format kpl needs --kinesis-stream (aggregated records are read by Kinesis consumers)";
+  }
+  if (sink.recordCompression === "none" && sink.recordFormat === "cwl") {
+    return "--record-compression none needs --record-format ndjson (CloudWatch-Logs-shaped records are always gzip)";
+  }
+  if (sink.partitionKey === "source" && sink.service !== "kinesis") {
+    return "--partition-key source needs --kinesis-stream (Firehose and local records have no partition key)";
+  }
+  return undefined;
+}
+
 /** Checks a sink's record options go together; throws {@linkcode ConfigError}. */
 export function checkSink(sink: SinkSpec): void {
-  if (sink.recordCompression === "none" && sink.recordFormat !== "ndjson") {
-    throw new ConfigError(
-      "--record-compression none needs --record-format ndjson (CloudWatch-Logs-shaped records are always gzip)",
-    );
-  }
+  const problem = sinkProblem(sink);
+  if (problem !== undefined) throw new ConfigError(problem);
 }
 
 /** The sources of the port flags (`--gelf` turns the syslog ones into GELF ones, as the predecessor's switch did). */
@@ -87,14 +103,22 @@ export function checkSources(sources: readonly SourceSpec[]): void {
 
 /** The flags' one sink, `default`; throws {@linkcode ConfigError} for flags that do not go together. */
 export function sinkOfFlags(o: FlagValues): SinkSpec {
-  const streams = (o.stream as string[] | undefined) ?? [];
+  const firehose = (o.stream as string[] | undefined) ?? [];
+  const kinesis = (o.kinesisStream as string[] | undefined) ?? [];
   const outputDir = o.outputDir === undefined || o.outputDir === "" ? undefined : String(o.outputDir);
-  if ((streams.length === 0) === (outputDir === undefined)) {
-    throw new ConfigError("Give either --stream NAME (Firehose; repeatable) or --output-dir DIR (local files)");
+  if ([firehose.length > 0, kinesis.length > 0, outputDir !== undefined].filter(Boolean).length !== 1) {
+    throw new ConfigError(
+      "Give one of --stream NAME (Firehose; repeatable), --kinesis-stream NAME (Kinesis Data Streams; repeatable) " +
+        "or --output-dir DIR (local files)",
+    );
   }
+  const streams = kinesis.length > 0 ? kinesis : firehose;
   const twice = streams.find((name, i) => streams.indexOf(name) !== i);
-  if (twice !== undefined) throw new ConfigError(`--stream ${twice} is given twice`);
-  const sink: SinkSpec = { ...sinkFromFlags(o, DEFAULT_SINK), streams, outputDir };
+  if (twice !== undefined) {
+    throw new ConfigError(`--${kinesis.length > 0 ? "kinesis-" : ""}stream ${twice} is given twice`);
+  }
+  const service = kinesis.length > 0 ? "kinesis" : "firehose";
+  const sink: SinkSpec = { ...sinkFromFlags(o, DEFAULT_SINK), streams, service, outputDir };
   checkSink(sink);
   return sink;
 }

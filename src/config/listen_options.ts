@@ -136,7 +136,28 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
     help: "Firehose delivery stream; repeatable: records spread over the streams by their quotas",
     value: words(),
     doc:
-      "Either `--stream` or `--output-dir`. Several streams share the load: records go to whichever has room by the quota the relay has learned for each ([delivery](delivery.md)).",
+      "One of `--stream`, `--kinesis-stream` or `--output-dir`. Several streams share the load: records go to whichever has room by the quota the relay has learned for each ([delivery](delivery.md)).",
+  },
+  {
+    name: "kinesis-stream",
+    arg: "<name>",
+    group: "Delivery",
+    help: "Kinesis data stream (PutRecords) instead of Firehose; repeatable: records spread over the streams",
+    value: words(),
+    doc:
+      "Records are paced to what each stream accepts, shard quotas included; `--partition-key` says how they spread over the shards ([Kinesis Data Streams](kinesis.md)).",
+  },
+  {
+    name: "partition-key",
+    key: "delivery.partition_key",
+    arg: "<mode>",
+    group: "Delivery",
+    help:
+      "partition key of Kinesis data stream records: random (spread over the shards) or source (one shard per source address, its events in order)",
+    choices: ["random", "source"],
+    default: "random",
+    doc:
+      "With `source` each record holds one source's events (NDJSON records are not shared by sources) and its key is a hash of the source address ([Kinesis Data Streams](kinesis.md#partition-keys)).",
   },
   {
     name: "no-stream-check",
@@ -565,11 +586,11 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
     arg: "<format>",
     group: "Batching and records",
     help:
-      "records as CloudWatch Logs subscription data (cwl) or one JSON object per event and line with parsed fields (ndjson)",
-    choices: ["cwl", "ndjson"],
+      "records as CloudWatch Logs subscription data (cwl), one JSON object per event and line with parsed fields (ndjson), or KPL-aggregated NDJSON events (kpl, Kinesis data streams only)",
+    choices: ["cwl", "ndjson", "kpl"],
     default: "cwl",
     doc:
-      "`cwl` keeps the raw message; `ndjson` carries the parsed syslog and GELF fields ([records](records.md#record-formats-cwl-and-ndjson)).",
+      "`cwl` keeps the raw message; `ndjson` carries the parsed syslog and GELF fields ([records](records.md#record-formats-cwl-and-ndjson)); `kpl` makes each NDJSON event a user record of a KPL aggregated record, never compressed ([Kinesis Data Streams](kinesis.md#aggregated-records)).",
   },
   {
     name: "record-compression",

@@ -6,11 +6,19 @@
  * @module
  */
 /** The record formats, by their `--record-format` names (`batch/record_formats.ts` has the formats). */
-export const RECORD_FORMAT_NAMES = ["cwl", "ndjson"] as const;
+export const RECORD_FORMAT_NAMES = ["cwl", "ndjson", "kpl"] as const;
 /** A `--record-format` value. */
 export type RecordFormatName = typeof RECORD_FORMAT_NAMES[number];
 /** `--record-compression`: gzip, or none (NDJSON only). */
 export type RecordCompression = "gzip" | "none";
+/** The AWS services a sink's `streams` may be of: Firehose delivery streams or Kinesis data streams. */
+export const SINK_SERVICES = ["firehose", "kinesis"] as const;
+/** The AWS service of a sink's streams. */
+export type SinkService = typeof SINK_SERVICES[number];
+/** `--partition-key`: how a Kinesis data stream's records are keyed (and so spread over its shards). */
+export const PARTITION_KEYS = ["random", "source"] as const;
+/** How a Kinesis data stream's records are keyed: at random, or by their source address. */
+export type PartitionKeyMode = typeof PARTITION_KEYS[number];
 
 /** What a source speaks. */
 export const SOURCE_PROTOCOLS = ["syslog", "gelf", "relp"] as const;
@@ -43,8 +51,16 @@ export interface SourceSpec {
 export interface SinkSpec {
   /** Its name, as routes say it; records of the sink `default` are spooled at the top of the spool directory. */
   name: string;
-  /** Firehose delivery streams (records spread over them by their quotas); empty with `outputDir`. */
+  /** Streams of {@linkcode SinkSpec.service} (records spread over them by their quotas); empty with `outputDir`. */
   streams: string[];
+  /** Whether `streams` are Firehose delivery streams or Kinesis data streams. */
+  service: SinkService;
+  /**
+   * How records of a Kinesis data stream are keyed: `random` spreads them over its shards,
+   * `source` keeps each source address on one shard, its events in order (and its records
+   * apart from other sources'). Firehose and local sinks take `random`.
+   */
+  partitionKey: PartitionKeyMode;
   /** A local directory instead of Firehose. */
   outputDir: string | undefined;
   recordFormat: RecordFormatName;

@@ -1,18 +1,19 @@
 /**
  * Opening the pipeline's sinks at startup: a local directory is made and written to once; a
- * Firehose sink's region is resolved and (unless told not to) each delivery stream is
- * described, so that a relay that could never deliver does not start. The AWS SDK is loaded
+ * Firehose or Kinesis Data Streams sink's region is resolved and (unless told not to) each
+ * stream is described, so that a relay that could never deliver does not start. The AWS SDK is loaded
  * only when a sink names streams: it reads the environment as it loads, and local delivery
  * needs none of it.
  *
  * @module
  */
-import type { SinkSpec } from "../config/pipeline.ts";
+import type { SinkService, SinkSpec } from "../config/pipeline.ts";
 import { StartupError } from "../config/config_error.ts";
 import type { Logger } from "../log.ts";
 import type { CredentialsSource } from "./credentials_watch.ts";
 import { DirSink } from "./dir_sink.ts";
-import type { AwsOptions, FirehoseSink } from "./firehose_sink.ts";
+import type { AwsOptions, StreamCheck } from "./aws_client.ts";
+import type { RecordSink } from "./record_sink.ts";
 import type { NamedSink } from "./uploader.ts";
 
 /** The sinks, opened. */
@@ -34,13 +35,77 @@ export interface OpenSinksOptions extends AwsOptions {
   log: Logger;
 }
 
+/** A sink of an AWS service's stream, as opened at startup. */
+interface StreamSink extends RecordSink {
+  readonly stream: string;
+  region(): Promise<string>;
+  credentials(): Promise<string | undefined>;
+  check(): Promise<StreamCheck>;
+}
+
+/** What opening a sink needs to know of an AWS service. */
+interface StreamService {
+  /** The module of its sink, loaded only when a sink names its streams. */
+  load(): Promise<(stream: string, options: AwsOptions) => StreamSink>;
+  /** Its streams in messages: "Delivery stream", "Kinesis data stream". */
+  noun: string;
+  /** The flag that names them, and the call that describes one. */
+  flag: string;
+  describe: string;
+  /** Logs what a description says that the operator should know. */
+  judge(stream: string, check: Extract<StreamCheck, { result: "ok" }>, log: Logger): void;
+}
+
+const SERVICES: Record<SinkService, StreamService> = {
+  firehose: {
+    load: async () => {
+      const { FirehoseSink } = await import("./firehose_sink.ts");
+      return (stream, options) => new FirehoseSink(stream, options);
+    },
+    noun: "Delivery stream",
+    flag: "--stream",
+    describe: "firehose:DescribeDeliveryStream",
+    judge(stream, check, log) {
+      if (check.type !== "DirectPut") {
+        log.warn("The delivery stream's source is not Direct PUT: PutRecordBatch will be refused", {
+          stream,
+          type: check.type,
+        });
+      } else if (check.status !== "ACTIVE") {
+        log.warn("The delivery stream is not active yet; records wait in the spool", { stream, status: check.status });
+      }
+    },
+  },
+  kinesis: {
+    load: async () => {
+      const { KinesisSink } = await import("./kinesis_sink.ts");
+      return (stream, options) => new KinesisSink(stream, options);
+    },
+    noun: "Kinesis data stream",
+    flag: "--kinesis-stream",
+    describe: "kinesis:DescribeStreamSummary",
+    judge(stream, check, log) {
+      // On-demand streams grow their shards with the load; a provisioned one takes 1 MiB/s and
+      // 1,000 records/s per shard, which the relay learns by its refusals.
+      log.info("Kinesis data stream", {
+        stream,
+        mode: check.type,
+        shards: check.shards ?? "unknown",
+        status: check.status,
+      });
+      if (check.status !== "ACTIVE" && check.status !== "UPDATING") {
+        log.warn("The Kinesis data stream is not active; records wait in the spool", { stream, status: check.status });
+      }
+    },
+  },
+};
+
 /** Opens every sink of `specs`; throws {@linkcode StartupError} (leaving nothing open) when one cannot be used. */
 export async function openSinks(specs: readonly SinkSpec[], options: OpenSinksOptions): Promise<OpenSinks> {
   const destinations: NamedSink[][] = [];
   const closers: (() => void)[] = [];
   const close = () => closers.forEach((c) => c());
-  const firehose: FirehoseSink[] = [];
-  let aws: typeof import("./firehose_sink.ts") | undefined;
+  const opened: { service: StreamService; sink: StreamSink }[] = [];
   try {
     for (const spec of specs) {
       if (spec.outputDir !== undefined) {
@@ -49,28 +114,29 @@ export async function openSinks(specs: readonly SinkSpec[], options: OpenSinksOp
         destinations.push([{ name: "local", sink }]);
         continue;
       }
-      aws ??= await import("./firehose_sink.ts");
-      const named = spec.streams.map((stream) => ({ name: stream, sink: new aws!.FirehoseSink(stream, options) }));
+      const service = SERVICES[spec.service];
+      const make = await service.load();
+      const named = spec.streams.map((stream) => ({ name: stream, sink: make(stream, options) }));
       for (const { sink } of named) closers.push(() => sink.close());
-      firehose.push(...named.map((n) => n.sink));
+      opened.push(...named.map(({ sink }) => ({ service, sink })));
       destinations.push(named);
     }
-    for (const sink of firehose) await sink.region();
-    if (options.streamCheck) await checkStreams(firehose, options.log);
+    for (const { sink } of opened) await sink.region();
+    if (options.streamCheck) await checkStreams(opened, options.log);
   } catch (error) {
     close();
     throw error instanceof StartupError ? error : new StartupError((error as Error).message);
   }
-  const first = firehose[0];
-  if (aws === undefined || first === undefined) return { destinations, close, owner: () => Promise.resolve({}) };
-  const sdk = aws;
+  const first = opened[0]?.sink;
+  if (first === undefined) return { destinations, close, owner: () => Promise.resolve({}) };
+  const account = await import("./aws_account.ts");
   return {
     destinations,
     close,
-    owner: () => sdk.lookupAccountId(options),
+    owner: () => account.lookupAccountId(options),
     credentials: {
       check: () => first.credentials(),
-      sources: () => sdk.credentialSources((name) => Deno.env.get(name), options.profile),
+      sources: () => account.credentialSources((name) => Deno.env.get(name), options.profile),
     },
   };
 }
@@ -84,34 +150,29 @@ async function prepareDir(spec: SinkSpec): Promise<DirSink> {
 }
 
 /**
- * Asks Firehose about every stream at once (`DescribeDeliveryStream`): one that does not
- * exist stops the start (a relay that could never deliver must not look healthy); one the
- * credentials may not describe, or that cannot be reached now, is logged and tried anyway.
+ * Describes every stream at once: one that does not exist stops the start (a relay that could
+ * never deliver must not look healthy); one the credentials may not describe, or that cannot
+ * be reached now, is logged and tried anyway.
  */
-async function checkStreams(sinks: FirehoseSink[], log: Logger): Promise<void> {
-  const checks = await Promise.all(sinks.map(async (sink) => ({ stream: sink.stream, check: await sink.check() })));
-  for (const { stream, check } of checks) {
+async function checkStreams(opened: { service: StreamService; sink: StreamSink }[], log: Logger): Promise<void> {
+  const checks = await Promise.all(
+    opened.map(async ({ service, sink }) => ({ service, sink, check: await sink.check() })),
+  );
+  for (const { service, sink: { stream }, check } of checks) {
     if (check.result === "not_found") {
       throw new StartupError(
-        `Delivery stream '${stream}' does not exist in this region and account (DescribeDeliveryStream: ` +
-          `${check.error}); check --stream and --region, or skip this check with --no-stream-check`,
+        `${service.noun} '${stream}' does not exist in this region and account (${service.describe.split(":")[1]}: ` +
+          `${check.error}); check ${service.flag} and --region, or skip this check with --no-stream-check`,
       );
     }
     if (check.result === "ok") {
-      if (check.type !== "DirectPut") {
-        log.warn("The delivery stream's source is not Direct PUT: PutRecordBatch will be refused", {
-          stream,
-          type: check.type,
-        });
-      } else if (check.status !== "ACTIVE") {
-        log.warn("The delivery stream is not active yet; records wait in the spool", { stream, status: check.status });
-      }
+      service.judge(stream, check, log);
       continue;
     }
     log.warn(
       check.result === "denied"
-        ? "May not describe the delivery stream (allow firehose:DescribeDeliveryStream to check it at start); going on"
-        : "Cannot check the delivery stream now; going on, records wait in the spool until it is reached",
+        ? `May not describe the ${service.noun.toLowerCase()} (allow ${service.describe} to check it at start); going on`
+        : `Cannot check the ${service.noun.toLowerCase()} now; going on, records wait in the spool until it is reached`,
       { stream, error: check.error },
     );
   }

@@ -4,10 +4,12 @@ import { MAX_RECORD_BYTES } from "../batch/record_builder.ts";
 export const DEFAULT_PUT_TIMEOUT_MS = 30_000;
 
 /**
- * Error codes (of a call or of one record) that mean Firehose asks to slow down: per-record
- * `ServiceUnavailableException` "Slow down", `ThrottlingException`, `LimitExceededException`.
+ * Error codes (of a call or of one record) that mean the service asks to slow down: Firehose's
+ * per-record `ServiceUnavailableException` "Slow down", `ThrottlingException`,
+ * `LimitExceededException`; Kinesis Data Streams' per-record
+ * `ProvisionedThroughputExceededException` (a shard's quota) and `KMSThrottlingException`.
  */
-export const THROTTLE_CODES = /throttl|slow ?down|serviceunavailable|limitexceeded/i;
+export const THROTTLE_CODES = /throttl|slow ?down|serviceunavailable|limitexceeded|provisionedthroughputexceeded/i;
 
 /**
  * Error codes of a failure that passes by itself: throttling, the service's own errors and
@@ -16,7 +18,7 @@ export const THROTTLE_CODES = /throttl|slow ?down|serviceunavailable|limitexceed
  * cannot be written): see {@linkcode isRefusal}.
  */
 const TRANSIENT_CODES =
-  /throttl|slow ?down|serviceunavailable|limitexceeded|internal|timeout|timedout|abort|^5\d\d$|^E(CONN|TIMEDOUT|PIPE|HOSTUNREACH|NETUNREACH|AI_AGAIN|NOTFOUND)|network|socket|interrupted|connectionreset|brokenpipe|^Error$|MissingResponse/i;
+  /throttl|slow ?down|serviceunavailable|limitexceeded|provisionedthroughputexceeded|internal|timeout|timedout|abort|^5\d\d$|^E(CONN|TIMEDOUT|PIPE|HOSTUNREACH|NETUNREACH|AI_AGAIN|NOTFOUND)|network|socket|interrupted|connectionreset|brokenpipe|^Error$|MissingResponse/i;
 
 /**
  * Whether an error code (of a call or of one record) is a refusal: the sink says no to this
@@ -32,12 +34,22 @@ export function isRefusal(code: string): boolean {
   return !TRANSIENT_CODES.test(code);
 }
 
+/**
+ * The largest record for a stream shared by relays: a quarter of the smallest default quota's
+ * second (1 MiB/s, a Firehose stream's or a Kinesis shard's). A record that is a stream's
+ * whole second goes only when the service's bucket is full, which it never is while another
+ * relay of a fleet sends smaller ones, and each refusal costs its whole upload. Records this
+ * size cost what a 1 MB one does (Firehose bills in 5 KB steps, Kinesis in 25 KB PUT units;
+ * the gzip window is 32 KiB; the calls are as few: 4 MiB each).
+ */
+export const SHARED_RECORD_BYTES = 262_144;
+
 /** The owner of records when the account id cannot be had (and for local delivery). */
 export const UNKNOWN_OWNER = "000000000000";
 
 /** A record handed to a sink: its spool name and its bytes. */
 export interface SinkRecord {
-  /** Spool file name, unique. */
+  /** Spool file name, unique; its last part is the record's partition key (`spool_dir.ts`'s `recordTag`). */
   name: string;
   /** The record bytes (one gzip member). */
   data: Uint8Array;
@@ -47,7 +59,8 @@ export interface SinkRecord {
 export type PutResult = { ok: true } | { ok: false; code: string; message: string };
 
 /**
- * Where records go: Firehose (`firehose_sink.ts`) or a local directory (`dir_sink.ts`).
+ * Where records go: Firehose (`firehose_sink.ts`), Kinesis Data Streams (`kinesis_sink.ts`) or
+ * a local directory (`dir_sink.ts`).
  * `put` returns one result per record, in order, or throws {@linkcode SinkError} when the
  * whole call failed.
  */

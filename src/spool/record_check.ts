@@ -9,13 +9,14 @@
 import { gunzipSync } from "node:zlib";
 import { textEvents } from "../decode/record_events.ts";
 import { JsonTextSplitter } from "../decode/json_text_stream.ts";
+import { isKplRecord, kplText } from "../batch/kpl_aggregate.ts";
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Why `data` is not a whole record, or the number of its events when it is: one gzip member
- * with a good CRC (or, with `--record-compression none`, plain bytes), UTF-8, and JSON of one
- * record format (`batch/record_format.ts`): one CWL record object, or NDJSON event lines.
+ * with a good CRC (or, with `--record-compression none`, plain bytes; or a KPL aggregated
+ * record with a good digest, its user records taken out), UTF-8, and JSON of one record format (`batch/record_format.ts`): one CWL record object, or NDJSON event lines.
  *
  * @example
  * ```ts
@@ -24,7 +25,13 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  */
 export function checkRecord(data: Uint8Array): { damage: string } | { events: number } {
   let json = data;
-  if (data[0] === 0x1f && data[1] === 0x8b) {
+  if (isKplRecord(data)) {
+    try {
+      json = kplText(data);
+    } catch (error) {
+      return { damage: `not a KPL aggregated record: ${(error as Error).message}` };
+    }
+  } else if (data[0] === 0x1f && data[1] === 0x8b) {
     try {
       json = gunzipSync(data);
     } catch (error) {

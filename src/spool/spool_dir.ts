@@ -65,6 +65,35 @@ export function recordCreatedMs(name: string): number | undefined {
   return match === null ? undefined : Number(match[1]);
 }
 
+/**
+ * The last part of a record's name: 8 hex digits, random, or for a Kinesis data stream sink
+ * keyed by source the source's {@linkcode sourceTag}. It is the record's partition key, so a
+ * record sent again after a restart goes to the shard it was made for.
+ */
+export function recordTag(name: string): string {
+  return /-([0-9a-f]{8})\.json\.gz$/.exec(name)?.[1] ?? "00000000";
+}
+
+/** Eight random hex digits. */
+export function randomTag(): string {
+  return crypto.randomUUID().slice(0, 8);
+}
+
+/**
+ * The tag of a source's records: its address hashed (FNV-1a, 32 bits) to 8 hex digits, the
+ * same in every run and on every relay of a fleet.
+ *
+ * @example
+ * ```ts
+ * sourceTag("192.0.2.1") === sourceTag("192.0.2.1"); // true
+ * ```
+ */
+export function sourceTag(source: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < source.length; i++) hash = Math.imul(hash ^ source.charCodeAt(i), 0x01000193);
+  return (hash >>> 0).toString(16).padStart(8, "0");
+}
+
 /** Owns one spool directory: atomic writes, listing, deletion and quarantine. */
 export class SpoolDir {
   /** Creates a handle; call {@linkcode SpoolDir.prepare} before use. */
@@ -91,12 +120,15 @@ export class SpoolDir {
     }
   }
 
-  /** Writes records atomically (temporary name, fsync, rename, one directory fsync). */
-  async write(records: readonly Uint8Array[]): Promise<SpoolEntry[]> {
+  /**
+   * Writes records atomically (temporary name, fsync, rename, one directory fsync), their
+   * names ending in `tag` ({@linkcode recordTag}; random when not given).
+   */
+  async write(records: readonly Uint8Array[], tag?: string): Promise<SpoolEntry[]> {
     const entries: SpoolEntry[] = [];
     for (const data of records) {
       const name = `${String(Date.now()).padStart(13, "0")}-${String(sequence++).padStart(9, "0")}-${
-        crypto.randomUUID().slice(0, 8)
+        tag ?? randomTag()
       }${RECORD_SUFFIX}`;
       const tmp = `${this.dir}/${name}${TMP_SUFFIX}`;
       const file = await Deno.open(tmp, { write: true, createNew: true });

@@ -13,7 +13,7 @@ import type { RecordFormat } from "../batch/record_format.ts";
 import { RECORD_FORMATS } from "../batch/record_formats.ts";
 import { PlainDeflater } from "../batch/plain_deflater.ts";
 import { GzipDeflater } from "./gzip_deflater.ts";
-import { SpoolDir } from "./spool_dir.ts";
+import { randomTag, sourceTag, SpoolDir } from "./spool_dir.ts";
 import { releaseBuffer } from "../release_buffer.ts";
 import type { FromWorker, ToWorker } from "./worker_protocol.ts";
 
@@ -23,6 +23,7 @@ interface SinkOutput {
   format: RecordFormat;
   deflater: () => Deflater;
   maxRecordBytes: number;
+  partitionBySource: boolean;
 }
 
 let sinks: SinkOutput[] = [];
@@ -58,10 +59,10 @@ const MAX_WRITE_RETRY_MS = 10_000;
  * Writes one record, retrying until it succeeds (a full or read-only disk). Meanwhile the
  * main thread sees the backlog grow and applies back-pressure; nothing is dropped here.
  */
-async function writeWithRetry(dir: SpoolDir, data: Uint8Array) {
+async function writeWithRetry(dir: SpoolDir, data: Uint8Array, tag: string) {
   for (let attempt = 1;; attempt++) {
     try {
-      return await dir.write([data]);
+      return await dir.write([data], tag);
     } catch (error) {
       reply({ type: "spool_error", error: (error as Error).message, attempt });
       await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** attempt, MAX_WRITE_RETRY_MS)));
@@ -77,7 +78,8 @@ async function handle(message: ToWorker): Promise<void> {
         spool: new SpoolDir(sink.spoolDir),
         format: RECORD_FORMATS[sink.recordFormat],
         maxRecordBytes: sink.maxRecordBytes,
-        deflater: sink.recordCompression === "none"
+        partitionBySource: sink.partitionBySource === true,
+        deflater: sink.recordCompression === "none" || !RECORD_FORMATS[sink.recordFormat].compressible
           ? () => new PlainDeflater()
           : () => new GzipDeflater(sink.compressionLevel),
       }));
@@ -94,11 +96,14 @@ async function handle(message: ToWorker): Promise<void> {
         const output = sinks[message.sink];
         if (output === undefined) throw new Error(`spool worker has no sink ${message.sink}`);
         const header = { owner: await owner, logGroup: message.logGroup, logStream: message.logStream, instance };
+        // Each record's tag is its partition key: its source's, or one at random.
+        const tag = output.partitionBySource ? sourceTag(message.logStream) : undefined;
         const built = await buildRecords(header, message, {
           deflater: output.deflater,
           format: output.format,
           carry: message.carry,
           maxRecordBytes: output.maxRecordBytes,
+          partitionKey: tag === undefined ? randomTag : () => tag,
         });
         // Built (what is carried over was copied): the batch's chunks are freed now, not at
         // V8's next full collection (`release_buffer.ts`).
@@ -112,7 +117,7 @@ async function handle(message: ToWorker): Promise<void> {
           const entries = [];
           try {
             for (const record of built.records) {
-              for (const entry of await writeWithRetry(dir, record.data)) {
+              for (const entry of await writeWithRetry(dir, record.data, record.partitionKey)) {
                 entries.push({ ...entry, events: record.events });
               }
               releaseBuffer(record.data);

@@ -12,6 +12,8 @@ export interface WorkerSink {
   recordCompression: RecordCompression;
   /** The largest record to make, in bytes (what the sink's destinations take). */
   maxRecordBytes: number;
+  /** Records are tagged (and so keyed) by their source address instead of at random (`--partition-key source`). */
+  partitionBySource?: boolean;
 }
 
 /** Messages from the main thread to the spool worker. */

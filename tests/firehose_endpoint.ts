@@ -140,11 +140,24 @@ export class FirehoseEndpoint {
   credentials = { accessKeyId: "AKIDCONTAINER1", secretAccessKey: "secret1", token: "token1" };
   /** Whether `/credentials` serves them (a container agent that is not up yet answers 503). */
   credentialsServed = true;
+  /** Roles that may be assumed, with the external id each one's trust policy asks for. */
+  readonly roles = new Map<string, { externalId?: string }>();
+  /** STS `AssumeRole` calls answered, in order: what was asked, by whom, and the key given. */
+  readonly assumed: {
+    arn: string;
+    externalId: string | undefined;
+    sessionName: string;
+    caller: string;
+    key: string;
+  }[] = [];
+  /** How long the credentials of an assumed role last, in ms (the SDK renews them 5 minutes before). */
+  roleLifetimeMs = 3_600_000;
   /** Access key ids of the PutRecordBatch calls, in order. */
   readonly accessKeys: string[] = [];
   /** Clock reading and number of records accepted in the current second (throttling). */
   #server: Deno.HttpServer<Deno.NetAddr> | undefined;
   #port = 0;
+  #https = false;
   #random: () => number;
   #nextId = 1;
 
@@ -209,12 +222,13 @@ export class FirehoseEndpoint {
 
   /**
    * Listens on 127.0.0.1, or `hostname` (the same port again after
-   * {@linkcode FirehoseEndpoint.stop}, or `port`).
+   * {@linkcode FirehoseEndpoint.stop}, or `port`), over HTTPS with `tls` (PEM texts).
    */
-  start(options: { hostname?: string; port?: number } = {}): this {
+  start(options: { hostname?: string; port?: number; tls?: { cert: string; key: string } } = {}): this {
     this.#port = options.port ?? this.#port;
+    this.#https = options.tls !== undefined;
     this.#server = Deno.serve(
-      { hostname: options.hostname ?? "127.0.0.1", port: this.#port, onListen: () => {} },
+      { hostname: options.hostname ?? "127.0.0.1", port: this.#port, onListen: () => {}, ...options.tls },
       (request) => this.#handle(request),
     );
     this.#port = this.#server.addr.port;
@@ -227,9 +241,9 @@ export class FirehoseEndpoint {
     this.#server = undefined;
   }
 
-  /** The URL for `--endpoint-url`. */
+  /** The URL for `--endpoint-url` (`https:` when started with a certificate). */
   get url(): string {
-    return `http://127.0.0.1:${this.#port}`;
+    return `${this.#https ? "https" : "http"}://127.0.0.1:${this.#port}`;
   }
 
   /** Every delivered event, decoded (each record is one gzip member). */
@@ -264,6 +278,7 @@ export class FirehoseEndpoint {
     if (target.startsWith("Kinesis_20131202.")) return this.kinesis.handle(target, body);
     if (target === "") {
       if (body.includes("Action=GetCallerIdentity")) return stsIdentity();
+      if (body.includes("Action=AssumeRole")) return this.#assumeRole(body, request.headers);
       return error(400, "UnknownOperationException", "unknown operation");
     }
     if (target === "Firehose_20150804.DescribeDeliveryStream") return this.#describe(body);
@@ -357,6 +372,32 @@ export class FirehoseEndpoint {
     return Response.json({ FailedPutCount: failed, Encrypted: false, RequestResponses: responses }, {
       headers: { "content-type": "application/x-amz-json-1.1" },
     });
+  }
+
+  /** STS `AssumeRole`: temporary credentials of a role in {@linkcode FirehoseEndpoint.roles}, or AccessDenied. */
+  #assumeRole(body: string, headers: Headers): Response {
+    const form = new URLSearchParams(body);
+    const arn = form.get("RoleArn") ?? "";
+    const externalId = form.get("ExternalId") ?? undefined;
+    const sessionName = form.get("RoleSessionName") ?? "";
+    const caller = /Credential=([^/]+)\//.exec(headers.get("authorization") ?? "")?.[1] ?? "";
+    const role = this.roles.get(arn);
+    if (role === undefined || role.externalId !== externalId) {
+      const xml = `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>
+<Code>AccessDenied</Code><Message>User: arn:aws:iam::${TEST_ACCOUNT_ID}:user/test is not authorized to perform: sts:AssumeRole on resource: ${arn}</Message>
+</Error><RequestId>00000000-0000-0000-0000-000000000001</RequestId></ErrorResponse>`;
+      return new Response(xml, { status: 403, headers: { "content-type": "text/xml" } });
+    }
+    const key = `ASIAROLE${this.assumed.length + 1}`;
+    this.assumed.push({ arn, externalId, sessionName, caller, key });
+    const expiration = new Date(Date.now() + this.roleLifetimeMs).toISOString();
+    const xml = `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>
+<Credentials><AccessKeyId>${key}</AccessKeyId><SecretAccessKey>secret-${key}</SecretAccessKey>
+<SessionToken>token-${key}</SessionToken><Expiration>${expiration}</Expiration></Credentials>
+<AssumedRoleUser><AssumedRoleId>AROA:${sessionName}</AssumedRoleId><Arn>${arn}/${sessionName}</Arn></AssumedRoleUser>
+</AssumeRoleResult><ResponseMetadata><RequestId>00000000-0000-0000-0000-000000000002</RequestId></ResponseMetadata>
+</AssumeRoleResponse>`;
+    return new Response(xml, { headers: { "content-type": "text/xml" } });
   }
 
   /** `DescribeDeliveryStream`: an active Direct PUT stream, or the error Firehose gives. */

@@ -29,7 +29,7 @@ export function relayPermissions(dirs: string[]): string[] {
   return [
     "--allow-net",
     "--allow-env",
-    "--allow-sys=osRelease",
+    "--allow-sys",
     `--allow-read=${[SOURCES, ...dirs].join(",")}`,
     `--allow-write=${dirs.join(",")}`,
     `--allow-ffi=${LIBC_PATHS.join(",")}`,
@@ -87,7 +87,7 @@ export class RelayProcess {
     const permissions = options.permissions ?? relayPermissions(options.dirs);
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", ...RELAY_V8_FLAGS, ...permissions, MAIN, ...args],
-      env: { NO_COLOR: "1", ...options.env },
+      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...options.env },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -216,7 +216,7 @@ export async function runMain(
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...RELAY_V8_FLAGS, ...(options.permissions ?? relayPermissions(dirs)), MAIN, ...args],
-    env: { NO_COLOR: "1", ...options.env },
+    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...options.env },
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",

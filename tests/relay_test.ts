@@ -544,7 +544,7 @@ Deno.test("configuration errors stop startup with one line naming the flag", asy
       const { code, lines } = await run(["listen", ...base, "--stream", "s", "--udp-port", "5514"]);
       assertEquals(code, 2);
       assertEquals(lines, [
-        "kinesyslog: Give either --stream NAME (Firehose; repeatable) or --output-dir DIR (local files)",
+        "kinesyslog: Give one of --stream NAME (Firehose; repeatable), --kinesis-stream NAME (Kinesis Data Streams; repeatable) or --output-dir DIR (local files)",
       ]);
     });
     await t.step("a bad number in an environment variable", async () => {

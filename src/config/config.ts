@@ -64,8 +64,16 @@ export interface Config {
   region: string | undefined;
   /** AWS credentials profile. */
   profile: string | undefined;
-  /** Firehose endpoint override. */
+  /** Firehose and Kinesis endpoint override. */
   endpointUrl: string | undefined;
+  /** HTTPS proxy of every AWS call (`--https-proxy`, over `HTTPS_PROXY`). */
+  httpsProxy: string | undefined;
+  /** Hosts reached without the proxy (`--no-proxy`, over `NO_PROXY`). */
+  noProxy: string | undefined;
+  /** AWS at its FIPS endpoints. */
+  useFipsEndpoint: boolean;
+  /** AWS at its dual-stack endpoints. */
+  useDualstackEndpoint: boolean;
   /** Ports serving `/metrics`, `/health` and `/ready`. */
   prometheusPorts: number[];
   /** Bind address of the metrics ports. */

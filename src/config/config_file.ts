@@ -309,6 +309,9 @@ const SINK_KEYS = [
   "kinesis_streams",
   "output_dir",
   "partition_key",
+  "role_arn",
+  "external_id",
+  "role_session_name",
   "record_format",
   "record_compression",
   "compression_level",
@@ -364,6 +367,18 @@ function readSinkEntries(value: unknown, problems: Problems): SinkEntry[] | unde
     if (compression !== undefined) entry.recordCompression = compression as SinkSpec["recordCompression"];
     const partitionKey = option("partition_key", "partition-key");
     if (partitionKey !== undefined) entry.partitionKey = partitionKey as SinkSpec["partitionKey"];
+    const roleArn = option("role_arn", "role-arn");
+    const externalId = option("external_id", "external-id");
+    const sessionName = option("role_session_name", "role-session-name");
+    if (roleArn !== undefined) {
+      entry.role = {
+        arn: roleArn as string,
+        externalId: externalId as string | undefined,
+        sessionName: (sessionName ?? "kinesyslog") as string,
+      };
+    } else if (externalId !== undefined || sessionName !== undefined) {
+      problems.add(key, "external_id and role_session_name go with role_arn");
+    }
     const level = option("compression_level", "compression-level");
     if (level !== undefined) entry.compressionLevel = level as number;
     if (body.group_prefix !== undefined) entry.groupPrefix = String(body.group_prefix).replace(/\/+$/, "");
@@ -549,9 +564,12 @@ function buildPipeline(
     }
   }
   const sources = p.sources ?? withSection("sources", () => checkedSources(o));
-  const sinks = p.sinks === undefined
-    ? [withSection("sinks", () => sinkOfFlags(o))]
-    : p.sinks.map((entry) => ({ ...sinkFromFlags(o, entry.name), ...entry }));
+  const sinks = p.sinks === undefined ? [withSection("sinks", () => sinkOfFlags(o))] : p.sinks.map((entry) => ({
+    ...sinkFromFlags(o, entry.name),
+    // A role of the flags is every AWS sink's that names none; local files take none.
+    ...(entry.outputDir === undefined ? {} : { role: undefined }),
+    ...entry,
+  }));
   for (const sink of sinks) {
     const problem = sinkProblem(sink);
     if (problem !== undefined) {

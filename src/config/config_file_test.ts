@@ -17,7 +17,12 @@ sources:
 sinks:
   security: { streams: [sec-a, sec-b] }
   archive: { output_dir: /var/lib/k/out, record_format: ndjson, record_compression: none }
-  apps: { kinesis_streams: [app-logs], partition_key: source, record_format: kpl }
+  apps:
+    kinesis_streams: [app-logs]
+    partition_key: source
+    record_format: kpl
+    role_arn: arn:aws:iam::123456789012:role/apps
+    external_id: apps-1
 routes:
   - name: noise
     match: { source: 10.9.0.0/16, severity: debug }
@@ -55,6 +60,7 @@ Deno.test("parseConfigFile() reads sources, sinks, routes and options by the opt
       service: "firehose",
       outputDir: undefined,
       partitionKey: "random",
+      role: undefined,
       recordFormat: "cwl",
       recordCompression: "gzip",
       compressionLevel: 6,
@@ -66,6 +72,7 @@ Deno.test("parseConfigFile() reads sources, sinks, routes and options by the opt
       service: "firehose",
       outputDir: "/var/lib/k/out",
       partitionKey: "random",
+      role: undefined,
       recordFormat: "ndjson",
       recordCompression: "none",
       compressionLevel: 6,
@@ -77,6 +84,7 @@ Deno.test("parseConfigFile() reads sources, sinks, routes and options by the opt
       service: "kinesis",
       outputDir: undefined,
       partitionKey: "source",
+      role: { arn: "arn:aws:iam::123456789012:role/apps", externalId: "apps-1", sessionName: "kinesyslog" },
       recordFormat: "kpl",
       recordCompression: "gzip",
       compressionLevel: 6,

@@ -39,6 +39,11 @@ export function sinkFromFlags(o: FlagValues, name: string): Omit<SinkSpec, "stre
   return {
     name,
     partitionKey: (o.partitionKey ?? "random") as PartitionKeyMode,
+    role: o.roleArn === undefined ? undefined : {
+      arn: String(o.roleArn),
+      externalId: o.externalId === undefined ? undefined : String(o.externalId),
+      sessionName: String(o.roleSessionName ?? "kinesyslog"),
+    },
     recordFormat: o.recordFormat as RecordFormatName,
     recordCompression: o.recordCompression as RecordCompression,
     compressionLevel: o.compressionLevel as number,
@@ -56,6 +61,9 @@ export function sinkProblem(sink: SinkSpec): string | undefined {
   }
   if (sink.recordCompression === "none" && sink.recordFormat === "cwl") {
     return "--record-compression none needs --record-format ndjson (CloudWatch-Logs-shaped records are always gzip)";
+  }
+  if (sink.role !== undefined && sink.outputDir !== undefined) {
+    return "--role-arn needs --stream or --kinesis-stream (local files are written as the relay's user)";
   }
   if (sink.partitionKey === "source" && sink.service !== "kinesis") {
     return "--partition-key source needs --kinesis-stream (Firehose and local records have no partition key)";

@@ -28,7 +28,7 @@ import { DEFAULT_METRICS_MAX_CONNECTIONS } from "../metrics/metrics_server.ts";
 import { DEFAULT_FSYNC_INTERVAL_MS } from "../journal/journal.ts";
 import { GZIP_LEVEL } from "../spool/gzip_deflater.ts";
 import { DEFAULT_SPOOL_WORKERS, MAX_SPOOL_WORKERS } from "../spool/spool_worker_client.ts";
-import { address, bytes, count, ports, seconds, text, type ValueKind, words } from "./option_values.ts";
+import { address, bytes, count, ports, seconds, shaped, text, type ValueKind, words } from "./option_values.ts";
 
 /** The groups the options are documented in, in order. */
 export const OPTION_GROUPS = [
@@ -440,8 +440,69 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
     key: "delivery.endpoint_url",
     arg: "<url>",
     group: "Delivery",
-    help: "Firehose endpoint override (VPC endpoint, local endpoint)",
+    help: "Firehose or Kinesis endpoint override (VPC endpoint, local endpoint)",
     value: text(),
+  },
+  {
+    name: "https-proxy",
+    key: "delivery.https_proxy",
+    arg: "<url>",
+    group: "Delivery",
+    help: "HTTPS proxy for every AWS call (overrides HTTPS_PROXY); none for hosts of --noproxy or NO_PROXY",
+    value: shaped(/^https?:\/\/\S+$/, "a proxy URL (http://proxy.example:3128)"),
+    doc:
+      "Without it, `HTTPS_PROXY` (or `https_proxy`) is used when set, as Deno's HTTP client reads it; the startup log says which proxy is in use ([delivery](delivery.md#roles-proxies-and-endpoints)).",
+  },
+  {
+    name: "noproxy",
+    key: "delivery.no_proxy",
+    arg: "<hosts>",
+    group: "Delivery",
+    help:
+      "hosts reached without the proxy, comma-separated, as curl's --noproxy (overrides NO_PROXY): .example.com,10.0.0.1",
+    value: text(),
+  },
+  {
+    name: "use-fips-endpoint",
+    key: "delivery.use_fips_endpoint",
+    group: "Delivery",
+    help: "call AWS at its FIPS 140 endpoints; the start fails in a region without them",
+  },
+  {
+    name: "use-dualstack-endpoint",
+    key: "delivery.use_dualstack_endpoint",
+    group: "Delivery",
+    help: "call AWS at its dual-stack (IPv4 and IPv6) endpoints",
+  },
+  {
+    name: "role-arn",
+    key: "delivery.role_arn",
+    arg: "<arn>",
+    group: "Delivery",
+    help: "IAM role to deliver as, assumed with STS AssumeRole (a central logging account's); per sink in the file",
+    value: shaped(
+      /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]{1,512}$/,
+      "an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)",
+    ),
+    doc:
+      "The relay's own credentials (the SDK's chain, `--profile`) assume the role; its temporary credentials are cached and renewed five minutes before they expire ([delivery](delivery.md#roles-proxies-and-endpoints)).",
+  },
+  {
+    name: "external-id",
+    key: "delivery.external_id",
+    arg: "<id>",
+    group: "Delivery",
+    help: "external id that --role-arn's trust policy asks for",
+    value: shaped(/^[\w+=,.@:\/-]{2,1224}$/, "2 to 1,224 letters, digits and +=,.@:/-"),
+  },
+  {
+    name: "role-session-name",
+    key: "delivery.role_session_name",
+    arg: "<name>",
+    group: "Delivery",
+    help: "session name of --role-arn's sessions, as CloudTrail shows it",
+    value: shaped(/^[\w+=,.@-]{2,64}$/, "2 to 64 letters, digits and +=,.@-"),
+    default: "kinesyslog",
   },
   {
     name: "group-prefix",

@@ -192,6 +192,19 @@ export function text(): ValueKind<string> {
   };
 }
 
+/** Text of the shape `shape` (anchored), described to the user as `what`. */
+export function shaped(shape: RegExp, what: string): ValueKind<string> {
+  return {
+    parse(flag, text) {
+      const value = text.trim();
+      if (!shape.test(value)) throw new ConfigError(`Invalid ${flag} '${text}': give ${what}`);
+      return value;
+    },
+    range: what,
+    edges: undefined,
+  };
+}
+
 /** A host name or an IP address (IPv4, IPv6) to bind to. */
 export function address(): ValueKind<string> {
   return {

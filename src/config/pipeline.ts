@@ -47,6 +47,15 @@ export interface SourceSpec {
   timeZone: string | undefined;
 }
 
+/** An IAM role a sink delivers as (STS `AssumeRole`). */
+export interface RoleSpec {
+  arn: string;
+  /** What the role's trust policy asks for, if anything. */
+  externalId: string | undefined;
+  /** The sessions' name (CloudTrail shows it). */
+  sessionName: string;
+}
+
 /** One destination and the records it gets. */
 export interface SinkSpec {
   /** Its name, as routes say it; records of the sink `default` are spooled at the top of the spool directory. */
@@ -61,6 +70,8 @@ export interface SinkSpec {
    * apart from other sources'). Firehose and local sinks take `random`.
    */
   partitionKey: PartitionKeyMode;
+  /** The role its calls are made as; `undefined`: the relay's own credentials. */
+  role: RoleSpec | undefined;
   /** A local directory instead of Firehose. */
   outputDir: string | undefined;
   recordFormat: RecordFormatName;

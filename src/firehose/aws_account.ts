@@ -5,7 +5,7 @@
  * @module
  */
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
-import { type AwsOptions, clientConfig, errorCode, OWNER_TIMEOUT_MS } from "./aws_client.ts";
+import { type AwsOptions, clientConfig, errorCode, errorText, OWNER_TIMEOUT_MS } from "./aws_client.ts";
 
 /**
  * The AWS account id of the credentials in use, from STS `GetCallerIdentity`, or why it
@@ -23,7 +23,7 @@ export async function lookupAccountId(
     const identity = await client.send(new GetCallerIdentityCommand({}), { abortSignal: abort.signal });
     return identity.Account === undefined ? { error: "no Account in the answer" } : { account: identity.Account };
   } catch (error) {
-    const why = abort.signal.aborted ? `no answer within ${OWNER_TIMEOUT_MS} ms` : (error as Error).message;
+    const why = abort.signal.aborted ? `no answer within ${OWNER_TIMEOUT_MS} ms` : errorText(error);
     return { error: `${errorCode(error)}: ${why}` };
   } finally {
     clearTimeout(timer);

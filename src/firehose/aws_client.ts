@@ -5,7 +5,9 @@
  *
  * @module
  */
+import { FetchHttpHandler } from "@smithy/fetch-http-handler";
 import { timerDelay } from "../timer.ts";
+import type { RoleSpec } from "../config/pipeline.ts";
 import {
   DEFAULT_PUT_TIMEOUT_MS,
   type PutResult,
@@ -26,6 +28,14 @@ export interface AwsOptions {
   endpointUrl?: string | undefined;
   /** Longest wait for one call delivering records, in seconds. @default {30} */
   requestTimeout?: number | undefined;
+  /** A role to make the calls as, assumed with the credentials above; `undefined`: those credentials. */
+  role?: RoleSpec | undefined;
+  /** Call the services at their FIPS endpoints (`--use-fips-endpoint`). */
+  useFipsEndpoint?: boolean | undefined;
+  /** Call the services at their dual-stack endpoints (`--use-dualstack-endpoint`). */
+  useDualstackEndpoint?: boolean | undefined;
+  /** The HTTPS proxy in use (`useProxy()`): calls go through `fetch` with a client that tunnels through it. */
+  proxy?: string | undefined;
 }
 
 /** Longest wait for a TCP connection to AWS, in ms. */
@@ -48,7 +58,42 @@ export function errorCode(error: unknown): string {
   if ((name === "Error" || name === "TypeError") && typeof e.code === "string" && /^E[A-Z0-9_]+$/.test(e.code)) {
     return e.code;
   }
+  // `fetch` (behind a proxy) says only "fetch failed"; its cause says what happened.
+  const cause = causeOf(error);
+  if (name === "TypeError" && cause !== undefined) {
+    for (const [pattern, code] of FETCH_CAUSES) if (pattern.test(cause)) return code;
+  }
   return name;
+}
+
+/** What a `fetch` failure's cause says, as the codes `node:https` gives (`ProxyRefused` for a refused tunnel). */
+const FETCH_CAUSES: readonly [RegExp, string][] = [
+  [/unsuccessful tunnel/i, "ProxyRefused"],
+  [/connection refused/i, "ECONNREFUSED"],
+  [/connection reset/i, "ECONNRESET"],
+  [/timed? ?out/i, "ETIMEDOUT"],
+  [/dns error|failed to lookup|name or service not known/i, "ENOTFOUND"],
+  [/client error|connect/i, "NetworkError"],
+];
+
+/** The message of an error's cause, if it has one. */
+function causeOf(error: unknown): string | undefined {
+  const cause = (error as { cause?: unknown })?.cause;
+  return cause instanceof Error ? cause.message : undefined;
+}
+
+/**
+ * An error's message, with its cause's (`fetch` puts what happened there), and for a proxy
+ * that refused to tunnel, what to do about it.
+ */
+export function errorText(error: unknown): string {
+  const message = (error as Error)?.message ?? String(error);
+  const cause = causeOf(error);
+  if (errorCode(error) === "ProxyRefused") {
+    return "the HTTPS proxy refused to tunnel to AWS (its answer to CONNECT was not 200): allow the endpoint's " +
+      `host and port 443 in the proxy, or name the host in NO_PROXY or --noproxy (${cause})`;
+  }
+  return cause === undefined ? message : `${message}: ${cause}`;
 }
 
 /** Error names of a request the service refused as malformed: retrying it cannot help. */
@@ -66,25 +111,94 @@ export function callError(error: unknown): SinkError {
   const e = error as Error & { $metadata?: { httpStatusCode?: number } };
   const code = errorCode(e);
   const status = e.$metadata?.httpStatusCode;
-  return new SinkError(`${code}${status === undefined ? "" : ` (HTTP ${status})`}: ${e.message}`, code, {
+  return new SinkError(`${code}${status === undefined ? "" : ` (HTTP ${status})`}: ${errorText(e)}`, code, {
     invalid: INVALID_REQUEST.has(code),
     throttled: THROTTLE_CODES.test(code) || status === 429,
     expiredCredentials: EXPIRED_CREDENTIALS.test(code),
   });
 }
 
-/** The options every client takes: region, profile, no retries of the SDK's own, timeouts. */
+/** Lifetime asked of a role's sessions, in seconds (the least a role allows is 900; the default maximum 3,600). */
+export const ROLE_SESSION_SECONDS = 3_600;
+
+/**
+ * Credentials of `role`, assumed through STS `AssumeRole` with the relay's own (the SDK's
+ * chain, or `options.profile`), by the SDK's `fromTemporaryCredentials` (loaded at the first
+ * call). The client that calls it keeps them and asks again five minutes before they expire
+ * (the SDK's identity cache), and a client made again after an expired-token error asks at once.
+ */
+export function assumedRole(role: RoleSpec, options: AwsOptions) {
+  type Provider = () => Promise<{ accessKeyId: string; secretAccessKey: string; expiration?: Date }>;
+  let provider: Promise<Provider> | undefined;
+  return async () => {
+    provider ??= import("@aws-sdk/credential-providers").then(({ fromNodeProviderChain, fromTemporaryCredentials }) =>
+      fromTemporaryCredentials({
+        params: {
+          RoleArn: role.arn,
+          RoleSessionName: role.sessionName,
+          DurationSeconds: ROLE_SESSION_SECONDS,
+          ...(role.externalId === undefined ? {} : { ExternalId: role.externalId }),
+        },
+        ...(options.profile === undefined
+          ? {}
+          : { masterCredentials: fromNodeProviderChain({ profile: options.profile }) }),
+        clientConfig: {
+          ...(options.region === undefined ? {} : { region: options.region }),
+          ...(options.useFipsEndpoint === true ? { useFipsEndpoint: true } : {}),
+          ...(options.useDualstackEndpoint === true ? { useDualstackEndpoint: true } : {}),
+          maxAttempts: 1,
+          requestHandler: requestHandler(options, CREDENTIALS_TIMEOUT_MS),
+        },
+      }) as Provider
+    );
+    return await (await provider)();
+  };
+}
+
+/** The one HTTP client of the proxy's calls, made at the first (after `NO_PROXY` is set: it is read then). */
+let proxyClient: { url: string; client: Deno.HttpClient } | undefined;
+
+/**
+ * How a client sends its requests. By default the SDK's `node:https` handler, whose timeouts
+ * were measured on Deno 2.9.6 (a request timeout only throws with `throwOnRequestTimeout`).
+ * Behind an HTTPS proxy, the SDK's `fetch` handler with a Deno HTTP client that tunnels
+ * through it and honours `NO_PROXY`: Deno's `node:https` ignores `HTTPS_PROXY` (measured with
+ * tinyproxy: `fetch` asked it for `CONNECT`, `node:https` connected directly).
+ */
+export function requestHandler(options: AwsOptions, timeoutMs: number): RequestHandlerOptions | FetchHttpHandler {
+  const proxy = options.proxy;
+  if (proxy !== undefined) {
+    if (proxyClient?.url !== proxy) {
+      proxyClient = { url: proxy, client: Deno.createHttpClient({ proxy: { url: proxy } }) };
+    }
+    const { client } = proxyClient;
+    return new FetchHttpHandler({
+      requestTimeout: timerDelay(timeoutMs),
+      keepAlive: true,
+      requestInit: () => ({ client }) as RequestInit,
+    });
+  }
+  return { requestTimeout: timerDelay(timeoutMs), connectionTimeout: CONNECT_TIMEOUT_MS, throwOnRequestTimeout: true };
+}
+
+/** The `node:https` handler's options (`requestHandler`). */
+export interface RequestHandlerOptions {
+  requestTimeout: number;
+  connectionTimeout: number;
+  throwOnRequestTimeout: boolean;
+}
+
+/** The options every client takes: region, profile (or a role), no retries of the SDK's own, timeouts. */
 export function clientConfig(options: AwsOptions, timeoutMs: number) {
   return {
     ...(options.region === undefined ? {} : { region: options.region }),
     ...(options.profile === undefined ? {} : { profile: options.profile }),
+    ...(options.role === undefined ? {} : { credentials: assumedRole(options.role, options) }),
+    ...(options.useFipsEndpoint === true ? { useFipsEndpoint: true } : {}),
+    ...(options.useDualstackEndpoint === true ? { useDualstackEndpoint: true } : {}),
     // Retries are ours (uploader.ts), with backoff and counted in metrics.
     maxAttempts: 1,
-    requestHandler: {
-      requestTimeout: timerDelay(timeoutMs),
-      connectionTimeout: CONNECT_TIMEOUT_MS,
-      throwOnRequestTimeout: true,
-    },
+    requestHandler: requestHandler(options, timeoutMs),
   };
 }
 
@@ -122,7 +236,7 @@ export async function resolveCredentials(client: ClientResolvers): Promise<strin
     return await Promise.race([
       client.config.credentials().then(
         () => undefined,
-        (error: Error) => `${errorCode(error)}: ${error.message}`,
+        (error: Error) => `${errorCode(error)}: ${errorText(error)}`,
       ),
       timeout,
     ]);
@@ -139,7 +253,7 @@ export type StreamCheck =
 /** The {@linkcode StreamCheck} of a description call that failed with `error`. */
 export function failedCheck(error: unknown): StreamCheck {
   const code = errorCode(error);
-  const message = `${code}: ${(error as Error).message}`;
+  const message = `${code}: ${errorText(error)}`;
   if (code === "ResourceNotFoundException") return { result: "not_found", error: message };
   if (/AccessDenied|UnauthorizedOperation|NotAuthorized/i.test(code)) return { result: "denied", error: message };
   return { result: "error", error: message };
@@ -252,5 +366,46 @@ export abstract class AwsStreamSink<C extends ClientResolvers & { destroy(): voi
   /** Closes the client's connections; idempotent. */
   close(): void {
     this.client.close();
+  }
+}
+
+/** The HTTPS proxy AWS calls go through, as the startup log says it. */
+export interface ProxyInUse {
+  /** The proxy's URL, as given. */
+  url: string;
+  /** The proxy's URL, without a password (for the log). */
+  shown: string;
+  /** Hosts reached without it. */
+  noProxy: string | undefined;
+  /** Where it was given: `--https-proxy`, or the variable read. */
+  from: string;
+}
+
+/**
+ * The HTTPS proxy of every AWS call: `--https-proxy` when given, else `HTTPS_PROXY` (or
+ * `https_proxy`); `--noproxy` sets `NO_PROXY` for this process before the proxy's HTTP client
+ * is made, which reads it then. `undefined` when there is none.
+ */
+export function useProxy(
+  options: { httpsProxy?: string | undefined; noProxy?: string | undefined },
+  env: Pick<typeof Deno.env, "get" | "set">,
+): ProxyInUse | undefined {
+  if (options.noProxy !== undefined) { for (const name of ["NO_PROXY", "no_proxy"]) env.set(name, options.noProxy); }
+  const from = options.httpsProxy !== undefined
+    ? "--https-proxy"
+    : ["HTTPS_PROXY", "https_proxy"].find((name) => (env.get(name) ?? "") !== "");
+  if (from === undefined) return undefined;
+  const url = options.httpsProxy ?? env.get(from)!;
+  return { url, shown: withoutPassword(url), noProxy: env.get("NO_PROXY") ?? env.get("no_proxy"), from };
+}
+
+/** A proxy URL without the password it may carry (`http://user:secret@host` → `http://user:***@host`). */
+export function withoutPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== "") parsed.password = "***";
+    return parsed.href.replace(/\/$/, "");
+  } catch {
+    return url.replace(/:[^:@/]*@/, ":***@");
   }
 }

@@ -50,7 +50,8 @@ export class CredentialsWatch {
     }
     if (this.#problem === undefined) {
       this.#log.error(
-        "No AWS credentials from any provider; /ready is false until they resolve (looked again every " +
+        "No AWS credentials from any provider, or a role that cannot be assumed; /ready is false until they " +
+          "resolve (looked again every " +
           `${CREDENTIALS_RETRY_MS / 1000} s)`,
         { tried: this.#source.sources().join(", "), error },
       );

@@ -18,6 +18,7 @@ import {
   PutRecordsCommand,
   type PutRecordsCommandInput,
 } from "@aws-sdk/client-kinesis";
+import { FetchHttpHandler } from "@smithy/fetch-http-handler";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { recordTag } from "../spool/spool_dir.ts";
 import { type AwsOptions, AwsStreamSink, deliveryConfig, type StreamCheck } from "./aws_client.ts";
@@ -46,7 +47,13 @@ export class KinesisSink extends AwsStreamSink<KinesisClient> {
     super(
       stream,
       "Kinesis Data Streams",
-      () => new KinesisClient({ ...config, requestHandler: new NodeHttpHandler(config.requestHandler) }),
+      () =>
+        new KinesisClient({
+          ...config,
+          requestHandler: config.requestHandler instanceof FetchHttpHandler
+            ? config.requestHandler
+            : new NodeHttpHandler(config.requestHandler),
+        }),
     );
   }
 

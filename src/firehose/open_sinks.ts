@@ -12,7 +12,7 @@ import { StartupError } from "../config/config_error.ts";
 import type { Logger } from "../log.ts";
 import type { CredentialsSource } from "./credentials_watch.ts";
 import { DirSink } from "./dir_sink.ts";
-import type { AwsOptions, StreamCheck } from "./aws_client.ts";
+import { type AwsOptions, type StreamCheck, useProxy } from "./aws_client.ts";
 import type { RecordSink } from "./record_sink.ts";
 import type { NamedSink } from "./uploader.ts";
 
@@ -30,6 +30,9 @@ export interface OpenSinks {
 
 /** Options of {@linkcode openSinks}: where and as whom to call AWS, and whether to check the streams. */
 export interface OpenSinksOptions extends AwsOptions {
+  /** `--https-proxy` and `--noproxy`, over the environment's. */
+  httpsProxy?: string | undefined;
+  noProxy?: string | undefined;
   /** Describe every stream at startup (`--no-stream-check` turns it off). */
   streamCheck: boolean;
   log: Logger;
@@ -54,7 +57,15 @@ interface StreamService {
   describe: string;
   /** Logs what a description says that the operator should know. */
   judge(stream: string, check: Extract<StreamCheck, { result: "ok" }>, log: Logger): void;
+  /**
+   * The regions where it has FIPS endpoints (the SDK makes a `-fips` host name for any region
+   * of a partition that has some, whether it exists or not), from AWS's FIPS endpoint list.
+   */
+  fipsRegions: readonly string[];
 }
+
+/** The US regions, with FIPS endpoints for most services; GovCloud's are FIPS only. */
+const US_FIPS = ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "us-gov-east-1", "us-gov-west-1"];
 
 const SERVICES: Record<SinkService, StreamService> = {
   firehose: {
@@ -64,6 +75,7 @@ const SERVICES: Record<SinkService, StreamService> = {
     },
     noun: "Delivery stream",
     flag: "--stream",
+    fipsRegions: US_FIPS,
     describe: "firehose:DescribeDeliveryStream",
     judge(stream, check, log) {
       if (check.type !== "DirectPut") {
@@ -83,6 +95,7 @@ const SERVICES: Record<SinkService, StreamService> = {
     },
     noun: "Kinesis data stream",
     flag: "--kinesis-stream",
+    fipsRegions: [...US_FIPS, "ca-central-1", "ca-west-1"],
     describe: "kinesis:DescribeStreamSummary",
     judge(stream, check, log) {
       // On-demand streams grow their shards with the load; a provisioned one takes 1 MiB/s and
@@ -106,6 +119,8 @@ export async function openSinks(specs: readonly SinkSpec[], options: OpenSinksOp
   const closers: (() => void)[] = [];
   const close = () => closers.forEach((c) => c());
   const opened: { service: StreamService; sink: StreamSink }[] = [];
+  let proxy: string | undefined;
+  let proxyChecked = false;
   try {
     for (const spec of specs) {
       if (spec.outputDir !== undefined) {
@@ -115,30 +130,69 @@ export async function openSinks(specs: readonly SinkSpec[], options: OpenSinksOp
         continue;
       }
       const service = SERVICES[spec.service];
+      // Before the first AWS client is made: Deno's HTTP client reads the proxy variables once.
+      if (!proxyChecked) {
+        proxyChecked = true;
+        proxy = announceProxy(options);
+      }
       const make = await service.load();
-      const named = spec.streams.map((stream) => ({ name: stream, sink: make(stream, options) }));
+      const named = spec.streams.map((stream) => ({
+        name: stream,
+        sink: make(stream, { ...options, role: spec.role, proxy }),
+      }));
       for (const { sink } of named) closers.push(() => sink.close());
       opened.push(...named.map(({ sink }) => ({ service, sink })));
       destinations.push(named);
     }
-    for (const { sink } of opened) await sink.region();
+    for (const { service, sink } of opened) {
+      const region = await sink.region();
+      if (options.useFipsEndpoint === true && options.streamCheck && !service.fipsRegions.includes(region)) {
+        throw new StartupError(
+          `${service.noun}s have no FIPS endpoint in ${region} (they have in ${service.fipsRegions.join(", ")}); ` +
+            "choose one of these regions, or drop --use-fips-endpoint (--no-stream-check skips this check)",
+        );
+      }
+    }
     if (options.streamCheck) await checkStreams(opened, options.log);
   } catch (error) {
     close();
     throw error instanceof StartupError ? error : new StartupError((error as Error).message);
   }
-  const first = opened[0]?.sink;
-  if (first === undefined) return { destinations, close, owner: () => Promise.resolve({}) };
+  if (opened.length === 0) return { destinations, close, owner: () => Promise.resolve({}) };
+  // One sink of each role (and one of the relay's own credentials) says whether its credentials resolve.
+  const byRole = new Map<string | undefined, StreamSink>();
+  specs.forEach((spec, i) => {
+    const first = destinations[i]![0]?.sink;
+    if (spec.outputDir === undefined && first !== undefined) byRole.set(spec.role?.arn, first as StreamSink);
+  });
   const account = await import("./aws_account.ts");
   return {
     destinations,
     close,
-    owner: () => account.lookupAccountId(options),
+    owner: () => account.lookupAccountId({ ...options, proxy }),
     credentials: {
-      check: () => first.credentials(),
+      check: async () => {
+        for (const [role, sink] of byRole) {
+          const problem = await sink.credentials();
+          if (problem !== undefined) return role === undefined ? problem : `role ${role}: ${problem}`;
+        }
+        return undefined;
+      },
       sources: () => account.credentialSources((name) => Deno.env.get(name), options.profile),
     },
   };
+}
+
+/** The proxy AWS calls go through (`--noproxy` set for this process), said in the log; `undefined` for none. */
+function announceProxy(options: OpenSinksOptions): string | undefined {
+  const proxy = useProxy(options, Deno.env);
+  if (proxy === undefined) return undefined;
+  options.log.info("AWS calls go through an HTTPS proxy", {
+    proxy: proxy.shown,
+    no_proxy: proxy.noProxy ?? "none",
+    from: proxy.from,
+  });
+  return proxy.url;
 }
 
 async function prepareDir(spec: SinkSpec): Promise<DirSink> {

@@ -4,7 +4,9 @@
  * drives it over loopback, and reports per case: messages/s counted in delivered records,
  * MB/s, CPU seconds per million messages, peak RSS, UDP loss and record fill.
  *
- * Usage: deno task bench [--quick] [--sink dir|firehose] [--only TEXT] [--out BENCHMARKS.md]
+ * Usage: deno task bench [--quick] [--sink dir|firehose|kinesis] [--only TEXT] [--out BENCHMARKS.md]
+ * (`--sink kinesis`: a Kinesis data stream of 4 shards at the local endpoint, without quotas;
+ * its cases include KPL aggregated records.)
  * (`--only` picks the cases whose name holds TEXT; texts separated by `|` pick either; a text
  * ending in `$` picks the case of exactly that name.)
  * (BENCH_TRACE=1 prints the timeline of spooled events per case.)
@@ -91,7 +93,7 @@ interface Result {
 const args = new Set(Deno.args);
 const quick = args.has("--quick");
 const sinkArg = Deno.args[Deno.args.indexOf("--sink") + 1];
-const sink = args.has("--sink") && sinkArg === "firehose" ? "firehose" : "dir";
+const sink = args.has("--sink") && (sinkArg === "firehose" || sinkArg === "kinesis") ? sinkArg : "dir";
 const outFile = args.has("--out") ? Deno.args[Deno.args.indexOf("--out") + 1]! : undefined;
 const scale = quick ? 0.2 : 1;
 const only = args.has("--only") ? Deno.args[Deno.args.indexOf("--only") + 1]! : "";
@@ -222,6 +224,15 @@ const CASES: Case[] = [
     connections: 4,
     messages: 1_000_000,
     args: ["--record-format", "ndjson", "--record-compression", "none"],
+  },
+  {
+    name: "TCP, 4 connections, RFC 5424, 200 B, --record-format kpl",
+    protocol: "tcp",
+    format: "rfc5424",
+    bytes: 200,
+    connections: 4,
+    messages: 1_000_000,
+    args: ["--record-format", "kpl"],
   },
   {
     name: "TCP, 4 connections, RFC 3164, 200 B",
@@ -375,13 +386,17 @@ async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
 async function run(c: Case, dir: string, tls: { cert: string; key: string; ca: string }): Promise<Result> {
   const port = freePort();
   const metricsPort = freePort();
-  const endpoint = sink === "firehose" ? new FirehoseEndpoint("bench").start() : undefined;
+  const endpoint = sink === "dir" ? undefined : new FirehoseEndpoint(sink === "firehose" ? "bench" : []).start();
+  if (endpoint !== undefined) endpoint.retain = false;
+  endpoint?.kinesis.addStream("bench", { shards: 4, quota: { bytesPerSecond: Infinity, recordsPerSecond: Infinity } });
   const caseDir = await Deno.makeTempDir({ dir, prefix: "case-" });
   if (c.config !== undefined) await Deno.writeTextFile(`${caseDir}/kinesyslog.yaml`, c.config);
   const relay = await RelayProcess.start([
     "listen",
     ...(c.config === undefined ? [] : ["--config", `${caseDir}/kinesyslog.yaml`]),
-    ...(endpoint ? ["--stream", "bench", "--endpoint-url", endpoint.url] : ["--output-dir", `${caseDir}/out`]),
+    ...(endpoint
+      ? [sink === "kinesis" ? "--kinesis-stream" : "--stream", "bench", "--endpoint-url", endpoint.url]
+      : ["--output-dir", `${caseDir}/out`]),
     "--spool-dir",
     `${caseDir}/spool`,
     "--address",
@@ -528,7 +543,7 @@ function row(r: Result): string {
   const rate = r.rate;
   const loss = r.sent === 0 ? 0 : (1 - r.delivered / r.sent) * 100;
   // Of the largest record the sink is sent: Firehose's are a quarter of its record limit.
-  const largest = sink === "firehose" ? SHARED_RECORD_BYTES : MAX_RECORD_BYTES;
+  const largest = sink === "dir" ? MAX_RECORD_BYTES : SHARED_RECORD_BYTES;
   const fill = r.records === 0 ? 0 : (r.recordBytes / r.records / largest) * 100;
   const overall = r.case.protocol === "udp" ? "" : ` | ${Math.round(r.delivered / r.seconds).toLocaleString("en-US")}`;
   return `| ${r.case.name} | ${Math.round(rate).toLocaleString("en-US")}${overall || " | "} | ${
@@ -825,8 +840,12 @@ for (const [flag, run] of modes) {
 try {
   const tls = await makeCertificate(dir);
   const header = [
-    `Command: \`deno task bench${quick ? " --quick" : ""}${sink === "firehose" ? " --sink firehose" : ""}\`; sink: ${
-      sink === "firehose" ? "local Firehose endpoint through the AWS SDK" : "--output-dir"
+    `Command: \`deno task bench${quick ? " --quick" : ""}${sink === "dir" ? "" : ` --sink ${sink}`}\`; sink: ${
+      sink === "firehose"
+        ? "local Firehose endpoint through the AWS SDK"
+        : sink === "kinesis"
+        ? "a 4-shard Kinesis data stream at the local endpoint through the AWS SDK"
+        : "--output-dir"
     }; ${
       new Date().toISOString().slice(0, 10)
     }; ${Deno.build.target}, ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}.`,
@@ -841,7 +860,7 @@ try {
   ];
   console.log(header.join("\n"));
   const rows: string[] = [];
-  for (const c of CASES.filter((c) => picked(c.name))) {
+  for (const c of CASES.filter((c) => picked(c.name) && (sink === "kinesis" || !c.args?.includes("kpl")))) {
     const r = await run(c, dir, tls);
     const line = row(r);
     rows.push(line);

@@ -94,8 +94,15 @@ export interface DeliveredEvent {
 export class FirehoseEndpoint {
   /** Accepted records, in order (while {@linkcode FirehoseEndpoint.retain}). */
   readonly records: Uint8Array[] = [];
-  /** Whether accepted records are kept (a long-running endpoint keeps only their sizes). */
-  retain = true;
+  /** Whether accepted records are kept (a long-running endpoint keeps only their sizes); the Kinesis streams' too. */
+  get retain(): boolean {
+    return this.#retain;
+  }
+  set retain(retain: boolean) {
+    this.#retain = retain;
+    this.kinesis.retain = retain;
+  }
+  #retain = true;
   /** Accepted records' stream, time and size, in order. */
   readonly accepted: Accepted[] = [];
   /** The delivery streams that exist. */
@@ -364,7 +371,7 @@ export class FirehoseEndpoint {
         failed++;
         return { ErrorCode: "InternalFailure", ErrorMessage: "Internal service failure." };
       }
-      if (this.retain) this.records.push(data);
+      if (this.#retain) this.records.push(data);
       this.accepted.push({ stream, at: performance.now(), bytes: data.length, caller: key });
       return { RecordId: `record-${this.#nextId++}` };
     });

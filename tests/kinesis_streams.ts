@@ -52,8 +52,12 @@ export function shardOf(partitionKey: string, count: number): number {
 /** The endpoint's Kinesis data streams. */
 export class KinesisStreams {
   readonly #streams = new Map<string, Stream>();
-  /** Accepted records, in order. */
+  /** Accepted records, in order (while {@linkcode KinesisStreams.retain}). */
   readonly records: KinesisRecord[] = [];
+  /** Whether accepted records are kept (a benchmark keeps only their count and bytes). */
+  retain = true;
+  /** Records and bytes (data and keys) accepted. */
+  readonly accepted = { records: 0, bytes: 0 };
   /** Calls and records, by outcome. */
   readonly calls = { ok: 0, invalid: 0, records: 0, throttledRecords: 0 };
   /** `DescribeStreamSummary` calls, by stream name. */
@@ -151,7 +155,11 @@ export class KinesisStreams {
         };
       }
       const sequenceNumber = String(++this.#sequence).padStart(56, "4");
-      this.records.push({ stream: name, shard, partitionKey: key, data, sequenceNumber, at: performance.now() });
+      this.accepted.records++;
+      this.accepted.bytes += data.length + key.length;
+      if (this.retain) {
+        this.records.push({ stream: name, shard, partitionKey: key, data, sequenceNumber, at: performance.now() });
+      }
       return { SequenceNumber: sequenceNumber, ShardId: `shardId-${String(shard).padStart(12, "0")}` };
     });
     return json({ FailedRecordCount: failed, Records: answers, EncryptionType: "NONE" });

@@ -273,7 +273,7 @@ Deno.test({
     }, { bytesPerSecond: 262_144, recordsPerSecond: 1_000 }),
 });
 
-Deno.test("a data stream that does not exist stops the start with the flag to check", () =>
+Deno.test("a data stream that does not exist stops the start with the flag to check; an on-demand one is described as such", () =>
   withStream(1, async (dir, endpoint) => {
     const relay = RelayProcess.spawn(
       [
@@ -291,4 +291,12 @@ Deno.test("a data stream that does not exist stops the start with the flag to ch
       relay.lines.join("\n"),
     );
     assertEquals(recordTag("1733500000000-000000001-0a1b2c3d.json.gz"), "0a1b2c3d");
+    endpoint.kinesis.addStream("on-demand", { shards: 2, mode: "ON_DEMAND" });
+    const started = await startKinesisRelay(dir, endpoint, "on-demand", ["--tcp-port", String(freePort())]);
+    try {
+      const said = await started.waitFor(/Kinesis data stream/);
+      assert(/mode=ON_DEMAND/.test(said) && /shards=2/.test(said), said);
+    } finally {
+      assertEquals(await started.stop(), 0);
+    }
   }));

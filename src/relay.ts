@@ -91,6 +91,8 @@ export class Relay {
   /** Each sink's spool, by the sink's index. */
   readonly #spools: SpoolDir[];
   readonly #sink: OpenSinks;
+  /** Closes the destinations reloads opened. */
+  readonly #closers: (() => void)[] = [];
   readonly #worker: SpoolWorkerClient;
   readonly #batcher: Batcher;
   readonly #uploader: Deliveries;
@@ -599,17 +601,20 @@ export class Relay {
    * Applies a reloaded configuration (SIGHUP with `--config`): sources added are bound and
    * serve, sources removed stop taking connections (open ones get the grace period), and the
    * new routes apply from the next read on; unchanged listeners and their connections are not
-   * touched. A change to anything else (a sink, a source's settings, any option) changes
-   * nothing, and the log says what needs a restart; so does a source that cannot be bound.
+   * touched; a sink whose streams or role changed (and nothing else of it) sends every record
+   * not yet accepted to its new destinations, opened and checked first (`invalid` when one
+   * cannot be used). A change to anything else (a sink added or removed, what a sink's records
+   * are, a source's settings, any option) changes nothing, and the log says what needs a
+   * restart; so does a source that cannot be bound.
    * Rate limits and sampling start afresh with the new routes.
    */
-  async reload(next: Config): Promise<"ok" | "unchanged" | "restart_needed"> {
+  async reload(next: Config): Promise<"ok" | "unchanged" | "restart_needed" | "invalid"> {
     const result = await this.#applyReload(next);
     this.metrics.configReloads.inc({ result });
     return result;
   }
 
-  async #applyReload(next: Config): Promise<"ok" | "unchanged" | "restart_needed"> {
+  async #applyReload(next: Config): Promise<"ok" | "unchanged" | "restart_needed" | "invalid"> {
     const running = this.#config;
     const log = this.#log;
     const plan = planReload(running, next);
@@ -628,18 +633,53 @@ export class Relay {
       });
       return "restart_needed";
     }
-    if (plan.added.length + plan.removed.length === 0 && !plan.routes) {
+    if (plan.added.length + plan.removed.length + plan.destinations.length === 0 && !plan.routes) {
       log.info("SIGHUP: the configuration is unchanged");
       return "unchanged";
+    }
+    // New destinations are opened (and their streams checked) before anything changes.
+    const moved = plan.destinations.map((i) => next.pipeline.sinks[i]!);
+    let opened: OpenSinks | undefined;
+    if (moved.length > 0) {
+      try {
+        opened = await openSinks(moved, { ...running, log });
+      } catch (error) {
+        log.error("SIGHUP: cannot use a sink's new destinations (nothing changed)", {
+          error: (error as Error).message,
+        });
+        return "invalid";
+      }
+      const sizes = plan.destinations.map((i, k) => [
+        largestRecord(this.#sink.destinations[i]!.map((d) => d.sink)),
+        largestRecord(opened!.destinations[k]!.map((d) => d.sink)),
+      ]);
+      if (sizes.some(([was, now]) => was !== now)) {
+        opened.close();
+        log.error("SIGHUP: a sink's new destinations take records of another size; restart to apply it", {
+          sinks: moved.map((s) => s.name).join(","),
+        });
+        return "restart_needed";
+      }
     }
     let added: Bound[];
     try {
       added = await bindAll(plan.added, bindOptions(running), log);
     } catch (error) {
+      opened?.close();
       log.error("SIGHUP: cannot listen on a new source; restart to apply it (nothing changed)", {
         error: (error as Error).message,
       });
       return "restart_needed";
+    }
+    if (opened !== undefined) {
+      const sinks = opened;
+      this.#closers.push(() => sinks.close());
+      plan.destinations.forEach((i, k) => {
+        const destinations = sinks.destinations[k]!;
+        this.#sink.destinations[i] = destinations;
+        this.#uploader.setDestinations(i, destinations);
+        running.pipeline.sinks[i] = next.pipeline.sinks[i]!;
+      });
     }
     for (const b of added) this.#attach(b).serve();
     declareKnownSeries(this.metrics, {
@@ -649,7 +689,7 @@ export class Relay {
         format: b.source.protocol === "gelf" ? "gelf" : "syslog",
         relp: b.source.protocol === "relp",
       })),
-      streams: [],
+      streams: (opened?.destinations ?? []).flat().map((d) => d.name),
       tls: false,
     });
     const removed = plan.removed.map((s) => this.#bound.get(placeOf(s))).filter((b) => b !== undefined);
@@ -661,12 +701,16 @@ export class Relay {
     running.pipeline.sources = next.pipeline.sources;
     running.pipeline.routes = routes;
     running.pipeline.defaultSink = defaultSink;
-    log.info("SIGHUP: configuration reloaded; messages arriving from now on follow its routes", {
-      added: plan.added.map((s) => s.label).join(",") || undefined,
-      removed: plan.removed.map((s) => s.label).join(",") || undefined,
-      routes: routes.map((r) => r.name).join(",") || undefined,
-      defaultSink,
-    });
+    log.info(
+      "SIGHUP: configuration reloaded; messages arriving from now on follow its routes, records go to its destinations",
+      {
+        added: plan.added.map((s) => s.label).join(",") || undefined,
+        removed: plan.removed.map((s) => s.label).join(",") || undefined,
+        routes: routes.map((r) => r.name).join(",") || undefined,
+        defaultSink,
+        destinations: moved.map((s) => `${s.name}=${s.service}:${s.streams.join(",")}`).join(" ") || undefined,
+      },
+    );
     return "ok";
   }
 
@@ -784,6 +828,7 @@ export class Relay {
     await this.#uploader.stop(Date.now() + SHUTDOWN_UPLOAD_TIMEOUT_MS);
     this.#worker.terminate();
     this.#sink.close();
+    for (const close of this.#closers) close();
     for (const s of this.#servers) await s.close();
     log.info("kinesyslog stopped", { undeliveredRecords: this.#uploader.pendingRecords });
   }
@@ -932,28 +977,43 @@ function placeOf(source: SourceSpec): string {
   return `${source.transport === "udp" ? "udp" : "tcp"}/${source.port}`;
 }
 
-/** What a reload changes: sources added and removed, whether the routes changed, and what it cannot apply. */
+/**
+ * What a reload changes: sources added and removed, whether the routes changed, the sinks whose
+ * destinations changed (their streams, service or role: nothing else of them), and what it
+ * cannot apply.
+ */
 function planReload(
   running: Config,
   next: Config,
-): { added: SourceSpec[]; removed: SourceSpec[]; routes: boolean; changed: string[] } {
+): { added: SourceSpec[]; removed: SourceSpec[]; routes: boolean; destinations: number[]; changed: string[] } {
   const changed: string[] = [];
   const left = running as unknown as Record<string, unknown>, right = next as unknown as Record<string, unknown>;
   for (const key of new Set([...Object.keys(left), ...Object.keys(right)])) {
     if (key !== "pipeline" && JSON.stringify(left[key]) !== JSON.stringify(right[key])) changed.push(key);
   }
-  if (JSON.stringify(running.pipeline.sinks) !== JSON.stringify(next.pipeline.sinks)) changed.push("sinks");
-  const before = new Map(running.pipeline.sources.map((s) => [placeOf(s), s]));
-  const after = new Map(next.pipeline.sources.map((s) => [placeOf(s), s]));
-  for (const [place, source] of after) {
-    const old = before.get(place);
+  // Where a sink's records go may change; what its records are may not (nor a local sink's directory).
+  const destinations: number[] = [];
+  const before = running.pipeline.sinks, after = next.pipeline.sinks;
+  const rest = ({ streams: _s, service: _v, role: _r, ...spec }: SinkSpec) => JSON.stringify(spec);
+  if (before.length !== after.length || before.some((s, i) => rest(s) !== rest(after[i]!))) {
+    if (JSON.stringify(before) !== JSON.stringify(after)) changed.push("sinks");
+  } else {
+    before.forEach((s, i) => {
+      if (JSON.stringify(s) !== JSON.stringify(after[i])) destinations.push(i);
+    });
+  }
+  const bound = new Map(running.pipeline.sources.map((s) => [placeOf(s), s]));
+  const wanted = new Map(next.pipeline.sources.map((s) => [placeOf(s), s]));
+  for (const [place, source] of wanted) {
+    const old = bound.get(place);
     if (old !== undefined && JSON.stringify(old) !== JSON.stringify(source)) changed.push(`sources(${source.label})`);
   }
   return {
-    added: [...after].filter(([place]) => !before.has(place)).map(([, s]) => s),
-    removed: [...before].filter(([place]) => !after.has(place)).map(([, s]) => s),
+    added: [...wanted].filter(([place]) => !bound.has(place)).map(([, s]) => s),
+    removed: [...bound].filter(([place]) => !wanted.has(place)).map(([, s]) => s),
     routes: JSON.stringify([running.pipeline.routes, running.pipeline.defaultSink]) !==
       JSON.stringify([next.pipeline.routes, next.pipeline.defaultSink]),
+    destinations,
     changed,
   };
 }

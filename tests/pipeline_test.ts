@@ -241,6 +241,84 @@ ${settings(dir, endpoint, metricsPort)}
   }
 });
 
+/** One TCP sender sending `seq=<n>` messages, 50 every 10 ms, until stopped. */
+class NumberedSender {
+  #sent = 0;
+  #sending = true;
+  private constructor(readonly conn: Deno.Conn, private readonly loop: Promise<void>[]) {}
+
+  /** Connects to 127.0.0.1:`port` and starts sending. */
+  static async start(port: number): Promise<NumberedSender> {
+    const sender = new NumberedSender(await Deno.connect({ hostname: "127.0.0.1", port }), []);
+    sender.loop.push((async () => {
+      while (sender.#sending) {
+        const lines = Array.from(
+          { length: 50 },
+          () => `<14>1 2026-12-01T00:00:00Z h app - - - seq=${sender.#sent++}\n`,
+        );
+        await sender.conn.write(encoder.encode(lines.join("")));
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    })());
+    return sender;
+  }
+
+  /** Stops, closes the connection; resolves to how many messages were sent. */
+  async stop(): Promise<number> {
+    this.#sending = false;
+    await Promise.all(this.loop);
+    this.conn.close();
+    return this.#sent;
+  }
+}
+
+/** The `seq=` numbers delivered to `stream`. */
+function seqsIn(endpoint: FirehoseEndpoint, stream: string): number[] {
+  return byStream(endpoint).get(stream)?.map((e) => Number(/seq=(\d+)/.exec(e.message)?.[1])).filter((n) => n >= 0) ??
+    [];
+}
+
+Deno.test("SIGHUP moves a sink to other streams under load: every message once, the later ones in the new stream; a stream that does not exist is refused", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-pipeline-" });
+  const endpoint = new FirehoseEndpoint(["a", "c"]).start();
+  const [tcp, metricsPort] = [freePort(), freePort()];
+  const config = `${dir}/kinesyslog.yaml`;
+  const file = (streams: string) => `
+sources: [{ transport: tcp, port: ${tcp} }]
+sinks:
+  logs: { streams: [${streams}] }
+${settings(dir, endpoint, metricsPort)}
+`;
+  await Deno.writeTextFile(config, file("a"));
+  const relay = await startWithConfig(dir, endpoint, config);
+  const reloads = (result: string) => scrape(metricsPort, "kinesyslog_config_reloads_total", { result });
+  try {
+    const sender = await NumberedSender.start(tcp);
+    const seqs = (stream: string) => seqsIn(endpoint, stream);
+    await eventually("messages in a", () => seqs("a").length > 500, 20_000);
+    // A stream that does not exist: described at the reload, refused, nothing changes.
+    await Deno.writeTextFile(config, file("nope"));
+    relay.signal("SIGHUP");
+    await eventually("the refused reload counted", async () => await reloads("invalid") === 1, 10_000);
+    await Deno.writeTextFile(config, file("c"));
+    relay.signal("SIGHUP");
+    await eventually("the reload applied", async () => await reloads("ok") === 1, 10_000);
+    const inA = seqs("a").length;
+    await eventually("messages in c", () => seqs("c").length > 500, 20_000);
+    const total = await sender.stop();
+    await eventually("every message", () => seqs("a").length + seqs("c").length >= total, 30_000);
+    const all = [...seqs("a"), ...seqs("c")].sort((x, y) => x - y);
+    assertEquals(all, Array.from({ length: total }, (_, i) => i), "each message once, in a or in c");
+    assert(seqs("a").length - inA < 2_000, `${seqs("a").length - inA} went to a after the reload`);
+    assert(relay.lines.some((l) => l.includes('destinations="logs=firehose:c"')), relay.lines.join("\n"));
+    assertEquals(await relay.stop(), 0);
+  } finally {
+    await relay.stop().catch(() => {});
+    await endpoint.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("SIGHUP applies a changed file's sources and routes under load; unchanged listeners keep their connections", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kinesyslog-pipeline-" });
   const endpoint = new FirehoseEndpoint(["a", "b"]).start();
@@ -260,27 +338,19 @@ ${settings(dir, endpoint, metricsPort)}
   const relay = await startWithConfig(dir, endpoint, config);
   const reloads = (result: string) => scrape(metricsPort, "kinesyslog_config_reloads_total", { result });
   try {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port: tcp });
-    let seq = 0;
-    let sending = true;
     // One sender on the listener that stays, sending throughout: 50 messages every 10 ms.
-    const sender = (async () => {
-      while (sending) {
-        const lines = Array.from({ length: 50 }, () => `<14>1 2026-12-01T00:00:00Z h app - - - seq=${seq++}\n`);
-        await conn.write(encoder.encode(lines.join("")));
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-    })();
-    const seqs = (stream: string) =>
-      byStream(endpoint).get(stream)?.map((e) => Number(/seq=(\d+)/.exec(e.message)?.[1])).filter((n) => n >= 0) ??
-        [];
+    const sender = await NumberedSender.start(tcp);
+    const seqs = (stream: string) => seqsIn(endpoint, stream);
     await eventually("messages in a", () => seqs("a").length > 500, 20_000);
     // A file that does not validate: nothing changes, counted.
     await Deno.writeTextFile(config, file("nowhere", after));
     relay.signal("SIGHUP");
     await eventually("the invalid reload counted", async () => await reloads("invalid") === 1, 10_000);
-    // A file that changes a sink: not applied, a restart is needed.
-    await Deno.writeTextFile(config, file("a", before).replace("b: { streams: [b] }", "b: { streams: [a] }"));
+    // A file that changes what a sink's records are: not applied, a restart is needed.
+    await Deno.writeTextFile(
+      config,
+      file("a", before).replace("b: { streams: [b] }", "b: { streams: [b], record_format: ndjson }"),
+    );
     relay.signal("SIGHUP");
     await eventually("the refused reload counted", async () => await reloads("restart_needed") === 1, 10_000);
     // Routes and sources changed: a listener added, one removed, what arrives from now on goes to b.
@@ -302,10 +372,7 @@ ${settings(dir, endpoint, metricsPort)}
         return true;
       }
     }, 10_000);
-    sending = false;
-    await sender;
-    conn.close();
-    const total = seq;
+    const total = await sender.stop();
     await eventually("every message", () => seqs("a").length + seqs("b").length >= total, 30_000);
     const a = seqs("a").sort((x, y) => x - y), b = seqs("b").sort((x, y) => x - y);
     assertEquals(a.length + b.length, total, "each message once");

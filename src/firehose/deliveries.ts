@@ -53,6 +53,11 @@ export class Deliveries {
     this.#uploaders[sink]!.add(entries, options);
   }
 
+  /** Sends sink `sink`'s records to `destinations` from now on (`Uploader.setDestinations`). */
+  setDestinations(sink: number, destinations: readonly NamedSink[]): void {
+    this.#uploaders[sink]!.setDestinations(destinations);
+  }
+
   /** Starts every uploader. */
   start(): void {
     for (const u of this.#uploaders) u.start();

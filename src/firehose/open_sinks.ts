@@ -146,7 +146,9 @@ export async function openSinks(specs: readonly SinkSpec[], options: OpenSinksOp
     }
     for (const { service, sink } of opened) {
       const region = await sink.region();
-      if (options.useFipsEndpoint === true && options.streamCheck && !service.fipsRegions.includes(region)) {
+      // An --endpoint-url names the host itself (a FIPS VPC endpoint, say): nothing to check.
+      const fips = options.useFipsEndpoint === true && options.endpointUrl === undefined;
+      if (fips && options.streamCheck && !service.fipsRegions.includes(region)) {
         throw new StartupError(
           `${service.noun}s have no FIPS endpoint in ${region} (they have in ${service.fipsRegions.join(", ")}); ` +
             "choose one of these regions, or drop --use-fips-endpoint (--no-stream-check skips this check)",

@@ -124,7 +124,7 @@ export class Uploader {
   #queue: Pending[] = [];
   /** Entries of the queue marked done and not yet compacted away. */
   #done = 0;
-  readonly #lanes: Lane[];
+  #lanes: Lane[];
   readonly #calls = new Set<Promise<void>>();
   #wake: (() => void) | undefined;
   #running: Promise<void> | undefined;
@@ -145,16 +145,36 @@ export class Uploader {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
+    this.#lanes = this.#lanesOf(options.sinks, []);
+  }
+
+  /** Lanes for `sinks`; one named as a lane of `kept` keeps its learned pace. */
+  #lanesOf(sinks: readonly NamedSink[], kept: readonly Lane[]): Lane[] {
     const now = this.#now();
-    this.#lanes = options.sinks.map((s) => ({
+    return sinks.map((s) => ({
       ...s,
-      pacer: new StreamPacer(now),
+      pacer: kept.find((l) => l.name === s.name)?.pacer ?? new StreamPacer(now),
       busy: false,
       pausedUntil: 0,
       callFailures: 0,
       inRotation: true,
       emptySince: undefined,
     }));
+  }
+
+  /**
+   * Sends records to `sinks` from now on (a reload that changed the sink's streams or role):
+   * calls in flight finish on the old destinations, which are closed then; a record they fail
+   * goes to the new ones. A destination of the same name keeps the pace it learned.
+   */
+  setDestinations(sinks: readonly NamedSink[]): void {
+    const old = this.#lanes;
+    this.#lanes = this.#lanesOf(sinks, old);
+    const inFlight = [...this.#calls];
+    void Promise.allSettled(inFlight).then(() => {
+      for (const lane of old) if (!sinks.some((s) => s.sink === lane.sink)) lane.sink.close();
+    });
+    this.#signal();
   }
 
   /**

@@ -22,7 +22,7 @@ import { readTlsMaterial, reportRevocation } from "./listen/tls_material.ts";
 import { Deliveries } from "./firehose/deliveries.ts";
 import { type OpenSinks, openSinks } from "./firehose/open_sinks.ts";
 import { StartupError } from "./config/config_error.ts";
-import type { SinkSpec, SourceSpec } from "./config/pipeline.ts";
+import type { SinkSpec } from "./config/pipeline.ts";
 import { ROUTE_DROP_REASONS, type Router, routerOf } from "./route/router.ts";
 import { Ingest } from "./listen/ingest.ts";
 import { DEFAULT_MAX_BACKLOG_BYTES, Pressure } from "./listen/pressure.ts";
@@ -42,9 +42,11 @@ import { declareKnownSeries } from "./known_series.ts";
 import { metricsRoutes, MetricsServer } from "./metrics/metrics_server.ts";
 import { judgeReadiness, type Readiness } from "./metrics/readiness.ts";
 import type { SetAside } from "./spool/own_paths.ts";
-import { QUARANTINE_DIR, sinkSpoolDir, SpoolDir } from "./spool/spool_dir.ts";
+import { QUARANTINE_DIR, sinkSpoolDir, SpoolDir, type SpoolEntry, unconfiguredSpools } from "./spool/spool_dir.ts";
 import { InstanceFile } from "./spool/instance_file.ts";
-import { RECORD_FORMATS } from "./batch/record_formats.ts";
+import { placeOf, planReload, type ReloadPlan, unchanged } from "./relay/reload_plan.ts";
+import { ingestSinksOf, type RunningSink, sharesBuffers, workerSinkOf } from "./relay/sink_slots.ts";
+import type { NamedSink } from "./firehose/uploader.ts";
 import { Journal } from "./journal/journal.ts";
 import { replayJournal } from "./journal/journal_replay.ts";
 import { runsCount, splitRuns } from "./journal/journal_runs.ts";
@@ -88,8 +90,8 @@ export class Relay {
   readonly #log: Logger;
   readonly metrics = new Metrics();
   readonly #spool: SpoolDir;
-  /** Each sink's spool, by the sink's index. */
-  readonly #spools: SpoolDir[];
+  /** Every sink the relay has run since it started, by slot (`relay/sink_slots.ts`). */
+  readonly #sinks: RunningSink[];
   readonly #sink: OpenSinks;
   /** Closes the destinations reloads opened. */
   readonly #closers: (() => void)[] = [];
@@ -166,7 +168,12 @@ export class Relay {
     this.#tls = tls;
     this.#log = log;
     this.#spool = new SpoolDir(config.spoolDir);
-    this.#spools = spools;
+    this.#sinks = sinks.map((spec, i) => ({
+      spec,
+      active: true,
+      spool: spools[i]!,
+      destinations: sink.destinations[i]!,
+    }));
     this.#sink = sink;
     this.#lookupOwner = sink.owner;
     this.#credentials = sink.credentials === undefined ? undefined : new CredentialsWatch(sink.credentials, log);
@@ -244,14 +251,7 @@ export class Relay {
       ...(config.workerMemoryLimit > 0
         ? { fits: (bytes: number) => Deno.memoryUsage().rss + bytes <= config.workerMemoryLimit }
         : {}),
-      sinks: sinks.map((s, i) => ({
-        spoolDir: spools[i]!.dir,
-        compressionLevel: s.compressionLevel,
-        recordFormat: s.recordFormat,
-        recordCompression: s.recordCompression,
-        maxRecordBytes: largestRecord(sink.destinations[i]!.map((d) => d.sink)),
-        partitionBySource: s.partitionKey === "source",
-      })),
+      sinks: this.#sinks.map(workerSinkOf),
       instance: instance.id,
     });
     this.#batcher = new Batcher({
@@ -265,11 +265,11 @@ export class Relay {
       maxOpenBuffers: config.maxOpenBuffers,
       // A sink whose records say each event's source (NDJSON) packs quiet sources together,
       // unless its records are keyed by their source (`--partition-key source`).
-      sharedSinks: sinks.map((s) => RECORD_FORMATS[s.recordFormat].eventsCarrySource && s.partitionKey !== "source"),
+      sharedSinks: sinks.map(sharesBuffers),
       flushIntervalMs: config.flushInterval * 1000,
     });
     this.#uploader = new Deliveries({
-      sinks: sinks.map((s, i) => ({ name: s.name, spool: spools[i]!, destinations: sink.destinations[i]! })),
+      sinks: this.#sinks.map((s) => ({ name: s.spec.name, spool: s.spool, destinations: s.destinations })),
       metrics,
       log,
       onRemoved: (bytes, records) => {
@@ -308,9 +308,8 @@ export class Relay {
     const router = routerOf({ routes, defaultSink }, names);
     this.#router = router;
     metrics.live.routeCounts = () => routeCounts(this.#router);
-    const fallback = Math.max(0, defaultSink === undefined ? 0 : names.indexOf(defaultSink));
     const ingest = new Ingest(this.#batcher, this.#pressure, metrics, log, journal ?? this.#ledger, {
-      sinks: { names, fallback },
+      sinks: ingestSinksOf(this.#sinks, defaultSink),
       router,
       numbers: instance,
     });
@@ -344,7 +343,7 @@ export class Relay {
   /** Makes the listener of a bound socket (it serves once {@linkcode Relay.#run} or a reload says so). */
   #attach(b: Bound): { serve(): void } {
     const config = this.#config;
-    const info = listenerInfo(config.pipeline.sinks, b.source);
+    const info = listenerInfo(b.source);
     const ingest = this.#ingest;
     this.listening.push(info.label);
     if (b.kind === "udp") {
@@ -519,17 +518,26 @@ export class Relay {
       this.#worker.setOwner(account ?? UNKNOWN_OWNER);
     });
     await this.#credentials?.check();
-    const leftovers = [];
-    for (const [sink, spool] of this.#spools.entries()) {
+    let leftovers = 0;
+    for (const [slot, { spool }] of this.#sinks.entries()) {
       const { records, setAside } = await spool.list();
       this.#reportSetAside(setAside);
-      for (const e of records) this.#spoolBytes += e.bytes;
-      this.#uploader.add(sink, records, { verify: true });
-      leftovers.push(...records);
+      this.#queueLeftovers(slot, records);
+      leftovers += records.length;
     }
-    this.#spoolFiles = leftovers.length;
-    this.#updateGauges();
     this.#uploader.start();
+    for (
+      const { sink, records } of await unconfiguredSpools(
+        config.spoolDir,
+        config.pipeline.sinks.map((s) => s.name),
+      )
+    ) {
+      this.#log.warn("The spool holds records of a sink that is not configured: they wait until it is again", {
+        sink,
+        records,
+        dir: sinkSpoolDir(config.spoolDir, sink),
+      });
+    }
     const replayed = this.#journal === undefined ? 0 : await replayJournal(this.#journal, {
       ingest: this.#ingest,
       pressure: this.#pressure,
@@ -559,7 +567,7 @@ export class Relay {
       }),
       workerMemoryLimitMiB: Math.round(config.workerMemoryLimit / 1_048_576),
       tcpWorkers: config.tcpWorkers,
-      leftoverRecords: leftovers.length,
+      leftoverRecords: leftovers,
       journal: this.#journal === undefined ? "off" : `fsync every ${config.fsyncInterval}s`,
       replayedMessages: replayed,
       metrics: config.prometheusPorts.map((p) => `http://${hostPort(config.metricsAddress, p)}/metrics`).join(",") ||
@@ -601,11 +609,11 @@ export class Relay {
    * Applies a reloaded configuration (SIGHUP with `--config`): sources added are bound and
    * serve, sources removed stop taking connections (open ones get the grace period), and the
    * new routes apply from the next read on; unchanged listeners and their connections are not
-   * touched; a sink whose streams or role changed (and nothing else of it) sends every record
-   * not yet accepted to its new destinations, opened and checked first (`invalid` when one
-   * cannot be used). A change to anything else (a sink added or removed, what a sink's records
-   * are, a source's settings, any option) changes nothing, and the log says what needs a
-   * restart; so does a source that cannot be bound.
+   * touched. Sinks added, changed (where their records go, what they are) and removed apply
+   * at a batch boundary (`#applySinks`), their destinations opened and checked first
+   * (`invalid` when one cannot be used). A change to anything else (a source's settings, any
+   * option) changes nothing, and the log says what needs a restart; so does a source that
+   * cannot be bound.
    * Rate limits and sampling start afresh with the new routes.
    */
   async reload(next: Config): Promise<"ok" | "unchanged" | "restart_needed" | "invalid"> {
@@ -617,14 +625,11 @@ export class Relay {
   async #applyReload(next: Config): Promise<"ok" | "unchanged" | "restart_needed" | "invalid"> {
     const running = this.#config;
     const log = this.#log;
-    const plan = planReload(running, next);
+    const plan = planReload(running, this.#sinks, next);
     if (plan.changed.length > 0) {
-      log.error(
-        "SIGHUP: the configuration changes more than sources and routes; restart to apply it (nothing changed)",
-        {
-          changed: plan.changed.join(","),
-        },
-      );
+      log.error("SIGHUP: the configuration changes what a reload cannot; restart to apply it (nothing changed)", {
+        changed: plan.changed.join(","),
+      });
       return "restart_needed";
     }
     if (plan.added.some((s) => s.transport === "tls") && this.#tls === undefined) {
@@ -633,30 +638,42 @@ export class Relay {
       });
       return "restart_needed";
     }
-    if (plan.added.length + plan.removed.length + plan.destinations.length === 0 && !plan.routes) {
+    if (unchanged(plan)) {
       log.info("SIGHUP: the configuration is unchanged");
       return "unchanged";
     }
-    // New destinations are opened (and their streams checked) before anything changes.
-    const moved = plan.destinations.map((i) => next.pipeline.sinks[i]!);
+    // Sinks added or changed get their destinations opened (streams checked) and their spool
+    // ready before anything changes.
+    const changing = plan.sinks.filter((s) => s.change !== "same");
     let opened: OpenSinks | undefined;
-    if (moved.length > 0) {
+    const leftovers = new Map<number, SpoolEntry[]>();
+    if (changing.length > 0) {
       try {
-        opened = await openSinks(moved, { ...running, log });
+        opened = await openSinks(changing.map((s) => s.spec), { ...running, log });
+        for (const s of changing.filter((s) => s.change === "added")) {
+          const spool = new SpoolDir(sinkSpoolDir(running.spoolDir, s.spec.name));
+          this.#reportSetAside(await spool.prepare());
+          const { records, setAside } = await spool.list();
+          this.#reportSetAside(setAside);
+          leftovers.set(s.slot, records);
+        }
       } catch (error) {
-        log.error("SIGHUP: cannot use a sink's new destinations (nothing changed)", {
+        opened?.close();
+        log.error("SIGHUP: cannot use a sink's new destinations or spool (nothing changed)", {
           error: (error as Error).message,
         });
         return "invalid";
       }
-      const sizes = plan.destinations.map((i, k) => [
-        largestRecord(this.#sink.destinations[i]!.map((d) => d.sink)),
-        largestRecord(opened!.destinations[k]!.map((d) => d.sink)),
-      ]);
-      if (sizes.some(([was, now]) => was !== now)) {
-        opened.close();
-        log.error("SIGHUP: a sink's new destinations take records of another size; restart to apply it", {
-          sinks: moved.map((s) => s.name).join(","),
+      // Records spooled for a sink keep their size: its new destinations must take them.
+      const smaller = changing.filter((s, k) =>
+        s.change !== "added" &&
+        largestRecord(opened!.destinations[k]!.map((d) => d.sink)) <
+          largestRecord(this.#sinks[s.slot]!.destinations.map((d) => d.sink))
+      );
+      if (smaller.length > 0) {
+        opened!.close();
+        log.error("SIGHUP: a sink's new destinations take smaller records than it spooled; restart to apply it", {
+          sinks: smaller.map((s) => s.spec.name).join(","),
         });
         return "restart_needed";
       }
@@ -671,16 +688,12 @@ export class Relay {
       });
       return "restart_needed";
     }
+    // From here on nothing waits: the change happens between two reads, at a batch boundary.
     if (opened !== undefined) {
       const sinks = opened;
       this.#closers.push(() => sinks.close());
-      plan.destinations.forEach((i, k) => {
-        const destinations = sinks.destinations[k]!;
-        this.#sink.destinations[i] = destinations;
-        this.#uploader.setDestinations(i, destinations);
-        running.pipeline.sinks[i] = next.pipeline.sinks[i]!;
-      });
     }
+    this.#applySinks(plan, opened?.destinations ?? [], leftovers);
     for (const b of added) this.#attach(b).serve();
     declareKnownSeries(this.metrics, {
       listeners: added.map((b) => ({
@@ -691,27 +704,85 @@ export class Relay {
       })),
       streams: (opened?.destinations ?? []).flat().map((d) => d.name),
       tls: false,
+      sinks: changing.filter((s) => s.change === "added").map((s) => s.spec.name),
     });
     const removed = plan.removed.map((s) => this.#bound.get(placeOf(s))).filter((b) => b !== undefined);
     for (const b of removed) void this.#detach(b);
     const { routes, defaultSink } = next.pipeline;
-    const router = routerOf({ routes, defaultSink }, running.pipeline.sinks.map((s) => s.name));
-    this.#router = router;
-    this.#ingest.router = router;
     running.pipeline.sources = next.pipeline.sources;
+    running.pipeline.sinks = next.pipeline.sinks;
     running.pipeline.routes = routes;
     running.pipeline.defaultSink = defaultSink;
+    // The ingest's sinks first: the router's bits are their slots.
+    this.#ingest.sinks = ingestSinksOf(this.#sinks, defaultSink);
+    this.#router = routerOf({ routes, defaultSink }, this.#sinks.map((s) => s.spec.name));
+    this.#ingest.router = this.#router;
+    const to = (s: SinkSpec) =>
+      s.outputDir === undefined ? `${s.service}:${s.streams.join(",")}` : `dir:${s.outputDir}`;
     log.info(
-      "SIGHUP: configuration reloaded; messages arriving from now on follow its routes, records go to its destinations",
+      "SIGHUP: configuration reloaded; messages arriving from now on follow its routes, records go to its sinks",
       {
         added: plan.added.map((s) => s.label).join(",") || undefined,
         removed: plan.removed.map((s) => s.label).join(",") || undefined,
         routes: routes.map((r) => r.name).join(",") || undefined,
         defaultSink,
-        destinations: moved.map((s) => `${s.name}=${s.service}:${s.streams.join(",")}`).join(" ") || undefined,
+        sinksAdded: changing.filter((s) => s.change === "added").map((s) => `${s.spec.name}=${to(s.spec)}`)
+          .join(" ") || undefined,
+        sinksChanged: changing.filter((s) => s.change !== "added").map((s) => `${s.spec.name}=${to(s.spec)}`)
+          .join(" ") || undefined,
+        sinksRetired: plan.retired.map((i) => this.#sinks[i]!.spec.name).join(",") || undefined,
       },
     );
     return "ok";
+  }
+
+  /**
+   * Applies a reload's sinks, without waiting: a retired sink's buffers and a sink whose records
+   * change are flushed as they were (and spooled and delivered by the sink as it was), then the
+   * spool workers build the new records, the new destinations take the sink's records not yet
+   * accepted, a new sink is delivered (with what its spool held), and the ingest and routes
+   * feed the new set from the next read on.
+   */
+  #applySinks(plan: ReloadPlan, destinations: readonly NamedSink[][], leftovers: Map<number, SpoolEntry[]>): void {
+    const sinks = this.#sinks;
+    for (const i of plan.retired) {
+      sinks[i]!.active = false;
+      this.#batcher.resetSink(i, sharesBuffers(sinks[i]!.spec));
+    }
+    let reshaped = false;
+    let k = 0;
+    for (const planned of plan.sinks) {
+      const { spec, slot, change } = planned;
+      if (change === "same") {
+        sinks[slot]!.active = true;
+        continue;
+      }
+      const to = destinations[k++]!;
+      if (change === "added") {
+        const spool = new SpoolDir(sinkSpoolDir(this.#config.spoolDir, spec.name));
+        sinks.push({ spec, active: true, spool, destinations: to });
+        this.#uploader.addSink({ name: spec.name, spool, destinations: to });
+        reshaped = true;
+        continue;
+      }
+      if (change === "records") {
+        this.#batcher.resetSink(slot, sharesBuffers(spec));
+        reshaped = true;
+      }
+      sinks[slot] = { ...sinks[slot]!, spec, active: true, destinations: to };
+      this.#uploader.setDestinations(slot, to);
+    }
+    // After the flushes above: the batches already handed over are built as they were.
+    if (reshaped) this.#worker.setSinks(sinks.map(workerSinkOf));
+    for (const [slot, records] of leftovers) this.#queueLeftovers(slot, records);
+  }
+
+  /** Counts the records an earlier run left in sink `slot`'s spool and queues them for delivery (checked first). */
+  #queueLeftovers(slot: number, records: readonly SpoolEntry[]): void {
+    for (const e of records) this.#spoolBytes += e.bytes;
+    this.#spoolFiles += records.length;
+    this.#uploader.add(slot, records, { verify: true });
+    this.#updateGauges();
   }
 
   /**
@@ -972,52 +1043,6 @@ function sinkFields(sinks: readonly SinkSpec[]): Record<string, string> {
   };
 }
 
-/** Where a source listens, as a reload matches sources: `udp/514`, `tcp/6514` (TCP, TLS and RELP share ports). */
-function placeOf(source: SourceSpec): string {
-  return `${source.transport === "udp" ? "udp" : "tcp"}/${source.port}`;
-}
-
-/**
- * What a reload changes: sources added and removed, whether the routes changed, the sinks whose
- * destinations changed (their streams, service or role: nothing else of them), and what it
- * cannot apply.
- */
-function planReload(
-  running: Config,
-  next: Config,
-): { added: SourceSpec[]; removed: SourceSpec[]; routes: boolean; destinations: number[]; changed: string[] } {
-  const changed: string[] = [];
-  const left = running as unknown as Record<string, unknown>, right = next as unknown as Record<string, unknown>;
-  for (const key of new Set([...Object.keys(left), ...Object.keys(right)])) {
-    if (key !== "pipeline" && JSON.stringify(left[key]) !== JSON.stringify(right[key])) changed.push(key);
-  }
-  // Where a sink's records go may change; what its records are may not (nor a local sink's directory).
-  const destinations: number[] = [];
-  const before = running.pipeline.sinks, after = next.pipeline.sinks;
-  const rest = ({ streams: _s, service: _v, role: _r, ...spec }: SinkSpec) => JSON.stringify(spec);
-  if (before.length !== after.length || before.some((s, i) => rest(s) !== rest(after[i]!))) {
-    if (JSON.stringify(before) !== JSON.stringify(after)) changed.push("sinks");
-  } else {
-    before.forEach((s, i) => {
-      if (JSON.stringify(s) !== JSON.stringify(after[i])) destinations.push(i);
-    });
-  }
-  const bound = new Map(running.pipeline.sources.map((s) => [placeOf(s), s]));
-  const wanted = new Map(next.pipeline.sources.map((s) => [placeOf(s), s]));
-  for (const [place, source] of wanted) {
-    const old = bound.get(place);
-    if (old !== undefined && JSON.stringify(old) !== JSON.stringify(source)) changed.push(`sources(${source.label})`);
-  }
-  return {
-    added: [...wanted].filter(([place]) => !bound.has(place)).map(([, s]) => s),
-    removed: [...bound].filter(([place]) => !wanted.has(place)).map(([, s]) => s),
-    routes: JSON.stringify([running.pipeline.routes, running.pipeline.defaultSink]) !==
-      JSON.stringify([next.pipeline.routes, next.pipeline.defaultSink]),
-    destinations,
-    changed,
-  };
-}
-
 /** What each route did, for `kinesyslog_route_messages_total`. */
 function routeCounts(router: Router | undefined): { route: string; outcome: string; count: number }[] {
   if (router === undefined) return [];
@@ -1042,7 +1067,6 @@ function connectionLimits(config: Config): ConnectionLimits {
 function bindOptions(config: Config): BindOptions {
   return {
     address: config.address,
-    sinks: config.pipeline.sinks,
     udpRecvBuffer: config.udpRecvBuffer,
     maxMessageSize: config.maxMessageSize,
     allowFrom: config.allowFrom,

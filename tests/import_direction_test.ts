@@ -37,7 +37,7 @@ const LAYERS: readonly { name: string; members: readonly string[] }[] = [
   { name: "batching and records", members: ["batch/"] },
   { name: "journal, spool and the record reader", members: ["journal/", "spool/", "decode/"] },
   { name: "delivery", members: ["firehose/"] },
-  { name: "relay", members: ["relay.ts", "known_series.ts", "config/config.ts"] },
+  { name: "relay", members: ["relay.ts", "relay/", "known_series.ts", "config/config.ts"] },
   { name: "command line", members: ["cli.ts", "config/", "install/"] },
 ];
 

@@ -310,7 +310,7 @@ ${settings(dir, endpoint, metricsPort)}
     const all = [...seqs("a"), ...seqs("c")].sort((x, y) => x - y);
     assertEquals(all, Array.from({ length: total }, (_, i) => i), "each message once, in a or in c");
     assert(seqs("a").length - inA < 2_000, `${seqs("a").length - inA} went to a after the reload`);
-    assert(relay.lines.some((l) => l.includes('destinations="logs=firehose:c"')), relay.lines.join("\n"));
+    assert(relay.lines.some((l) => l.includes('sinksChanged="logs=firehose:c"')), relay.lines.join("\n"));
     assertEquals(await relay.stop(), 0);
   } finally {
     await relay.stop().catch(() => {});
@@ -346,11 +346,8 @@ ${settings(dir, endpoint, metricsPort)}
     await Deno.writeTextFile(config, file("nowhere", after));
     relay.signal("SIGHUP");
     await eventually("the invalid reload counted", async () => await reloads("invalid") === 1, 10_000);
-    // A file that changes what a sink's records are: not applied, a restart is needed.
-    await Deno.writeTextFile(
-      config,
-      file("a", before).replace("b: { streams: [b] }", "b: { streams: [b], record_format: ndjson }"),
-    );
+    // A file that changes an option a reload does not apply: nothing changes, a restart is needed.
+    await Deno.writeTextFile(config, `${file("a", before)}\nlog: { level: warn }\n`);
     relay.signal("SIGHUP");
     await eventually("the refused reload counted", async () => await reloads("restart_needed") === 1, 10_000);
     // Routes and sources changed: a listener added, one removed, what arrives from now on goes to b.
@@ -377,6 +374,69 @@ ${settings(dir, endpoint, metricsPort)}
     const a = seqs("a").sort((x, y) => x - y), b = seqs("b").sort((x, y) => x - y);
     assertEquals(a.length + b.length, total, "each message once");
     assertEquals([...a, ...b], Array.from({ length: total }, (_, i) => i), "a holds those before the reload, b after");
+    assertEquals(await relay.stop(), 0);
+  } finally {
+    await relay.stop().catch(() => {});
+    await endpoint.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("SIGHUP adds a sink, retires one and changes what another's records are, under load: each message once in each sink its route named when it arrived", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-pipeline-" });
+  const endpoint = new FirehoseEndpoint(["a", "b", "c"]).start();
+  const [tcp, metricsPort] = [freePort(), freePort()];
+  const config = `${dir}/kinesyslog.yaml`;
+  const before = `
+sources: [{ transport: tcp, port: ${tcp} }]
+sinks:
+  a: { streams: [a] }
+  b: { streams: [b] }
+routes: [{ name: r, sinks: [a, b] }]
+${settings(dir, endpoint, metricsPort)}
+`;
+  // a's records become uncompressed NDJSON, b is gone, c is new (with its own log group prefix).
+  const after = `
+sources: [{ transport: tcp, port: ${tcp} }]
+sinks:
+  a: { streams: [a], record_format: ndjson, record_compression: none }
+  c: { streams: [c], group_prefix: /routed }
+routes: [{ name: r, sinks: [a, c] }]
+${settings(dir, endpoint, metricsPort)}
+`;
+  await Deno.writeTextFile(config, before);
+  const relay = await startWithConfig(dir, endpoint, config);
+  const reloads = (result: string) => scrape(metricsPort, "kinesyslog_config_reloads_total", { result });
+  try {
+    const sender = await NumberedSender.start(tcp);
+    const seqs = (stream: string) => seqsIn(endpoint, stream).sort((x, y) => x - y);
+    await eventually("messages in a and b", () => seqs("a").length > 500 && seqs("b").length > 500, 20_000);
+    await Deno.writeTextFile(config, after);
+    relay.signal("SIGHUP");
+    await eventually("the reload applied", async () => await reloads("ok") === 1, 10_000);
+    await eventually("messages in c", () => seqs("c").length > 500, 20_000);
+    const total = await sender.stop();
+    const every = Array.from({ length: total }, (_, i) => i);
+    await eventually("every message in a, and in b or c", () => {
+      return seqs("a").length >= total && seqs("b").length + seqs("c").length >= total;
+    }, 30_000);
+    assertEquals(seqs("a"), every, "a: each message once, before and after the reload");
+    const b = seqs("b"), c = seqs("c");
+    assertEquals([...b, ...c], every, "b holds each message before the reload once, c each one after");
+    assert(b.length > 0 && c.length > 0);
+    // a's records: gzip CWL before, plain NDJSON after; c's log groups are its own.
+    const records = (stream: string) => endpoint.records.filter((_, i) => endpoint.accepted[i]!.stream === stream);
+    const plain = records("a").filter((r) => r[0] === 0x7b);
+    assert(plain.length > 0 && plain.length < records("a").length, `${plain.length} of ${records("a").length}`);
+    const lastA = new TextDecoder().decode(records("a").at(-1)!);
+    assert(lastA.startsWith("{") && lastA.includes('"transport":"tcp"'), lastA.slice(0, 200));
+    const group = JSON.parse(new TextDecoder().decode(gunzipSync(records("c")[0]!))).logGroup;
+    assertEquals(group, `/routed/syslog/${tcp}`);
+    assert(
+      relay.lines.some((l) => l.includes('sinksRetired="b"') || l.includes("sinksRetired=b")),
+      relay.lines.join("\n"),
+    );
+    assertEquals(await scrape(metricsPort, "kinesyslog_sink_messages_total", { sink: "c" }) > 0, true);
     assertEquals(await relay.stop(), 0);
   } finally {
     await relay.stop().catch(() => {});

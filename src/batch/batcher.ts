@@ -62,7 +62,16 @@ export const BUFFER_OVERHEAD_BYTES = 1_024;
 export const STREAM_OVERHEAD_BYTES = 256;
 
 /** Every reason a buffer is flushed for (the `reason` label of `kinesyslog_batches_flushed_total`). */
-export const FLUSH_REASONS = ["size", "age", "memory", "open_buffers", "journal", "acknowledge", "shutdown"] as const;
+export const FLUSH_REASONS = [
+  "size",
+  "age",
+  "memory",
+  "open_buffers",
+  "journal",
+  "acknowledge",
+  "reload",
+  "shutdown",
+] as const;
 /** Why a buffer was flushed (`kinesyslog_batches_flushed_total{reason}`). */
 export type FlushReason = typeof FLUSH_REASONS[number];
 
@@ -154,7 +163,7 @@ export class Batcher {
   readonly #maxBufferedBytes: number;
   readonly #maxOpenBuffers: number;
   readonly #now: () => number;
-  readonly #shared: readonly boolean[];
+  readonly #shared: boolean[];
   /** The open buffers, oldest first event first (a buffer leaves when flushed). */
   readonly #buffers = new Map<string, GroupBuffer>();
   /** Memory across all buffers as of the last {@linkcode Batcher.afterAppend}. */
@@ -172,7 +181,7 @@ export class Batcher {
     this.#maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
     this.#maxOpenBuffers = options.maxOpenBuffers ?? DEFAULT_MAX_OPEN_BUFFERS;
     this.#now = options.now ?? Date.now;
-    this.#shared = options.sharedSinks ?? [];
+    this.#shared = [...(options.sharedSinks ?? [])];
   }
 
   /**
@@ -244,6 +253,15 @@ export class Batcher {
   flushGroup(key: BufferKey, reason: FlushReason): void {
     const buffer = this.#buffers.get(this.#name(key));
     if (buffer !== undefined && buffer.count > 0) this.#flush(buffer, false, reason);
+  }
+
+  /**
+   * Flushes sink `sink`'s buffers, allowing no hand-back, and from now on keys its buffers as
+   * `shared` says (a reload changed what its records are: what was buffered goes as it was).
+   */
+  resetSink(sink: number, shared: boolean): void {
+    for (const buffer of this.#buffers.values()) if (buffer.sink === sink) this.#flush(buffer, false, "reload");
+    this.#shared[sink] = shared;
   }
 
   /** Flushes every buffer that holds events (at shutdown), allowing no hand-back. */

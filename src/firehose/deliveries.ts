@@ -34,18 +34,29 @@ export interface DeliveriesOptions {
 /** The uploaders of every sink. */
 export class Deliveries {
   readonly #uploaders: Uploader[];
+  readonly #options: DeliveriesOptions;
+  #started = false;
 
   /** Creates an uploader per sink; none runs before {@linkcode Deliveries.start}. */
   constructor(options: DeliveriesOptions) {
-    this.#uploaders = options.sinks.map((sink) =>
-      new Uploader({
-        spool: sink.spool,
-        sinks: sink.destinations,
-        metrics: options.metrics,
-        log: options.log,
-        onRemoved: options.onRemoved,
-      })
-    );
+    this.#options = options;
+    this.#uploaders = options.sinks.map((sink) => this.#uploader(sink));
+  }
+
+  #uploader(sink: SinkDelivery): Uploader {
+    const { metrics, log, onRemoved } = this.#options;
+    return new Uploader({ spool: sink.spool, sinks: sink.destinations, metrics, log, onRemoved });
+  }
+
+  /**
+   * Delivers a sink a reload added, as the next index (running at once once the others are);
+   * queue what its spool holds with {@linkcode Deliveries.add}.
+   */
+  addSink(sink: SinkDelivery): number {
+    const uploader = this.#uploader(sink);
+    this.#uploaders.push(uploader);
+    if (this.#started) uploader.start();
+    return this.#uploaders.length - 1;
   }
 
   /** Queues records spooled for sink `sink` (left by an earlier run: `verify`). */
@@ -60,6 +71,7 @@ export class Deliveries {
 
   /** Starts every uploader. */
   start(): void {
+    this.#started = true;
     for (const u of this.#uploaders) u.start();
   }
 

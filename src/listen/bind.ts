@@ -7,7 +7,7 @@
  * @module
  */
 import { StartupError } from "../config/config_error.ts";
-import type { SinkSpec, SourceSpec } from "../config/pipeline.ts";
+import type { SourceSpec } from "../config/pipeline.ts";
 import type { Level, LogFormat, Logger } from "../log.ts";
 import type { ListenerInfo } from "./ingest.ts";
 import type { ConnectionLimits } from "./stream_listener.ts";
@@ -45,8 +45,6 @@ export type Bound =
 export interface BindOptions {
   /** The bind address of every listener. */
   address: string;
-  /** The sinks, for the listeners' log groups. */
-  sinks: readonly SinkSpec[];
   /** Receive buffer asked for each UDP socket, in bytes. */
   udpRecvBuffer: number;
   maxMessageSize: number;
@@ -90,13 +88,12 @@ export function closeAll(bound: Bound[]): void {
 }
 
 /** What a listener is, for records, routes and metrics. */
-export function listenerInfo(sinks: readonly SinkSpec[], source: SourceSpec): ListenerInfo {
-  const format = source.protocol === "gelf" ? "gelf" : "syslog";
+export function listenerInfo(source: SourceSpec): ListenerInfo {
   return {
     label: source.label,
     name: source.name,
-    logGroups: sinks.map((s) => `${s.groupPrefix}/${format}/${source.port}`),
-    format,
+    port: source.port,
+    format: source.protocol === "gelf" ? "gelf" : "syslog",
     transport: source.protocol === "relp" ? "relp" : source.transport,
     timeZone: source.timeZone,
   };
@@ -146,7 +143,7 @@ function intakeOptions(options: BindOptions, b: Extract<Bound, { kind: "tcp" | "
   return {
     hostname: options.address,
     port: (b.listener.addr as Deno.NetAddr).port,
-    info: listenerInfo(options.sinks, b.source),
+    info: listenerInfo(b.source),
     proxy: b.source.proxy,
     maxMessageBytes: options.maxMessageSize,
     limits: limitsOf(options.limits, options.tcpWorkers + 1, index),

@@ -15,7 +15,7 @@ const dec = new TextDecoder();
 const info: ListenerInfo = {
   label: "gelf-udp/12201",
   name: "test",
-  logGroups: ["/kinesyslog/gelf/12201"],
+  port: 12201,
   timeZone: undefined,
   format: "gelf",
   transport: "udp",

@@ -20,8 +20,11 @@ export interface ListenerInfo {
   label: string;
   /** The name routes match: the configuration's, or the label. */
   name: string;
-  /** The records' log group for each sink, by the sink's index: `<prefix>/<syslog|gelf>/<port>`. */
-  logGroups: string[];
+  /**
+   * The port the records' log group names (`<prefix>/<syslog|gelf>/<port>`, the prefix the
+   * sink's): the listener's, or the one a PROXY header says the client reached.
+   */
+  port: number;
   /** What the listener receives. */
   format: EventFormat;
   /** How its events arrive. */
@@ -207,9 +210,20 @@ export interface ReplayedBlock extends Omit<BufferKey, "sink"> {
 /** The sinks the ingest feeds, by index (bit i of a route's set is `names[i]`). */
 export interface IngestSinks {
   names: readonly string[];
-  /** Where a replayed block of a sink no longer configured goes (the default sink, or the first). */
+  /**
+   * Each sink's log group prefix, by index.
+   * @default {"/kinesyslog" for each}
+   */
+  groupPrefixes?: readonly string[];
+  /**
+   * Where messages go without routes, and a replayed block of a sink no longer configured
+   * (the default sink, or the only one).
+   */
   fallback: number;
 }
+
+/** Ports (and formats) whose log groups an ingest keeps made, at most (PROXY headers name any port). */
+const MAX_GROUP_PORTS = 1_024;
 
 /** What the ingest routes to, and how it numbers events. */
 export interface IngestRouting {
@@ -235,8 +249,10 @@ class Counter implements EventNumbers {
  * per syslog message and sink: one copy into the journal's buffer, one into the batch.
  */
 export class Ingest implements StreamIngest {
-  readonly #sinks: IngestSinks;
+  #sinks: IngestSinks;
   #router: Router | undefined;
+  /** The log group of each sink, by port (negative for GELF): made once per listener port. */
+  readonly #groups = new Map<number, string[]>();
   readonly #fields = new EventFields();
   /** A routed read's messages, times and sink sets (reused). */
   readonly #messages: Uint8Array[] = [];
@@ -266,6 +282,15 @@ export class Ingest implements StreamIngest {
    */
   set router(router: Router | undefined) {
     this.#router = router;
+  }
+
+  /**
+   * Feeds these sinks from the next read on (a reload added, retired or changed one): indices
+   * of the sinks kept do not change; a router over the same names follows.
+   */
+  set sinks(sinks: IngestSinks) {
+    this.#sinks = sinks;
+    this.#groups.clear();
   }
 
   /** Appends the messages of a block left in the journal by a crash; returns their number. */
@@ -329,10 +354,23 @@ export class Ingest implements StreamIngest {
       sink,
       sinkName: this.#sinks.names[sink]!,
       format: info.format,
-      logGroup: info.logGroups[sink]!,
+      logGroup: this.#logGroup(info, sink),
       logStream: source,
       timeZone: info.timeZone,
     };
+  }
+
+  /** `<prefix>/<syslog|gelf>/<port>` of sink `sink` for `info`. */
+  #logGroup(info: ListenerInfo, sink: number): string {
+    const id = info.format === "gelf" ? -1 - info.port : info.port;
+    let groups = this.#groups.get(id);
+    if (groups === undefined) {
+      if (this.#groups.size >= MAX_GROUP_PORTS) this.#groups.clear();
+      const prefixes = this.#sinks.groupPrefixes;
+      groups = this.#sinks.names.map((_, i) => `${prefixes?.[i] ?? "/kinesyslog"}/${info.format}/${info.port}`);
+      this.#groups.set(id, groups);
+    }
+    return groups[sink]!;
   }
 
   /**
@@ -351,7 +389,7 @@ export class Ingest implements StreamIngest {
       this.#route(info, source, frames, undefined, receivedMs);
       return;
     }
-    const key = this.#key(info, source, 0);
+    const key = this.#key(info, source, this.#sinks.fallback);
     const buffer = this.batcher.buffer(key);
     const gelf = info.format === "gelf";
     const journal = this.journal;
@@ -395,7 +433,7 @@ export class Ingest implements StreamIngest {
       this.#route(info, source, frames, times, 0);
       return;
     }
-    const key = this.#key(info, source, 0);
+    const key = this.#key(info, source, this.#sinks.fallback);
     const buffer = this.batcher.buffer(key);
     const first = this.#begin(key, info.transport);
     this.journal?.addEntries(entries, count);

@@ -101,7 +101,7 @@ export class IntakeForwarder implements StreamIngest {
         if (size > this.#data.length) this.#setData(new Uint8Array(size));
       }
       if (group === undefined) {
-        group = { logGroups: info.logGroups, source, count: 0, bytes: 0, messageBytes: 0 };
+        group = { port: info.port, source, count: 0, bytes: 0, messageBytes: 0 };
         this.#groups.push(group);
       }
       const at = this.#used;
@@ -201,7 +201,7 @@ export function takePack(
 ): void {
   let at = 0;
   for (const group of pack.groups) {
-    const groupInfo = group.logGroups[0] === info.logGroups[0] ? info : { ...info, logGroups: group.logGroups };
+    const groupInfo = group.port === info.port ? info : { ...info, port: group.port };
     ingest.acceptEntries(
       groupInfo,
       group.source,

@@ -8,7 +8,7 @@ import { IntakeForwarder, MAX_IN_FLIGHT_BYTES, PACK_BYTES, type PackMessage, tak
 const INFO: ListenerInfo = {
   label: "tcp/514",
   name: "test",
-  logGroups: ["/k/syslog/514"],
+  port: 514,
   timeZone: undefined,
   format: "syslog",
   transport: "tcp",
@@ -19,7 +19,7 @@ const encoder = new TextEncoder();
 function forwarder() {
   const packs: PackMessage[] = [];
   const f = new IntakeForwarder(new Logger({ level: "error" }), (pack) => packs.push(pack));
-  const taken: { logGroup: string; source: string; frames: string[]; times: number[] }[] = [];
+  const taken: { port: number; source: string; frames: string[]; times: number[] }[] = [];
   const metrics = new Metrics();
   const take = () => {
     for (const pack of packs.splice(0)) {
@@ -35,7 +35,7 @@ function forwarder() {
             bytes += message.length;
           });
           assertEquals([frames.length, bytes], [count, messageBytes]);
-          taken.push({ logGroup: info.logGroups[0]!, source, frames, times });
+          taken.push({ port: info.port, source, frames, times });
         },
       });
     }
@@ -46,7 +46,7 @@ function forwarder() {
 Deno.test("IntakeForwarder packs messages as entries by read and source; takePack() gives them back in order", () => {
   const { f, packs, taken, take } = forwarder();
   f.accept(INFO, "10.0.0.1", [encoder.encode("a"), encoder.encode("  \r\n"), encoder.encode("bb")], 1_000);
-  f.accept({ ...INFO, logGroups: ["/k/syslog/6514"] }, "10.0.0.2", [encoder.encode("ccc")], 2_000);
+  f.accept({ ...INFO, port: 6514 }, "10.0.0.2", [encoder.encode("ccc")], 2_000);
   f.accept(INFO, "10.0.0.1", [], 3_000);
   assertEquals(packs.length, 0, "not full: waits for the interval or a flush");
   f.flush();
@@ -54,8 +54,8 @@ Deno.test("IntakeForwarder packs messages as entries by read and source; takePac
   assertEquals(f.inFlightBytes, 3 * 12 + 6);
   take();
   assertEquals(taken, [
-    { logGroup: "/k/syslog/514", source: "10.0.0.1", frames: ["a", "bb"], times: [1_000, 1_000] },
-    { logGroup: "/k/syslog/6514", source: "10.0.0.2", frames: ["ccc"], times: [2_000] },
+    { port: 514, source: "10.0.0.1", frames: ["a", "bb"], times: [1_000, 1_000] },
+    { port: 6514, source: "10.0.0.2", frames: ["ccc"], times: [2_000] },
   ]);
 });
 

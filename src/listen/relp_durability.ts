@@ -31,7 +31,7 @@ export function relpDurability(o: RelpDurabilityOptions): (info: ListenerInfo, s
   const ledger = o.ledger!;
   const due = new Map<string, { info: ListenerInfo; source: string }>();
   return (info, source) => {
-    const key = `${info.label}\n${info.logGroups[0]}\n${source}`;
+    const key = `${info.label}\n${info.port}\n${source}`;
     if (due.size === 0) {
       setTimeout(() => {
         for (const { info, source } of due.values()) o.flush(info, source);

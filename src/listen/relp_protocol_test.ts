@@ -7,7 +7,7 @@ import { MAX_UNANSWERED, relpProtocol } from "./relp_protocol.ts";
 const INFO: ListenerInfo = {
   label: "relp/2514",
   name: "test",
-  logGroups: ["/k/syslog/2514"],
+  port: 2514,
   timeZone: undefined,
   format: "syslog",
   transport: "relp",

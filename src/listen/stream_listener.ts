@@ -209,8 +209,7 @@ export class StreamListener {
         if (header.command === "proxy") {
           source = header.source!.address;
           // The records' port is the one the client reached at the load balancer.
-          const port = `/${header.destination!.port}`;
-          info = { ...info, logGroups: info.logGroups.map((group) => group.replace(/\/\d+$/, port)) };
+          info = { ...info, port: header.destination!.port };
         }
         // The client's address (a LOCAL header's: the balancer's own), before any TLS.
         if (!this.#admit(source)) return;

@@ -32,8 +32,8 @@ export interface IntakeOptions {
 
 /** Messages of one read of one connection, within a pack: the next `bytes` of its entries. */
 export interface IntakeGroup {
-  /** The records' log groups, per sink (a PROXY header may name another port than the listener's). */
-  logGroups: string[];
+  /** The port the records name (a PROXY header may name another than the listener's). */
+  port: number;
   /** The sender's address. */
   source: string;
   /** Messages. */

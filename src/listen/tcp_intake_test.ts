@@ -10,7 +10,7 @@ import { type IntakeTarget, limitsOf, shareOf, TcpIntake } from "./tcp_intake.ts
 const INFO: ListenerInfo = {
   label: "tcp/0",
   name: "test",
-  logGroups: ["/kinesyslog/syslog/0"],
+  port: 0,
   timeZone: undefined,
   format: "syslog",
   transport: "tcp",

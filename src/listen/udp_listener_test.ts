@@ -16,7 +16,7 @@ function udpInfo(port: number): ListenerInfo {
   return {
     label: `udp/${port}`,
     name: "test",
-    logGroups: ["/k/syslog/1"],
+    port: 1,
     timeZone: undefined,
     format: "syslog",
     transport: "udp",

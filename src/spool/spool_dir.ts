@@ -57,6 +57,35 @@ export function sinkSpoolDir(spoolDir: string, sink: string): string {
   return sink === DEFAULT_SINK ? spoolDir : `${spoolDir}/sinks/${sink}`;
 }
 
+/**
+ * Records waiting in the spool of sinks that `sinks` does not name (a sink a reload or an edit
+ * of the file removed; `default`'s, at the top, once a file names other sinks): by sink name,
+ * those with any. They are not delivered until a sink of that name is configured again.
+ */
+export async function unconfiguredSpools(
+  spoolDir: string,
+  sinks: readonly string[],
+): Promise<{ sink: string; records: number }[]> {
+  const count = async (dir: string) => {
+    let records = 0;
+    for await (const item of Deno.readDir(dir)) if (item.isFile && RECORD_NAME.test(item.name)) records++;
+    return records;
+  };
+  const found: { sink: string; records: number }[] = [];
+  const names = [DEFAULT_SINK];
+  try {
+    for await (const item of Deno.readDir(`${spoolDir}/sinks`)) if (item.isDirectory) names.push(item.name);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  for (const sink of names) {
+    if (sinks.includes(sink)) continue;
+    const records = await count(sinkSpoolDir(spoolDir, sink));
+    if (records > 0) found.push({ sink, records });
+  }
+  return found;
+}
+
 let sequence = 0;
 
 /** When a record was spooled, in ms since the epoch, read from its file name; `undefined` for a foreign name. */

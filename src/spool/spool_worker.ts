@@ -15,7 +15,7 @@ import { PlainDeflater } from "../batch/plain_deflater.ts";
 import { GzipDeflater } from "./gzip_deflater.ts";
 import { randomTag, sourceTag, SpoolDir } from "./spool_dir.ts";
 import { releaseBuffer } from "../release_buffer.ts";
-import type { FromWorker, ToWorker } from "./worker_protocol.ts";
+import type { FromWorker, ToWorker, WorkerSink } from "./worker_protocol.ts";
 
 /** What one sink's batches become, and where they are written. */
 interface SinkOutput {
@@ -70,19 +70,27 @@ async function writeWithRetry(dir: SpoolDir, data: Uint8Array, tag: string) {
   }
 }
 
+/** What each sink's batches become, by the sink's index. */
+function outputsOf(specs: readonly WorkerSink[]): SinkOutput[] {
+  return specs.map((sink) => ({
+    spool: new SpoolDir(sink.spoolDir),
+    format: RECORD_FORMATS[sink.recordFormat],
+    maxRecordBytes: sink.maxRecordBytes,
+    partitionBySource: sink.partitionBySource === true,
+    deflater: sink.recordCompression === "none" || !RECORD_FORMATS[sink.recordFormat].compressible
+      ? () => new PlainDeflater()
+      : () => new GzipDeflater(sink.compressionLevel),
+  }));
+}
+
 async function handle(message: ToWorker): Promise<void> {
   switch (message.type) {
     case "init":
       instance = message.instance;
-      sinks = message.sinks.map((sink) => ({
-        spool: new SpoolDir(sink.spoolDir),
-        format: RECORD_FORMATS[sink.recordFormat],
-        maxRecordBytes: sink.maxRecordBytes,
-        partitionBySource: sink.partitionBySource === true,
-        deflater: sink.recordCompression === "none" || !RECORD_FORMATS[sink.recordFormat].compressible
-          ? () => new PlainDeflater()
-          : () => new GzipDeflater(sink.compressionLevel),
-      }));
+      sinks = outputsOf(message.sinks);
+      return;
+    case "sinks":
+      sinks = outputsOf(message.sinks);
       return;
     case "owner":
       resolveOwner(message.owner);

@@ -200,6 +200,15 @@ export class SpoolWorkerClient {
     this.#start();
   }
 
+  /**
+   * Builds every sink's records as `sinks` says from the batches submitted after the call on
+   * (a reload added a sink or changed what one's records are); workers started later too.
+   */
+  setSinks(sinks: WorkerSink[]): void {
+    this.#init.sinks = sinks;
+    for (const { worker } of this.#workers) worker.postMessage({ type: "sinks", sinks } satisfies ToWorker);
+  }
+
   /** Workers running now. */
   get running(): number {
     return this.#workers.length;

@@ -25,6 +25,8 @@ export type ToWorker =
     /** The relay's instance id, the first part of every event id. */
     instance: string;
   }
+  /** Every sink's records from the next batch on (a reload added or changed one). */
+  | { type: "sinks"; sinks: WorkerSink[] }
   | { type: "owner"; owner: string }
   | ({ type: "batch"; id: number; byteLength: number } & Omit<Batch, "runs">)
   | { type: "drain"; id: number };

@@ -9,15 +9,7 @@
 import { Batcher } from "./batch/batcher.ts";
 import type { Config } from "./config/config.ts";
 import { largestRecord, UNKNOWN_OWNER } from "./firehose/record_sink.ts";
-import {
-  bindAll,
-  type BindOptions,
-  type Bound,
-  closeAll,
-  isNotAnAddress,
-  listenerInfo,
-  notAnAddress,
-} from "./listen/bind.ts";
+import { bindAll, type BindOptions, type Bound, closeAll, isNotAnAddress, notAnAddress } from "./listen/bind.ts";
 import { readTlsMaterial, reportRevocation } from "./listen/tls_material.ts";
 import { Deliveries } from "./firehose/deliveries.ts";
 import { type OpenSinks, openSinks } from "./firehose/open_sinks.ts";
@@ -26,30 +18,28 @@ import type { SinkSpec } from "./config/pipeline.ts";
 import { ROUTE_DROP_REASONS, type Router, routerOf } from "./route/router.ts";
 import { Ingest } from "./listen/ingest.ts";
 import { DEFAULT_MAX_BACKLOG_BYTES, Pressure } from "./listen/pressure.ts";
-import { syslogProtocol } from "./listen/syslog_protocol.ts";
 import { relpProtocol } from "./listen/relp_protocol.ts";
 import { relpDurability } from "./listen/relp_durability.ts";
 import { MemoryLedger } from "./journal/memory_ledger.ts";
-import { type ConnectionLimits, StreamListener } from "./listen/stream_listener.ts";
-import { limitsOf, TcpIntake } from "./listen/tcp_intake.ts";
+import type { ConnectionLimits } from "./listen/stream_listener.ts";
 import { TlsTerminator } from "./listen/tls_terminator.ts";
-import { UdpListener } from "./listen/udp_listener.ts";
-import { UdpReceiver } from "./listen/udp_receiver.ts";
 import { SourceFilter } from "./listen/source_filter.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics/metrics.ts";
 import { declareKnownSeries } from "./known_series.ts";
 import { metricsRoutes, MetricsServer } from "./metrics/metrics_server.ts";
-import { judgeReadiness, type Readiness } from "./metrics/readiness.ts";
+import { CachedProbe, judgeReadiness, type Readiness } from "./metrics/readiness.ts";
+import { SpoolUsage } from "./spool/spool_usage.ts";
+import { spoolOutcome } from "./spool/spool_outcome.ts";
+import { JournalShedding } from "./journal/journal_shedding.ts";
 import type { SetAside } from "./spool/own_paths.ts";
 import { QUARANTINE_DIR, sinkSpoolDir, SpoolDir, type SpoolEntry, unconfiguredSpools } from "./spool/spool_dir.ts";
 import { InstanceFile } from "./spool/instance_file.ts";
-import { placeOf, planReload, type ReloadPlan, unchanged } from "./relay/reload_plan.ts";
-import { ingestSinksOf, type RunningSink, sharesBuffers, workerSinkOf } from "./relay/sink_slots.ts";
-import type { NamedSink } from "./firehose/uploader.ts";
+import { planReload, unchanged } from "./relay/reload_plan.ts";
+import { ListenerSet } from "./listen/listener_set.ts";
+import { applySinks, ingestSinksOf, type RunningSink, sharesBuffers, workerSinkOf } from "./relay/sink_slots.ts";
 import { Journal } from "./journal/journal.ts";
 import { replayJournal } from "./journal/journal_replay.ts";
-import { runsCount, splitRuns } from "./journal/journal_runs.ts";
 import { SpoolWorkerClient } from "./spool/spool_worker_client.ts";
 import { VERSION } from "./version.ts";
 import { timerDelay } from "./timer.ts";
@@ -79,8 +69,6 @@ export interface RelayHooks {
 
 /** The journal's directory, inside the spool directory. */
 export const JOURNAL_DIR = "journal";
-/** A spool write error that says the disk is full (`ENOSPC`). */
-const DISK_FULL = /No space left|os error 28|ENOSPC/i;
 /** `/ready` probes the spool directory at most this often, in ms. */
 const SPOOL_PROBE_INTERVAL_MS = 1_000;
 
@@ -99,14 +87,7 @@ export class Relay {
   readonly #batcher: Batcher;
   readonly #uploader: Deliveries;
   #router: Router | undefined;
-  readonly #udp: UdpListener[] = [];
-  readonly #streams: StreamListener[] = [];
-  readonly #intakes: TcpIntake[] = [];
-  /** The running listeners by where they listen (`udp/514`, `tcp/6514`), to add and remove on reload. */
-  readonly #bound = new Map<string, { bound: Bound; listener: UdpListener | StreamListener }>();
-  /** The RELP protocol the RELP listeners share. */
-  readonly #relp: ReturnType<typeof relpProtocol>;
-  readonly #allowFrom: SourceFilter;
+  readonly #listeners: ListenerSet;
   readonly #servers: MetricsServer[] = [];
   readonly #pressure: Pressure;
   readonly #journal: Journal | undefined;
@@ -118,14 +99,11 @@ export class Relay {
    */
   readonly #ledger: MemoryLedger | undefined;
   readonly #ingest: Ingest;
-  #spoolBytes = 0;
-  #spoolFiles = 0;
-  /** Why the last attempt to write a record failed (cleared by the next success). */
-  #spoolWriteError: string | undefined;
-  /** The journal's segments are being deleted to make room on a full disk. */
-  #shedding = false;
-  /** The last probe of the spool directory by `/ready`. */
-  #spoolProbe: { at: number; result: Promise<string | undefined> } | undefined;
+  /** What counts against `--spool-max-size`. */
+  readonly #usage: SpoolUsage;
+  readonly #shedding: JournalShedding | undefined;
+  /** `/ready`'s probe of the spool directory. */
+  readonly #spoolProbe: CachedProbe;
   /** Every listener serves. */
   #started = false;
   /** Whether the sink has AWS credentials (Firehose only). */
@@ -143,8 +121,6 @@ export class Relay {
   #shutdown: Promise<void> | undefined;
   /** Why the relay stopped by itself, when it did. */
   crashed: string | undefined;
-  /** Addresses the listeners are bound to, as `<protocol>/<port>`. */
-  readonly listening: string[] = [];
 
   readonly #lookupOwner: () => Promise<{ account?: string | undefined; error?: string | undefined }>;
   readonly #tls: TlsTerminator | undefined;
@@ -178,75 +154,27 @@ export class Relay {
     this.#lookupOwner = sink.owner;
     this.#credentials = sink.credentials === undefined ? undefined : new CredentialsWatch(sink.credentials, log);
     const metrics = this.metrics;
-    this.#worker = new SpoolWorkerClient(config.spoolDir, {
-      onSpooled: (entries, report, runs) => {
-        this.#spoolWriteError = undefined;
-        if (this.#journal?.suspended) {
-          // The spool writes again: the journal may take what space is left.
-          this.#journal.resume();
-          log.limited("info", "journal-resume", "The spool writes again; the journal resumes");
-        }
-        let bytes = 0;
-        for (const e of entries) bytes += e.bytes;
-        this.#spoolBytes += bytes;
-        this.#spoolFiles += entries.length;
-        metrics.recordsSpooled.inc(entries.length);
-        metrics.eventsSpooled.inc(report.events);
-        metrics.spooledBytes.inc(bytes);
-        metrics.timestampFallbacks.inc(report.timestampFallbacks);
-        this.#batcher.observeCompression(report.compressedPerRawByte);
-        if (report.oversizeEvents > 0) {
-          metrics.messagesDropped.inc({ listener: "all", reason: "oversize_record" }, report.oversizeEvents);
-          log.error("Events too large for one Firehose record were dropped", { count: report.oversizeEvents });
-        }
-        this.#uploader.add(report.sink, entries);
-        // The events in records (or dropped as oversize) free their journal segments; the
-        // events handed back keep theirs.
-        const [done, kept] = splitRuns(runs, runsCount(runs) - (report.carried?.count ?? 0));
-        (this.#journal ?? this.#ledger)?.release(done);
-        if (report.carried !== undefined) this.#batcher.requeue({ ...report.carried, runs: kept });
-        this.#updateGauges();
+    this.#usage = new SpoolUsage(() => this.#worker.backlogBytes, journal);
+    this.#shedding = journal === undefined ? undefined : new JournalShedding(journal, metrics, log);
+    const outcome = spoolOutcome({
+      usage: this.#usage,
+      shedding: this.#shedding,
+      batcher: {
+        observeCompression: (ratio) => this.#batcher.observeCompression(ratio),
+        requeue: (events) => this.#batcher.requeue(events),
       },
-      onFailed: (events, error, runs) => {
-        (this.#journal ?? this.#ledger)?.release(runs);
-        metrics.messagesDropped.inc({ listener: "all", reason: "record_build_failed" }, events);
-        log.error("Cannot build records from a batch; its events are lost", { events, error });
-      },
+      deliver: (sink, entries) => this.#uploader.add(sink, entries),
+      eventLog: () => this.#journal ?? this.#ledger,
+      metrics,
+      log,
+      workers: { most: config.spoolWorkers, memoryLimit: config.workerMemoryLimit },
       onCrash: (error) => {
-        log.error("The spool worker failed; stopping", { error });
         this.crashed = error;
         void this.shutdown();
       },
-      onStarted: (running) => {
-        log.info("Another spool worker started: all were busy", {
-          running,
-          most: config.spoolWorkers,
-          rssMiB: rssMiB(),
-        });
-      },
-      onStopped: (running) => {
-        log.info("A spool worker stopped: idle for a minute", { running });
-      },
-      onHeldBack: (running) => {
-        metrics.spoolWorkersHeldBack.inc();
-        log.limited(
-          "warn",
-          "worker-memory",
-          "All spool workers are busy, but another would pass --worker-memory-limit",
-          {
-            running,
-            rssMiB: rssMiB(),
-            limitMiB: Math.round(config.workerMemoryLimit / 1_048_576),
-          },
-        );
-      },
-      onSpoolError: (error, attempt) => {
-        this.#spoolWriteError = error;
-        metrics.spoolWriteErrors.inc();
-        log.limited("error", "spool-write", "Cannot write a record to the spool; retrying", { error, attempt });
-        if (DISK_FULL.test(error)) void this.#shedJournal();
-      },
-    }, {
+      onChange: () => this.#updateGauges(),
+    });
+    this.#worker = new SpoolWorkerClient(config.spoolDir, outcome, {
       count: config.spoolWorkers,
       ...(config.workerMemoryLimit > 0
         ? { fits: (bytes: number) => Deno.memoryUsage().rss + bytes <= config.workerMemoryLimit }
@@ -273,8 +201,7 @@ export class Relay {
       metrics,
       log,
       onRemoved: (bytes, records) => {
-        this.#spoolBytes -= bytes;
-        this.#spoolFiles -= records;
+        this.#usage.removed(bytes, records);
         this.#updateGauges();
       },
     });
@@ -291,14 +218,11 @@ export class Relay {
       const since = this.#uploader.failingSince;
       return since === undefined ? 0 : (Date.now() - since) / 1000;
     };
+    this.#spoolProbe = new CachedProbe(() => this.#spool.probe(), SPOOL_PROBE_INTERVAL_MS, (error) => {
+      log.limited("error", "spool-probe", "The spool directory cannot be written; /ready fails", { error });
+    });
     this.#pressure = new Pressure({
-      // What the spool's disk will hold: records, journal segments (on the same disk), and
-      // the bytes on their way to either. Raw bytes on their way to records are counted at
-      // their size: compressed they are smaller, so the bound holds, a little early.
-      // A record that cannot be written (a full or failing disk) holds intake back until one is.
-      spoolBytes: () =>
-        this.#spoolWriteError !== undefined ? Infinity : this.#spoolBytes + this.#worker.backlogBytes +
-          (this.#journal === undefined ? 0 : this.#journal.diskBytes + this.#journal.backlogBytes),
+      spoolBytes: () => this.#usage.counted,
       spoolMaxBytes: config.spoolMaxSize,
       backlogBytes: () => this.#worker.backlogBytes,
       maxBacklogBytes: DEFAULT_MAX_BACKLOG_BYTES,
@@ -313,9 +237,8 @@ export class Relay {
       router,
       numbers: instance,
     });
-    this.#allowFrom = SourceFilter.parse(config.allowFrom);
     this.#ingest = ingest;
-    this.#relp = relpProtocol({
+    const relp = relpProtocol({
       durable: relpDurability({
         journal,
         ledger: this.#ledger,
@@ -324,7 +247,19 @@ export class Relay {
       }),
       software: { name: "kinesyslog", version: VERSION, url: "https://github.com/kinesyslog/kinesyslog" },
     });
-    for (const b of bound) this.#attach(b);
+    this.#listeners = new ListenerSet({
+      ingest,
+      tls,
+      relp,
+      allowFrom: SourceFilter.parse(config.allowFrom),
+      maxMessageBytes: config.maxMessageSize,
+      limits: connectionLimits(config),
+      graceMs: config.shutdownGrace * 1000,
+      udpRecvBuffer: config.udpRecvBuffer,
+      metrics,
+      log,
+    });
+    for (const b of bound) this.#listeners.add(b);
     declareKnownSeries(metrics, {
       listeners: bound.map((b) => ({
         label: b.source.label,
@@ -338,56 +273,6 @@ export class Relay {
       routeDrops: router === undefined ? [] : ROUTE_DROP_REASONS,
       reloads: config.configFile !== undefined,
     });
-  }
-
-  /** Makes the listener of a bound socket (it serves once {@linkcode Relay.#run} or a reload says so). */
-  #attach(b: Bound): { serve(): void } {
-    const config = this.#config;
-    const info = listenerInfo(b.source);
-    const ingest = this.#ingest;
-    this.listening.push(info.label);
-    if (b.kind === "udp") {
-      this.#reportReceiveBuffer(info.label, b.receiver);
-      const listener = new UdpListener({ receiver: b.receiver, info, ingest, maxMessageBytes: config.maxMessageSize });
-      this.#udp.push(listener);
-      this.#bound.set(placeOf(b.source), { bound: b, listener });
-      return listener;
-    }
-    const listener = new StreamListener({
-      listener: b.listener,
-      tls: b.kind === "tls" ? this.#tls : undefined,
-      proxy: b.source.proxy,
-      info,
-      ingest,
-      protocol: b.source.protocol === "relp" ? this.#relp : syslogProtocol,
-      maxMessageBytes: config.maxMessageSize,
-      allowFrom: this.#allowFrom,
-      // With --tcp-workers the main thread is one of the port's acceptors.
-      limits: limitsOf(connectionLimits(config), b.intakes.length + 1, 0),
-    });
-    this.#streams.push(listener);
-    this.#bound.set(placeOf(b.source), { bound: b, listener });
-    for (const intake of b.intakes) intake.serve(ingest);
-    this.#intakes.push(...b.intakes);
-    return listener;
-  }
-
-  /** Stops a listener a reload removed: no new connections; open ones get the grace period. */
-  async #detach(entry: { bound: Bound; listener: UdpListener | StreamListener }): Promise<void> {
-    const { bound: b, listener } = entry;
-    const index = this.listening.indexOf(b.source.label);
-    if (index >= 0) this.listening.splice(index, 1);
-    this.#bound.delete(placeOf(b.source));
-    if (listener instanceof UdpListener) {
-      this.#udp.splice(this.#udp.indexOf(listener), 1);
-      await listener.close();
-      return;
-    }
-    this.#streams.splice(this.#streams.indexOf(listener), 1);
-    const intakes = b.kind === "udp" ? [] : b.intakes;
-    for (const intake of intakes) this.#intakes.splice(this.#intakes.indexOf(intake), 1);
-    const graceMs = this.#config.shutdownGrace * 1000;
-    await Promise.all([listener.close(graceMs), ...intakes.map((i) => i.close(graceMs))]);
   }
 
   /**
@@ -488,7 +373,7 @@ export class Relay {
       }
     } catch (error) {
       for (const s of servers) await s.close();
-      await relay.#closeListeners(0);
+      await relay.#listeners.close(0);
       relay.#worker.terminate();
       relay.#sink.close();
       await journal?.close();
@@ -545,15 +430,14 @@ export class Relay {
       log: this.#log,
       quarantineDir: `${config.spoolDir}/${QUARANTINE_DIR}`,
     });
-    for (const l of this.#udp) l.serve();
-    for (const l of this.#streams) l.serve();
+    this.#listeners.serve();
     this.#ticking = true;
     this.#schedule(this.#checkMs);
     this.#started = true;
     const one = config.pipeline.sinks.length === 1 ? config.pipeline.sinks[0] : undefined;
     this.#log.info("kinesyslog started", {
       version: VERSION,
-      listeners: this.listening.join(","),
+      listeners: this.#listeners.labels.join(","),
       address: config.address,
       ...sinkFields(config.pipeline.sinks),
       routes: config.pipeline.routes.length || undefined,
@@ -573,36 +457,6 @@ export class Relay {
       metrics: config.prometheusPorts.map((p) => `http://${hostPort(config.metricsAddress, p)}/metrics`).join(",") ||
         undefined,
     });
-  }
-
-  /**
-   * Logs and exports the receive buffer a UDP socket got; warns where it is smaller than
-   * asked (the kernel caps it at `net.core.rmem_max` without `CAP_NET_ADMIN`) or unknown.
-   */
-  #reportReceiveBuffer(listener: string, receiver: UdpReceiver): void {
-    const asked = this.#config.udpRecvBuffer;
-    const granted = receiver.receiveBuffer;
-    if (granted === undefined) {
-      this.#log.warn("The UDP receive buffer is the kernel's default: it cannot be set here", {
-        listener,
-        why: receiver.unset,
-        watch:
-          "kinesyslog_udp_kernel_drops_total; or raise net.core.rmem_default (docs/network-edge.md: UDP receive buffer)",
-      });
-      return;
-    }
-    this.metrics.udpReceiveBuffer.set({ listener }, granted);
-    // Linux reports twice what it keeps for data; less than asked means it was capped.
-    if (asked > 0 && granted < asked) {
-      this.#log.warn("The UDP receive buffer is smaller than asked: the kernel capped it", {
-        listener,
-        askedBytes: asked,
-        grantedBytes: granted,
-        raise: `sysctl -w net.core.rmem_max=${asked} (or run with CAP_NET_ADMIN)`,
-      });
-    } else {
-      this.#log.info("UDP receive buffer", { listener, askedBytes: asked, grantedBytes: granted });
-    }
   }
 
   /**
@@ -693,8 +547,14 @@ export class Relay {
       const sinks = opened;
       this.#closers.push(() => sinks.close());
     }
-    this.#applySinks(plan, opened?.destinations ?? [], leftovers);
-    for (const b of added) this.#attach(b).serve();
+    applySinks(this.#sinks, plan, opened?.destinations ?? [], {
+      batcher: this.#batcher,
+      worker: this.#worker,
+      deliveries: this.#uploader,
+      spoolOf: (name) => new SpoolDir(sinkSpoolDir(running.spoolDir, name)),
+    });
+    for (const [slot, records] of leftovers) this.#queueLeftovers(slot, records);
+    for (const b of added) this.#listeners.add(b).serve();
     declareKnownSeries(this.metrics, {
       listeners: added.map((b) => ({
         label: b.source.label,
@@ -706,8 +566,7 @@ export class Relay {
       tls: false,
       sinks: changing.filter((s) => s.change === "added").map((s) => s.spec.name),
     });
-    const removed = plan.removed.map((s) => this.#bound.get(placeOf(s))).filter((b) => b !== undefined);
-    for (const b of removed) void this.#detach(b);
+    for (const source of plan.removed) void this.#listeners.remove(source);
     const { routes, defaultSink } = next.pipeline;
     running.pipeline.sources = next.pipeline.sources;
     running.pipeline.sinks = next.pipeline.sinks;
@@ -736,51 +595,9 @@ export class Relay {
     return "ok";
   }
 
-  /**
-   * Applies a reload's sinks, without waiting: a retired sink's buffers and a sink whose records
-   * change are flushed as they were (and spooled and delivered by the sink as it was), then the
-   * spool workers build the new records, the new destinations take the sink's records not yet
-   * accepted, a new sink is delivered (with what its spool held), and the ingest and routes
-   * feed the new set from the next read on.
-   */
-  #applySinks(plan: ReloadPlan, destinations: readonly NamedSink[][], leftovers: Map<number, SpoolEntry[]>): void {
-    const sinks = this.#sinks;
-    for (const i of plan.retired) {
-      sinks[i]!.active = false;
-      this.#batcher.resetSink(i, sharesBuffers(sinks[i]!.spec));
-    }
-    let reshaped = false;
-    let k = 0;
-    for (const planned of plan.sinks) {
-      const { spec, slot, change } = planned;
-      if (change === "same") {
-        sinks[slot]!.active = true;
-        continue;
-      }
-      const to = destinations[k++]!;
-      if (change === "added") {
-        const spool = new SpoolDir(sinkSpoolDir(this.#config.spoolDir, spec.name));
-        sinks.push({ spec, active: true, spool, destinations: to });
-        this.#uploader.addSink({ name: spec.name, spool, destinations: to });
-        reshaped = true;
-        continue;
-      }
-      if (change === "records") {
-        this.#batcher.resetSink(slot, sharesBuffers(spec));
-        reshaped = true;
-      }
-      sinks[slot] = { ...sinks[slot]!, spec, active: true, destinations: to };
-      this.#uploader.setDestinations(slot, to);
-    }
-    // After the flushes above: the batches already handed over are built as they were.
-    if (reshaped) this.#worker.setSinks(sinks.map(workerSinkOf));
-    for (const [slot, records] of leftovers) this.#queueLeftovers(slot, records);
-  }
-
   /** Counts the records an earlier run left in sink `slot`'s spool and queues them for delivery (checked first). */
   #queueLeftovers(slot: number, records: readonly SpoolEntry[]): void {
-    for (const e of records) this.#spoolBytes += e.bytes;
-    this.#spoolFiles += records.length;
+    this.#usage.found(records);
     this.#uploader.add(slot, records, { verify: true });
     this.#updateGauges();
   }
@@ -819,23 +636,13 @@ export class Relay {
    * and within its bound, and deliveries not failing for longer than `--ready-delivery-timeout`.
    */
   async readiness(): Promise<Readiness> {
-    const now = Date.now();
-    if (this.#spoolProbe === undefined || now - this.#spoolProbe.at >= SPOOL_PROBE_INTERVAL_MS) {
-      const result = this.#spool.probe().then(() => undefined, (error: Error) => error.message);
-      this.#spoolProbe = { at: now, result };
-      void result.then((error) => {
-        if (error !== undefined) {
-          this.#log.limited("error", "spool-probe", "The spool directory cannot be written; /ready fails", { error });
-        }
-      });
-    }
-    const probeError = await this.#spoolProbe.result;
+    const probeError = await this.#spoolProbe.result();
     const failingSince = this.#uploader.failingSince;
     const refusing = this.#uploader.refusing;
     return judgeReadiness({
       started: this.#started,
       stopping: this.#shutdown !== undefined,
-      spoolError: probeError ?? this.#spoolWriteError,
+      spoolError: probeError ?? this.#usage.writeError,
       pressure: this.#pressure.reason(),
       failingForMs: failingSince === undefined ? undefined : Date.now() - failingSince,
       failingLimitMs: this.#config.readyDeliveryTimeout * 1000,
@@ -869,7 +676,7 @@ export class Relay {
     });
     // Readers blocked on a full spool must still take in what they have.
     this.#pressure.release();
-    await this.#closeListeners(this.#config.shutdownGrace * 1000);
+    await this.#listeners.close(this.#config.shutdownGrace * 1000);
     this.#ledger?.close();
     this.#ticking = false;
     clearTimeout(this.#tickTimer);
@@ -904,34 +711,6 @@ export class Relay {
     log.info("kinesyslog stopped", { undeliveredRecords: this.#uploader.pendingRecords });
   }
 
-  /**
-   * The disk is full and a record cannot be written: when the journal holds the space, its
-   * segments are deleted (their events are in memory, on their way to the spool), or the
-   * journal would keep the disk full for good. Intake stays held back meanwhile (the spool
-   * cannot be written), and the journal writes nothing until the spool has written a record,
-   * so that the journal does not fill the space again first.
-   */
-  async #shedJournal(): Promise<void> {
-    const journal = this.#journal;
-    if (journal === undefined || this.#shedding || journal.diskBytes === 0) return;
-    this.#shedding = true;
-    try {
-      const freed = await journal.shed();
-      if (freed === 0) return;
-      this.metrics.journalShedBytes.inc(freed);
-      this.#log.limited(
-        "error",
-        "journal-shed",
-        "The disk is full and the journal holds the space the spool needs: deleted the journal's copy of " +
-          "messages waiting to be spooled (a crash before they are spooled loses them); the journal writes " +
-          "again once the spool does",
-        { freedBytes: freed },
-      );
-    } finally {
-      this.#shedding = false;
-    }
-  }
-
   /** Counts and logs entries of the spool or journal that were not the relay's and were moved aside. */
   #reportSetAside(setAside: readonly SetAside[]): void {
     for (const { path, movedTo, reason } of setAside) {
@@ -958,14 +737,6 @@ export class Relay {
         ...(error !== undefined && { error }),
       },
     );
-  }
-
-  async #closeListeners(graceMs: number): Promise<void> {
-    await Promise.all([
-      ...this.#udp.map((l) => l.close()),
-      ...this.#streams.map((l) => l.close(graceMs)),
-      ...this.#intakes.map((i) => i.close(graceMs)),
-    ]);
   }
 
   /** How often buffers are looked at while there are any, in ms. */
@@ -1002,7 +773,7 @@ export class Relay {
       this.#batcher.flushBefore(Date.now());
       void this.#journal.closeSegment().catch(() => {});
     }
-    for (const l of this.#udp) l.tick();
+    this.#listeners.tick();
     this.#worker.tick();
     this.#updateGauges();
     const busy = this.#batcher.openBuffers > 0 || this.#worker.backlogBytes > 0 || this.#worker.running > 1 ||
@@ -1018,8 +789,8 @@ export class Relay {
 
   #updateGauges(): void {
     const metrics = this.metrics;
-    metrics.spoolBytes.set(this.#spoolBytes);
-    metrics.spoolFiles.set(this.#spoolFiles);
+    metrics.spoolBytes.set(this.#usage.bytes);
+    metrics.spoolFiles.set(this.#usage.records);
     metrics.bufferedBytes.set(this.#batcher.bufferedBytes + this.#worker.backlogBytes);
     metrics.openBuffers.set(this.#batcher.openBuffers);
     metrics.bufferMemory.set(this.#batcher.allocatedBytes);
@@ -1079,9 +850,4 @@ function bindOptions(config: Config): BindOptions {
 /** `host:port`, with an IPv6 host in brackets. */
 function hostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-/** The process's resident memory now, in MiB (for log lines). */
-function rssMiB(): number {
-  return Math.round(Deno.memoryUsage().rss / 1_048_576);
 }

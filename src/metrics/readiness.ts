@@ -69,3 +69,29 @@ export function judgeReadiness(state: ReadinessState): Readiness {
   }
   return { ready: problems.length === 0, problems };
 }
+
+/**
+ * A check `/ready` makes (the spool directory written and read back), run at most once every
+ * `intervalMs` however often `/ready` is asked; a failure is reported once per run.
+ */
+export class CachedProbe {
+  #last: { at: number; result: Promise<string | undefined> } | undefined;
+
+  constructor(
+    readonly probe: () => Promise<void>,
+    readonly intervalMs: number,
+    readonly onError: (error: string) => void,
+  ) {}
+
+  /** Why the last run failed, if it did; runs the check again when that run is older than the interval. */
+  result(now = Date.now()): Promise<string | undefined> {
+    if (this.#last === undefined || now - this.#last.at >= this.intervalMs) {
+      const result = this.probe().then(() => undefined, (error: Error) => error.message);
+      this.#last = { at: now, result };
+      void result.then((error) => {
+        if (error !== undefined) this.onError(error);
+      });
+    }
+    return this.#last.result;
+  }
+}

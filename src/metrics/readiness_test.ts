@@ -1,5 +1,5 @@
 import { assertEquals } from "../../tests/assert.ts";
-import { judgeReadiness, type ReadinessState } from "./readiness.ts";
+import { CachedProbe, judgeReadiness, type ReadinessState } from "./readiness.ts";
 
 const healthy: ReadinessState = {
   started: true,
@@ -34,4 +34,25 @@ Deno.test("judgeReadiness() is ready only when started, not stopping, writable, 
       assertEquals(judgeReadiness({ ...healthy, ...change }), { ready: problems.length === 0, problems });
     });
   }
+});
+
+Deno.test("CachedProbe runs its check at most once per interval and reports each failed run once", async () => {
+  let runs = 0;
+  let failing = false;
+  const errors: string[] = [];
+  const probe = new CachedProbe(
+    () => {
+      runs++;
+      return failing ? Promise.reject(new Error("read-only file system")) : Promise.resolve();
+    },
+    1_000,
+    (error) => errors.push(error),
+  );
+  assertEquals(await probe.result(0), undefined);
+  failing = true;
+  assertEquals(await probe.result(999), undefined, "the last run's answer, within the interval");
+  assertEquals(runs, 1);
+  assertEquals(await probe.result(1_000), "read-only file system");
+  assertEquals(await probe.result(1_500), "read-only file system");
+  assertEquals([runs, errors], [2, ["read-only file system"]]);
 });

@@ -12,6 +12,7 @@
  */
 import type { Config } from "../config/config.ts";
 import { MAX_SINKS, type SinkSpec, type SourceSpec } from "../config/pipeline.ts";
+import { placeOf } from "../listen/listener_set.ts";
 
 /** A sink of the running relay: its last configuration, and whether the pipeline still names it. */
 export interface SinkSlot {
@@ -49,11 +50,6 @@ export interface ReloadPlan {
   revived: number[];
   /** What needs a restart (nothing is applied when any): option names, `sources(<label>)`, `sinks`. */
   changed: string[];
-}
-
-/** Where a source listens, as a reload matches sources: `udp/514`, `tcp/6514` (TCP, TLS and RELP share ports). */
-export function placeOf(source: SourceSpec): string {
-  return `${source.transport === "udp" ? "udp" : "tcp"}/${source.port}`;
 }
 
 /** A sink's configuration but where its records go. */

@@ -70,14 +70,20 @@ export async function main(args: readonly string[]): Promise<number> {
   }
   // SIGHUP reloads the TLS certificates (after a renewal) without dropping connections, and
   // the --config file's routes.
-  Deno.addSignalListener("SIGHUP", () => {
-    if (relay === undefined) return;
-    void relay.reloadCertificates();
-    if (config.configFile !== undefined) reloadConfig(args, relay);
-  });
+  // `POST /-/reload` on a metrics port (--metrics-reload) does the same.
+  const reload = async (): Promise<string> => {
+    if (relay === undefined) return "unchanged";
+    const certificates = await relay.reloadCertificates();
+    if (config.configFile !== undefined) return await reloadConfig(args, relay);
+    return certificates;
+  };
+  Deno.addSignalListener("SIGHUP", () => void reload());
   try {
     // The relay trims as it works: an idle one sleeps.
-    relay = await Relay.start(config, log, typeof allocator === "string" ? {} : { trim: () => allocator.trim() });
+    relay = await Relay.start(config, log, {
+      reload,
+      ...(typeof allocator === "string" ? {} : { trim: () => allocator.trim() }),
+    });
   } catch (error) {
     if (error instanceof StartupError) {
       Deno.stderr.writeSync(encoder.encode(`kinesyslog: ${error.message}\n`));
@@ -95,15 +101,15 @@ export async function main(args: readonly string[]): Promise<number> {
  * Reads the command line and the `--config` file again and hands the result to the relay; a
  * file that does not validate changes nothing, each of its problems logged, and is counted.
  */
-function reloadConfig(args: readonly string[], relay: Relay): void {
+async function reloadConfig(args: readonly string[], relay: Relay): Promise<string> {
   const problems: string[] = [];
   const cli = parseCli(args, () => {}, (text) => problems.push(...text.trim().split("\n")));
   if (cli.kind !== "listen") {
     relay.metrics.configReloads.inc({ result: "invalid" });
     for (const problem of problems) log.error("SIGHUP: the --config file is invalid; nothing changes", { problem });
-    return;
+    return "invalid";
   }
-  void relay.reload(cli.config);
+  return await relay.reload(cli.config);
 }
 
 /**

@@ -254,6 +254,7 @@ function validate(
     prometheusPorts: (o.prometheusPort as number[] | undefined) ?? [],
     metricsAddress: str("metricsAddress") ?? String(o.address),
     metricsMaxConnections: o.metricsMaxConnections as number,
+    metricsReload: o.metricsReload === true,
     allowFrom: (o.allowFrom as string[] | undefined) ?? [],
     maxConnectionsPerSource: o.maxConnectionsPerSource as number,
     maxOpenBuffers: o.maxOpenBuffers as number,
@@ -330,6 +331,15 @@ function checkDescriptors(config: Config): void {
       throw new ConfigError(
         `Invalid --${name} (${envName({ name })}) ${value}: more than the ${limit} descriptors this process may ` +
           `open (ulimit -n; LimitNOFILE= in a systemd unit); give at most ${limit}`,
+      );
+    }
+  }
+  for (const source of config.pipeline.sources) {
+    const value = source.settings.maxConnections;
+    if (value !== undefined && value > limit) {
+      throw new ConfigError(
+        `Invalid max_connections ${value} of source '${source.name}': more than the ${limit} descriptors this ` +
+          `process may open (ulimit -n; LimitNOFILE= in a systemd unit); give at most ${limit}`,
       );
     }
   }

@@ -65,6 +65,11 @@ export interface RelayHooks {
    * `TRIM_INTERVAL_MS` while the relay works, and once when it goes idle.
    */
   trim?: () => void;
+  /**
+   * Reloads as SIGHUP does (the certificates, and the `--config` file), for `POST /-/reload`
+   * with `--metrics-reload`; resolves to the result (`ok`, `unchanged`, `invalid`, `restart_needed`).
+   */
+  reload?: () => Promise<string>;
 }
 
 /** The journal's directory, inside the spool directory. */
@@ -365,7 +370,8 @@ export class Relay {
     try {
       for (const port of config.prometheusPorts) {
         const label = `metrics/${port}`;
-        const routes = metricsRoutes(relay.metrics, () => relay.readiness());
+        const reload = config.metricsReload ? hooks.reload : undefined;
+        const routes = metricsRoutes(relay.metrics, () => relay.readiness(), reload);
         servers.push(MetricsServer.start(config.metricsAddress, port, routes, {
           maxConnections: config.metricsMaxConnections,
           onProblem: (reason, error) => relay.#metricsProblem(label, reason, error),
@@ -605,12 +611,12 @@ export class Relay {
   /**
    * Reads `--cert`, `--key` and `--client-ca` again (SIGHUP) and uses them for new TLS
    * connections; open connections keep theirs. A file that cannot be read or used leaves
-   * the old certificates in place, logged and counted.
+   * the old certificates in place, logged and counted (`invalid`); `unchanged` without TLS.
    */
-  async reloadCertificates(): Promise<boolean> {
+  async reloadCertificates(): Promise<"ok" | "unchanged" | "invalid"> {
     if (this.#tls === undefined) {
       this.#log.info("SIGHUP: no TLS listener, nothing to reload");
-      return false;
+      return "unchanged";
     }
     try {
       this.#tls.reload(await readTlsMaterial(this.#config));
@@ -619,7 +625,7 @@ export class Relay {
       this.#log.error("Cannot reload the TLS certificates; the old ones stay in use", {
         error: (error as Error).message,
       });
-      return false;
+      return "invalid";
     }
     this.metrics.tlsReloads.inc({ result: "ok" });
     this.#log.info("TLS certificates reloaded; new connections use them", {
@@ -628,7 +634,7 @@ export class Relay {
       ...(this.#config.clientCrl !== undefined && { clientCrl: this.#config.clientCrl }),
     });
     reportRevocation(this.#tls, this.#log);
-    return true;
+    return "ok";
   }
 
   /**

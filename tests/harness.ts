@@ -299,9 +299,9 @@ export async function sendStream(conn: Deno.Conn, bytes: Uint8Array | string): P
   }
 }
 
-/** Sends bytes over one TCP connection to 127.0.0.1. */
-export async function sendTcp(port: number, bytes: Uint8Array | string): Promise<void> {
-  await sendStream(await Deno.connect({ hostname: "127.0.0.1", port }), bytes);
+/** Sends bytes over one TCP connection to `hostname` (127.0.0.1 unless given). */
+export async function sendTcp(port: number, bytes: Uint8Array | string, hostname = "127.0.0.1"): Promise<void> {
+  await sendStream(await Deno.connect({ hostname, port }), bytes);
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { withEndpoint } from "./fault_helpers.ts";
-import { rsyslogWith } from "./rsyslog.ts";
+import { RSYSLOGD_WITH_GTLS, startTlsForwarder } from "./rsyslog.ts";
 import { SEVERITIES } from "../src/parse/syslog_fields.ts";
 import { recordObjects } from "./firehose_endpoint.ts";
 import { MAX_RECORD_BYTES } from "../src/batch/record_builder.ts";
@@ -29,8 +29,6 @@ import type { DecodedEvent } from "../src/decode/record_events.ts";
 import { fleetAddress, sendFrom } from "./edge_senders.ts";
 
 const FIXTURES = new URL("./fixtures/wire/", import.meta.url);
-/** rsyslogd with its GnuTLS driver (Debian: `rsyslog-gnutls`), when installed. */
-const RSYSLOGD_WITH_GTLS = rsyslogWith("lmnsd_gtls");
 if (RSYSLOGD_WITH_GTLS === undefined) {
   console.error("SKIP rsyslog NDJSON test: install rsyslog and rsyslog-gnutls (.ci/run does) to run it");
 }
@@ -131,32 +129,16 @@ Deno.test({
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "kinesyslog-ndjson-" });
     const { cert, key } = await makeCertificate(dir);
-    await Deno.mkdir(`${dir}/rsyslog`);
-    const [tls, udp] = [freePort(), freePort()];
+    const tls = freePort();
     const relay = await startLocalRelay(dir, [
       ...["--record-format", "ndjson", "--tls-port", String(tls), "--cert", cert, "--key", key],
       ...["--flush-interval", "0.3"],
     ]);
-    await Deno.writeTextFile(
-      `${dir}/rsyslog.conf`,
-      `global(workDirectory="${dir}/rsyslog" defaultNetstreamDriverCAFile="${dir}/ca.crt")
-module(load="imudp")
-input(type="imudp" address="127.0.0.1" port="${udp}")
-action(type="omfwd" target="127.0.0.1" port="${tls}" protocol="tcp" TCP_Framing="octet-counted"
-  StreamDriver="gtls" StreamDriverMode="1" StreamDriverAuthMode="x509/name" StreamDriverPermittedPeers="localhost"
-  template="RSYSLOG_SyslogProtocol23Format" action.resumeRetryCount="-1")
-`,
-    );
-    const rsyslog = new Deno.Command(RSYSLOGD_WITH_GTLS!, {
-      args: ["-n", "-f", `${dir}/rsyslog.conf`, "-i", `${dir}/rsyslog.pid`],
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
+    const rsyslog = await startTlsForwarder(dir, tls, `${dir}/ca.crt`);
     try {
-      await new Promise((resolve) => setTimeout(resolve, 500)); // rsyslog binds its input
       const count = 20;
       await sendUdp(
-        udp,
+        rsyslog.udpPort,
         Array.from({ length: count }, (_, i) => `<190>Nov 30 10:00:00 router7 fw[99]: viartls=${i} ok`),
       );
       await eventually(
@@ -179,8 +161,7 @@ action(type="omfwd" target="127.0.0.1" port="${tls}" protocol="tcp" TCP_Framing=
         assert(/^ viartls=\d+ ok$/.test(e.message), e.message);
       }
     } finally {
-      rsyslog.kill("SIGTERM");
-      await rsyslog.output();
+      await rsyslog.stop();
       assertEquals(await relay.stop(), 0);
       await Deno.remove(dir, { recursive: true });
     }

@@ -7,8 +7,25 @@
 import { gunzipSync } from "node:zlib";
 import { assert, assertEquals } from "./assert.ts";
 import { FirehoseEndpoint, recordObjects } from "./firehose_endpoint.ts";
-import { awsTestEnv, eventually, freePort, RelayProcess, scrape, sendTcp } from "./harness.ts";
+import {
+  awsTestEnv,
+  eventually,
+  freePort,
+  makeCertificate,
+  nodeClientModules,
+  RelayProcess,
+  scrape,
+  sendTcp,
+  sendUdp,
+} from "./harness.ts";
 import { gelfDatagrams } from "./gelf_sender.ts";
+import { RSYSLOGD_WITH_GTLS, RSYSLOGD_WITH_RELP, RsyslogRelp, startTlsForwarder } from "./rsyslog.ts";
+
+if (RSYSLOGD_WITH_GTLS === undefined || RSYSLOGD_WITH_RELP === undefined) {
+  console.error(
+    "SKIP rsyslog pipeline tests: install rsyslog, rsyslog-gnutls and rsyslog-relp (.ci/run does) to run them",
+  );
+}
 
 const encoder = new TextEncoder();
 
@@ -241,6 +258,89 @@ ${settings(dir, endpoint, metricsPort)}
   }
 });
 
+Deno.test({
+  name:
+    "real clients through a file of routes: rsyslog over TLS, gelf-pro and logger, each message in the streams its routes name",
+  ignore: RSYSLOGD_WITH_GTLS === undefined,
+  fn: async () => {
+    const nodePath = await nodeClientModules("gelf-pro", "1.4.0");
+    const dir = await Deno.makeTempDir({ prefix: "kinesyslog-pipeline-" });
+    const { cert, key } = await makeCertificate(dir);
+    const endpoint = new FirehoseEndpoint(["security", "apps", "ops"]).start();
+    const [tls, tcp, gelf, metricsPort] = [freePort(), freePort(), freePort(), freePort()];
+    const config = `${dir}/kinesyslog.yaml`;
+    await Deno.writeTextFile(
+      config,
+      `
+sources:
+  - { name: secure, transport: tls, port: ${tls} }
+  - { name: plain, transport: tcp, port: ${tcp} }
+  - { name: docker, protocol: gelf, transport: udp, port: ${gelf} }
+tls: { cert: ${cert}, key: ${key} }
+sinks:
+  security: { streams: [security] }
+  apps: { streams: [apps], record_format: ndjson }
+  ops: { streams: [ops] }
+routes:
+  - { name: firewall, match: { listener: secure, app_name: fw }, sinks: [security], final: true }
+  - { name: debug, match: { message: "DEBUG" }, drop: true }
+  - { name: applications, match: { listener: docker }, sinks: [apps], final: true }
+  - { name: operations, match: { listener: [secure, plain] }, sinks: [ops] }
+${settings(dir, endpoint, metricsPort)}
+`,
+    );
+    const relay = await startWithConfig(dir, endpoint, config);
+    const rsyslog = await startTlsForwarder(dir, tls, `${dir}/ca.crt`);
+    try {
+      // rsyslog over TLS: firewall lines to security; sshd lines to ops; its debug lines dropped.
+      await sendUdp(rsyslog.udpPort, [
+        ...Array.from({ length: 20 }, (_, i) => `<190>Nov 30 10:00:00 router7 fw[99]: fw=${i}`),
+        ...Array.from({ length: 10 }, (_, i) => `<38>Nov 30 10:00:00 router7 sshd[5]: ssh=${i}`),
+        ...Array.from({ length: 5 }, (_, i) => `<39>Nov 30 10:00:00 router7 sshd[5]: DEBUG dbg=${i}`),
+      ]);
+      // gelf-pro over UDP (chunked, zlib): applications.
+      const client = new URL("./clients/gelf_pro_send.cjs", import.meta.url).pathname;
+      const out = await new Deno.Command("node", {
+        args: [client, "udp", String(gelf), "30", "3000", "G"],
+        env: { NODE_PATH: nodePath },
+      }).output();
+      assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+      // util-linux logger over TCP: operations.
+      const hasLogger = await logger([
+        ...["--tcp", "--octet-count", "--server", "127.0.0.1", "--port", String(tcp)],
+        ...["--rfc5424", "--tag", "cron", "logger-line"],
+      ]);
+      const want = { security: 20, ops: 10 + (hasLogger ? 1 : 0), apps: 30 };
+      await eventually("every message in its stream", () => {
+        const got = byStream(endpoint);
+        return Object.entries(want).every(([stream, n]) => (got.get(stream)?.length ?? 0) >= n);
+      }, 30_000);
+      const got = byStream(endpoint);
+      const numbers = (stream: string, name: string) =>
+        (got.get(stream) ?? []).map((e) => Number(new RegExp(`${name}=(\\d+)`).exec(e.message)?.[1])).filter((n) =>
+          n >= 0
+        ).sort((a, b) => a - b);
+      assertEquals(numbers("security", "fw"), Array.from({ length: 20 }, (_, i) => i));
+      assertEquals(got.get("security")!.length, 20);
+      assertEquals(numbers("ops", "ssh"), Array.from({ length: 10 }, (_, i) => i));
+      assertEquals(got.get("ops")!.length, want.ops, "sshd's lines and logger's, nothing else");
+      assertEquals(hasLogger, got.get("ops")!.some((e) => e.message.endsWith("logger-line")));
+      const gelfs = got.get("apps")!.map((e) => e.message).sort();
+      assertEquals(gelfs, Array.from({ length: 30 }, (_, i) => `G ${i}`).sort());
+      assertEquals(
+        await scrape(metricsPort, "kinesyslog_messages_dropped_total", { listener: `tls/${tls}`, reason: "filtered" }),
+        5,
+      );
+      assertEquals(await relay.stop(), 0);
+    } finally {
+      await rsyslog.stop();
+      await relay.stop().catch(() => {});
+      await endpoint.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 /** One TCP sender sending `seq=<n>` messages, 50 every 10 ms, until stopped. */
 class NumberedSender {
   #sent = 0;
@@ -319,10 +419,10 @@ ${settings(dir, endpoint, metricsPort)}
   }
 });
 
-Deno.test("SIGHUP applies a changed file's sources and routes under load; unchanged listeners keep their connections", async () => {
+Deno.test("SIGHUP applies a changed file's sources and routes under load (TCP and RELP senders); unchanged listeners keep their connections", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kinesyslog-pipeline-" });
   const endpoint = new FirehoseEndpoint(["a", "b"]).start();
-  const [tcp, removed, added, metricsPort] = [freePort(), freePort(), freePort(), freePort()];
+  const [tcp, relp, removed, added, metricsPort] = [freePort(), freePort(), freePort(), freePort(), freePort()];
   const config = `${dir}/kinesyslog.yaml`;
   const file = (sink: string, sources: string) => `
 sources: [${sources}]
@@ -332,15 +432,31 @@ sinks:
 routes: [{ name: r, sinks: [${sink}] }]
 ${settings(dir, endpoint, metricsPort)}
 `;
-  const before = `{ transport: tcp, port: ${tcp} }, { transport: tcp, port: ${removed} }`;
-  const after = `{ transport: tcp, port: ${tcp} }, { name: new, transport: udp, port: ${added} }`;
+  const stay = `{ transport: tcp, port: ${tcp} }, { protocol: relp, transport: tcp, port: ${relp} }`;
+  const before = `${stay}, { transport: tcp, port: ${removed} }`;
+  const after = `${stay}, { name: new, transport: udp, port: ${added} }`;
   await Deno.writeTextFile(config, file("a", before));
   const relay = await startWithConfig(dir, endpoint, config);
   const reloads = (result: string) => scrape(metricsPort, "kinesyslog_config_reloads_total", { result });
   try {
     // One sender on the listener that stays, sending throughout: 50 messages every 10 ms.
     const sender = await NumberedSender.start(tcp);
+    // And rsyslog's omrelp on the RELP listener that stays, likewise (where rsyslog-relp is installed).
+    const rsyslog = RSYSLOGD_WITH_RELP === undefined ? undefined : await RsyslogRelp.start(dir, relp);
+    let relpSent = 0;
+    let relpSending = true;
+    const relpLoop = (async () => {
+      while (rsyslog !== undefined && relpSending) {
+        await rsyslog.send(
+          Array.from({ length: 50 }, () => `<14>1 2026-12-01T00:00:00Z h app - - - relp#${relpSent++}\n`).join(""),
+        );
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    })();
     const seqs = (stream: string) => seqsIn(endpoint, stream);
+    const relpNumbers = (stream: string) =>
+      (byStream(endpoint).get(stream) ?? []).map((e) => Number(/relp#(\d+)/.exec(e.message)?.[1])).filter((n) => n >= 0)
+        .sort((x, y) => x - y);
     await eventually("messages in a", () => seqs("a").length > 500, 20_000);
     // A file that does not validate: nothing changes, counted.
     await Deno.writeTextFile(config, file("nowhere", after));
@@ -370,7 +486,20 @@ ${settings(dir, endpoint, metricsPort)}
       }
     }, 10_000);
     const total = await sender.stop();
+    relpSending = false;
+    await relpLoop;
     await eventually("every message", () => seqs("a").length + seqs("b").length >= total, 30_000);
+    await eventually(
+      "every RELP message",
+      () => relpNumbers("a").length + relpNumbers("b").length >= relpSent,
+      30_000,
+    );
+    await rsyslog?.stop();
+    const relpA = relpNumbers("a"), relpB = relpNumbers("b");
+    assertEquals([...relpA, ...relpB], Array.from({ length: relpSent }, (_, i) => i), "RELP: each once, a before b");
+    if (rsyslog !== undefined) {
+      assert(relpA.length > 0 && relpB.length > 0, `${relpA.length} in a, ${relpB.length} in b`);
+    }
     const a = seqs("a").sort((x, y) => x - y), b = seqs("b").sort((x, y) => x - y);
     assertEquals(a.length + b.length, total, "each message once");
     assertEquals([...a, ...b], Array.from({ length: total }, (_, i) => i), "a holds those before the reload, b after");
@@ -437,6 +566,110 @@ ${settings(dir, endpoint, metricsPort)}
       relay.lines.join("\n"),
     );
     assertEquals(await scrape(metricsPort, "kinesyslog_sink_messages_total", { sink: "c" }) > 0, true);
+    assertEquals(await relay.stop(), 0);
+  } finally {
+    await relay.stop().catch(() => {});
+    await endpoint.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a source's own bind address and connection limits apply to it alone", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-pipeline-" });
+  const endpoint = new FirehoseEndpoint(["a"]).start();
+  const [capped, open, elsewhere, metricsPort] = [freePort(), freePort(), freePort(), freePort()];
+  const config = `${dir}/kinesyslog.yaml`;
+  await Deno.writeTextFile(
+    config,
+    `
+sources:
+  - { name: capped, transport: tcp, port: ${capped}, max_connections: 2 }
+  - { name: open, transport: tcp, port: ${open} }
+  - { name: elsewhere, transport: tcp, port: ${elsewhere}, address: 127.0.0.2 }
+sinks:
+  a: { streams: [a] }
+${settings(dir, endpoint, metricsPort)}
+edge: { max_connections: 10 }
+`,
+  );
+  const relay = await startWithConfig(dir, endpoint, config);
+  const conns: Deno.Conn[] = [];
+  const refused = (port: number) =>
+    scrape(metricsPort, "kinesyslog_connections_refused_total", {
+      listener: `tcp/${port}`,
+      reason: "connection_limit",
+    });
+  try {
+    for (const port of [capped, capped, capped, open, open, open]) {
+      conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+    }
+    await eventually("the third connection to the capped source refused", async () => await refused(capped) === 1);
+    await eventually(
+      "five connections open",
+      async () => await scrape(metricsPort, "kinesyslog_connections_open") === 5,
+    );
+    assertEquals(await refused(open), 0, "the other source keeps the relay-wide limit");
+    // The source bound to 127.0.0.2 alone: not reachable at the relay's address 127.0.0.1.
+    let reached = true;
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port: elsewhere })).close();
+    } catch (error) {
+      reached = !(error instanceof Deno.errors.ConnectionRefused);
+    }
+    assertEquals(reached, false);
+    await sendTcp(elsewhere, "<14>1 2026-12-01T00:00:00Z h app - - - via-127.0.0.2\n", "127.0.0.2");
+    await eventually(
+      "the message on 127.0.0.2",
+      () => (byStream(endpoint).get("a") ?? []).some((e) => e.message.endsWith("via-127.0.0.2")),
+      20_000,
+    );
+  } finally {
+    for (const conn of conns) {
+      try {
+        conn.close();
+      } catch { /* closed by the relay */ }
+    }
+    assertEquals(await relay.stop(), 0);
+    await endpoint.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("POST /-/reload on the metrics port (metrics.reload) applies a changed file as SIGHUP does", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-pipeline-" });
+  const endpoint = new FirehoseEndpoint(["a", "c"]).start();
+  const [tcp, metricsPort] = [freePort(), freePort()];
+  const config = `${dir}/kinesyslog.yaml`;
+  const file = (streams: string) =>
+    `
+sources: [{ transport: tcp, port: ${tcp} }]
+sinks:
+  logs: { streams: [${streams}] }
+${settings(dir, endpoint, metricsPort)}
+`.replace(`metrics: { ports: [${metricsPort}] }`, `metrics: { ports: [${metricsPort}], reload: true }`);
+  await Deno.writeTextFile(config, file("a"));
+  const relay = await startWithConfig(dir, endpoint, config);
+  const post = async () => {
+    const response = await fetch(`http://127.0.0.1:${metricsPort}/-/reload`, { method: "POST" });
+    return [response.status, (await response.json()).result];
+  };
+  const line = (text: string) => `<14>1 2026-12-01T00:00:00Z h app - - - ${text}\n`;
+  try {
+    await sendTcp(tcp, line("before"));
+    await eventually("the first message in a", () => (byStream(endpoint).get("a") ?? []).length === 1, 20_000);
+    assertEquals(await post(), [200, "unchanged"]);
+    await Deno.writeTextFile(config, file("c"));
+    assertEquals(await post(), [200, "ok"]);
+    await sendTcp(tcp, line("after"));
+    await eventually("the second message in c", () => (byStream(endpoint).get("c") ?? []).length === 1, 20_000);
+    assertEquals(byStream(endpoint).get("c")![0]!.message, line("after").trim());
+    await Deno.writeTextFile(config, `${file("c")}\nroutes: [{ name: r, sinks: [nowhere] }]\n`);
+    assertEquals(await post(), [400, "invalid"]);
+    const get = await fetch(`http://127.0.0.1:${metricsPort}/-/reload`);
+    await get.body?.cancel();
+    assertEquals(get.status, 405);
+    const reloads = (result: string) => scrape(metricsPort, "kinesyslog_config_reloads_total", { result });
+    assertEquals([await reloads("ok"), await reloads("unchanged"), await reloads("invalid")], [1, 1, 1]);
     assertEquals(await relay.stop(), 0);
   } finally {
     await relay.stop().catch(() => {});

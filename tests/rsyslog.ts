@@ -31,6 +31,53 @@ export function rsyslogWith(module: string): string | undefined {
 /** The rsyslogd binary when it and `omrelp` are installed, else undefined. */
 export const RSYSLOGD_WITH_RELP: string | undefined = rsyslogWith("omrelp");
 
+/** The rsyslogd binary when it and its GnuTLS driver (`rsyslog-gnutls`) are installed, else undefined. */
+export const RSYSLOGD_WITH_GTLS: string | undefined = rsyslogWith("lmnsd_gtls");
+
+/** A running rsyslogd forwarding what it receives over TLS. */
+export interface TlsForwarder {
+  /** rsyslog's `imudp` port: datagrams sent here go to the relay. */
+  udpPort: number;
+  /** Stops rsyslogd; returns its stderr. */
+  stop(): Promise<string>;
+}
+
+/**
+ * Starts rsyslogd in `dir` forwarding what arrives on a UDP port to the relay's TLS port
+ * `tlsPort` as RFC 5425 (octet-counted RFC 5424 over `gtls`), checking the relay's
+ * certificate against `caFile` and the name `localhost`; waits until its input is bound.
+ */
+export async function startTlsForwarder(dir: string, tlsPort: number, caFile: string): Promise<TlsForwarder> {
+  const udpPort = freePort();
+  await Deno.mkdir(`${dir}/rsyslog-work`, { recursive: true });
+  await Deno.writeTextFile(
+    `${dir}/rsyslog.conf`,
+    `global(workDirectory="${dir}/rsyslog-work" defaultNetstreamDriverCAFile="${caFile}")
+module(load="imudp")
+input(type="imudp" address="127.0.0.1" port="${udpPort}")
+action(type="omfwd" target="127.0.0.1" port="${tlsPort}" protocol="tcp" TCP_Framing="octet-counted"
+  StreamDriver="gtls" StreamDriverMode="1" StreamDriverAuthMode="x509/name" StreamDriverPermittedPeers="localhost"
+  template="RSYSLOG_SyslogProtocol23Format" action.resumeRetryCount="-1")
+`,
+  );
+  const child = new Deno.Command(RSYSLOGD_WITH_GTLS!, {
+    args: ["-n", "-f", `${dir}/rsyslog.conf`, "-i", `${dir}/rsyslog.pid`],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  await new Promise((resolve) => setTimeout(resolve, 500)); // rsyslog binds its input
+  return {
+    udpPort,
+    stop: async () => {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* already exited */ }
+      return new TextDecoder().decode((await child.output()).stderr);
+    },
+  };
+}
+
 /** TLS settings of `omrelp tls="on"`: the CA that signed the relay, and the client's own pair. */
 export interface RelpTls {
   caFile: string;

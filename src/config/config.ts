@@ -80,6 +80,8 @@ export interface Config {
   metricsAddress: string;
   /** Open connections per metrics port, at most. */
   metricsMaxConnections: number;
+  /** `POST /-/reload` on the metrics ports reloads as SIGHUP does. */
+  metricsReload: boolean;
   /** Source ranges allowed to send (empty: any). */
   allowFrom: string[];
   /** Open connections from one source address per stream listener, at most; 0 is no cap. */

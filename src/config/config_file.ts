@@ -44,9 +44,11 @@ import {
   type RouteSpec,
   type SinkSpec,
   SOURCE_PROTOCOLS,
+  SOURCE_SETTINGS,
   SOURCE_TRANSPORTS,
   sourceLabel,
   type SourceProtocol,
+  type SourceSettings,
   type SourceSpec,
   type SourceTransport,
 } from "./pipeline.ts";
@@ -263,7 +265,15 @@ function unknownKeys(body: Record<string, unknown>, allowed: readonly string[], 
   }
 }
 
-const SOURCE_KEYS = ["name", "protocol", "transport", "port", "proxy_protocol", "time_zone"];
+const SOURCE_KEYS = [
+  "name",
+  "protocol",
+  "transport",
+  "port",
+  "proxy_protocol",
+  "time_zone",
+  ...SOURCE_SETTINGS.map((s) => s.key),
+];
 
 function readSources(value: unknown, problems: Problems): SourceSpec[] | undefined {
   if (!Array.isArray(value)) {
@@ -299,7 +309,21 @@ function readSources(value: unknown, problems: Problems): SourceSpec[] | undefin
     const label = sourceLabel({ protocol, transport, port: port as number });
     const name = body.name === undefined ? label : String(body.name);
     if (sources.some((s) => s.name === name)) problems.add(`${key}.name`, `'${name}' names another source too`);
-    sources.push({ name, label, protocol, transport, port: port as number, proxy: proxy === true, timeZone });
+    const settings: SourceSettings = {};
+    for (const { key: name, option, field, stream } of SOURCE_SETTINGS) {
+      if (body[name] === undefined) continue;
+      if (stream && transport === "udp") {
+        problems.add(`${key}.${name}`, "connection limits are for tcp and tls sources");
+        continue;
+      }
+      try {
+        const spec = LISTEN_OPTIONS.find((s) => s.name === option)!;
+        (settings as Record<string, unknown>)[field] = optionValue(spec, `${key}.${name}`, body[name]);
+      } catch (error) {
+        problems.add(`${key}.${name}`, (error as Error).message.replace(`Invalid ${key}.${name} `, ""));
+      }
+    }
+    sources.push({ name, label, protocol, transport, port: port as number, proxy: proxy === true, timeZone, settings });
   });
   return sources;
 }

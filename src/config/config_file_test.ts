@@ -8,12 +8,16 @@ const DEFAULTS = { recordFormat: "cwl", recordCompression: "gzip", compressionLe
 
 const VALID = `
 sources:
-  - { name: firewalls, transport: udp, port: 514, time_zone: Europe/Berlin }
-  - { protocol: relp, transport: tcp, port: 2514 }
+  - { name: firewalls, transport: udp, port: 514, time_zone: Europe/Berlin, max_message_size: 8K }
+  - { protocol: relp, transport: tcp, port: 2514, address: 127.0.0.1 }
   - protocol: gelf
     transport: tcp
     port: 12201
     proxy_protocol: true
+    max_connections: 100
+    max_connections_per_source: 4
+    idle_timeout: 30
+    handshake_timeout: 2
 sinks:
   security: { streams: [sec-a, sec-b] }
   archive: { output_dir: /var/lib/k/out, record_format: ndjson, record_compression: none }
@@ -48,10 +52,15 @@ Deno.test("parseConfigFile() reads sources, sinks, routes and options by the opt
     flushInterval: 5,
   });
   const pipeline = file.pipeline(DEFAULTS, new Set());
-  assertEquals(pipeline.sources.map((s) => [s.name, s.label, s.proxy, s.timeZone]), [
-    ["firewalls", "udp/514", false, "Europe/Berlin"],
-    ["relp/2514", "relp/2514", false, undefined],
-    ["gelf-tcp/12201", "gelf-tcp/12201", true, undefined],
+  assertEquals(pipeline.sources.map((s) => [s.name, s.label, s.proxy, s.timeZone, s.settings]), [
+    ["firewalls", "udp/514", false, "Europe/Berlin", { maxMessageSize: 8_192 }],
+    ["relp/2514", "relp/2514", false, undefined, { address: "127.0.0.1" }],
+    ["gelf-tcp/12201", "gelf-tcp/12201", true, undefined, {
+      maxConnections: 100,
+      maxConnectionsPerSource: 4,
+      idleTimeout: 30,
+      handshakeTimeout: 2,
+    }],
   ]);
   assertEquals(pipeline.sinks, [
     {
@@ -104,7 +113,7 @@ Deno.test("parseConfigFile() reports every problem at once, each with its line a
   const text = [
     "sources:", //                                       1
     "  - { transport: sctp, port: 70000 }", //          2
-    "  - { transport: udp, port: 514, time_zone: Mars/Olympus }", // 3
+    "  - { transport: udp, port: 514, time_zone: Mars/Olympus, max_connections: 5, max_message_size: 1G }", // 3
     "sinks:", //                                         4
     "  a: { streams: [s], record_format: xml }", //      5
     "routes:", //                                        6
@@ -129,6 +138,8 @@ Deno.test("parseConfigFile() reports every problem at once, each with its line a
   has("k.yaml:2: sources[0].transport:", "give one of udp, tcp, tls");
   has("k.yaml:2: sources[0].port:", "1 to 65535");
   has("k.yaml:3: sources[1].time_zone:", "unknown time zone 'Mars/Olympus'");
+  has("k.yaml:3: sources[1].max_connections:", "connection limits are for tcp and tls sources");
+  has("k.yaml:3: sources[1].max_message_size:", "from 64 bytes to 256 KiB");
   has("k.yaml:5: sinks.a.record_format:", "give one of");
   has("k.yaml:8: routes[0].match.severity:", "unknown severity 'loud'");
   has("k.yaml:8: routes[0].match.source:", "10.0.0.0/33");
@@ -136,7 +147,7 @@ Deno.test("parseConfigFile() reports every problem at once, each with its line a
   has("k.yaml:10: spool.max_size:", "2P");
   has("k.yaml:10: spool.nope:", "unknown option");
   has("k.yaml:11: colour:", "unknown section");
-  assertEquals(problems.length, 10, problems.join("\n"));
+  assertEquals(problems.length, 12, problems.join("\n"));
 });
 
 Deno.test("a sink's options that do not go together are refused in the file's words", () => {

@@ -87,7 +87,7 @@ export function sourcesFromFlags(o: FlagValues): SourceSpec[] {
       if (sources.some((s) => s.port === port && s.protocol === protocol && s.transport === transport)) continue;
       const label = sourceLabel({ protocol, transport, port });
       const proxy = transport !== "udp" && proxyPorts.includes(port);
-      sources.push({ name: label, label, protocol, transport, port, proxy, timeZone: undefined });
+      sources.push({ name: label, label, protocol, transport, port, proxy, timeZone: undefined, settings: {} });
     }
   }
   return sources;

@@ -541,6 +541,14 @@ export const LISTEN_OPTIONS: readonly OptionSpec[] = [
     doc: "More are closed at once. Each request must arrive and be answered within 10 s.",
   },
   {
+    name: "metrics-reload",
+    key: "metrics.reload",
+    group: "Metrics and logs",
+    help: "POST /-/reload on the metrics ports reloads as SIGHUP does (off: anyone who reaches the port could)",
+    doc:
+      'For a platform where a signal is awkward to send (a configuration watcher beside the relay in a pod). It answers 200 with `{"result":"ok"}` or `"unchanged"`, 400 `invalid`, 409 `restart_needed`; other methods than POST get 405. Off by default, as Prometheus keeps its own lifecycle endpoints off unless asked: the metrics ports have no authentication, so keep them on an address only the platform reaches (`--metrics-address`).',
+  },
+  {
     name: "allow-from",
     key: "edge.allow_from",
     arg: "<cidr>",

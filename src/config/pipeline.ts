@@ -45,7 +45,39 @@ export interface SourceSpec {
    * Timestamps that carry a zone (RFC 5424, RFC 3339) keep theirs.
    */
   timeZone: string | undefined;
+  /** What this source sets for itself over the relay-wide options (a file's source only). */
+  settings: SourceSettings;
 }
+
+/**
+ * Options one source may give itself, each over the relay-wide one it names: the bind address
+ * (`listen.address`), the longest message (`listen.max_message_size`), and for TCP and TLS the
+ * connection limits (`edge.max_connections`, `edge.max_connections_per_source`,
+ * `edge.idle_timeout`, `edge.handshake_timeout`; seconds for the timeouts, 0 idle is off).
+ */
+export interface SourceSettings {
+  address?: string;
+  maxMessageSize?: number;
+  maxConnections?: number;
+  maxConnectionsPerSource?: number;
+  idleTimeout?: number;
+  handshakeTimeout?: number;
+}
+
+/** A source's own settings: the file's keys and the options whose table entry parses them. */
+export const SOURCE_SETTINGS: readonly { key: string; option: string; field: keyof SourceSettings; stream?: true }[] = [
+  { key: "address", option: "address", field: "address" },
+  { key: "max_message_size", option: "max-message-size", field: "maxMessageSize" },
+  { key: "max_connections", option: "max-connections", field: "maxConnections", stream: true },
+  {
+    key: "max_connections_per_source",
+    option: "max-connections-per-source",
+    field: "maxConnectionsPerSource",
+    stream: true,
+  },
+  { key: "idle_timeout", option: "idle-timeout", field: "idleTimeout", stream: true },
+  { key: "handshake_timeout", option: "handshake-timeout", field: "handshakeTimeout", stream: true },
+];
 
 /** An IAM role a sink delivers as (STS `AssumeRole`). */
 export interface RoleSpec {

@@ -57,17 +57,40 @@ export interface BindOptions {
   log: { level: Level; format: LogFormat };
 }
 
+/** What binding `source` needs: `options`, with what the source sets for itself over them. */
+export function forSource(options: BindOptions, source: SourceSpec): BindOptions {
+  const own = source.settings;
+  return {
+    ...options,
+    address: own.address ?? options.address,
+    maxMessageSize: own.maxMessageSize ?? options.maxMessageSize,
+    limits: limitsForSource(options.limits, source),
+  };
+}
+
+/** A stream source's connection limits: `limits`, with what the source sets for itself over them. */
+export function limitsForSource(limits: ConnectionLimits, source: SourceSpec): ConnectionLimits {
+  const own = source.settings;
+  return {
+    maxConnections: own.maxConnections ?? limits.maxConnections,
+    maxConnectionsPerSource: own.maxConnectionsPerSource ?? limits.maxConnectionsPerSource,
+    idleTimeoutMs: own.idleTimeout === undefined ? limits.idleTimeoutMs : own.idleTimeout * 1000,
+    handshakeTimeoutMs: own.handshakeTimeout === undefined ? limits.handshakeTimeoutMs : own.handshakeTimeout * 1000,
+  };
+}
+
 /** Binds every source of `sources`; throws {@linkcode StartupError} (closing what it bound) when one cannot be bound. */
 export async function bindAll(sources: readonly SourceSpec[], options: BindOptions, log: Logger): Promise<Bound[]> {
   const bound: Bound[] = [];
-  const hostname = options.address;
   for (const source of sources) {
+    const hostname = forSource(options, source).address;
     try {
-      bound.push(await bind(source, options, log));
+      bound.push(await bind(source, forSource(options, source), log));
     } catch (error) {
       closeAll(bound);
       const why = error instanceof Deno.errors.AddrInUse ? "address already in use" : (error as Error).message;
-      if (isNotAnAddress(why)) throw new StartupError(notAnAddress("address", hostname, why));
+      const option = source.settings.address === undefined ? "address" : `sources: ${source.name}: address`;
+      if (isNotAnAddress(why)) throw new StartupError(notAnAddress(option, hostname, why));
       throw new StartupError(`Cannot listen on ${portName(source)} port ${source.port} at ${hostname}: ${why}`);
     }
   }
@@ -109,7 +132,8 @@ function portName(source: SourceSpec): string {
 /**
  * Binds one source. UDP is received by a worker of its own (udp_receive_worker.ts), bound
  * there; TLS runs over a plain TCP listener, through node:tls (see tls_terminator.ts); plain
- * TCP syslog with --tcp-workers shares the port (SO_REUSEPORT) with the workers.
+ * TCP syslog with --tcp-workers shares the port (SO_REUSEPORT) with the workers. `options`
+ * are the source's own ({@linkcode forSource}).
  */
 async function bind(source: SourceSpec, options: BindOptions, log: Logger): Promise<Bound> {
   const hostname = options.address;

@@ -8,7 +8,7 @@
 import type { SourceSpec } from "../config/pipeline.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
-import { type Bound, listenerInfo } from "./bind.ts";
+import { type Bound, limitsForSource, listenerInfo } from "./bind.ts";
 import type { Ingest } from "./ingest.ts";
 import type { SourceFilter } from "./source_filter.ts";
 import { type ConnectionLimits, StreamListener } from "./stream_listener.ts";
@@ -33,6 +33,7 @@ export interface ListenerSetOptions {
   relp: StreamProtocol;
   /** `--allow-from`. */
   allowFrom: SourceFilter;
+  /** The relay-wide ones; a source may set its own (`SourceSettings`). */
   maxMessageBytes: number;
   limits: ConnectionLimits;
   /** How long open connections of a removed listener may finish, in ms. */
@@ -64,11 +65,12 @@ export class ListenerSet {
   add(b: Bound): { serve(): void } {
     const o = this.#options;
     const info = listenerInfo(b.source);
+    const maxMessageBytes = b.source.settings.maxMessageSize ?? o.maxMessageBytes;
     this.labels.push(info.label);
     let listener: UdpListener | StreamListener;
     if (b.kind === "udp") {
       this.#reportReceiveBuffer(info.label, b.receiver);
-      listener = new UdpListener({ receiver: b.receiver, info, ingest: o.ingest, maxMessageBytes: o.maxMessageBytes });
+      listener = new UdpListener({ receiver: b.receiver, info, ingest: o.ingest, maxMessageBytes });
     } else {
       listener = new StreamListener({
         listener: b.listener,
@@ -77,10 +79,10 @@ export class ListenerSet {
         info,
         ingest: o.ingest,
         protocol: b.source.protocol === "relp" ? o.relp : syslogProtocol,
-        maxMessageBytes: o.maxMessageBytes,
+        maxMessageBytes,
         allowFrom: o.allowFrom,
         // With --tcp-workers the main thread is one of the port's acceptors.
-        limits: limitsOf(o.limits, b.intakes.length + 1, 0),
+        limits: limitsOf(limitsForSource(o.limits, b.source), b.intakes.length + 1, 0),
       });
       for (const intake of b.intakes) intake.serve(o.ingest);
     }

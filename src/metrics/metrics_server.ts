@@ -25,7 +25,7 @@ export const MAX_REQUEST_HEAD_BYTES = 8_192;
 const ACCEPT_ERROR_PAUSE_MS = 100;
 
 /** Answers one request path (query removed). */
-export type MetricsHandler = (path: string) => Promise<Response>;
+export type MetricsHandler = (path: string, method: string) => Promise<Response>;
 
 /** Reason phrases of the statuses this server answers with. */
 const STATUS_TEXT: Record<number, string> = {
@@ -42,8 +42,20 @@ const STATUS_TEXT: Record<number, string> = {
  * The routes: `/metrics` (Prometheus text format), `/health` (the process answers) and
  * `/ready` (200 or 503, with a JSON body naming what is wrong: see {@linkcode Readiness}).
  */
-export function metricsRoutes(metrics: Metrics, ready: () => Promise<Readiness>): MetricsHandler {
-  return async (path) => {
+export function metricsRoutes(
+  metrics: Metrics,
+  ready: () => Promise<Readiness>,
+  reload?: () => Promise<string>,
+): MetricsHandler {
+  return async (path, method) => {
+    if (reload !== undefined && path === RELOAD_PATH) {
+      if (method !== "POST") return new Response("method not allowed\n", { status: 405, headers: { allow: "POST" } });
+      const result = await reload();
+      return Response.json({ result }, { status: RELOAD_STATUS[result] ?? 500 });
+    }
+    if (method === "POST") {
+      return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
+    }
     if (path === "/metrics") {
       return new Response(await metrics.registry.metrics(), {
         headers: { "content-type": metrics.registry.contentType },
@@ -57,6 +69,11 @@ export function metricsRoutes(metrics: Metrics, ready: () => Promise<Readiness>)
     return new Response("not found\n", { status: 404 });
   };
 }
+
+/** Where `--metrics-reload` answers. */
+export const RELOAD_PATH = "/-/reload";
+/** The status of each reload result. */
+const RELOAD_STATUS: Record<string, number> = { ok: 200, unchanged: 200, invalid: 400, restart_needed: 409 };
 
 /** What the server reports: a refused or failed connection, by reason. */
 export interface MetricsServerEvents {
@@ -167,10 +184,11 @@ export class MetricsServer {
       if (typeof request === "number") {
         this.#o.onProblem("bad_request");
         response = new Response(request === 431 ? "request head too large\n" : "bad request\n", { status: request });
-      } else if (request.method !== "GET" && request.method !== "HEAD") {
+      } else if (request.method !== "GET" && request.method !== "HEAD" && request.method !== "POST") {
         response = new Response("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
       } else {
-        response = await this.#handler(request.path).catch((error) => {
+        // A request's body is not read: no route takes one (the connection closes after the answer).
+        response = await this.#handler(request.path, request.method).catch((error) => {
           this.#o.onProblem("internal_error", (error as Error).message);
           return new Response("internal error\n", { status: 500 });
         });

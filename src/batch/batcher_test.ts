@@ -290,3 +290,26 @@ Deno.test("Batcher counts a shared buffer's table of sources toward its memory b
   // Every event either flushed or still held (one byte each).
   assertEquals(flushed.reduce((n, [b]) => n + b.count, 0) + batcher.bufferedBytes, 1_000);
 });
+
+Deno.test("Batcher.resetSink flushes that sink's buffers alone (reason reload) and keys its next ones anew", () => {
+  const { batcher, flushed, reasons } = setup();
+  const put = (sink: number, stream: string, message: string) => {
+    const buffer = batcher.buffer(testKey("/k/syslog/514", stream, { sink, sinkName: `s${sink}` }));
+    buffer.append(enc.encode(message), 1_000);
+    batcher.afterAppend(buffer);
+  };
+  put(0, "10.0.0.1", "a");
+  put(1, "10.0.0.1", "b");
+  put(1, "10.0.0.2", "c");
+  batcher.resetSink(1, true);
+  assertEquals([flushed.map((b) => [b.sink, messages(b)]), reasons], [[[1, ["b"]], [1, ["c"]]], ["reload", "reload"]]);
+  assertEquals(batcher.openBuffers, 1, "sink 0's buffer stays");
+  // Shared from now on: two sources of sink 1 in one buffer.
+  put(1, "10.0.0.1", "d");
+  put(1, "10.0.0.2", "e");
+  assertEquals(batcher.openBuffers, 2);
+  batcher.resetSink(1, false);
+  put(1, "10.0.0.1", "f");
+  put(1, "10.0.0.2", "g");
+  assertEquals(batcher.openBuffers, 3, "one per source again");
+});

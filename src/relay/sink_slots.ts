@@ -97,6 +97,7 @@ export function applySinks(
       const spool = stages.spoolOf(spec.name);
       sinks.push({ spec, active: true, spool, destinations: to });
       stages.deliveries.addSink({ name: spec.name, spool, destinations: to });
+      stages.batcher.resetSink(slot, sharesBuffers(spec));
       reshaped = true;
       continue;
     }

@@ -128,6 +128,8 @@ export class Relay {
   crashed: string | undefined;
 
   readonly #lookupOwner: () => Promise<{ account?: string | undefined; error?: string | undefined }>;
+  /** The records' owner, once looked up. */
+  #owner: string | undefined;
   readonly #tls: TlsTerminator | undefined;
 
   private constructor(
@@ -406,7 +408,8 @@ export class Relay {
             "(its regional name, or AWS_ENDPOINT_URL_STS)",
         });
       }
-      this.#worker.setOwner(account ?? UNKNOWN_OWNER);
+      this.#owner = account ?? UNKNOWN_OWNER;
+      this.#worker.setOwner(this.#owner);
     });
     await this.#credentials?.check();
     let leftovers = 0;
@@ -538,6 +541,9 @@ export class Relay {
         return "restart_needed";
       }
     }
+    // The first AWS sink of a relay that had none: its records name the account (looked up
+    // within OWNER_TIMEOUT_MS, before any of its records is built).
+    const owner = opened !== undefined && this.#owner === UNKNOWN_OWNER ? (await opened.owner()).account : undefined;
     let added: Bound[];
     try {
       added = await bindAll(plan.added, bindOptions(running), log);
@@ -552,6 +558,10 @@ export class Relay {
     if (opened !== undefined) {
       const sinks = opened;
       this.#closers.push(() => sinks.close());
+      if (owner !== undefined) {
+        this.#owner = owner;
+        this.#worker.setOwner(owner);
+      }
     }
     applySinks(this.#sinks, plan, opened?.destinations ?? [], {
       batcher: this.#batcher,

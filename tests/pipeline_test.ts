@@ -6,7 +6,7 @@
  */
 import { gunzipSync } from "node:zlib";
 import { assert, assertEquals } from "./assert.ts";
-import { FirehoseEndpoint, recordObjects } from "./firehose_endpoint.ts";
+import { FirehoseEndpoint, recordObjects, TEST_ACCOUNT_ID } from "./firehose_endpoint.ts";
 import {
   awsTestEnv,
   eventually,
@@ -670,6 +670,43 @@ ${settings(dir, endpoint, metricsPort)}
     assertEquals(get.status, 405);
     const reloads = (result: string) => scrape(metricsPort, "kinesyslog_config_reloads_total", { result });
     assertEquals([await reloads("ok"), await reloads("unchanged"), await reloads("invalid")], [1, 1, 1]);
+    assertEquals(await relay.stop(), 0);
+  } finally {
+    await relay.stop().catch(() => {});
+    await endpoint.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a Firehose sink that SIGHUP adds to a relay that had only a directory names the account in its records", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kinesyslog-pipeline-" });
+  const endpoint = new FirehoseEndpoint(["a"]).start();
+  const [tcp, metricsPort] = [freePort(), freePort()];
+  const config = `${dir}/kinesyslog.yaml`;
+  const file = (sinks: string, routes: string) => `
+sources: [{ transport: tcp, port: ${tcp} }]
+sinks:
+${sinks}
+routes: [${routes}]
+${settings(dir, endpoint, metricsPort)}
+`;
+  await Deno.writeTextFile(config, file(`  local: { output_dir: ${dir}/out }`, "{ name: r, sinks: [local] }"));
+  const relay = await startWithConfig(dir, endpoint, config);
+  try {
+    await Deno.writeTextFile(
+      config,
+      file(`  local: { output_dir: ${dir}/out }\n  a: { streams: [a] }`, "{ name: r, sinks: [local, a] }"),
+    );
+    relay.signal("SIGHUP");
+    await eventually(
+      "the reload applied",
+      async () => await scrape(metricsPort, "kinesyslog_config_reloads_total", { result: "ok" }) === 1,
+      10_000,
+    );
+    await sendTcp(tcp, "<14>1 2026-12-01T00:00:00Z h app - - - to-both\n");
+    await eventually("the record in a", () => endpoint.records.length === 1, 20_000);
+    const record = JSON.parse(new TextDecoder().decode(gunzipSync(endpoint.records[0]!)));
+    assertEquals([record.owner, record.logEvents.length], [TEST_ACCOUNT_ID, 1]);
     assertEquals(await relay.stop(), 0);
   } finally {
     await relay.stop().catch(() => {});

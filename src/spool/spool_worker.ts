@@ -29,7 +29,8 @@ interface SinkOutput {
 let sinks: SinkOutput[] = [];
 let instance = "";
 let resolveOwner: (owner: string) => void = () => {};
-const owner = new Promise<string>((resolve) => (resolveOwner = resolve));
+/** The records' owner: the first one given (batches wait for it), then the latest. */
+let owner: string | Promise<string> = new Promise<string>((resolve) => (resolveOwner = resolve));
 let queue: Promise<void> = Promise.resolve();
 
 function reply(message: FromWorker, transfer: Transferable[] = []): void {
@@ -94,6 +95,7 @@ async function handle(message: ToWorker): Promise<void> {
       return;
     case "owner":
       resolveOwner(message.owner);
+      owner = message.owner;
       return;
     case "drain":
       await Promise.all(writing);

@@ -42,6 +42,11 @@ export interface RelaySpawnOptions {
   env?: Record<string, string>;
   /** Instead of {@linkcode relayPermissions}. */
   permissions?: string[];
+  /**
+   * A program that runs the relay: given Deno's command line after its own arguments, it must
+   * exec it, so that the relay keeps its pid (`["env", "FAKETIME=...", "LD_PRELOAD=..."]`).
+   */
+  wrap?: string[];
 }
 
 /** Fake credentials and region, and no instance metadata: nothing leaves the machine. */
@@ -85,8 +90,10 @@ export class RelayProcess {
   /** Runs `main.ts` with `args` (and the environment `env` added). */
   static spawn(args: string[], options: RelaySpawnOptions): RelayProcess {
     const permissions = options.permissions ?? relayPermissions(options.dirs);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...RELAY_V8_FLAGS, ...permissions, MAIN, ...args],
+    const deno = [Deno.execPath(), "run", ...RELAY_V8_FLAGS, ...permissions, MAIN, ...args];
+    const [program, ...rest] = [...(options.wrap ?? []), ...deno];
+    const child = new Deno.Command(program!, {
+      args: rest,
       env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...options.env },
       stdin: "null",
       stdout: "piped",

@@ -13,6 +13,7 @@ import {
   freePort,
   makeCertificate,
   nodeClientModules,
+  readOutputObjects,
   RelayProcess,
   scrape,
   sendTcp,
@@ -713,4 +714,71 @@ ${settings(dir, endpoint, metricsPort)}
     await endpoint.stop();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** libfaketime for threaded programs (Debian's `faketime` package), when installed. */
+const LIBFAKETIME = ["x86_64-linux-gnu", "aarch64-linux-gnu"]
+  .map((arch) => `/usr/lib/${arch}/faketime/libfaketimeMT.so.1`)
+  .find((path) => {
+    try {
+      return Deno.statSync(path).isFile;
+    } catch {
+      return false;
+    }
+  });
+if (LIBFAKETIME === undefined) console.error("SKIP the New Year test: install faketime (.ci/run does) to run it");
+
+Deno.test({
+  name:
+    "on New Year's Day (the relay's clock under libfaketime), December's RFC 3164 messages get the year before, in UTC and in Europe/Berlin",
+  ignore: LIBFAKETIME === undefined,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "kinesyslog-pipeline-" });
+    const [utc, berlin] = [freePort(), freePort()];
+    const config = `${dir}/kinesyslog.yaml`;
+    await Deno.writeTextFile(
+      config,
+      `
+sources:
+  - { transport: udp, port: ${utc} }
+  - { transport: udp, port: ${berlin}, time_zone: Europe/Berlin }
+sinks:
+  local: { output_dir: ${dir}/out, record_format: ndjson }
+spool: { dir: ${dir}/spool }
+batching: { flush_interval: 0.3 }
+`,
+    );
+    // The relay's clock starts at 2027-01-01 00:00:10 UTC (01:00:10 in Berlin) and runs on.
+    // `env` puts libfaketime under Deno and execs it: the relay keeps its pid for signals.
+    const relay = await RelayProcess.start(["listen", "--config", config, "--address", "127.0.0.1"], {
+      dirs: [dir],
+      wrap: ["env", "TZ=UTC", `LD_PRELOAD=${LIBFAKETIME}`, "FAKETIME=@2027-01-01 00:00:10"],
+    });
+    try {
+      const now = await relay.waitFor(/kinesyslog started/);
+      assert(now.startsWith("2027-01-01T00:00:1"), now);
+      await sendUdp(utc, ["<14>Dec 31 23:59:50 host app: late-december", "<14>Jan  1 00:00:05 host app: new-year"]);
+      await sendUdp(berlin, [
+        "<14>Jan  1 00:59:55 host app: berlin-new-year",
+        "<14>Dec 31 23:30:00 host app: berlin-dec",
+      ]);
+      await eventually("four messages", async () => (await readOutputObjects(`${dir}/out`)).length === 4, 20_000);
+      const times = Object.fromEntries(
+        (await readOutputObjects(`${dir}/out`)).map((e) => {
+          const event = e as unknown as Record<string, unknown>;
+          return [String(event.message).replace(/^.*: /, ""), new Date(event.timestamp as number).toISOString()];
+        }),
+      );
+      assertEquals(times, {
+        "late-december": "2026-12-31T23:59:50.000Z",
+        "new-year": "2027-01-01T00:00:05.000Z",
+        "berlin-new-year": "2026-12-31T23:59:55.000Z",
+        "berlin-dec": "2026-12-31T22:30:00.000Z",
+      });
+      assertEquals(await relay.stop(), 0);
+    } finally {
+      await relay.stop().catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

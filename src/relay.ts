@@ -480,10 +480,17 @@ export class Relay {
    * Rate limits and sampling start afresh with the new routes.
    */
   async reload(next: Config): Promise<"ok" | "unchanged" | "restart_needed" | "invalid"> {
-    const result = await this.#applyReload(next);
-    this.metrics.configReloads.inc({ result });
-    return result;
+    // One at a time (SIGHUP twice, or a signal and a POST): each plans against what the one
+    // before it applied.
+    const result = this.#reloading.then(() => this.#applyReload(next));
+    this.#reloading = result.catch(() => {});
+    const outcome = await result;
+    this.metrics.configReloads.inc({ result: outcome });
+    return outcome;
   }
+
+  /** The reload in progress, if any (resolved when none). */
+  #reloading: Promise<unknown> = Promise.resolve();
 
   async #applyReload(next: Config): Promise<"ok" | "unchanged" | "restart_needed" | "invalid"> {
     const running = this.#config;

@@ -664,13 +664,21 @@ ${settings(dir, endpoint, metricsPort)}
     await sendTcp(tcp, line("after"));
     await eventually("the second message in c", () => (byStream(endpoint).get("c") ?? []).length === 1, 20_000);
     assertEquals(byStream(endpoint).get("c")![0]!.message, line("after").trim());
+    // Two at once, adding a sink: one applies it, the other finds nothing left to change.
+    await Deno.writeTextFile(
+      config,
+      file("c").replace("logs: { streams: [c] }", "logs: { streams: [c] }\n  more: { streams: [a] }") +
+        "default_sink: logs\n",
+    );
+    assertEquals((await Promise.all([post(), post()])).map(String).sort(), ["200,ok", "200,unchanged"]);
+    assertEquals(relay.lines.filter((l) => l.includes('sinksAdded="more=firehose:a"')).length, 1);
     await Deno.writeTextFile(config, `${file("c")}\nroutes: [{ name: r, sinks: [nowhere] }]\n`);
     assertEquals(await post(), [400, "invalid"]);
     const get = await fetch(`http://127.0.0.1:${metricsPort}/-/reload`);
     await get.body?.cancel();
     assertEquals(get.status, 405);
     const reloads = (result: string) => scrape(metricsPort, "kinesyslog_config_reloads_total", { result });
-    assertEquals([await reloads("ok"), await reloads("unchanged"), await reloads("invalid")], [1, 1, 1]);
+    assertEquals([await reloads("ok"), await reloads("unchanged"), await reloads("invalid")], [2, 2, 1]);
     assertEquals(await relay.stop(), 0);
   } finally {
     await relay.stop().catch(() => {});

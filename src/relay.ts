@@ -259,8 +259,7 @@ export class Relay {
       tls,
       relp,
       allowFrom: SourceFilter.parse(config.allowFrom),
-      maxMessageBytes: config.maxMessageSize,
-      limits: connectionLimits(config),
+      bind: bindOptions(config),
       graceMs: config.shutdownGrace * 1000,
       udpRecvBuffer: config.udpRecvBuffer,
       metrics,
@@ -473,7 +472,7 @@ export class Relay {
    * serve, sources removed stop taking connections (open ones get the grace period), and the
    * new routes apply from the next read on; unchanged listeners and their connections are not
    * touched. Sinks added, changed (where their records go, what they are) and removed apply
-   * at a batch boundary (`#applySinks`), their destinations opened and checked first
+   * at a batch boundary (`applySinks`), their destinations opened and checked first
    * (`invalid` when one cannot be used). A change to anything else (a source's settings, any
    * option) changes nothing, and the log says what needs a restart; so does a source that
    * cannot be bound.
@@ -516,7 +515,8 @@ export class Relay {
     // ready before anything changes.
     const changing = plan.sinks.filter((s) => s.change !== "same");
     let opened: OpenSinks | undefined;
-    const leftovers = new Map<number, SpoolEntry[]>();
+    /** Added sinks' spools, made ready, and the records an earlier run left in them. */
+    const prepared = new Map<string, { slot: number; spool: SpoolDir; records: SpoolEntry[] }>();
     if (changing.length > 0) {
       try {
         opened = await openSinks(changing.map((s) => s.spec), { ...running, log });
@@ -525,7 +525,7 @@ export class Relay {
           this.#reportSetAside(await spool.prepare());
           const { records, setAside } = await spool.list();
           this.#reportSetAside(setAside);
-          leftovers.set(s.slot, records);
+          prepared.set(s.spec.name, { slot: s.slot, spool, records });
         }
       } catch (error) {
         opened?.close();
@@ -574,9 +574,9 @@ export class Relay {
       batcher: this.#batcher,
       worker: this.#worker,
       deliveries: this.#uploader,
-      spoolOf: (name) => new SpoolDir(sinkSpoolDir(running.spoolDir, name)),
+      spoolOf: (name) => prepared.get(name)!.spool,
     });
-    for (const [slot, records] of leftovers) this.#queueLeftovers(slot, records);
+    for (const { slot, records } of prepared.values()) this.#queueLeftovers(slot, records);
     for (const b of added) this.#listeners.add(b).serve();
     declareKnownSeries(this.metrics, {
       listeners: added.map((b) => ({

@@ -57,25 +57,23 @@ export interface BindOptions {
   log: { level: Level; format: LogFormat };
 }
 
-/** What binding `source` needs: `options`, with what the source sets for itself over them. */
-export function forSource(options: BindOptions, source: SourceSpec): BindOptions {
+/** What binding and serving `source` take: `options`, with what the source sets for itself over them. */
+export function forSource<T extends Pick<BindOptions, "address" | "maxMessageSize" | "limits">>(
+  options: T,
+  source: SourceSpec,
+): T {
   const own = source.settings;
+  const { limits } = options;
   return {
     ...options,
     address: own.address ?? options.address,
     maxMessageSize: own.maxMessageSize ?? options.maxMessageSize,
-    limits: limitsForSource(options.limits, source),
-  };
-}
-
-/** A stream source's connection limits: `limits`, with what the source sets for itself over them. */
-export function limitsForSource(limits: ConnectionLimits, source: SourceSpec): ConnectionLimits {
-  const own = source.settings;
-  return {
-    maxConnections: own.maxConnections ?? limits.maxConnections,
-    maxConnectionsPerSource: own.maxConnectionsPerSource ?? limits.maxConnectionsPerSource,
-    idleTimeoutMs: own.idleTimeout === undefined ? limits.idleTimeoutMs : own.idleTimeout * 1000,
-    handshakeTimeoutMs: own.handshakeTimeout === undefined ? limits.handshakeTimeoutMs : own.handshakeTimeout * 1000,
+    limits: {
+      maxConnections: own.maxConnections ?? limits.maxConnections,
+      maxConnectionsPerSource: own.maxConnectionsPerSource ?? limits.maxConnectionsPerSource,
+      idleTimeoutMs: own.idleTimeout === undefined ? limits.idleTimeoutMs : own.idleTimeout * 1000,
+      handshakeTimeoutMs: own.handshakeTimeout === undefined ? limits.handshakeTimeoutMs : own.handshakeTimeout * 1000,
+    },
   };
 }
 

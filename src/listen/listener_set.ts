@@ -8,10 +8,10 @@
 import type { SourceSpec } from "../config/pipeline.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
-import { type Bound, limitsForSource, listenerInfo } from "./bind.ts";
+import { type BindOptions, type Bound, forSource, listenerInfo } from "./bind.ts";
 import type { Ingest } from "./ingest.ts";
 import type { SourceFilter } from "./source_filter.ts";
-import { type ConnectionLimits, StreamListener } from "./stream_listener.ts";
+import { StreamListener } from "./stream_listener.ts";
 import type { StreamProtocol } from "./stream_protocol.ts";
 import { syslogProtocol } from "./syslog_protocol.ts";
 import { limitsOf } from "./tcp_intake.ts";
@@ -33,9 +33,8 @@ export interface ListenerSetOptions {
   relp: StreamProtocol;
   /** `--allow-from`. */
   allowFrom: SourceFilter;
-  /** The relay-wide ones; a source may set its own (`SourceSettings`). */
-  maxMessageBytes: number;
-  limits: ConnectionLimits;
+  /** The relay-wide longest message and connection limits; a source may set its own (`forSource`). */
+  bind: Pick<BindOptions, "maxMessageSize" | "limits" | "address">;
   /** How long open connections of a removed listener may finish, in ms. */
   graceMs: number;
   /** `--udp-recv-buffer`: what each UDP socket asked for, in bytes (0: the kernel's default). */
@@ -65,7 +64,7 @@ export class ListenerSet {
   add(b: Bound): { serve(): void } {
     const o = this.#options;
     const info = listenerInfo(b.source);
-    const maxMessageBytes = b.source.settings.maxMessageSize ?? o.maxMessageBytes;
+    const { maxMessageSize: maxMessageBytes, limits } = forSource(o.bind, b.source);
     this.labels.push(info.label);
     let listener: UdpListener | StreamListener;
     if (b.kind === "udp") {
@@ -82,7 +81,7 @@ export class ListenerSet {
         maxMessageBytes,
         allowFrom: o.allowFrom,
         // With --tcp-workers the main thread is one of the port's acceptors.
-        limits: limitsOf(limitsForSource(o.limits, b.source), b.intakes.length + 1, 0),
+        limits: limitsOf(limits, b.intakes.length + 1, 0),
       });
       for (const intake of b.intakes) intake.serve(o.ingest);
     }

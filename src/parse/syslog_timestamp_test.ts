@@ -1,4 +1,5 @@
 import { assertEquals } from "../../tests/assert.ts";
+import fc from "fast-check";
 import { parseRfc3164, parseRfc3339, parseSyslogTimestamp } from "./syslog_timestamp.ts";
 
 const RECV = -1; // "recv": no timestamp read, the caller uses the receive time.
@@ -122,5 +123,51 @@ Deno.test("parseSyslogTimestamp() reads RFC 3339 without a zone in the time zone
   assertEquals(
     parseSyslogTimestamp("<13>1 2026-07-15T12:00:00Z host app - - - m", at, "Asia/Tokyo"),
     Date.UTC(2026, 6, 15, 12),
+  );
+});
+
+/** RFC 3164's timestamp as a regular expression (what the byte reader replaced), for the property below. */
+const RFC3164_REFERENCE = /^([A-Z][a-z]{2}) ([ \d]\d) (?:(\d{4}) )?(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?=[ :]|$)/;
+const MONTH_NAMES = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/** The time the pattern reads from `text` in UTC, the year closest to `received`, as the reader must. */
+function reference3164(text: string, received: number): number | undefined {
+  const m = RFC3164_REFERENCE.exec(text.slice(0, 32));
+  const month = m === null ? -1 : MONTH_NAMES.indexOf(m[1]!);
+  if (m === null || month < 0) return undefined;
+  const [day, hour, minute, second] = [Number(m[2]!.trim()), Number(m[4]), Number(m[5]), Number(m[6])];
+  if (hour > 23 || minute > 59 || second > 60) return undefined;
+  const millis = Number(((m[7] ?? "") + "00").slice(0, 3));
+  const valid = (year: number) => day >= 1 && new Date(Date.UTC(year, month, day)).getUTCDate() === day;
+  const years = m[3] === undefined ? [2025, 2026, 2027] : [Number(m[3])];
+  let best: number | undefined;
+  for (const year of years.filter(valid)) {
+    const t = Date.UTC(year, month, day, hour, minute, second, millis);
+    if (best === undefined || Math.abs(t - received) < Math.abs(best - received)) best = t;
+  }
+  return best !== undefined && m[3] === undefined && Math.abs(best - received) > 366 * 86_400_000 ? undefined : best;
+}
+
+Deno.test("parseRfc3164() reads what RFC 3164's pattern matches, and nothing else, as the pattern reads it", () => {
+  const header = fc.tuple(
+    fc.constantFrom("Jan", "Feb", "Dec", "Foo", "jan", "JAN", "Ja"),
+    fc.constantFrom(" ", "  ", "", "x"),
+    fc.constantFrom(" 7", "07", "29", "30", "31", "00", "7", "x7"),
+    fc.constantFrom(" ", "", " 2024 ", " 2023 ", " 202 ", "  "),
+    fc.constantFrom("23", "00", "24", "9", "x0"),
+    fc.constantFrom(":", ".", ""),
+    fc.constantFrom("59", "60", "5"),
+    fc.constantFrom(":"),
+    fc.constantFrom("60", "61", "00", "0"),
+    fc.constantFrom("", ".5", ".123", ".123456789", ".1234567890", ".", ".x"),
+    fc.constantFrom("", " host app: m", ":", "x", "1", " ".repeat(20) + "z"),
+  );
+  fc.assert(
+    fc.property(header, (parts) => {
+      const text = parts.join("");
+      const received = Date.UTC(2026, 5, 15);
+      assertEquals(parseRfc3164(text, received), reference3164(text, received), text);
+    }),
+    { numRuns: 20_000 },
   );
 });

@@ -193,6 +193,16 @@ export class SyslogFramer {
           if (nextLf === -1) stop = nextNul;
           else if (nextNul === -1) stop = nextLf;
           else stop = Math.min(nextLf, nextNul);
+          if (stop !== -1 && this.#pieces.length === 0 && stop - pos <= this.#max) {
+            // The whole line is in this chunk (most are): its frame is a view of it, with
+            // nothing gathered in pieces first.
+            const line = chunk.subarray(pos, stop);
+            const frame = this.#gelf ? trimTrailingDelimiters(line) : trimTrailingCr(line);
+            if (frame.length > 0) out.push(frame);
+            this.#state = State.Start;
+            pos = stop + 1;
+            break;
+          }
           const bodyEnd = stop === -1 ? end : stop;
           this.#appendLine(chunk, pos, bodyEnd);
           if (stop === -1) {
@@ -275,7 +285,7 @@ export class SyslogFramer {
 
   #beginLine(): void {
     this.#state = State.Line;
-    this.#pieces = [];
+    if (this.#pieces.length > 0) this.#pieces = [];
     this.#held = undefined;
     this.#kept = 0;
     this.#seen = 0;

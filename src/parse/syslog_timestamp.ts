@@ -166,9 +166,8 @@ function rfc3164(
   receivedMs: number,
   timeZone: string | undefined,
 ): number | undefined {
-  const m0 = byteAt(b, s, end), m1 = byteAt(b, s + 1, end), m2 = byteAt(b, s + 2, end);
-  if (m0 < 0x41 || m0 > 0x5a || m1 < 0x61 || m1 > 0x7a || m2 < 0x61 || m2 > 0x7a) return undefined;
-  const month = MONTHS.get(monthKey(m0, m1, m2));
+  // Only the twelve names are keys: any other three bytes (or fewer) are no month.
+  const month = MONTHS.get(monthKey(byteAt(b, s, end), byteAt(b, s + 1, end), byteAt(b, s + 2, end)));
   const d0 = byteAt(b, s + 4, end);
   const d1 = byteAt(b, s + 5, end);
   if (

@@ -21,12 +21,16 @@ SHORT[0x09] = 0x74; // \t
 SHORT[0x0a] = 0x6e; // \n
 SHORT[0x0c] = 0x66; // \f
 SHORT[0x0d] = 0x72; // \r
+/** 1 for the bytes copied as they are: printable ASCII but `"` and `\`. */
+const PLAIN = new Uint8Array(256);
+for (let b = 0x20; b < 0x80; b++) PLAIN[b] = b === QUOTE || b === BACKSLASH ? 0 : 1;
 
 import { SEQUENCE_DIGITS } from "./event_id.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
 const ZERO = 0x30;
+const NINE = 0x39;
 /** The constant parts of an event's JSON, as bytes. */
 const OPEN = encoder.encode('{"id":"');
 const OPEN_COMMA = encoder.encode(',{"id":"');
@@ -75,6 +79,9 @@ function decimalLength(value: number): number {
 export class EventJsonWriter {
   #buf: Uint8Array;
   #len = 0;
+  /** The last sequence number written by {@linkcode EventJsonWriter.addNumbered}, and its digits. */
+  #lastSequence = -2;
+  readonly #sequenceDigits = new Uint8Array(SEQUENCE_DIGITS);
 
   /** Creates a writer; `expectedBytes` sizes its first buffer. */
   constructor(expectedBytes = 65_536) {
@@ -102,8 +109,35 @@ export class EventJsonWriter {
     this.#reserve(message.length * 6 + instance.length + 96);
     this.#bytes(comma ? OPEN_COMMA : OPEN);
     this.#bytes(instance);
-    this.#digits(sequence, SEQUENCE_DIGITS);
+    this.#sequence(sequence);
     this.#rest(timestamp, message);
+  }
+
+  /**
+   * Writes `sequence` zero-padded to 16 digits: the digits of the number before it, counted
+   * up by one in place when it follows that number (consecutive events, nearly always), or
+   * written anew.
+   */
+  #sequence(sequence: number): void {
+    const last = this.#lastSequence;
+    const digits = this.#sequenceDigits;
+    if (sequence === last + 1 && sequence < 10 ** SEQUENCE_DIGITS) {
+      let at = SEQUENCE_DIGITS - 1;
+      while (digits[at] === NINE) digits[at--] = ZERO;
+      digits[at]!++;
+    } else {
+      const start = this.#len;
+      this.#digits(sequence, SEQUENCE_DIGITS);
+      digits.set(this.#buf.subarray(start, this.#len));
+      if (this.#len - start !== SEQUENCE_DIGITS) {
+        this.#lastSequence = -2;
+        return;
+      }
+      this.#lastSequence = sequence;
+      return;
+    }
+    this.#lastSequence = sequence;
+    this.#bytes(digits);
   }
 
   /** Writes `","timestamp":<timestamp>,"message":"<message>"}`. */
@@ -150,8 +184,10 @@ export class EventJsonWriter {
     buf[len++] = QUOTE;
     for (let i = 0; i < message.length; i++) {
       const b = message[i]!;
-      if (b >= 0x20 && b < 0x80) {
-        if (b === QUOTE || b === BACKSLASH) buf[len++] = BACKSLASH;
+      if (PLAIN[b] === 1) {
+        buf[len++] = b;
+      } else if (b === QUOTE || b === BACKSLASH) {
+        buf[len++] = BACKSLASH;
         buf[len++] = b;
       } else if (b < 0x20) {
         buf[len++] = BACKSLASH;

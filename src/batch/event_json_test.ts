@@ -100,3 +100,29 @@ Deno.test("EventJsonWriter.addNumbered() writes what add() writes with the id ev
     assertEquals(JSON.parse(new TextDecoder().decode(b.bytes())).id, eventId(instance, sequence!));
   }
 });
+
+Deno.test("EventJsonWriter.addNumbered() writes each id as eventId() does, in runs that count up, carry and jump", () => {
+  const instance = "07350112847565103211";
+  const message = new TextEncoder().encode("<13>1 - h a - - - m");
+  // Runs of consecutive numbers from starts just below a carry (…0999 -> …1000), and jumps
+  // back and forth between them, as a record's events and a replayed journal give them.
+  const start = fc.oneof(
+    fc.constantFrom(0, 9, 99, 999_999, 10 ** 15 - 3, Number.MAX_SAFE_INTEGER - 12),
+    fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER - 20 }),
+  );
+  fc.assert(
+    fc.property(fc.array(fc.tuple(start, fc.integer({ min: 1, max: 12 })), { minLength: 1, maxLength: 6 }), (runs) => {
+      const writer = new EventJsonWriter(16);
+      const ids: string[] = [];
+      for (const [first, length] of runs) {
+        for (let sequence = first; sequence < first + length; sequence++) {
+          writer.addNumbered(new TextEncoder().encode(instance), sequence, 5, message, ids.length > 0);
+          ids.push(eventId(instance, sequence));
+        }
+      }
+      const events = JSON.parse(`[${new TextDecoder().decode(writer.bytes())}]`) as { id: string }[];
+      assertEquals(events.map((e) => e.id), ids);
+    }),
+    { numRuns: 2_000 },
+  );
+});

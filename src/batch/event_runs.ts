@@ -88,23 +88,32 @@ export function eventRunsCount(runs: EventRuns): number {
   return sum;
 }
 
+/** Each event's sequence number, transport (an index into {@linkcode TRANSPORTS}) and stream number. */
+export interface EventOrigins {
+  sequences: Float64Array;
+  transports: Uint8Array;
+  streams: Uint32Array;
+}
+
 /**
- * Calls `each(i, sequence, transport, stream)` for the events of `runs` in order, `count` of
- * them: events past the runs (a batch from before runs were kept) get sequence -1,
- * `unknown` and stream 0.
+ * The origins of `count` events from their runs, in order: events past the runs (a batch from
+ * before runs were kept) get sequence -1, transport `unknown` and stream 0. Arrays rather than
+ * a callback per event: the worker reads them once per event.
  */
-export function forEachEventOrigin(
-  runs: EventRuns,
-  count: number,
-  each: (i: number, sequence: number, transport: Transport, stream: number) => void,
-): void {
+export function eventOrigins(runs: EventRuns, count: number): EventOrigins {
+  const origins = {
+    sequences: new Float64Array(count).fill(-1),
+    transports: new Uint8Array(count),
+    streams: new Uint32Array(count),
+  };
   let i = 0;
   for (let r = 0; r < runs.length && i < count; r += RUN) {
     const first = runs[r]!;
-    const transport = TRANSPORTS[runs[r + 2]!] ?? "unknown";
-    const stream = runs[r + 3]!;
     const n = Math.min(runs[r + 1]!, count - i);
-    for (let k = 0; k < n; k++) each(i++, first + k, transport, stream);
+    const transport = runs[r + 2]! < TRANSPORTS.length ? runs[r + 2]! : 0;
+    origins.transports.fill(transport, i, i + n);
+    origins.streams.fill(runs[r + 3]!, i, i + n);
+    for (let k = 0; k < n; k++) origins.sequences[i++] = first + k;
   }
-  while (i < count) each(i++, -1, "unknown", 0);
+  return origins;
 }

@@ -1,11 +1,12 @@
 import { assertEquals } from "../../tests/assert.ts";
 import {
   addEventRun,
+  eventOrigins,
   type EventRuns,
   eventRunsCount,
   eventRunsFrom,
-  forEachEventOrigin,
   renumberStreams,
+  TRANSPORTS,
 } from "./event_runs.ts";
 
 Deno.test("addEventRun() merges runs whose numbers follow on, of one transport and stream", async (t) => {
@@ -40,10 +41,11 @@ Deno.test("renumberStreams() maps each run's stream and leaves the rest", () => 
   assertEquals(renumberStreams([100, 3, 2, 0, 500, 2, 1, 1], [4, 7]), [100, 3, 2, 4, 500, 2, 1, 7]);
 });
 
-Deno.test("forEachEventOrigin() numbers each event and gives events past the runs none", () => {
-  const seen: [number, number, string, number][] = [];
-  forEachEventOrigin([7, 2, 1, 0, 40, 1, 3, 5], 4, (i, sequence, transport, stream) => {
-    seen.push([i, sequence, transport, stream]);
-  });
-  assertEquals(seen, [[0, 7, "udp", 0], [1, 8, "udp", 0], [2, 40, "tls", 5], [3, -1, "unknown", 0]]);
+Deno.test("eventOrigins() numbers each event and gives events past the runs none", () => {
+  const { sequences, transports, streams } = eventOrigins([7, 2, 1, 0, 40, 1, 3, 5], 4);
+  assertEquals([...sequences], [7, 8, 40, -1]);
+  assertEquals([...transports].map((t) => TRANSPORTS[t]), ["udp", "udp", "tls", "unknown"]);
+  assertEquals([...streams], [0, 0, 5, 0]);
+  // More events in the runs than asked for: the first ones, no more.
+  assertEquals([...eventOrigins([7, 2, 1, 0, 40, 1, 3, 5], 1).sequences], [7]);
 });

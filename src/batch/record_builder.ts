@@ -1,9 +1,9 @@
-import { type EventFormat, EventIndex, type PackedEvents, type Transport } from "./event_buffer.ts";
+import { type EventFormat, EventIndex, type PackedEvents } from "./event_buffer.ts";
 import { EventJsonWriter } from "./event_json.ts";
 import { parseSyslogTimestamp } from "../parse/syslog_timestamp.ts";
 import type { EventToWrite, RecordFormat } from "./record_format.ts";
 import { cwlFormat } from "./cwl_format.ts";
-import { type EventRuns, eventRunsFrom, type EventStream, forEachEventOrigin } from "./event_runs.ts";
+import { eventOrigins, type EventRuns, eventRunsFrom, type EventStream, TRANSPORTS } from "./event_runs.ts";
 
 /**
  * Largest Firehose record, in bytes after compression: "The maximum size of a record sent
@@ -112,9 +112,6 @@ export const FULL_SLACK_BYTES = 8_192;
 /** Room kept for the end of a record: `]}`, the final deflate block and the gzip trailer. */
 export const END_RESERVE_BYTES = 64;
 
-/** Bytes of a message's start searched for its timestamp (RFC 5424's header fits in 64). */
-const HEADER_BYTES = 64;
-
 /**
  * Turns a batch of raw events (see `event_buffer.ts`) into compressed records of at most
  * `maxRecordBytes`, split along event boundaries and filled closely: events are serialized
@@ -150,14 +147,7 @@ export async function buildRecords(
   const recordWriter = recordFormat.writer({ ...header, format: batch.format });
   const origins = batch.origins ?? [];
   const streams = batch.streams?.length ? batch.streams : [{ logGroup: header.logGroup, logStream: header.logStream }];
-  const sequences = new Float64Array(count);
-  const transports = new Array<Transport>(count);
-  const streamOf = new Uint32Array(count);
-  forEachEventOrigin(origins, count, (i, sequence, transport, stream) => {
-    sequences[i] = sequence;
-    transports[i] = transport;
-    streamOf[i] = stream;
-  });
+  const { sequences, transports, streams: streamOf } = eventOrigins(origins, count);
   const event: EventToWrite = {
     message: new Uint8Array(0),
     timestamp: 0,
@@ -187,7 +177,7 @@ export async function buildRecords(
     const stored = index.time(i);
     let timestamp: number | undefined = Math.floor(stored);
     if (batch.format === "syslog") {
-      timestamp = parseSyslogTimestamp(message.subarray(0, HEADER_BYTES), stored, batch.timeZone);
+      timestamp = parseSyslogTimestamp(message, stored, batch.timeZone);
       if (timestamp === undefined) {
         timestamp = Math.floor(stored);
         fallbacks[i] = 1;
@@ -196,7 +186,7 @@ export async function buildRecords(
     event.message = message;
     event.timestamp = timestamp;
     event.sequence = sequences[i]!;
-    event.transport = transports[i]!;
+    event.transport = TRANSPORTS[transports[i]!]!;
     const stream = streams[streamOf[i]!] ?? streams[0]!;
     event.logGroup = stream.logGroup;
     event.logStream = stream.logStream;

@@ -17,6 +17,13 @@ const MONTHS = new Map<number, number>(
 /** Bytes of an RFC 3164 timestamp's start searched (`Mmm dd yyyy hh:mm:ss.fffffffff` is 30). */
 const RFC3164_WINDOW = 32;
 
+/**
+ * Bytes of a message's start read for its timestamp: RFC 5424's header up to the end of its
+ * timestamp fits (`<191>1 ` and 32 bytes of timestamp with microseconds and a zone), and a
+ * message without spaces is not searched further.
+ */
+export const TIMESTAMP_WINDOW_BYTES = 64;
+
 /** Milliseconds in one day. */
 const DAY_MS = 86_400_000;
 
@@ -49,20 +56,21 @@ export function parseSyslogTimestamp(
   timeZone?: string,
 ): number | undefined {
   const b = bytesOf(message);
-  const afterPri = skipPri(b);
+  const window = Math.min(b.length, TIMESTAMP_WINDOW_BYTES);
+  const afterPri = skipPri(b, window);
   if (afterPri < 0) return undefined;
   let at = afterPri;
   // RFC 5424 VERSION: NONZERO-DIGIT 0*2DIGIT, then SP.
   let digits = 0;
-  while (digits < 3 && isDigit(byteAt(b, at + digits, b.length))) digits++;
-  if (digits > 0 && byteAt(b, at + digits, b.length) === 0x20 && b[at] !== 0x30) {
+  while (digits < 3 && isDigit(byteAt(b, at + digits, window))) digits++;
+  if (digits > 0 && byteAt(b, at + digits, window) === 0x20 && b[at] !== 0x30) {
     at += digits + 1;
-    const end = tokenEnd(b, at);
+    const end = tokenEnd(b, at, window);
     if (end === at + 1 && b[at] === 0x2d) return undefined; // the NILVALUE
     return rfc3339(b, at, end, timeZone);
   }
-  if (isDigit(byteAt(b, at, b.length))) return rfc3339(b, at, tokenEnd(b, at), timeZone);
-  return rfc3164(b, at, Math.min(b.length, at + RFC3164_WINDOW), receivedMs, timeZone);
+  if (isDigit(byteAt(b, at, window))) return rfc3339(b, at, tokenEnd(b, at, window), timeZone);
+  return rfc3164(b, at, Math.min(window, at + RFC3164_WINDOW), receivedMs, timeZone);
 }
 
 /**
@@ -292,11 +300,11 @@ export function wallTimeToUtc(timeZone: string, wallMs: number): number {
 }
 
 /** Index just past `<PRI>` (1 to 3 digits, at most 191), or -1 when there is none. */
-function skipPri(b: Uint8Array): number {
+function skipPri(b: Uint8Array, end: number): number {
   if (b[0] !== 0x3c) return -1;
   let i = 1;
   let pri = 0;
-  while (i <= 3 && isDigit(byteAt(b, i, b.length))) {
+  while (i <= 3 && isDigit(byteAt(b, i, end))) {
     pri = pri * 10 + b[i]! - 0x30;
     i++;
   }
@@ -304,10 +312,11 @@ function skipPri(b: Uint8Array): number {
   return i + 1;
 }
 
-/** Where the token starting at `at` ends: its first space, or the end of `b`. */
-function tokenEnd(b: Uint8Array, at: number): number {
-  const space = b.indexOf(0x20, at);
-  return space < 0 ? b.length : space;
+/** Where the token starting at `at` ends: its first space, or `end`. */
+function tokenEnd(b: Uint8Array, at: number, end: number): number {
+  let i = at;
+  while (i < end && b[i] !== 0x20) i++;
+  return i;
 }
 
 function isDigit(code: number): boolean {

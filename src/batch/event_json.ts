@@ -119,25 +119,21 @@ export class EventJsonWriter {
    * written anew.
    */
   #sequence(sequence: number): void {
-    const last = this.#lastSequence;
     const digits = this.#sequenceDigits;
-    if (sequence === last + 1 && sequence < 10 ** SEQUENCE_DIGITS) {
+    if (sequence === this.#lastSequence + 1 && sequence < 10 ** SEQUENCE_DIGITS) {
       let at = SEQUENCE_DIGITS - 1;
       while (digits[at] === NINE) digits[at--] = ZERO;
       digits[at]!++;
-    } else {
-      const start = this.#len;
-      this.#digits(sequence, SEQUENCE_DIGITS);
-      digits.set(this.#buf.subarray(start, this.#len));
-      if (this.#len - start !== SEQUENCE_DIGITS) {
-        this.#lastSequence = -2;
-        return;
-      }
+      this.#bytes(digits);
       this.#lastSequence = sequence;
       return;
     }
-    this.#lastSequence = sequence;
-    this.#bytes(digits);
+    const start = this.#len;
+    this.#digits(sequence, SEQUENCE_DIGITS);
+    // Only a number of 16 digits is remembered (every safe integer is one).
+    const remembered = this.#len - start === SEQUENCE_DIGITS;
+    if (remembered) digits.set(this.#buf.subarray(start, this.#len));
+    this.#lastSequence = remembered ? sequence : -2;
   }
 
   /** Writes `","timestamp":<timestamp>,"message":"<message>"}`. */

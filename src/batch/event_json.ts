@@ -145,7 +145,7 @@ export class EventJsonWriter {
     const start = this.#len;
     if (!this.#escaped(message)) {
       this.#len = start;
-      this.#text(JSON.stringify(decoder.decode(message)));
+      this.text(JSON.stringify(decoder.decode(message)));
     }
     this.#reserve(1);
     this.#buf[this.#len++] = 0x7d; // }
@@ -250,7 +250,8 @@ export class EventJsonWriter {
     this.#len = len;
   }
 
-  #text(text: string): void {
+  /** Appends `text` as UTF-8 (a whole event's JSON made as a string, for NDJSON). */
+  text(text: string): void {
     this.#reserve(text.length * 3);
     this.#len += encoder.encodeInto(text, this.#buf.subarray(this.#len)).written;
   }

@@ -6,6 +6,7 @@ import { RecordShapeError } from "./record_format.ts";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const EMPTY = new Uint8Array(0);
+const NEWLINE = encoder.encode("\n");
 
 /** The fields every NDJSON event has, in the order they are written (SPEC section 4.2). */
 export const NDJSON_FIELDS = ["timestamp", "source", "port", "transport", "format", "message"] as const;
@@ -41,7 +42,8 @@ export const ndjsonFormat: RecordFormat = {
       open: () => EMPTY,
       close: EMPTY,
       write(writer: EventJsonWriter, event: EventToWrite): void {
-        writer.raw(encoder.encode(text(event) + "\n"));
+        writer.text(text(event));
+        writer.raw(NEWLINE);
       },
     };
   },
@@ -63,21 +65,23 @@ export function ndjsonEventText(context: RecordContext): (event: EventToWrite) =
   const ports = new Map<string, number>();
   return (event) => {
     const text = decoder.decode(event.message);
-    const fields = format === "gelf" ? gelfEvent(text) : syslogEvent(text);
     const { timestamp, transport, logStream: source } = event;
     let port = ports.get(event.logGroup);
     if (port === undefined) {
       port = Number(/\/(\d+)$/.exec(event.logGroup)?.[1] ?? 0);
       ports.set(event.logGroup, port);
     }
-    return JSON.stringify({ timestamp, source, port, transport, format, ...fields });
+    // One object, its fields added in order (no spread of a second one): it runs per event.
+    const out: Record<string, unknown> = { timestamp, source, port, transport, format };
+    if (format === "gelf") gelfEvent(text, out);
+    else syslogEvent(text, out);
+    return JSON.stringify(out);
   };
 }
 
-/** The fields of a syslog message, in NDJSON's names and order; `message` last. */
-function syslogEvent(text: string): Record<string, unknown> {
+/** Adds the fields of a syslog message to `out`, in NDJSON's names and order; `message` last. */
+function syslogEvent(text: string, out: Record<string, unknown>): void {
   const f = parseSyslogFields(text);
-  const out: Record<string, unknown> = {};
   if (f.facility !== undefined) out.facility = f.facility;
   if (f.severity !== undefined) out.severity = f.severity;
   if (f.hostname !== undefined) out.hostname = f.hostname;
@@ -87,18 +91,17 @@ function syslogEvent(text: string): Record<string, unknown> {
   if (f.version !== undefined) out.version = f.version;
   if (f.structuredData !== undefined) out.structured_data = f.structuredData;
   out.message = f.message;
-  return out;
 }
 
-/** The fields of a GELF document (checked at intake: a JSON object with a message). */
-function gelfEvent(text: string): Record<string, unknown> {
+/** Adds the fields of a GELF document to `out` (checked at intake: a JSON object with a message). */
+function gelfEvent(text: string, out: Record<string, unknown>): void {
   let gelf: Record<string, unknown>;
   try {
     gelf = JSON.parse(text);
   } catch {
-    return { message: text };
+    out.message = text;
+    return;
   }
-  const out: Record<string, unknown> = {};
   if (typeof gelf.host === "string" && gelf.host !== "") out.hostname = gelf.host;
   const level = typeof gelf.level === "string" ? Number(gelf.level) : gelf.level;
   if (typeof level === "number" && Number.isInteger(level) && level >= 0 && level <= 7) {
@@ -107,5 +110,4 @@ function gelfEvent(text: string): Record<string, unknown> {
   const message = typeof gelf.short_message === "string" ? gelf.short_message : gelf.message;
   out.message = typeof message === "string" ? message : text;
   out.gelf = gelf;
-  return out;
 }

@@ -31,6 +31,8 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
 const ZERO = 0x30;
 const NINE = 0x39;
+/** The first number of more than {@linkcode SEQUENCE_DIGITS} digits. */
+const SEQUENCE_LIMIT = 10 ** SEQUENCE_DIGITS;
 /** The constant parts of an event's JSON, as bytes. */
 const OPEN = encoder.encode('{"id":"');
 const OPEN_COMMA = encoder.encode(',{"id":"');
@@ -120,7 +122,7 @@ export class EventJsonWriter {
    */
   #sequence(sequence: number): void {
     const digits = this.#sequenceDigits;
-    if (sequence === this.#lastSequence + 1 && sequence < 10 ** SEQUENCE_DIGITS) {
+    if (sequence === this.#lastSequence + 1 && sequence < SEQUENCE_LIMIT) {
       let at = SEQUENCE_DIGITS - 1;
       while (digits[at] === NINE) digits[at--] = ZERO;
       digits[at]!++;
